@@ -1,0 +1,123 @@
+//! The `Recognizer` trait: what every speech-to-text backend looks like to the rest of the server.
+//!
+//! A recognizer takes a *batch* of 16 kHz mono utterances and returns one hypothesis per utterance.
+//! Recognizers are synchronous and may be slow; they are only ever called from the scheduler's
+//! dedicated worker threads (see [`crate::engine::scheduler`]), never from the async runtime.
+
+use std::sync::Arc;
+
+/// What the recognizer is asked to do with the audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Task {
+    /// Transcribe in the spoken language.
+    #[default]
+    Transcribe,
+    /// Translate into English (Whisper's `translate` task).
+    Translate,
+}
+
+/// Per-request decoding options. Engines ignore options they do not support.
+#[derive(Debug, Clone, Default)]
+pub struct DecodeOptions {
+    /// ISO-639-1 language code, or `None` for automatic detection.
+    pub language: Option<String>,
+    /// Text that biases the decoder (Whisper's initial prompt).
+    pub prompt: Option<String>,
+    /// Transcribe or translate.
+    pub task: Task,
+    /// Sampling temperature; 0 means greedy/beam search.
+    pub temperature: f32,
+    /// Whether word-level timestamps are wanted (costs extra compute on some engines).
+    pub word_timestamps: bool,
+    /// Inverse text normalisation (numbers, punctuation) where the engine offers it.
+    pub use_itn: bool,
+}
+
+/// One utterance to recognize: 16 kHz mono samples in [-1, 1].
+#[derive(Debug, Clone)]
+pub struct Utterance {
+    /// The audio, shared so that queuing never copies it.
+    pub samples: Arc<[f32]>,
+    /// Decoding options for this utterance.
+    pub options: DecodeOptions,
+}
+
+/// A timed span of recognized text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Segment {
+    /// Start, seconds from the beginning of the utterance.
+    pub start: f32,
+    /// End, seconds from the beginning of the utterance.
+    pub end: f32,
+    /// The text of the span.
+    pub text: String,
+}
+
+/// A timed word.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Word {
+    /// The word as written (may carry punctuation).
+    pub word: String,
+    /// Start, seconds from the beginning of the utterance.
+    pub start: f32,
+    /// End, seconds from the beginning of the utterance.
+    pub end: f32,
+}
+
+/// The recognizer's answer for one utterance.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Hypothesis {
+    /// The full text.
+    pub text: String,
+    /// Detected or forced language (ISO-639-1), when known.
+    pub language: Option<String>,
+    /// Timed segments (at least one when `text` is non-empty and the engine gives times).
+    pub segments: Vec<Segment>,
+    /// Timed words, when requested and supported.
+    pub words: Vec<Word>,
+    /// Emotion tag (SenseVoice), e.g. `NEUTRAL`.
+    pub emotion: Option<String>,
+    /// Audio event tag (SenseVoice), e.g. `Speech`.
+    pub event: Option<String>,
+    /// Token ids as decoded (used by parity tests; may be empty).
+    #[serde(skip)]
+    pub token_ids: Vec<i64>,
+}
+
+/// Why an engine could not produce a hypothesis.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The model files are missing or unreadable.
+    #[error("model {model} could not be loaded: {reason}")]
+    Load {
+        /// Model name or path.
+        model: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Inference itself failed.
+    #[error("inference failed: {0}")]
+    Inference(String),
+    /// The input cannot be handled by this engine (e.g. unsupported language).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+/// A speech-to-text backend.
+pub trait Recognizer: Send + Sync {
+    /// Stable model name as shown in `/v1/models`.
+    fn name(&self) -> &str;
+
+    /// Recognize a batch. Must return exactly one result per input, in order.
+    fn recognize(&self, batch: &[Utterance]) -> Vec<Result<Hypothesis, EngineError>>;
+
+    /// The largest batch this engine benefits from; the scheduler never exceeds it.
+    fn max_batch(&self) -> usize {
+        1
+    }
+
+    /// Whether the engine can translate to English.
+    fn supports_translation(&self) -> bool {
+        false
+    }
+}
