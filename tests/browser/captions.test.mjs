@@ -1,0 +1,207 @@
+// README: end-to-end test of the /demo/ live-captions page in headless Debian Chromium with a fake
+// microphone that plays a real recording. Run (server already started by the caller):
+//   cd tests/browser && npm ci && \
+//   ASR_ROUTER_URL=http://127.0.0.1:18081 ASR_ROUTER_FAKE_AUDIO=/abs/speech-16k-mono.wav \
+//   ASR_ROUTER_EXPECTED_TEXT="what the recording says" [ASR_ROUTER_TEST_OUTPUT=test-output] \
+//   [CHROMIUM=/usr/bin/chromium] [ASR_ROUTER_MAX_WER=0.35] [ASR_ROUTER_CAPTION_TIMEOUT_MS=60000] \
+//   node --test captions.test.mjs
+// The page gets its ephemeral secret from POST /v1/realtime/client_secrets, so the test never needs
+// ASR_ROUTER_API_KEY. Skips (does not fail) when ASR_ROUTER_URL is unset. Writes captions.png,
+// captions.json, console.log and the padded fake-audio WAV to $ASR_ROUTER_TEST_OUTPUT/browser/.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE_URL = (process.env.ASR_ROUTER_URL || '').replace(/\/+$/, '');
+const FAKE_AUDIO = process.env.ASR_ROUTER_FAKE_AUDIO || '';
+const EXPECTED = process.env.ASR_ROUTER_EXPECTED_TEXT || '';
+const OUT_DIR = path.resolve(process.env.ASR_ROUTER_TEST_OUTPUT || 'test-output', 'browser');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const MAX_WER = Number(process.env.ASR_ROUTER_MAX_WER || 0.35);
+const TIMEOUT_MS = Number(process.env.ASR_ROUTER_CAPTION_TIMEOUT_MS || 60000);
+const PAD_SILENCE_S = 1.5;
+
+// ---- WER -----------------------------------------------------------------------------------------
+const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}]/u;
+
+/** Lower-case, NFKC, punctuation/symbols stripped; CJK/Thai text is split into characters. */
+export function tokens(text) {
+  const clean = String(text).normalize('NFKC').toLowerCase().replace(/[\p{P}\p{S}]+/gu, ' ');
+  const out = [];
+  for (const w of clean.split(/\s+/).filter(Boolean)) {
+    if (CJK.test(w)) out.push(...Array.from(w));
+    else out.push(w);
+  }
+  return out;
+}
+
+/** Word error rate of hypothesis vs reference (Levenshtein on tokens / reference length). */
+export function wer(reference, hypothesis) {
+  const r = tokens(reference);
+  const h = tokens(hypothesis);
+  if (r.length === 0) return h.length === 0 ? 0 : 1;
+  let prev = Array.from({ length: h.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= r.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= h.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r[i - 1] === h[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[h.length] / r.length;
+}
+
+/** Best WER over single finals and runs of consecutive finals (VAD may split one utterance). */
+function bestMatch(finals, expected) {
+  let best = { wer: Infinity, text: '', from: -1, to: -1 };
+  for (let i = 0; i < finals.length; i++) {
+    let joined = '';
+    for (let j = i; j < Math.min(finals.length, i + 4); j++) {
+      joined = joined ? joined + ' ' + finals[j] : finals[j];
+      const w = wer(expected, joined);
+      if (w < best.wer) best = { wer: w, text: joined, from: i, to: j };
+    }
+  }
+  return best;
+}
+
+// ---- WAV padding -----------------------------------------------------------------------------------
+/** Reads a PCM16 WAV; returns {rate, channels, pcm: Buffer}. */
+function readWav(file) {
+  const b = fs.readFileSync(file);
+  assert.equal(b.toString('ascii', 0, 4), 'RIFF', `${file}: not a RIFF file`);
+  assert.equal(b.toString('ascii', 8, 12), 'WAVE', `${file}: not a WAVE file`);
+  let off = 12, fmt = null, data = null;
+  while (off + 8 <= b.length) {
+    const id = b.toString('ascii', off, off + 4);
+    let size = b.readUInt32LE(off + 4);
+    const body = off + 8;
+    if (id === 'data' && (size === 0 || size === 0xffffffff || body + size > b.length)) size = b.length - body;
+    if (id === 'fmt ') {
+      fmt = { format: b.readUInt16LE(body), channels: b.readUInt16LE(body + 2), rate: b.readUInt32LE(body + 4), bits: b.readUInt16LE(body + 14) };
+    } else if (id === 'data') {
+      data = b.subarray(body, body + size);
+    }
+    off = body + size + (size & 1);
+  }
+  assert.ok(fmt && data, `${file}: missing fmt or data chunk`);
+  assert.ok((fmt.format === 1 || fmt.format === 0xfffe) && fmt.bits === 16, `${file}: need 16-bit PCM WAV (format ${fmt.format}, ${fmt.bits} bit)`);
+  return { rate: fmt.rate, channels: fmt.channels, pcm: data };
+}
+
+function writeWav(file, rate, channels, pcm) {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0, 'ascii');
+  h.writeUInt32LE(36 + pcm.length, 4);
+  h.write('WAVE', 8, 'ascii');
+  h.write('fmt ', 12, 'ascii');
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20);
+  h.writeUInt16LE(channels, 22);
+  h.writeUInt32LE(rate, 24);
+  h.writeUInt32LE(rate * channels * 2, 28);
+  h.writeUInt16LE(channels * 2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36, 'ascii');
+  h.writeUInt32LE(pcm.length, 40);
+  fs.writeFileSync(file, Buffer.concat([h, pcm]));
+}
+
+/** Copies the recording with PAD_SILENCE_S of trailing silence so server VAD ends the turn before the file loops. */
+function padWav(src, dst) {
+  const { rate, channels, pcm } = readWav(src);
+  const silence = Buffer.alloc(Math.round(rate * PAD_SILENCE_S) * channels * 2);
+  writeWav(dst, rate, channels, Buffer.concat([pcm.subarray(0, pcm.length - (pcm.length % (channels * 2))), silence]));
+  return { rate, channels, seconds: pcm.length / (rate * channels * 2) };
+}
+
+// ---- the test --------------------------------------------------------------------------------------
+test('WER helper', () => {
+  assert.equal(wer('Hello, world!', 'hello world'), 0);
+  assert.equal(wer('a b c d', 'a x c'), 0.5);
+  assert.equal(wer('今天天气', '今天天汽'), 0.25);
+});
+
+test('live captions from a fake microphone', { skip: !BASE_URL && 'ASR_ROUTER_URL is not set', timeout: TIMEOUT_MS + 60000 }, async () => {
+  assert.ok(FAKE_AUDIO, 'ASR_ROUTER_FAKE_AUDIO must name a 16 kHz mono WAV');
+  assert.ok(EXPECTED, 'ASR_ROUTER_EXPECTED_TEXT must hold the expected transcript');
+  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} not found (apt-get install chromium)`);
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  const padded = path.join(OUT_DIR, 'fake-audio-padded.wav');
+  const info = padWav(path.resolve(FAKE_AUDIO), padded);
+  if (info.rate !== 16000 || info.channels !== 1) {
+    console.warn(`note: ${FAKE_AUDIO} is ${info.rate} Hz x${info.channels}, expected 16 kHz mono`);
+  }
+
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'asr-router-chromium-'));
+  const consoleLines = [];
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 420, height: 860 }, // phone-ish width
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${padded}`,
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  let snapshot = null;
+  const page = context.pages()[0] || (await context.newPage());
+  try {
+    page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
+    page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
+    page.on('websocket', (ws) => {
+      consoleLines.push(`[websocket] open ${ws.url()}`);
+      ws.on('close', () => consoleLines.push(`[websocket] closed ${ws.url()}`));
+    });
+    const url = `${BASE_URL}/demo/?autostart=1`;
+    const resp = await page.goto(url, { waitUntil: 'load', timeout: 20000 });
+    assert.ok(resp && resp.ok(), `GET ${url} -> ${resp && resp.status()}`);
+
+    const deadline = Date.now() + TIMEOUT_MS;
+    let match = null;
+    while (Date.now() < deadline) {
+      snapshot = await page.evaluate(() => {
+        const c = window.__captions;
+        return c && {
+          finals: c.finals.slice(), partialsSeen: c.partialsSeen, events: c.events.slice(),
+          errors: (c.errors || []).slice(), state: c.state,
+          status: document.getElementById('status').textContent,
+        };
+      });
+      if (snapshot && snapshot.finals.length) {
+        const m = bestMatch(snapshot.finals, EXPECTED);
+        if (m.wer <= MAX_WER) { match = m; break; }
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await page.waitForTimeout(300); // let the final paint before the screenshot
+    assert.ok(snapshot, 'window.__captions was never defined (app.js did not load?)');
+    assert.ok(match, `no final matched within ${TIMEOUT_MS} ms (WER <= ${MAX_WER}).\n` +
+      `expected: ${EXPECTED}\nfinals: ${JSON.stringify(snapshot.finals)}\n` +
+      `best: ${JSON.stringify(bestMatch(snapshot.finals, EXPECTED))}\nstatus: ${snapshot.status}\n` +
+      `errors: ${JSON.stringify(snapshot.errors)}\nevent types: ${[...new Set(snapshot.events)].join(', ')}`);
+    console.log(`matched final(s) #${match.from}..#${match.to} with WER ${match.wer.toFixed(3)}: ${match.text}`);
+
+    const firstDelta = snapshot.events.indexOf('conversation.item.input_audio_transcription.delta');
+    const firstFinal = snapshot.events.indexOf('conversation.item.input_audio_transcription.completed');
+    assert.ok(snapshot.partialsSeen > 0, `no delta (partial) events before the first final; events: ${snapshot.events.slice(0, 40).join(', ')}`);
+    assert.ok(firstDelta >= 0 && firstDelta < firstFinal, 'first delta must arrive before the first completed');
+    assert.ok(snapshot.events.includes('session.updated') || snapshot.events.includes('session.created'), 'no session.created/updated event');
+  } finally {
+    try {
+      await page.screenshot({ path: path.join(OUT_DIR, 'captions.png'), fullPage: true });
+    } catch (e) {
+      consoleLines.push(`[test] screenshot failed: ${e.message}`);
+    }
+    fs.writeFileSync(path.join(OUT_DIR, 'captions.json'), JSON.stringify(snapshot, null, 2));
+    fs.writeFileSync(path.join(OUT_DIR, 'console.log'), consoleLines.join('\n') + '\n');
+    await context.close();
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+  }
+});
