@@ -56,6 +56,7 @@
   var items = new Map();     // key -> item
   var order = [];            // item keys in display order
   var firstCompletedSeen = false;
+  var lastDisconnect = null;  // why the previous socket closed, shown once reconnected
 
   // ---- helpers -------------------------------------------------------------------------------
   function setStatus(text, kind) {
@@ -168,6 +169,13 @@
       b.title = 'The final transcript replaced different live text: "' + (it.previousText || '') + '"';
       metaEl.appendChild(b);
     }
+    if (it.interrupted && it.final == null) {
+      var ib = document.createElement('span');
+      ib.className = 'badge interrupted';
+      ib.textContent = 'no final';
+      ib.title = 'The connection ended before the server sent a final transcript for this live text.';
+      metaEl.appendChild(ib);
+    }
     if (it.failed) {
       var f = document.createElement('span');
       f.className = 'badge failed';
@@ -184,6 +192,11 @@
       it.el.classList.remove('is-partial');
       textEl.removeAttribute('aria-hidden');
       textEl.textContent = (it.deltas ? it.deltas + ' ' : '') + '[transcription failed: ' + it.failed + ']';
+    } else if (it.interrupted) {
+      it.el.classList.remove('is-partial');
+      it.el.classList.add('is-interrupted');
+      textEl.removeAttribute('aria-hidden');
+      textEl.textContent = it.deltas || '…';
     } else {
       it.el.classList.add('is-partial');
       // Partials change constantly; hide them from screen readers, finals are announced.
@@ -193,6 +206,17 @@
     updateButtons();
     // keep the newest caption in view
     ui.captions.scrollTop = ui.captions.scrollHeight;
+  }
+
+  // Live items of a closed connection will never get a final: drop empty ones, mark the rest.
+  function abandonPartials() {
+    order.slice().forEach(function (k) {
+      var it = items.get(k);
+      if (!it || it.final != null || it.failed || it.interrupted) return;
+      if (!it.deltas) { dropItem(it); return; }
+      it.interrupted = true;
+      renderItem(it);
+    });
   }
 
   function dropItem(it) {
@@ -227,8 +251,13 @@
         break;
       case 'session.updated':
       case 'transcription_session.updated':
+        if (lastDisconnect) {
+          setStatus('Listening — reconnected (' + lastDisconnect + ').', 'ok');
+          lastDisconnect = null;
+        } else if (captions.state !== 'listening') {
+          setStatus('Listening — speak now.', 'ok');
+        }
         attempt = 0;
-        setStatus('Listening — speak now.', 'ok');
         captions.state = 'listening';
         break;
       case 'input_audio_buffer.speech_started':
@@ -371,6 +400,7 @@
         if (ws !== sock) return;
         ws = null;
         sessionReady = false;
+        abandonPartials();
         if (!running) return;
         scheduleReconnect('Connection closed (code ' + e.code + (e.reason ? ', ' + e.reason : '') + ')');
       };
@@ -382,6 +412,7 @@
 
   function scheduleReconnect(why) {
     attempt++;
+    if (!lastDisconnect) lastDisconnect = why.replace(/^Connection closed/, 'connection closed');
     captions.reconnects++;
     var delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, attempt - 1));
     delay = Math.round(delay * (0.8 + Math.random() * 0.4));
@@ -523,7 +554,7 @@
     stopAudio();
     pending = [];
     pendingBytes = 0;
-    // unfinished partials stay visible as they were, marked as partial
+    abandonPartials(); // unfinished live text stays visible, marked "no final"
     ui.start.disabled = false;
     ui.stop.disabled = true;
     captions.state = 'stopped';
