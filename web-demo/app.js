@@ -17,6 +17,7 @@
   var BACKOFF_MIN_MS = 500;
   var BACKOFF_MAX_MS = 15000;
   var MAX_EVENTS_LOGGED = 5000;
+  var DRAIN_MS = 5000;
 
   var $ = function (id) { return document.getElementById(id); };
   var ui = {
@@ -56,6 +57,7 @@
   var items = new Map();     // key -> item
   var order = [];            // item keys in display order
   var firstCompletedSeen = false;
+  var drainTimer = null;      // bounded wait for the last final after Stop
   var lastDisconnect = null;  // why the previous socket closed, shown once reconnected
 
   // ---- helpers -------------------------------------------------------------------------------
@@ -291,11 +293,13 @@
         it.failed = (ev.error && (ev.error.message || ev.error.code)) || 'unknown error';
         captions.errors.push('failed: ' + it.failed);
         renderItem(it);
+        maybeFinishDrain();
         break;
       case 'error':
         var e = ev.error || {};
         var msg = (e.code ? e.code + ': ' : '') + (e.message || 'unknown error');
         captions.errors.push(msg);
+        if (captions.state === 'draining') { finishStop(); setStatus('Stopped (server error — ' + msg + ').', 'err'); break; }
         setStatus('Server error — ' + msg, 'err');
         break;
       default:
@@ -311,6 +315,7 @@
     if (!transcript && it.final == null) {
       // Nothing recognised (noise): drop the placeholder.
       dropItem(it);
+      maybeFinishDrain();
       return;
     }
     if (it.final != null && transcript !== it.final) {
@@ -337,6 +342,7 @@
     }
     captions.corrections = Array.from(items.values()).filter(function (x) { return x.corrected; }).length;
     renderItem(it);
+    maybeFinishDrain();
   }
 
   // ---- websocket -----------------------------------------------------------------------------
@@ -401,7 +407,10 @@
         ws = null;
         sessionReady = false;
         abandonPartials();
-        if (!running) return;
+        if (!running) {
+          if (captions.state === 'draining') finishStop();
+          return;
+        }
         scheduleReconnect('Connection closed (code ' + e.code + (e.reason ? ', ' + e.reason : '') + ')');
       };
     }).catch(function (err) {
@@ -515,6 +524,7 @@
 
   // ---- start / stop --------------------------------------------------------------------------
   function start() {
+    if (captions.state === 'draining') finishStop();
     if (running) {
       if (audio && audio.ctx.state === 'suspended') audio.ctx.resume();
       return;
@@ -541,17 +551,50 @@
     });
   }
 
+  // Items of the current connection still waiting for their final.
+  function openItems() {
+    var prefix = wsGen + ':';
+    return order.map(function (k) { return items.get(k); }).filter(function (it) {
+      return it && it.key.indexOf(prefix) === 0 && it.final == null && !it.failed && !it.interrupted;
+    });
+  }
+
+  // Stop: microphone off at once; if an utterance is still open, commit it and wait (bounded) for
+  // its final before closing the socket.
   function stop() {
+    if (!running) return;
     running = false;
     clearTimeout(reconnectTimer);
     reconnectTimer = null;
+    stopAudio();
+    ui.start.disabled = true;
+    ui.stop.disabled = true;
+    var sock = ws;
+    if (sock && sock.readyState === WebSocket.OPEN && sessionReady) {
+      try { flush(true); } catch (_) { /* closing */ }
+      var open = openItems();
+      if (open.length) {
+        if (open.some(function (it) { return it.stoppedAt == null; })) {
+          sock.send(JSON.stringify({ type: 'input_audio_buffer.commit' }));
+        }
+        captions.state = 'draining';
+        setStatus('Stopping — waiting for the last final…');
+        drainTimer = setTimeout(finishStop, DRAIN_MS);
+        return;
+      }
+    }
+    finishStop();
+  }
+
+  function finishStop() {
+    clearTimeout(drainTimer);
+    drainTimer = null;
     var sock = ws;
     ws = null;
+    sessionReady = false;
     if (sock) {
-      try { if (sessionReady) flush(true); } catch (_) { /* closing */ }
-      sock.close(1000, 'client stop');
+      try { sock.close(1000, 'client stop'); } catch (_) { /* already closed */ }
     }
-    stopAudio();
     pending = [];
     pendingBytes = 0;
     abandonPartials(); // unfinished live text stays visible, marked "no final"
@@ -560,6 +603,10 @@
     captions.state = 'stopped';
     setStatus('Stopped.');
     ui.start.focus();
+  }
+
+  function maybeFinishDrain() {
+    if (captions.state === 'draining' && openItems().length === 0) finishStop();
   }
 
   // live reconfiguration while running
