@@ -271,7 +271,8 @@ for (const { file, reference } of CASES) {
         throw new Error(`${err.message}\nevents:\n${summarize(events)}`);
       });
       t.diagnostic(`last audio byte sent at ${lastAudioAt.toFixed(0)} ms`);
-      t.diagnostic(`events:\n${summarize(events)}`);
+      t.diagnostic('events:');
+      for (const line of summarize(events).split('\n')) t.diagnostic(line);
 
       const evs = types();
       const dump = `\nevents:\n${summarize(events)}`;
