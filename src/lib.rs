@@ -1,1 +1,13 @@
+//! asr-router: a local, OpenAI-compatible speech server.
+//!
+//! Data flows one way: bytes → PCM ([`audio`]) → VAD and recognizers ([`engine`], on
+//! [`kernels`]) → text → events and outputs ([`realtime`], [`batch`]), served by [`server`].
 
+pub mod audio;
+pub mod batch;
+pub mod bench;
+pub mod config;
+pub mod engine;
+pub mod kernels;
+pub mod realtime;
+pub mod server;

@@ -1,0 +1,367 @@
+//! Aggregation of session results into one report per concurrency step, the JSON document and
+//! the human summary.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use asr_router::bench::wer::{cer, wer};
+
+use crate::server::{MetricsWindow, ProcSample};
+use crate::session::{Outcome, SessionResult, is_cjk};
+use crate::stats::Dist;
+
+/// Session outcomes of a step.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SessionCounts {
+    /// Ran to the end with at least one final and no error event.
+    pub ok: usize,
+    /// Anything else but a refusal.
+    pub failed: usize,
+    /// HTTP 503 on the handshake or close 1013.
+    pub refused: usize,
+}
+
+/// Transcription items of a step.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ItemCounts {
+    /// Items the client heard of (`speech_started` or any item event).
+    pub seen: usize,
+    /// Items with `…transcription.completed`.
+    pub completed: usize,
+    /// Items with `…transcription.failed`.
+    pub failed: usize,
+    /// Items still open when their session ended (hard stop or early close).
+    pub unfinished: usize,
+}
+
+/// Latency distributions of a step, milliseconds (definitions in `loadtest/README.md`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Latencies {
+    /// Connect start → `session.updated`.
+    pub setup: Dist,
+    /// Send time of the audio at `speech_started.audio_start_ms` → first delta of that item.
+    pub first_delta: Dist,
+    /// Time between successive deltas of an item.
+    pub delta_interval: Dist,
+    /// Delta arrival − send time of the audio the item's text then covers (open items only).
+    pub partial_staleness: Dist,
+    /// `speech_stopped` arrival → `completed` arrival.
+    pub final_: Dist,
+    /// `completed.latency_ms` as reported by the server.
+    pub server_final: Dist,
+}
+
+/// Accuracy of the finals of one language.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Accuracy {
+    /// `wer` or `cer`.
+    pub metric: &'static str,
+    /// Recordings scored (fully streamed, all their items completed).
+    pub recordings: usize,
+    /// Errors over reference units, pooled over recordings.
+    pub pooled: Option<f64>,
+    /// Mean of the per-recording rates.
+    pub mean: Option<f64>,
+    /// The recording with the highest rate, and that rate.
+    pub worst: Option<(String, f64)>,
+}
+
+/// CPU and memory of the server process during a step.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProcWindow {
+    /// Mean CPU over the step, percent of one core.
+    pub cpu_pct_avg: Option<f64>,
+    /// Highest CPU between two samples (1 s apart), percent of one core.
+    pub cpu_pct_max: Option<f64>,
+    /// Highest `VmRSS` sampled during the step, MiB.
+    pub rss_peak_mib: f64,
+    /// `VmRSS` at the end of the step, MiB.
+    pub rss_end_mib: f64,
+    /// `VmHWM` (peak RSS since the server started) at the end of the step, MiB.
+    pub hwm_mib: f64,
+}
+
+/// Everything measured at one concurrency.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StepReport {
+    /// Concurrent sessions asked for.
+    pub concurrency: usize,
+    /// `--duration`, seconds.
+    pub duration_s: f64,
+    /// Wall time of the step including ramp and tail, seconds.
+    pub wall_s: f64,
+    /// Session outcomes.
+    pub sessions: SessionCounts,
+    /// Failure and refusal reasons with their counts.
+    pub reasons: BTreeMap<String, usize>,
+    /// Recordings started over all sessions.
+    pub recordings_started: usize,
+    /// Audio streamed over all sessions (speech and silence), seconds.
+    pub audio_sent_s: f64,
+    /// Item counts.
+    pub items: ItemCounts,
+    /// `error` events received.
+    pub error_events: usize,
+    /// Their `error.code`s with counts.
+    pub error_codes: BTreeMap<String, usize>,
+    /// Server messages that were not JSON objects with a `type`.
+    pub malformed_events: usize,
+    /// Latencies.
+    pub latency_ms: Latencies,
+    /// WER (word languages) / CER (zh, ja, yue) of finals per language.
+    pub accuracy: BTreeMap<String, Accuracy>,
+    /// Server processing from `/metrics` before and after the step.
+    pub server: Option<MetricsWindow>,
+    /// Why `/metrics` could not be read.
+    pub metrics_error: Option<String>,
+    /// Server compute seconds per second of audio streamed by the clients.
+    pub compute_per_streamed_s: Option<f64>,
+    /// Server CPU / RSS (with `--server-pid`).
+    pub process: Option<ProcWindow>,
+    /// `/proc` samples (every 10 s in soak mode; empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rss_series: Vec<ProcSample>,
+}
+
+/// Units a reference is counted in for pooling: words, or characters for CJK.
+fn ref_units(lang: &str, s: &str) -> usize {
+    if is_cjk(lang) {
+        s.chars().filter(|c| c.is_alphanumeric()).count()
+    } else {
+        s.split_whitespace()
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .count()
+    }
+}
+
+/// Builds the report of one step from its session results.
+pub fn aggregate(
+    concurrency: usize,
+    duration_s: f64,
+    wall_s: f64,
+    results: &[SessionResult],
+) -> StepReport {
+    let mut r = StepReport {
+        concurrency,
+        duration_s,
+        wall_s,
+        ..Default::default()
+    };
+    let mut v: [Vec<f64>; 6] = Default::default();
+    let mut acc: BTreeMap<String, (usize, f64, usize, f64)> = BTreeMap::new();
+    let mut worst: BTreeMap<String, (String, f64)> = BTreeMap::new();
+    for s in results {
+        match &s.outcome {
+            Outcome::Ok => r.sessions.ok += 1,
+            Outcome::Failed(why) => {
+                r.sessions.failed += 1;
+                *r.reasons.entry(format!("failed: {why}")).or_default() += 1;
+            }
+            Outcome::Refused(why) => {
+                r.sessions.refused += 1;
+                *r.reasons.entry(format!("refused: {why}")).or_default() += 1;
+            }
+        }
+        r.recordings_started += s.recordings_started;
+        r.audio_sent_s += s.audio_sent_ms as f64 / 1000.0;
+        r.error_events += s.error_events;
+        for (c, n) in &s.error_codes {
+            *r.error_codes.entry(c.clone()).or_default() += n;
+        }
+        r.malformed_events += s.malformed_events;
+        v[0].extend(s.setup_ms);
+        for it in &s.items {
+            r.items.seen += 1;
+            r.items.completed += usize::from(it.completed);
+            r.items.failed += usize::from(it.failed);
+            r.items.unfinished += usize::from(!it.completed && !it.failed);
+            v[1].extend(it.first_delta_ms);
+            v[2].extend(&it.delta_intervals_ms);
+            v[3].extend(&it.staleness_ms);
+            v[4].extend(it.final_ms);
+            v[5].extend(it.server_final_ms);
+        }
+        for sc in &s.scored {
+            let rate = if is_cjk(&sc.lang) {
+                cer(&sc.reference, &sc.hypothesis)
+            } else {
+                wer(&sc.reference, &sc.hypothesis)
+            };
+            let n = ref_units(&sc.lang, &sc.reference).max(1);
+            let w = worst
+                .entry(sc.lang.clone())
+                .or_insert_with(|| (sc.id.clone(), rate));
+            if rate > w.1 {
+                *w = (sc.id.clone(), rate);
+            }
+            let e = acc.entry(sc.lang.clone()).or_default();
+            e.0 += 1;
+            e.1 += rate;
+            e.2 += n;
+            e.3 += rate * n as f64;
+        }
+    }
+    r.latency_ms = Latencies {
+        setup: Dist::of(&v[0]),
+        first_delta: Dist::of(&v[1]),
+        delta_interval: Dist::of(&v[2]),
+        partial_staleness: Dist::of(&v[3]),
+        final_: Dist::of(&v[4]),
+        server_final: Dist::of(&v[5]),
+    };
+    for (lang, (count, sum, units, errs)) in acc {
+        let metric = if is_cjk(&lang) { "cer" } else { "wer" };
+        let worst = worst.remove(&lang);
+        r.accuracy.insert(
+            lang,
+            Accuracy {
+                metric,
+                recordings: count,
+                pooled: (units > 0).then(|| errs / units as f64),
+                mean: (count > 0).then(|| sum / count as f64),
+                worst,
+            },
+        );
+    }
+    r
+}
+
+/// Summarises `/proc` samples taken during a step.
+pub fn proc_window(samples: &[ProcSample]) -> Option<ProcWindow> {
+    let (first, last) = (samples.first()?, samples.last()?);
+    let dt = last.t_s - first.t_s;
+    Some(ProcWindow {
+        cpu_pct_avg: (dt > 0.0).then(|| (last.cpu_s - first.cpu_s) / dt * 100.0),
+        cpu_pct_max: samples.iter().filter_map(|s| s.cpu_pct).reduce(f64::max),
+        rss_peak_mib: samples.iter().map(|s| s.rss_mib).fold(0.0, f64::max),
+        rss_end_mib: last.rss_mib,
+        hwm_mib: last.hwm_mib,
+    })
+}
+
+/// The `--sweep` verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepVerdict {
+    /// Limit on p95 final latency, ms.
+    pub max_p95_final_ms: f64,
+    /// Limit on p95 partial staleness, ms.
+    pub max_p95_staleness_ms: f64,
+    /// Concurrencies whose step met both limits with no failed or refused session.
+    pub passed: Vec<usize>,
+    /// Largest of `passed`.
+    pub best_concurrency: Option<usize>,
+}
+
+/// Whether a step keeps within the sweep limits (a limit passes when it has no samples, unless
+/// no final at all was received).
+pub fn step_passes(s: &StepReport, max_final: f64, max_stale: f64) -> bool {
+    let fin = s.latency_ms.final_.p95;
+    let stale = s.latency_ms.partial_staleness.p95.unwrap_or(0.0);
+    s.sessions.failed == 0
+        && s.sessions.refused == 0
+        && fin.is_some_and(|f| f <= max_final)
+        && stale <= max_stale
+}
+
+/// The whole run as written by `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// `single`, `sweep` or `soak`.
+    pub mode: &'static str,
+    /// Server URL.
+    pub url: String,
+    /// `--ramp`, seconds.
+    pub ramp_s: f64,
+    /// `--speed`.
+    pub speed: f64,
+    /// Manifest path.
+    pub manifest: String,
+    /// Recordings used per language.
+    pub recordings: BTreeMap<String, usize>,
+    /// Rows left out and why.
+    pub skipped: crate::manifest::Skipped,
+    /// One entry per concurrency step.
+    pub steps: Vec<StepReport>,
+    /// With `--sweep`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepVerdict>,
+}
+
+fn opt(v: Option<f64>, prec: usize) -> String {
+    v.map_or("-".into(), |x| format!("{x:.prec$}"))
+}
+
+/// The human summary of one step.
+pub fn summary(s: &StepReport) -> String {
+    let mut o = String::new();
+    let l = &s.latency_ms;
+    let _ = writeln!(
+        o,
+        "== {} session(s), {:.0} s (wall {:.1} s)",
+        s.concurrency, s.duration_s, s.wall_s
+    );
+    let _ = writeln!(
+        o,
+        "sessions   ok {}  failed {}  refused {}   recordings {}  audio {:.1} s",
+        s.sessions.ok, s.sessions.failed, s.sessions.refused, s.recordings_started, s.audio_sent_s
+    );
+    for (why, n) in &s.reasons {
+        let _ = writeln!(o, "           {n} × {why}");
+    }
+    let _ = writeln!(
+        o,
+        "items      seen {}  completed {}  failed {}  unfinished {}   error events {}",
+        s.items.seen, s.items.completed, s.items.failed, s.items.unfinished, s.error_events
+    );
+    let _ = writeln!(o, "latency ms                  p50     p95     p99");
+    for (name, d) in [
+        ("session setup", &l.setup),
+        ("first delta", &l.first_delta),
+        ("delta interval", &l.delta_interval),
+        ("partial staleness", &l.partial_staleness),
+        ("stopped→completed", &l.final_),
+        ("server latency_ms", &l.server_final),
+    ] {
+        let _ = writeln!(o, "  {name:<20} {}", d.brief());
+    }
+    for (lang, a) in &s.accuracy {
+        let _ = writeln!(
+            o,
+            "accuracy   {lang}: {} {} pooled, {} mean over {} recording(s)",
+            a.metric.to_uppercase(),
+            opt(a.pooled.map(|x| x * 100.0), 1) + "%",
+            opt(a.mean.map(|x| x * 100.0), 1) + "%",
+            a.recordings
+        );
+    }
+    if let Some(m) = &s.server {
+        let _ = write!(
+            o,
+            "server     RTF {} (compute {:.1} s / decoded audio {:.1} s)  compute per streamed s {}",
+            opt(m.total.rtf, 3),
+            m.total.compute_s,
+            m.total.audio_s,
+            opt(s.compute_per_streamed_s, 3)
+        );
+        for (e, w) in &m.engines {
+            let _ = write!(o, "  [{e}: {}]", opt(w.rtf, 3));
+        }
+        let _ = writeln!(o);
+    } else if let Some(e) = &s.metrics_error {
+        let _ = writeln!(o, "server     /metrics unavailable: {e}");
+    }
+    if let Some(p) = &s.process {
+        let _ = writeln!(
+            o,
+            "process    CPU avg {}%  max {}%   RSS peak {:.0} MiB  end {:.0} MiB  HWM {:.0} MiB",
+            opt(p.cpu_pct_avg, 0),
+            opt(p.cpu_pct_max, 0),
+            p.rss_peak_mib,
+            p.rss_end_mib,
+            p.hwm_mib
+        );
+    }
+    o
+}

@@ -1,0 +1,163 @@
+//! `bench transcribe`: WER/CER and RTF per engine and language over a manifest, optionally with
+//! faster-whisper (the peer) run on the same CTranslate2 model in the same run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use super::wer::{cer, wer};
+use crate::config::Config;
+use crate::engine::Engines;
+use crate::engine::recognizer::DecodeOptions;
+
+/// Arguments of `bench transcribe`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Manifest (JSON lines: `path` relative to the manifest, `lang`, `text`).
+    #[arg(long)]
+    pub manifest: PathBuf,
+    /// Engines to measure (default: every installed Whisper).
+    #[arg(long)]
+    pub engine: Vec<String>,
+    /// Only rows of these languages.
+    #[arg(long)]
+    pub lang: Vec<String>,
+    /// Skip rows longer than this (seconds).
+    #[arg(long, default_value_t = 60.0)]
+    pub max_duration: f64,
+    /// Python interpreter with `faster-whisper` installed: run it as the peer.
+    #[arg(long)]
+    pub peer_python: Option<PathBuf>,
+    /// Write the per-file results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Row {
+    id: String,
+    path: String,
+    lang: String,
+    text: Option<String>,
+    #[serde(default)]
+    duration_s: f64,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+struct Agg {
+    errors: f64,
+    n: usize,
+    audio_s: f64,
+    compute_s: f64,
+}
+
+fn is_cjk(lang: &str) -> bool {
+    matches!(lang, "zh" | "ja" | "yue" | "ko" | "zh+en")
+}
+
+fn score(lang: &str, reference: &str, hyp: &str) -> f64 {
+    if is_cjk(lang) { cer(reference, hyp) } else { wer(reference, hyp) }
+}
+
+/// Runs the benchmark and prints a table.
+pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
+    let base = args.manifest.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let text = std::fs::read_to_string(&args.manifest).with_context(|| format!("reading {}", args.manifest.display()))?;
+    let rows: Vec<Row> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| serde_json::from_str::<Row>(l).ok())
+        .filter(|r| r.text.is_some() && r.duration_s <= args.max_duration)
+        .filter(|r| !r.tags.iter().any(|t| t == "possible-training-data"))
+        .filter(|r| args.lang.is_empty() || args.lang.contains(&r.lang))
+        .collect();
+    let engines = Arc::new(Engines::load(cfg)?);
+    let names: Vec<String> = if args.engine.is_empty() { engines.names() } else { args.engine.clone() };
+    let rss_before = super::peak_rss_bytes().unwrap_or(0);
+    let mut results = Vec::new();
+    println!("{:<18} {:<6} {:>5} {:>8} {:>8} {:>8}", "engine", "lang", "files", "WER/CER", "audio_s", "RTF");
+    for name in &names {
+        let h = engines.get(name).with_context(|| format!("no engine {name}"))?.clone();
+        let mut by_lang: std::collections::BTreeMap<String, Agg> = Default::default();
+        for r in &rows {
+            if name.ends_with(".en") && r.lang != "en" {
+                continue;
+            }
+            let bytes = std::fs::read(base.join(&r.path)).with_context(|| format!("reading {}", r.path))?;
+            let audio = crate::audio::decode_bytes(bytes, 3600.0)?;
+            let lang = if r.lang.contains('+') { None } else { Some(r.lang.clone()) };
+            let opts = DecodeOptions { language: lang, ..Default::default() };
+            let t0 = Instant::now();
+            let t = crate::batch::pipeline::transcribe(&engines, &h, audio.samples.into(), opts, false, |_, _, _| {}).await?;
+            let secs = t0.elapsed().as_secs_f64();
+            let reference = r.text.clone().unwrap_or_default();
+            let e = score(&r.lang, &reference, &t.text);
+            let a = by_lang.entry(r.lang.clone()).or_insert(Agg { errors: 0.0, n: 0, audio_s: 0.0, compute_s: 0.0 });
+            a.errors += e;
+            a.n += 1;
+            a.audio_s += t.duration_s;
+            a.compute_s += secs;
+            results.push(serde_json::json!({"engine": name, "id": r.id, "lang": r.lang, "error_rate": e, "audio_s": t.duration_s, "compute_s": secs, "hyp": t.text, "ref": reference}));
+        }
+        for (lang, a) in by_lang {
+            println!("{:<18} {:<6} {:>5} {:>8.3} {:>8.1} {:>8.3}", name, lang, a.n, a.errors / a.n as f64, a.audio_s, a.compute_s / a.audio_s);
+        }
+    }
+    let peak = super::peak_rss_bytes().unwrap_or(0);
+    println!("peak RSS: {:.0} MB (before loading the eval set: {:.0} MB)", peak as f64 / 1e6, rss_before as f64 / 1e6);
+    if let Some(py) = &args.peer_python {
+        peer(py, &args, cfg, &rows, &base, &results)?;
+    }
+    if let Some(j) = &args.json {
+        std::fs::write(j, serde_json::to_string_pretty(&results)?)?;
+    }
+    Ok(())
+}
+
+/// Runs faster-whisper on the same files and models, and prints the RTF ratio.
+fn peer(py: &Path, args: &Args, cfg: &Config, rows: &[Row], base: &Path, ours: &[serde_json::Value]) -> anyhow::Result<()> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/faster_whisper_peer.py");
+    let list: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| serde_json::json!({"id": r.id, "path": base.join(&r.path), "lang": r.lang}))
+        .collect();
+    let names: Vec<String> = if args.engine.is_empty() { vec!["whisper-tiny.en".into(), "whisper-base".into()] } else { args.engine.clone() };
+    for name in names {
+        let out = std::process::Command::new(py)
+            .arg(&script)
+            .arg(cfg.models_dir.join(&name))
+            .arg(serde_json::to_string(&list)?)
+            .arg(format!("{:?}", cfg.strong.compute_type).to_lowercase())
+            .arg(cfg.strong.threads.to_string())
+            .output()
+            .with_context(|| format!("running {}", py.display()))?;
+        if !out.status.success() {
+            anyhow::bail!("peer failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let peer: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)?;
+        let (mut pc, mut pa, mut pe, mut n) = (0.0, 0.0, 0.0, 0);
+        let (mut oc, mut oa) = (0.0, 0.0);
+        for p in &peer {
+            let id = p["id"].as_str().unwrap_or_default();
+            let Some(o) = ours.iter().find(|o| o["engine"] == name.as_str() && o["id"] == id) else { continue };
+            let r = rows.iter().find(|r| r.id == id).map(|r| r.text.clone().unwrap_or_default()).unwrap_or_default();
+            pe += score(p["lang"].as_str().unwrap_or("en"), &r, p["text"].as_str().unwrap_or(""));
+            pc += p["compute_s"].as_f64().unwrap_or(0.0);
+            pa += o["audio_s"].as_f64().unwrap_or(0.0);
+            oc += o["compute_s"].as_f64().unwrap_or(0.0);
+            oa += o["audio_s"].as_f64().unwrap_or(0.0);
+            n += 1;
+        }
+        if n > 0 {
+            println!(
+                "peer faster-whisper {name}: {n} files, mean WER/CER {:.3}, RTF {:.3}; asr-router RTF {:.3}; speed ratio (peer time / ours) {:.2}",
+                pe / n as f64, pc / pa, oc / oa, pc / oc
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! One typed configuration: defaults < TOML file (`--config`) < environment < command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::whisper::ComputeType;
+
+/// Which engine finalizes realtime utterances.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finalizer {
+    /// The strong engine for every utterance.
+    Strong,
+    /// The fast engine over the whole utterance (cheapest on a CPU box).
+    Fast,
+    /// The strong engine only for utterances at least this many seconds long.
+    StrongAbove(f32),
+}
+
+/// Settings of one Whisper engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WhisperConfig {
+    /// CTranslate2 compute type.
+    pub compute_type: ComputeType,
+    /// Intra-op threads per worker.
+    pub threads: usize,
+    /// Beam size (1 = greedy).
+    pub beam_size: usize,
+    /// Largest batch of utterances per run.
+    pub max_batch: usize,
+}
+
+impl Default for WhisperConfig {
+    fn default() -> Self {
+        Self { compute_type: ComputeType::Int8, threads: 2, beam_size: 1, max_batch: 8 }
+    }
+}
+
+/// Everything the server and CLI can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The one API key; `None` leaves the server open (with a warning).
+    pub api_key: Option<String>,
+    /// Where models live (`ASR_ROUTER_MODELS`).
+    pub models_dir: PathBuf,
+    /// TLS certificate chain (PEM); with `tls_key`, the server speaks HTTPS/WSS.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Largest accepted upload, bytes.
+    pub max_upload_bytes: usize,
+    /// Longest accepted audio, seconds.
+    pub max_audio_s: f64,
+    /// Clips up to this long go to the fast engine under `model=auto`.
+    pub short_clip_s: f64,
+    /// Language assumed when a request names none (`None` = detect).
+    pub default_language: Option<String>,
+    /// The fast engine's settings (Whisper tiny.en until SenseVoice is installed).
+    pub fast: WhisperConfig,
+    /// The strong engine's settings (Whisper base).
+    pub strong: WhisperConfig,
+    /// Worker threads per engine.
+    pub workers_per_engine: usize,
+    /// Max time a worker waits to fill a batch, ms.
+    pub batch_wait_ms: u64,
+    /// Capacity of each engine queue.
+    pub queue_capacity: usize,
+    /// Realtime: maximum concurrent sessions.
+    pub max_sessions: usize,
+    /// Realtime: largest decoded `input_audio_buffer.append`, bytes.
+    pub max_append_bytes: usize,
+    /// Realtime: longest session, seconds.
+    pub max_session_s: u64,
+    /// Realtime: default partial interval, ms.
+    pub partial_interval_ms: u64,
+    /// Realtime: longest window re-decoded for a partial, seconds.
+    pub partial_window_s: f32,
+    /// Realtime: who finalizes.
+    pub finalizer: Finalizer,
+    /// Realtime: outbound events buffered per client before partials are dropped.
+    pub outbound_queue: usize,
+    /// Whether `/metrics` is open without the API key.
+    pub metrics_open: bool,
+    /// Whether the `/demo/` page may mint ephemeral secrets without the key (same-origin requests
+    /// only). Anyone who can load the page can then transcribe: turn off on exposed servers.
+    pub demo_mints_secrets: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:18081".parse().expect("static address"),
+            api_key: None,
+            models_dir: PathBuf::from("models"),
+            tls_cert: None,
+            tls_key: None,
+            max_upload_bytes: 25 * 1024 * 1024,
+            max_audio_s: 4.0 * 3600.0,
+            short_clip_s: 30.0,
+            default_language: None,
+            fast: WhisperConfig { max_batch: 8, ..Default::default() },
+            strong: WhisperConfig { max_batch: 4, ..Default::default() },
+            workers_per_engine: 1,
+            batch_wait_ms: 10,
+            queue_capacity: 64,
+            max_sessions: 64,
+            max_append_bytes: 15 * 1024 * 1024,
+            max_session_s: 30 * 60,
+            partial_interval_ms: 200,
+            partial_window_s: 10.0,
+            finalizer: Finalizer::Fast,
+            outbound_queue: 256,
+            metrics_open: false,
+            demo_mints_secrets: true,
+        }
+    }
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// File path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("parsing {path}: {source}")]
+    Parse {
+        /// File path.
+        path: PathBuf,
+        /// Cause.
+        source: Box<toml::de::Error>,
+    },
+    /// An environment variable has a bad value.
+    #[error("environment variable {name}: {reason}")]
+    Env {
+        /// Variable.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Defaults, overlaid with the TOML file (if any) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), source: Box::new(e) })?
+            }
+            None => Config::default(),
+        };
+        if let Ok(k) = std::env::var("ASR_ROUTER_API_KEY") {
+            if !k.is_empty() {
+                cfg.api_key = Some(k);
+            }
+        }
+        if let Ok(d) = std::env::var("ASR_ROUTER_MODELS") {
+            cfg.models_dir = d.into();
+        }
+        if let Ok(l) = std::env::var("ASR_ROUTER_LISTEN") {
+            cfg.listen = l.parse().map_err(|e| ConfigError::Env { name: "ASR_ROUTER_LISTEN", reason: format!("{e}") })?;
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_defaults_partially() {
+        let c: Config = toml::from_str("max_sessions = 3\nfinalizer = { strong_above = 4.0 }\n[fast]\nthreads = 1\n").unwrap();
+        assert_eq!(c.max_sessions, 3);
+        assert_eq!(c.finalizer, Finalizer::StrongAbove(4.0));
+        assert_eq!(c.fast.threads, 1);
+        assert_eq!(c.fast.beam_size, 1);
+        assert_eq!(c.listen.port(), 18081);
+    }
+}

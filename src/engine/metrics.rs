@@ -1,0 +1,96 @@
+//! Counters and histograms of one engine, rendered in Prometheus' text format by the server.
+
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A fixed-bucket histogram of seconds.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    inner: Mutex<(Vec<u64>, f64, u64)>,
+}
+
+/// Bucket bounds, in seconds, used for every latency histogram.
+pub const LATENCY_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0];
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self::new(LATENCY_BUCKETS)
+    }
+}
+
+impl Histogram {
+    /// A histogram with the given upper bounds.
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Self { bounds, inner: Mutex::new((vec![0; bounds.len()], 0.0, 0)) }
+    }
+
+    /// Records one observation.
+    pub fn observe(&self, v: f64) {
+        if let Ok(mut g) = self.inner.lock() {
+            for (i, b) in self.bounds.iter().enumerate() {
+                if v <= *b {
+                    g.0[i] += 1;
+                }
+            }
+            g.1 += v;
+            g.2 += 1;
+        }
+    }
+
+    /// Appends the Prometheus lines of this histogram.
+    pub fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let Ok(g) = self.inner.lock() else { return };
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (i, b) in self.bounds.iter().enumerate() {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}", g.0[i]);
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", g.2);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", g.1);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", g.2);
+    }
+}
+
+/// What one engine has done.
+#[derive(Debug, Default)]
+pub struct EngineMetrics {
+    /// Model runs.
+    pub batches: AtomicU64,
+    /// Utterances decoded.
+    pub utterances: AtomicU64,
+    /// Requests refused because a queue was full.
+    pub refused: AtomicU64,
+    /// Partials dropped unrun because a newer one superseded them.
+    pub stale_dropped: AtomicU64,
+    /// Audio seconds decoded, in milliseconds.
+    pub audio_ms: AtomicU64,
+    /// Compute seconds spent, in milliseconds.
+    pub compute_ms: AtomicU64,
+    /// Time from enqueue to the start of the run.
+    pub queue_wait: Histogram,
+    /// Duration of each model run.
+    pub decode_time: Histogram,
+    /// Histogram of batch sizes (as counts per size, 1..=16).
+    pub batch_sizes: [AtomicU64; 16],
+}
+
+impl EngineMetrics {
+    /// Records one run of `size` utterances that took `secs` for `audio_s` seconds of audio.
+    pub fn record_batch(&self, size: usize, secs: f64, audio_s: f64) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.utterances.fetch_add(size as u64, Ordering::Relaxed);
+        self.audio_ms.fetch_add((audio_s * 1000.0) as u64, Ordering::Relaxed);
+        self.compute_ms.fetch_add((secs * 1000.0) as u64, Ordering::Relaxed);
+        self.decode_time.observe(secs);
+        if size >= 1 {
+            self.batch_sizes[(size - 1).min(15)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Real-time factor so far: compute time over audio time.
+    pub fn rtf(&self) -> f64 {
+        let a = self.audio_ms.load(Ordering::Relaxed);
+        if a == 0 { 0.0 } else { self.compute_ms.load(Ordering::Relaxed) as f64 / a as f64 }
+    }
+}

@@ -1,0 +1,49 @@
+//! Process-wide ONNX Runtime set-up. `ort` is built with `load-dynamic`, so the shared library is
+//! found at run time: from the configured path, `ORT_DYLIB_PATH`, or the models folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use super::recognizer::EngineError;
+
+static INIT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+
+/// Where the ONNX Runtime library is looked for, in order.
+pub fn candidate_paths(models_dir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Ok(p) = std::env::var("ORT_DYLIB_PATH") {
+        v.push(PathBuf::from(p));
+    }
+    v.push(models_dir.join("lib/libonnxruntime.so.1.31.1"));
+    v
+}
+
+/// Loads ONNX Runtime once per process; later calls return the first outcome.
+pub fn init(models_dir: &Path) -> Result<PathBuf, EngineError> {
+    INIT.get_or_init(|| {
+        let path = candidate_paths(models_dir)
+            .into_iter()
+            .find(|p| p.exists())
+            .ok_or_else(|| format!("libonnxruntime not found (set ORT_DYLIB_PATH or run scripts/fetch-models); looked in {}", models_dir.display()))?;
+        ort::init_from(&path)
+            .map_err(|e| e.to_string())?
+            .with_name("asr-router")
+            .commit();
+        Ok(path)
+    })
+    .clone()
+    .map_err(|reason| EngineError::Load { model: "onnxruntime".into(), reason })
+}
+
+/// Opens an ONNX model with a fixed intra-op thread count.
+pub fn open_session(path: &Path, threads: usize) -> Result<ort::session::Session, EngineError> {
+    let load = |reason: String| EngineError::Load { model: path.display().to_string(), reason };
+    ort::session::Session::builder()
+        .map_err(|e| load(e.to_string()))?
+        .with_intra_threads(threads.max(1))
+        .map_err(|e| load(e.to_string()))?
+        .with_inter_threads(1)
+        .map_err(|e| load(e.to_string()))?
+        .commit_from_file(path)
+        .map_err(|e| load(e.to_string()))
+}

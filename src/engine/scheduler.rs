@@ -1,0 +1,251 @@
+//! The scheduler: bounded queues in front of each recognizer, drained by dedicated worker threads
+//! that gather requests from many callers into one batched model run.
+//!
+//! * Two queues per engine: finals (and batch jobs) ahead of partials.
+//! * A full queue refuses at once ([`SchedError::Busy`]) for callers that can retry (REST answers
+//!   503 with `Retry-After`); realtime finals wait for room instead, so accepted speech is never lost.
+//! * A partial carries a generation ticket; if its session has asked for a newer partial by the
+//!   time a worker picks it up, it is dropped unrun ([`SchedError::Stale`]).
+//! * A worker takes the first job, then waits up to `max_wait` for more, up to the engine's batch
+//!   limit, finals first.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::metrics::EngineMetrics;
+use super::recognizer::{EngineError, Hypothesis, Recognizer, Utterance};
+
+/// How urgent a request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// A final transcript or a batch job: never dropped once queued.
+    Final,
+    /// A provisional re-decode of an open utterance: dropped when stale.
+    Partial,
+}
+
+/// A ticket that makes older partials of the same stream stale when a newer one is issued.
+#[derive(Debug, Clone, Default)]
+pub struct PartialTicket {
+    current: Arc<AtomicU64>,
+    mine: u64,
+}
+
+impl PartialTicket {
+    /// Issues a new ticket for a stream, making every earlier ticket of that stream stale.
+    pub fn issue(stream: &Arc<AtomicU64>) -> Self {
+        let mine = stream.fetch_add(1, Ordering::SeqCst) + 1;
+        Self { current: stream.clone(), mine }
+    }
+
+    fn is_stale(&self) -> bool {
+        self.current.load(Ordering::SeqCst) != self.mine
+    }
+}
+
+/// Why a request got no hypothesis.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedError {
+    /// The queue is full; retry later.
+    #[error("the {engine} queue is full")]
+    Busy {
+        /// Engine name.
+        engine: String,
+    },
+    /// A newer partial of the same stream superseded this one.
+    #[error("superseded by a newer partial")]
+    Stale,
+    /// The engine failed on this input.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The worker is gone (shutting down).
+    #[error("the {0} engine is shutting down")]
+    Closed(String),
+}
+
+struct Job {
+    utterance: Utterance,
+    ticket: Option<PartialTicket>,
+    enqueued: Instant,
+    reply: oneshot::Sender<Result<Hypothesis, SchedError>>,
+}
+
+/// Batching settings for one engine.
+#[derive(Debug, Clone)]
+pub struct BatchPolicy {
+    /// Upper bound of a batch (also capped by the engine's own `max_batch`).
+    pub max_batch: usize,
+    /// How long a worker waits to fill a batch after the first job.
+    pub max_wait: Duration,
+    /// Capacity of the finals queue.
+    pub final_queue: usize,
+    /// Capacity of the partials queue.
+    pub partial_queue: usize,
+}
+
+impl Default for BatchPolicy {
+    fn default() -> Self {
+        Self { max_batch: 8, max_wait: Duration::from_millis(10), final_queue: 64, partial_queue: 64 }
+    }
+}
+
+/// The async-side handle of one engine: cheap to clone, safe to call from any task.
+#[derive(Clone)]
+pub struct EngineHandle {
+    name: Arc<str>,
+    finals: flume::Sender<Job>,
+    partials: flume::Sender<Job>,
+    metrics: Arc<EngineMetrics>,
+    inflight: Arc<AtomicUsize>,
+    translation: bool,
+}
+
+impl EngineHandle {
+    /// Starts `workers` threads serving `engine` and returns the handle.
+    pub fn spawn(engine: Arc<dyn Recognizer>, policy: BatchPolicy, workers: usize) -> Self {
+        let (ftx, frx) = flume::bounded(policy.final_queue);
+        let (ptx, prx) = flume::bounded(policy.partial_queue);
+        let metrics = Arc::new(EngineMetrics::default());
+        let name: Arc<str> = engine.name().into();
+        let translation = engine.supports_translation();
+        for i in 0..workers.max(1) {
+            let (e, f, p, m, pol) = (engine.clone(), frx.clone(), prx.clone(), metrics.clone(), policy.clone());
+            std::thread::Builder::new()
+                .name(format!("engine-{}-{i}", e.name()))
+                .spawn(move || worker(e, f, p, m, pol))
+                .expect("spawning an engine worker thread");
+        }
+        Self { name, finals: ftx, partials: ptx, metrics, inflight: Arc::new(AtomicUsize::new(0)), translation }
+    }
+
+    /// Engine name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the engine can translate.
+    pub fn supports_translation(&self) -> bool {
+        self.translation
+    }
+
+    /// Metrics of this engine.
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.metrics
+    }
+
+    /// Requests queued and not yet finished.
+    pub fn queue_depth(&self) -> (usize, usize) {
+        (self.finals.len(), self.partials.len())
+    }
+
+    /// Submits a job; refuses at once with `Busy` when the queue is full.
+    pub async fn try_recognize(&self, utterance: Utterance, priority: Priority, ticket: Option<PartialTicket>) -> Result<Hypothesis, SchedError> {
+        let (tx, rx) = oneshot::channel();
+        let job = Job { utterance, ticket, enqueued: Instant::now(), reply: tx };
+        let q = match priority {
+            Priority::Final => &self.finals,
+            Priority::Partial => &self.partials,
+        };
+        q.try_send(job).map_err(|e| match e {
+            flume::TrySendError::Full(_) => {
+                self.metrics.refused.fetch_add(1, Ordering::Relaxed);
+                SchedError::Busy { engine: self.name.to_string() }
+            }
+            flume::TrySendError::Disconnected(_) => SchedError::Closed(self.name.to_string()),
+        })?;
+        self.await_reply(rx).await
+    }
+
+    /// Submits a final and waits for room in the queue if it is full (back-pressure, no loss).
+    pub async fn recognize_final(&self, utterance: Utterance) -> Result<Hypothesis, SchedError> {
+        let (tx, rx) = oneshot::channel();
+        let job = Job { utterance, ticket: None, enqueued: Instant::now(), reply: tx };
+        self.finals.send_async(job).await.map_err(|_| SchedError::Closed(self.name.to_string()))?;
+        self.await_reply(rx).await
+    }
+
+    async fn await_reply(&self, rx: oneshot::Receiver<Result<Hypothesis, SchedError>>) -> Result<Hypothesis, SchedError> {
+        self.inflight.fetch_add(1, Ordering::Relaxed);
+        let r = rx.await.unwrap_or_else(|_| Err(SchedError::Closed(self.name.to_string())));
+        self.inflight.fetch_sub(1, Ordering::Relaxed);
+        r
+    }
+}
+
+fn worker(engine: Arc<dyn Recognizer>, finals: flume::Receiver<Job>, partials: flume::Receiver<Job>, m: Arc<EngineMetrics>, policy: BatchPolicy) {
+    let limit = policy.max_batch.min(engine.max_batch()).max(1);
+    loop {
+        // Block for the first job, finals first.
+        let first = match finals.try_recv() {
+            Ok(j) => j,
+            Err(_) => {
+                let r = flume::Selector::new()
+                    .recv(&finals, |r| r.ok())
+                    .recv(&partials, |r| r.ok())
+                    .wait();
+                match r {
+                    Some(j) => j,
+                    None => {
+                        if finals.is_disconnected() && partials.is_disconnected() {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        let mut batch = Vec::with_capacity(limit);
+        push_live(&mut batch, first, &m);
+        let deadline = Instant::now() + policy.max_wait;
+        while batch.len() < limit {
+            let next = finals.try_recv().or_else(|_| partials.try_recv());
+            match next {
+                Ok(j) => push_live(&mut batch, j, &m),
+                Err(_) => {
+                    let now = Instant::now();
+                    if now >= deadline || batch.is_empty() {
+                        break;
+                    }
+                    let r = flume::Selector::new()
+                        .recv(&finals, |r| r.ok())
+                        .recv(&partials, |r| r.ok())
+                        .wait_deadline(deadline);
+                    match r {
+                        Ok(Some(j)) => push_live(&mut batch, j, &m),
+                        _ => break,
+                    }
+                }
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let utterances: Vec<Utterance> = batch.iter().map(|j| j.utterance.clone()).collect();
+        let audio_s: f64 = utterances.iter().map(|u| u.samples.len() as f64 / 16_000.0).sum();
+        let started = Instant::now();
+        for j in &batch {
+            m.queue_wait.observe(started.duration_since(j.enqueued).as_secs_f64());
+        }
+        let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.recognize(&utterances)))
+            .unwrap_or_else(|_| utterances.iter().map(|_| Err(EngineError::Inference("engine panicked".into()))).collect());
+        let took = started.elapsed().as_secs_f64();
+        m.record_batch(batch.len(), took, audio_s);
+        let mut results = results.into_iter();
+        for job in batch {
+            let r = results.next().unwrap_or_else(|| Err(EngineError::Inference("engine returned too few results".into())));
+            let _ = job.reply.send(r.map_err(SchedError::from));
+        }
+    }
+}
+
+fn push_live(batch: &mut Vec<Job>, job: Job, m: &EngineMetrics) {
+    if job.ticket.as_ref().is_some_and(|t| t.is_stale()) {
+        m.stale_dropped.fetch_add(1, Ordering::Relaxed);
+        let _ = job.reply.send(Err(SchedError::Stale));
+        return;
+    }
+    batch.push(job);
+}

@@ -1,0 +1,165 @@
+//! Whisper's vocabulary: special tokens, prompt construction, and turning generated token ids into
+//! text, timestamped segments and timed words.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::engine::recognizer::{Hypothesis, Segment, Task, Word};
+
+use super::{TIME_PRECISION, task_token};
+
+/// Token strings (for prompts) and the HF tokenizer (for text).
+pub struct WhisperVocab {
+    pieces: Vec<String>,
+    ids: HashMap<String, usize>,
+    tokenizer: tokenizers::Tokenizer,
+    eot: usize,
+    sot: usize,
+    timestamp_begin: usize,
+}
+
+impl WhisperVocab {
+    /// Reads `vocabulary.txt` and `tokenizer.json` from a CTranslate2 model directory.
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(dir.join("vocabulary.txt")).map_err(|e| format!("vocabulary.txt: {e}"))?;
+        let pieces: Vec<String> = text.lines().map(str::to_owned).collect();
+        let ids: HashMap<String, usize> = pieces.iter().enumerate().map(|(i, p)| (p.clone(), i)).collect();
+        let tokenizer = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| format!("tokenizer.json: {e}"))?;
+        let get = |t: &str| ids.get(t).copied().ok_or_else(|| format!("token {t} missing from vocabulary"));
+        let eot = get("<|endoftext|>")?;
+        let sot = get("<|startoftranscript|>")?;
+        let timestamp_begin = get("<|notimestamps|>")? + 1;
+        Ok(Self { pieces, ids, tokenizer, eot, sot, timestamp_begin })
+    }
+
+    /// The start-of-transcript sequence as token ids (used for alignment).
+    pub fn sot_ids(&self, multilingual: bool, lang: Option<&str>, task: Task) -> Vec<usize> {
+        let mut v = vec![self.sot];
+        if multilingual {
+            if let Some(id) = lang.and_then(|l| self.ids.get(&format!("<|{l}|>"))) {
+                v.push(*id);
+            }
+            if let Some(id) = self.ids.get(task_token(task)) {
+                v.push(*id);
+            }
+        }
+        v
+    }
+
+    /// The decoder prompt as token strings: optional previous-text prompt, then the start sequence.
+    /// Timestamps are always generated, so segments carry times.
+    pub fn prompt(&self, multilingual: bool, lang: Option<&str>, task: Task, text: Option<&str>) -> Vec<String> {
+        let mut p = Vec::new();
+        if let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) {
+            if let Ok(enc) = self.tokenizer.encode(format!(" {t}"), false) {
+                let ids = enc.get_ids();
+                // Whisper keeps at most 223 prompt tokens (half the context minus one), the newest.
+                let keep = &ids[ids.len().saturating_sub(223)..];
+                p.push("<|startofprev|>".to_string());
+                p.extend(keep.iter().filter_map(|&i| self.pieces.get(i as usize).cloned()));
+            }
+        }
+        p.extend(self.sot_ids(multilingual, lang, task).into_iter().map(|i| self.pieces[i].clone()));
+        p
+    }
+
+    /// Text tokens only (no timestamps, no specials), as passed to alignment.
+    pub fn text_ids(&self, ids: &[usize]) -> Vec<usize> {
+        ids.iter().copied().filter(|&i| i < self.eot).collect()
+    }
+
+    fn decode(&self, ids: &[usize]) -> String {
+        let v: Vec<u32> = ids.iter().map(|&i| i as u32).collect();
+        self.tokenizer.decode(&v, true).unwrap_or_default()
+    }
+
+    /// Builds text and segments from generated ids with timestamp tokens.
+    pub fn hypothesis(&self, ids: &[usize], duration: f32) -> Hypothesis {
+        let mut segments = Vec::new();
+        let mut cur: Vec<usize> = Vec::new();
+        let mut seg_start: Option<f32> = None;
+        let mut last_time = 0.0f32;
+        for &id in ids {
+            if id >= self.timestamp_begin {
+                let t = (id - self.timestamp_begin) as f32 * TIME_PRECISION;
+                if cur.is_empty() {
+                    seg_start = Some(t);
+                } else {
+                    let text = self.decode(&cur).trim().to_string();
+                    if !text.is_empty() {
+                        segments.push(Segment { start: seg_start.unwrap_or(last_time), end: t, text });
+                    }
+                    cur.clear();
+                    seg_start = None;
+                }
+                last_time = t;
+            } else if id < self.eot {
+                cur.push(id);
+            }
+        }
+        if !cur.is_empty() {
+            let text = self.decode(&cur).trim().to_string();
+            if !text.is_empty() {
+                segments.push(Segment { start: seg_start.unwrap_or(last_time), end: duration.max(last_time), text });
+            }
+        }
+        let text = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+        let token_ids = ids.iter().map(|&i| i as i64).collect();
+        Hypothesis { text, segments, token_ids, ..Default::default() }
+    }
+
+    /// Groups text tokens into words and times them from the alignment `(token, frame)` pairs.
+    pub fn words(&self, text_ids: &[usize], alignment: &[(i64, i64)]) -> Vec<Word> {
+        let n = text_ids.len();
+        // first aligned frame of each token (index n = end of text)
+        let mut first = vec![i64::MAX; n + 1];
+        let mut last_frame = 0i64;
+        for &(t, f) in alignment {
+            if t >= 0 && (t as usize) <= n {
+                first[t as usize] = first[t as usize].min(f);
+            }
+            last_frame = last_frame.max(f);
+        }
+        if first[n] == i64::MAX {
+            first[n] = last_frame + 1;
+        }
+        // fill gaps and enforce monotonicity
+        let mut prev = 0i64;
+        for f in first.iter_mut() {
+            if *f == i64::MAX || *f < prev {
+                *f = prev;
+            }
+            prev = *f;
+        }
+        let mut bounds = Vec::new();
+        for (k, &id) in text_ids.iter().enumerate() {
+            let piece = self.pieces.get(id).map(String::as_str).unwrap_or("");
+            let starts_word = k == 0 || piece.starts_with('Ġ') || piece.starts_with(' ');
+            let is_punct = piece.chars().all(|c| c.is_ascii_punctuation());
+            if starts_word && !(is_punct && k > 0) {
+                bounds.push(k);
+            }
+        }
+        bounds.push(n);
+        bounds
+            .windows(2)
+            .filter_map(|w| {
+                let word = self.decode(&text_ids[w[0]..w[1]]).trim().to_string();
+                (!word.is_empty()).then(|| Word {
+                    word,
+                    start: first[w[0]] as f32 * TIME_PRECISION,
+                    end: first[w[1]] as f32 * TIME_PRECISION,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Reads the language code out of a CTranslate2 detection result (`<|en|>` → `en`).
+/// The binding keeps the fields private, so the `Debug` form is parsed.
+pub fn language_of_detection(d: &ct2rs::sys::DetectionResult) -> Option<String> {
+    let s = format!("{d:?}");
+    let start = s.find("<|")? + 2;
+    let end = s[start..].find("|>")? + start;
+    Some(s[start..end].to_string())
+}

@@ -1,0 +1,10 @@
+//! Signal-processing and decoding kernels shared by the engines: Kaldi-compatible fbank,
+//! LFR stacking, CMVN and greedy CTC decoding.
+//!
+//! All kernels are plain Rust over `f32` slices, allocation-free per frame after set-up, and
+//! written as simple loops over contiguous data so the compiler can vectorise them.
+
+pub mod cmvn;
+pub mod ctc;
+pub mod fbank;
+pub mod lfr;

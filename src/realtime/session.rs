@@ -1,0 +1,615 @@
+//! One realtime transcription session: the state machine between the client's events and the
+//! engines.
+//!
+//! ```text
+//!  client frames ─► parse ─► input decoder ─► 16 kHz buffer ─► VAD ─► open utterance
+//!                                                     │                   │ every partial_interval
+//!                                                     │                   ├─► fast engine ─► stabilizer ─► deltas
+//!                                                     │ speech_stopped / commit
+//!                                                     └─► finalizer (ordered) ─► engine ─► completed / failed
+//! ```
+//!
+//! Outbound events go through two bounded queues: one for everything that must arrive (session,
+//! VAD, committed, completed, errors) and one for partial deltas, which a slow reader loses
+//! first. Once a delta of an item is lost, that item sends no further deltas (clients
+//! concatenate them), and its `completed` still arrives.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{FuturesOrdered, SplitSink};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use super::input::InputDecoder;
+use super::protocol::{
+    self, ClientEvent, CompletedExtras, ErrorCode, ProtocolError, ServerEvent, SessionConfig,
+};
+use super::stabilizer::Stabilizer;
+use crate::engine::recognizer::{DecodeOptions, Utterance};
+use crate::engine::scheduler::{EngineHandle, PartialTicket, Priority, SchedError};
+use crate::engine::vad::{Segmenter, SegmenterConfig, SileroStream, VadEvent};
+use crate::server::Shared;
+
+const RATE: usize = 16_000;
+/// Audio needed for a commit (OpenAI: 100 ms).
+const MIN_COMMIT_SAMPLES: usize = RATE / 10;
+/// Longest manual-mode buffer kept, seconds.
+const MAX_MANUAL_BUFFER_S: usize = 300;
+
+/// How a session was opened.
+#[derive(Debug, Clone)]
+pub struct SessionParams {
+    /// Speak the beta dialect (`transcription_session.*`).
+    pub beta: bool,
+    /// Model named in the URL, if any.
+    pub url_model: Option<String>,
+}
+
+struct Outbound {
+    critical: mpsc::Sender<Message>,
+    partial: mpsc::Sender<Message>,
+}
+
+impl Outbound {
+    async fn send(&self, ev: ServerEvent) {
+        let _ = self.critical.send(Message::Text(ev.to_json().into())).await;
+    }
+
+    /// Sends a droppable event; `false` when it was dropped.
+    fn try_send_partial(&self, ev: ServerEvent) -> bool {
+        self.partial.try_send(Message::Text(ev.to_json().into())).is_ok()
+    }
+
+    async fn close(&self, code: u16, reason: &str) {
+        let frame = CloseFrame { code, reason: Utf8Bytes::from(reason.to_string()) };
+        let _ = self.critical.send(Message::Close(Some(frame))).await;
+    }
+}
+
+/// The utterance currently open (speech started, not yet committed).
+struct OpenItem {
+    id: String,
+    /// Absolute sample index where the utterance starts (padding included).
+    start: usize,
+    stabilizer: Stabilizer,
+    deltas_broken: bool,
+    partial_inflight: bool,
+    last_partial_at: Option<Instant>,
+    last_partial_len: usize,
+}
+
+struct FinalJob {
+    item_id: String,
+    samples: Arc<[f32]>,
+    stabilizer: Stabilizer,
+    deltas_broken: bool,
+    options: DecodeOptions,
+    engine: EngineHandle,
+    stopped_at: Instant,
+}
+
+enum Internal {
+    Partial { item_id: String, result: Result<String, SchedError> },
+}
+
+/// Runs a session on an upgraded socket until either side ends it.
+pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
+    let (sink, mut stream) = socket.split();
+    let (ctx, crx) = mpsc::channel::<Message>(1024);
+    let (ptx, prx) = mpsc::channel::<Message>(st.cfg.outbound_queue.max(1));
+    let writer = tokio::spawn(write_loop(sink, crx, prx));
+    let out = Arc::new(Outbound { critical: ctx, partial: ptx });
+
+    let (ftx, frx) = mpsc::channel::<FinalJob>(64);
+    let finalizer = tokio::spawn(finalize_loop(frx, out.clone()));
+
+    let mut s = Session::new(st.clone(), params, out.clone(), ftx);
+    s.send_created().await;
+
+    let (itx, mut irx) = mpsc::channel::<Internal>(16);
+    let expiry = tokio::time::sleep(Duration::from_secs(st.cfg.max_session_s));
+    tokio::pin!(expiry);
+    let mut tick = tokio::time::interval(Duration::from_millis(40));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heard = Instant::now();
+    let mut ping = tokio::time::interval(Duration::from_secs(20));
+
+    loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let Some(Ok(msg)) = msg else { break };
+                last_heard = Instant::now();
+                match msg {
+                    Message::Text(t) => s.on_text(t.as_str()).await,
+                    Message::Binary(b) => s.on_audio(None, &b).await,
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            Some(m) = irx.recv() => s.on_internal(m).await,
+            _ = tick.tick() => s.maybe_partial(&itx),
+            _ = ping.tick() => {
+                if last_heard.elapsed() > Duration::from_secs(60) {
+                    tracing::info!("realtime session {} timed out (no pong)", s.id);
+                    break;
+                }
+                let _ = out.critical.try_send(Message::Ping(Vec::new().into()));
+            }
+            _ = &mut expiry => {
+                let minutes = st.cfg.max_session_s as f64 / 60.0;
+                let err = ProtocolError::new(ErrorCode::SessionExpired, format!("Your session hit the maximum duration of {minutes} minutes."));
+                out.send(ServerEvent::error(&err)).await;
+                out.close(1001, "session expired").await;
+                break;
+            }
+        }
+        if s.closing {
+            break;
+        }
+    }
+    // Teardown: no task outlives the session.
+    drop(s);
+    finalizer.abort();
+    drop(out);
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+}
+
+async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut critical: mpsc::Receiver<Message>, mut partial: mpsc::Receiver<Message>) {
+    loop {
+        let msg = tokio::select! {
+            biased;
+            m = critical.recv() => m,
+            m = partial.recv() => m,
+        };
+        let Some(msg) = msg else { break };
+        let closing = matches!(msg, Message::Close(_));
+        if sink.send(msg).await.is_err() || closing {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+/// Runs finals concurrently but reports them in commit order.
+async fn finalize_loop(mut jobs: mpsc::Receiver<FinalJob>, out: Arc<Outbound>) {
+    let mut pending = FuturesOrdered::new();
+    loop {
+        tokio::select! {
+            job = jobs.recv() => {
+                let Some(job) = job else { break };
+                pending.push_back(async move {
+                    let utt = Utterance { samples: job.samples.clone(), options: job.options.clone() };
+                    let r = job.engine.recognize_final(utt).await;
+                    (job, r)
+                });
+            }
+            Some((mut job, r)) = pending.next(), if !pending.is_empty() => {
+                let seconds = job.samples.len() as f64 / RATE as f64;
+                match r {
+                    Ok(h) => {
+                        let text = h.text.trim().to_string();
+                        if !job.deltas_broken {
+                            if let Some(d) = job.stabilizer.finish(&text) {
+                                out.send(ServerEvent::delta(&job.item_id, d)).await;
+                            }
+                        }
+                        let extras = CompletedExtras {
+                            language: h.language.clone(),
+                            latency_ms: Some(job.stopped_at.elapsed().as_millis() as u64),
+                            ..Default::default()
+                        };
+                        out.send(ServerEvent::completed_with(&job.item_id, text, seconds, extras)).await;
+                    }
+                    Err(e) => {
+                        let err = ProtocolError::server_error(ErrorCode::Other("transcription_failed".into()), format!("Transcription failed: {e}"));
+                        out.send(ServerEvent::failed(&job.item_id, &err)).await;
+                    }
+                }
+            }
+        }
+    }
+    // the socket is closing: finish what was accepted so the reader gets it if still there
+    while let Some((job, r)) = pending.next().await {
+        if let Ok(h) = r {
+            let seconds = job.samples.len() as f64 / RATE as f64;
+            out.send(ServerEvent::completed(&job.item_id, h.text.trim(), seconds)).await;
+        }
+    }
+}
+
+struct Session {
+    st: Shared,
+    id: String,
+    beta: bool,
+    expires_at: u64,
+    cfg: SessionConfig,
+    out: Arc<Outbound>,
+    finals: mpsc::Sender<FinalJob>,
+    decoder: Option<InputDecoder>,
+    /// Audio not yet committed, 16 kHz; `buffer[0]` is absolute sample `buffer_start`.
+    buffer: VecDeque<f32>,
+    buffer_start: usize,
+    total: usize,
+    vad: Option<(SileroStream, Segmenter)>,
+    /// Absolute sample index where the current VAD stream started.
+    vad_offset: usize,
+    open: Option<OpenItem>,
+    previous_item: Option<String>,
+    partial_gen: Arc<AtomicU64>,
+    closing: bool,
+    scratch: Vec<f32>,
+}
+
+impl Session {
+    fn new(st: Shared, params: SessionParams, out: Arc<Outbound>, finals: mpsc::Sender<FinalJob>) -> Self {
+        let mut cfg = SessionConfig::with_model(params.url_model.clone().unwrap_or_else(|| "auto".into()));
+        if st.cfg.partial_interval_ms == 0 {
+            cfg.partial_interval_ms = Some(0);
+        }
+        let expires_at = crate::server::auth::now_s() + st.cfg.max_session_s;
+        let mut s = Self {
+            id: protocol::new_session_id(),
+            beta: params.beta,
+            expires_at,
+            cfg,
+            out,
+            finals,
+            decoder: None,
+            buffer: VecDeque::new(),
+            buffer_start: 0,
+            total: 0,
+            vad: None,
+            vad_offset: 0,
+            open: None,
+            previous_item: None,
+            partial_gen: Arc::new(AtomicU64::new(0)),
+            closing: false,
+            scratch: Vec::new(),
+            st,
+        };
+        s.reconfigure();
+        s
+    }
+
+    fn session_json(&self) -> serde_json::Value {
+        if self.beta { self.cfg.to_beta_json(&self.id, self.expires_at) } else { self.cfg.to_ga_json(&self.id, self.expires_at) }
+    }
+
+    async fn send_created(&self) {
+        let ev = if self.beta { ServerEvent::transcription_session_created(self.session_json()) } else { ServerEvent::session_created(self.session_json()) };
+        self.out.send(ev).await;
+    }
+
+    async fn error(&self, err: ProtocolError) {
+        self.out.send(ServerEvent::error(&err)).await;
+    }
+
+    /// Rebuilds decoder and VAD after a configuration change.
+    fn reconfigure(&mut self) {
+        if self.decoder.as_ref().map(|d| d.format()) != Some(self.cfg.format) {
+            self.decoder = InputDecoder::new(self.cfg.format).ok();
+        }
+        match self.cfg.turn_detection.effective_vad() {
+            Some(v) => {
+                let seg = SegmenterConfig {
+                    threshold: v.threshold as f32,
+                    min_speech_ms: 200,
+                    min_silence_ms: v.silence_duration_ms,
+                    max_segment_s: self.st.cfg.partial_window_s.max(2.0),
+                    padding_ms: v.prefix_padding_ms,
+                };
+                match self.vad.as_mut() {
+                    Some((_, s)) => s.set_config(seg),
+                    None => {
+                        self.vad = Some((self.st.engines.vad.stream(), Segmenter::new(seg)));
+                        self.vad_offset = self.total;
+                    }
+                }
+            }
+            None => self.vad = None,
+        }
+    }
+
+    fn language(&self) -> Option<String> {
+        self.cfg.transcription.language.clone().or_else(|| self.st.engines.default_language().map(str::to_string))
+    }
+
+    fn options(&self) -> DecodeOptions {
+        let mut prompt = self.cfg.transcription.prompt.clone().filter(|p| !p.is_empty());
+        if let Some(k) = &self.cfg.transcription.keywords {
+            if !k.is_empty() {
+                let joined = k.join(", ");
+                prompt = Some(match prompt { Some(p) => format!("{p} {joined}"), None => joined });
+            }
+        }
+        DecodeOptions { language: self.language(), prompt, ..Default::default() }
+    }
+
+    fn final_engine(&self, duration_s: f32) -> EngineHandle {
+        let lang = self.language();
+        if let Some(m) = self.cfg.transcription.model.as_deref() {
+            if let Some(h) = self.st.engines.get(m) {
+                return h.clone();
+            }
+        }
+        self.st.engines.finalizer(lang.as_deref(), duration_s).clone()
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        let ev = match protocol::parse_client_event(text) {
+            Ok(ev) => ev,
+            Err(e) => return self.error(e).await,
+        };
+        let event_id = ev.event_id().map(str::to_string);
+        match ev {
+            ClientEvent::SessionUpdate { session, .. } => {
+                let mut next = self.cfg.clone();
+                if let Err(e) = next.apply_ga_update(&session) {
+                    return self.error(e.with_event_id(event_id)).await;
+                }
+                self.apply(next, event_id, false).await;
+            }
+            ClientEvent::TranscriptionSessionUpdate { session, .. } | ClientEvent::LegacySessionUpdate { session, .. } => {
+                let mut next = self.cfg.clone();
+                if let Err(e) = next.apply_beta_update(&session) {
+                    return self.error(e.with_event_id(event_id)).await;
+                }
+                self.apply(next, event_id, true).await;
+            }
+            ClientEvent::InputAudioBufferAppend { audio, .. } => self.on_audio(event_id, &audio).await,
+            ClientEvent::InputAudioBufferCommit { .. } => self.commit(event_id).await,
+            ClientEvent::InputAudioBufferClear { .. } => {
+                self.buffer.clear();
+                self.buffer_start = self.total;
+                self.open = None;
+                if let Some((_, seg)) = self.vad.as_mut() {
+                    seg.force_end();
+                }
+                self.out.send(ServerEvent::cleared()).await;
+            }
+            ClientEvent::Unsupported { event, .. } => {
+                if let Some(e) = event.reply_error(event_id.as_deref()) {
+                    self.error(e).await;
+                }
+            }
+        }
+    }
+
+    async fn apply(&mut self, next: SessionConfig, event_id: Option<String>, beta_reply: bool) {
+        if let Some(m) = next.transcription.model.as_deref() {
+            if !crate::engine::is_auto_alias(m) && self.st.engines.get(m).is_none() {
+                let names = self.st.engines.names().join(", ");
+                let e = ProtocolError::new(ErrorCode::InvalidModel, format!("Model \"{m}\" is not available. Available models: auto, {names}."))
+                    .with_param("session.audio.input.transcription.model")
+                    .with_event_id(event_id);
+                return self.error(e).await;
+            }
+        }
+        if next.transcription.language.as_deref().is_some_and(|l| l != "en") && next.transcription.model.as_deref() == Some(crate::engine::TINY_EN) {
+            let e = ProtocolError::new(ErrorCode::InvalidValue, "whisper-tiny.en only transcribes English").with_param("session.audio.input.transcription.language").with_event_id(event_id);
+            return self.error(e).await;
+        }
+        if next.format != self.cfg.format {
+            if let Err(e) = InputDecoder::new(next.format) {
+                let e = ProtocolError::new(ErrorCode::InvalidValue, e.to_string()).with_param("session.audio.input.format").with_event_id(event_id);
+                return self.error(e).await;
+            }
+        }
+        self.cfg = next;
+        self.reconfigure();
+        let ev = if beta_reply { ServerEvent::transcription_session_updated(self.session_json()) } else { ServerEvent::session_updated(self.session_json()) };
+        self.out.send(ev).await;
+    }
+
+    async fn on_audio(&mut self, event_id: Option<String>, bytes: &[u8]) {
+        if bytes.len() > self.st.cfg.max_append_bytes {
+            let e = ProtocolError::new(ErrorCode::InvalidValue, format!("Audio chunk of {} bytes exceeds the maximum of {} bytes per append.", bytes.len(), self.st.cfg.max_append_bytes))
+                .with_param("audio")
+                .with_event_id(event_id);
+            return self.error(e).await;
+        }
+        let Some(dec) = self.decoder.as_mut() else { return };
+        self.scratch.clear();
+        if let Err(e) = dec.push(bytes, &mut self.scratch) {
+            let e = ProtocolError::new(ErrorCode::InvalidValue, format!("Invalid audio: {e}")).with_param("audio").with_event_id(event_id);
+            return self.error(e).await;
+        }
+        let chunk = std::mem::take(&mut self.scratch);
+        self.buffer.extend(chunk.iter().copied());
+        self.total += chunk.len();
+        match self.vad.take() {
+            Some((mut stream, mut seg)) => {
+                let c2 = chunk.clone();
+                let r = tokio::task::spawn_blocking(move || {
+                    let probs = stream.push(&c2);
+                    (stream, probs)
+                })
+                .await;
+                let Ok((stream, probs)) = r else { return };
+                let mut events = Vec::new();
+                match probs {
+                    Ok(p) => {
+                        for prob in p {
+                            events.extend(seg.push(prob));
+                        }
+                    }
+                    Err(e) => tracing::warn!("VAD failed: {e}"),
+                }
+                self.vad = Some((stream, seg));
+                for ev in events {
+                    self.on_vad(ev).await;
+                }
+                if self.open.is_none() {
+                    self.trim_idle_buffer();
+                }
+            }
+            None => {
+                if self.open.is_none() && !chunk.is_empty() {
+                    self.open = Some(self.new_item(self.buffer_start));
+                }
+                let max = MAX_MANUAL_BUFFER_S * RATE;
+                if self.buffer.len() > max {
+                    let drop = self.buffer.len() - max;
+                    self.buffer.drain(..drop);
+                    self.buffer_start += drop;
+                    if let Some(o) = self.open.as_mut() {
+                        o.start = o.start.max(self.buffer_start);
+                    }
+                }
+            }
+        }
+        self.scratch = chunk;
+    }
+
+    fn new_item(&self, start: usize) -> OpenItem {
+        OpenItem {
+            id: protocol::new_item_id(),
+            start,
+            stabilizer: Stabilizer::new(),
+            deltas_broken: false,
+            partial_inflight: false,
+            last_partial_at: None,
+            last_partial_len: 0,
+        }
+    }
+
+    /// Keeps only the prefix padding (plus slack) while nobody speaks.
+    fn trim_idle_buffer(&mut self) {
+        let keep = (self.cfg.turn_detection.effective_vad().map(|v| v.prefix_padding_ms).unwrap_or(300) as usize * 16) + RATE;
+        if self.buffer.len() > keep {
+            let drop = self.buffer.len() - keep;
+            self.buffer.drain(..drop);
+            self.buffer_start += drop;
+        }
+    }
+
+    fn slice(&self, start: usize, end: usize) -> Arc<[f32]> {
+        let a = start.saturating_sub(self.buffer_start).min(self.buffer.len());
+        let b = end.saturating_sub(self.buffer_start).min(self.buffer.len()).max(a);
+        self.buffer.range(a..b).copied().collect::<Vec<f32>>().into()
+    }
+
+    async fn on_vad(&mut self, ev: VadEvent) {
+        match ev {
+            VadEvent::SpeechStarted { start } => {
+                let start = (start + self.vad_offset).max(self.buffer_start);
+                let item = self.new_item(start);
+                self.out.send(ServerEvent::speech_started(&item.id, (start / 16) as u64)).await;
+                self.open = Some(item);
+            }
+            VadEvent::SpeechStopped { end, .. } => {
+                let end = end + self.vad_offset;
+                if let Some(item) = self.open.take() {
+                    self.out.send(ServerEvent::speech_stopped(&item.id, (end / 16) as u64)).await;
+                    self.finalize(item, end).await;
+                }
+            }
+        }
+    }
+
+    /// Commits an item: `committed`, then the final decode is queued (in order).
+    async fn finalize(&mut self, item: OpenItem, end: usize) {
+        let samples = self.slice(item.start, end);
+        self.out.send(ServerEvent::committed(&item.id, self.previous_item.clone())).await;
+        self.previous_item = Some(item.id.clone());
+        // everything up to `end` is consumed
+        let consumed = end.saturating_sub(self.buffer_start).min(self.buffer.len());
+        self.buffer.drain(..consumed);
+        self.buffer_start += consumed;
+        let engine = self.final_engine(samples.len() as f32 / RATE as f32);
+        let job = FinalJob {
+            item_id: item.id,
+            samples,
+            stabilizer: item.stabilizer,
+            deltas_broken: item.deltas_broken,
+            options: self.options(),
+            engine,
+            stopped_at: Instant::now(),
+        };
+        let _ = self.finals.send(job).await;
+    }
+
+    async fn commit(&mut self, event_id: Option<String>) {
+        let vad_mode = self.vad.is_some();
+        let (start, end) = match (&self.open, vad_mode) {
+            (Some(o), _) => (o.start, self.total),
+            (None, false) => (self.buffer_start, self.total),
+            (None, true) => (self.total, self.total),
+        };
+        let n = end.saturating_sub(start.max(self.buffer_start));
+        if n < MIN_COMMIT_SAMPLES {
+            return self.error(ProtocolError::commit_empty(n as f64 / 16.0).with_event_id(event_id)).await;
+        }
+        let item = match self.open.take() {
+            Some(i) => i,
+            None => self.new_item(start),
+        };
+        if let Some((_, seg)) = self.vad.as_mut() {
+            seg.force_end();
+        }
+        self.finalize(item, end).await;
+    }
+
+    fn partial_interval(&self) -> Option<Duration> {
+        let base = self.cfg.partial_interval_ms.map(u64::from).unwrap_or(self.st.cfg.partial_interval_ms);
+        if base == 0 {
+            return None;
+        }
+        // Under pressure, partials slow down before finals suffer.
+        let fast = self.st.engines.fast(self.language().as_deref());
+        let (finals, partials) = fast.queue_depth();
+        let factor = (1 + finals * 2 + partials / 2).min(8) as u64;
+        Some(Duration::from_millis(base * factor))
+    }
+
+    fn maybe_partial(&mut self, itx: &mpsc::Sender<Internal>) {
+        let Some(interval) = self.partial_interval() else { return };
+        let window = (self.st.cfg.partial_window_s * RATE as f32) as usize;
+        let total = self.total;
+        let Some(item) = self.open.as_ref() else { return };
+        if item.partial_inflight || item.deltas_broken {
+            return;
+        }
+        if item.last_partial_at.is_some_and(|t| t.elapsed() < interval) {
+            return;
+        }
+        let len = total.saturating_sub(item.start);
+        if len < RATE * 3 / 10 || len <= item.last_partial_len || len > window {
+            return;
+        }
+        let samples = self.slice(item.start, total);
+        let engine = self.st.engines.fast(self.language().as_deref()).clone();
+        let options = DecodeOptions { language: self.language(), ..Default::default() };
+        let ticket = PartialTicket::issue(&self.partial_gen);
+        let item_id = item.id.clone();
+        let itx = itx.clone();
+        tokio::spawn(async move {
+            let r = engine.try_recognize(Utterance { samples, options }, Priority::Partial, Some(ticket)).await;
+            let _ = itx.send(Internal::Partial { item_id, result: r.map(|h| h.text) }).await;
+        });
+        if let Some(item) = self.open.as_mut() {
+            item.partial_inflight = true;
+            item.last_partial_at = Some(Instant::now());
+            item.last_partial_len = len;
+        }
+    }
+
+    async fn on_internal(&mut self, m: Internal) {
+        match m {
+            Internal::Partial { item_id, result } => {
+                let Some(item) = self.open.as_mut().filter(|i| i.id == item_id) else { return };
+                item.partial_inflight = false;
+                let Ok(text) = result else { return };
+                if let Some(delta) = item.stabilizer.update(text.trim()) {
+                    if !self.out.try_send_partial(ServerEvent::delta(&item.id, delta)) {
+                        item.deltas_broken = true;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! `GET /v1/realtime`: WebSocket upgrade, authentication (bearer header, the browser's
+//! `openai-insecure-api-key.<key>` subprotocol, or an ephemeral `ek_` secret), dialect detection
+//! (GA or beta), and admission control (beyond `max_sessions`: close 1013 "try again later").
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
+
+use super::session::{self, SessionParams};
+use crate::server::{ApiError, Shared, auth};
+
+const KEY_PROTOCOL: &str = "openai-insecure-api-key.";
+const BETA_PROTOCOL: &str = "openai-beta.realtime-v1";
+
+/// Counts a live session for as long as it exists.
+struct LiveGuard(Shared);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.live_sessions.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn offered_protocols(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|p| p.trim().to_string()))
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// The upgrade handler.
+pub async fn realtime(State(st): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>, ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>) -> Response {
+    let protocols = offered_protocols(&headers);
+    let token = auth::bearer(&headers)
+        .or_else(|| protocols.iter().find_map(|p| p.strip_prefix(KEY_PROTOCOL).map(str::to_string)))
+        .or_else(|| q.get("api_key").cloned());
+    if !st.auth.accepts(token.as_deref()) {
+        return ApiError::unauthorized(if token.is_some() { "Incorrect API key provided." } else { "Missing bearer or basic authentication in header" }).into_response();
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return ApiError::invalid(format!("Expected a WebSocket upgrade: {e}"), None, Some("invalid_request")).into_response(),
+    };
+    let beta = headers.get("openai-beta").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("realtime=v1")) || protocols.iter().any(|p| p == BETA_PROTOCOL);
+    let params = SessionParams { beta, url_model: q.get("model").cloned() };
+    // Answer with exactly the `realtime` subprotocol when offered, never the key-bearing one.
+    let ws = if protocols.iter().any(|p| p == "realtime") { ws.protocols(["realtime"]) } else { ws };
+    let max_frame = st.cfg.max_append_bytes * 4 / 3 + 64 * 1024;
+    let ws = ws.max_message_size(max_frame).max_frame_size(max_frame);
+
+    let live = st.live_sessions.fetch_add(1, Ordering::SeqCst) + 1;
+    let guard = LiveGuard(st.clone());
+    if live > st.cfg.max_sessions {
+        st.sessions_refused.fetch_add(1, Ordering::Relaxed);
+        return ws
+            .on_upgrade(move |mut socket| async move {
+                let _g = guard;
+                let frame = CloseFrame { code: 1013, reason: Utf8Bytes::from_static("try again later: the server is at its session limit") };
+                let _ = socket.send(Message::Close(Some(frame))).await;
+            })
+            .into_response();
+    }
+    ws.on_upgrade(move |socket| async move {
+        let _g = guard;
+        session::run(socket, st, params).await;
+    })
+    .into_response()
+}

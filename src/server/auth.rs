@@ -1,0 +1,105 @@
+//! API-key checks: `Authorization: Bearer`, compared in constant time; ephemeral client secrets
+//! (`ek_…`) minted for browsers, valid until they expire and never revealing the main key.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::http::HeaderMap;
+use dashmap::DashMap;
+use rand::Rng;
+use subtle::ConstantTimeEq;
+
+/// Checks keys and mints ephemeral secrets.
+pub struct Auth {
+    key: Option<String>,
+    ephemeral: DashMap<String, u64>,
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_s() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// A random identifier with a prefix, e.g. `sess_3fa9…`.
+pub fn random_id(prefix: &str, len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let s: String = (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    format!("{prefix}{s}")
+}
+
+impl Auth {
+    /// `None` means the server is open.
+    pub fn new(key: Option<String>) -> Self {
+        Self { key, ephemeral: DashMap::new() }
+    }
+
+    /// Whether a key is configured.
+    pub fn enabled(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Whether `token` is the main key (constant time).
+    pub fn is_main_key(&self, token: &str) -> bool {
+        match &self.key {
+            Some(k) => k.as_bytes().ct_eq(token.as_bytes()).into(),
+            None => false,
+        }
+    }
+
+    /// Whether `token` is the main key or a live ephemeral secret. Always true when open.
+    pub fn accepts(&self, token: Option<&str>) -> bool {
+        if self.key.is_none() {
+            return true;
+        }
+        let Some(t) = token else { return false };
+        if self.is_main_key(t) {
+            return true;
+        }
+        self.ephemeral_valid(t)
+    }
+
+    fn ephemeral_valid(&self, t: &str) -> bool {
+        let now = now_s();
+        self.ephemeral.retain(|_, exp| *exp > now);
+        self.ephemeral.get(t).is_some_and(|exp| *exp > now)
+    }
+
+    /// Mints an `ek_…` secret valid for `ttl`; returns it and its expiry (epoch seconds).
+    pub fn mint(&self, ttl: Duration) -> (String, u64) {
+        let secret = random_id("ek_", 40);
+        let exp = now_s() + ttl.as_secs();
+        self.ephemeral.insert(secret.clone(), exp);
+        (secret, exp)
+    }
+}
+
+/// The bearer token of a request, if any (also `X-API-Key`, a common extension).
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let v = v.trim();
+        if let Some(t) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+            return Some(t.trim().to_string());
+        }
+    }
+    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_ephemeral_secrets() {
+        let a = Auth::new(Some("sk-main".into()));
+        assert!(a.accepts(Some("sk-main")));
+        assert!(!a.accepts(Some("sk-mai")));
+        assert!(!a.accepts(None));
+        let (ek, exp) = a.mint(Duration::from_secs(60));
+        assert!(ek.starts_with("ek_") && !ek.contains("sk-main"));
+        assert!(exp > now_s());
+        assert!(a.accepts(Some(&ek)));
+        let (old, _) = a.mint(Duration::from_secs(0));
+        assert!(!a.accepts(Some(&old)), "expired secrets are refused");
+        assert!(Auth::new(None).accepts(None));
+    }
+}

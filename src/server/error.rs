@@ -1,0 +1,97 @@
+//! OpenAI-shaped errors: `{"error":{"message","type","param","code"}}` with the right status.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error answer of the HTTP API.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Human-readable message.
+    pub message: String,
+    /// OpenAI error type (`invalid_request_error`, `authentication_error`, `server_error`, …).
+    pub kind: &'static str,
+    /// The request field at fault, if any.
+    pub param: Option<String>,
+    /// Machine-readable code, if any.
+    pub code: Option<&'static str>,
+    /// Seconds for `Retry-After` (503).
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    /// 400 `invalid_request_error`.
+    pub fn invalid(message: impl Into<String>, param: Option<&str>, code: Option<&'static str>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, message: message.into(), kind: "invalid_request_error", param: param.map(Into::into), code, retry_after: None }
+    }
+
+    /// 401 for a missing or wrong key.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::UNAUTHORIZED, message: message.into(), kind: "invalid_request_error", param: None, code: Some("invalid_api_key"), retry_after: None }
+    }
+
+    /// 404 for an unknown route or object.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::NOT_FOUND, message: message.into(), kind: "invalid_request_error", param: None, code: Some("not_found"), retry_after: None }
+    }
+
+    /// 413 for an upload over the limit.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::PAYLOAD_TOO_LARGE, message: message.into(), kind: "invalid_request_error", param: Some("file".into()), code: Some("file_too_large"), retry_after: None }
+    }
+
+    /// 503 with `Retry-After` when a queue is full or capacity is reached.
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::SERVICE_UNAVAILABLE, message: message.into(), kind: "server_error", param: None, code: Some("server_overloaded"), retry_after: Some(1) }
+    }
+
+    /// 500 for a failure on our side.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, message: message.into(), kind: "server_error", param: None, code: None, retry_after: None }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, axum::Json(self.body())).into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        r
+    }
+}
+
+impl From<crate::audio::AudioError> for ApiError {
+    fn from(e: crate::audio::AudioError) -> Self {
+        use crate::audio::AudioError as A;
+        match &e {
+            A::TooLong { .. } => ApiError::invalid(e.to_string(), Some("file"), Some("audio_too_long")),
+            A::Empty => ApiError::invalid("The audio file is empty.", Some("file"), Some("empty_file")),
+            A::Resample(_) => ApiError::internal(e.to_string()),
+            _ => ApiError::invalid(
+                format!("Audio file might be corrupted or unsupported: {e}"),
+                Some("file"),
+                Some("invalid_value"),
+            ),
+        }
+    }
+}
+
+impl From<crate::engine::scheduler::SchedError> for ApiError {
+    fn from(e: crate::engine::scheduler::SchedError) -> Self {
+        use crate::engine::scheduler::SchedError as S;
+        match e {
+            S::Busy { .. } | S::Closed(_) => ApiError::busy(format!("The server is at capacity ({e}); retry shortly.")),
+            S::Stale => ApiError::internal("request superseded"),
+            S::Engine(crate::engine::recognizer::EngineError::InvalidInput(m)) => ApiError::invalid(m, None, None),
+            S::Engine(err) => ApiError::internal(format!("transcription failed: {err}")),
+        }
+    }
+}

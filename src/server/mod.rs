@@ -1,0 +1,222 @@
+//! The HTTP layer: axum router, API-key middleware, shared state, health, models and metrics.
+//! Handlers translate between HTTP and the engine layer; they know nothing of model internals.
+
+pub mod auth;
+pub mod demo;
+pub mod error;
+pub mod tls;
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::engine::Engines;
+use auth::Auth;
+pub use error::ApiError;
+
+/// State shared by every handler.
+pub struct AppState {
+    /// The configuration in force.
+    pub cfg: Config,
+    /// Loaded engines.
+    pub engines: Arc<Engines>,
+    /// Key checks and ephemeral secrets.
+    pub auth: Auth,
+    /// Open realtime sessions.
+    pub live_sessions: AtomicUsize,
+    /// Realtime sessions refused at capacity.
+    pub sessions_refused: AtomicU64,
+    /// HTTP transcription requests served.
+    pub requests: AtomicU64,
+    /// Process start.
+    pub started: Instant,
+}
+
+/// Shared state handle.
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    /// Builds the state from loaded engines.
+    pub fn new(cfg: Config, engines: Arc<Engines>) -> Shared {
+        let auth = Auth::new(cfg.api_key.clone());
+        Arc::new(Self {
+            cfg,
+            engines,
+            auth,
+            live_sessions: AtomicUsize::new(0),
+            sessions_refused: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            started: Instant::now(),
+        })
+    }
+}
+
+/// The whole HTTP API.
+pub fn router(state: Shared) -> Router {
+    let upload_limit = state.cfg.max_upload_bytes + 64 * 1024;
+    let protected = Router::new()
+        .route("/v1/models", get(list_models))
+        .route("/v1/audio/transcriptions", post(crate::batch::http::transcriptions))
+        .route("/v1/audio/translations", post(crate::batch::http::translations))
+        .route("/v1/realtime/client_secrets", post(crate::realtime::secrets::client_secrets))
+        .route("/v1/realtime/transcription_sessions", post(crate::realtime::secrets::transcription_sessions))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(upload_limit))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
+    Router::new()
+        .merge(protected)
+        .route("/v1/realtime", get(crate::realtime::ws::realtime))
+        .route("/demo", get(demo::redirect))
+        .route("/demo/", get(demo::index))
+        .route("/demo/app.js", get(demo::app))
+        .route("/demo/pcm-worklet.js", get(demo::worklet))
+        .route("/demo/style.css", get(demo::style))
+        .route("/health", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route("/ready", get(ready))
+        .fallback(|| async { ApiError::not_found("Unknown request URL. Please check the URL and method.") })
+        .with_state(state)
+}
+
+async fn require_key(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    if req.uri().path() == "/metrics" && st.cfg.metrics_open {
+        return next.run(req).await;
+    }
+    if req.uri().path() == "/v1/realtime/client_secrets" && st.cfg.demo_mints_secrets && same_origin(req.headers()) {
+        // The demo page asks for its own ephemeral secret; browsers cannot forge `Origin`.
+        return next.run(req).await;
+    }
+    let token = auth::bearer(req.headers());
+    if st.auth.accepts(token.as_deref()) {
+        return next.run(req).await;
+    }
+    let msg = match token {
+        None => "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        Some(_) => "Incorrect API key provided.",
+    };
+    ApiError::unauthorized(msg).into_response()
+}
+
+/// Whether a request comes from a page served by this server (its `Origin` names our `Host`).
+fn same_origin(h: &axum::http::HeaderMap) -> bool {
+    let origin = h.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin, host) {
+        (Some(o), Some(host)) => o.split_once("://").is_some_and(|(_, rest)| rest.trim_end_matches('/') == host),
+        _ => false,
+    }
+}
+
+async fn ready(State(st): State<Shared>) -> Response {
+    let saturated = st.engines.names().iter().filter_map(|n| st.engines.get(n)).any(|h| {
+        let (f, _) = h.queue_depth();
+        f >= st.cfg.queue_capacity
+    });
+    if saturated {
+        return ApiError::busy("engine queues are full").into_response();
+    }
+    axum::Json(json!({"status": "ready", "models": st.engines.names()})).into_response()
+}
+
+async fn list_models(State(st): State<Shared>) -> Response {
+    let created = auth::now_s() - st.started.elapsed().as_secs();
+    let mut data = vec![json!({"id": "auto", "object": "model", "created": created, "owned_by": "asr-router"})];
+    for m in st.engines.models() {
+        data.push(json!({"id": m.id, "object": "model", "created": created, "owned_by": "asr-router", "roles": m.role, "languages": m.languages}));
+    }
+    axum::Json(json!({"object": "list", "data": data})).into_response()
+}
+
+async fn metrics(State(st): State<Shared>) -> Response {
+    let mut out = String::new();
+    let _ = writeln!(out, "# TYPE asr_router_live_sessions gauge\nasr_router_live_sessions {}", st.live_sessions.load(Ordering::Relaxed));
+    let _ = writeln!(out, "# TYPE asr_router_sessions_refused_total counter\nasr_router_sessions_refused_total {}", st.sessions_refused.load(Ordering::Relaxed));
+    let _ = writeln!(out, "# TYPE asr_router_http_transcriptions_total counter\nasr_router_http_transcriptions_total {}", st.requests.load(Ordering::Relaxed));
+    let _ = writeln!(out, "# TYPE asr_router_queue_depth gauge");
+    for name in st.engines.names() {
+        if let Some(h) = st.engines.get(&name) {
+            let (f, p) = h.queue_depth();
+            let _ = writeln!(out, "asr_router_queue_depth{{engine=\"{name}\",queue=\"final\"}} {f}");
+            let _ = writeln!(out, "asr_router_queue_depth{{engine=\"{name}\",queue=\"partial\"}} {p}");
+        }
+    }
+    for (metric, kind) in [("batches", "counter"), ("utterances", "counter"), ("refused", "counter"), ("stale_dropped", "counter"), ("rtf", "gauge"), ("decode_seconds", "histogram"), ("queue_wait_seconds", "histogram"), ("batch_size", "counter")] {
+        let _ = writeln!(out, "# TYPE asr_router_engine_{metric} {kind}");
+        for name in st.engines.names() {
+            let Some(h) = st.engines.get(&name) else { continue };
+            let m = h.metrics();
+            let l = format!("engine=\"{name}\"");
+            let line = match metric {
+                "batches" => Some(m.batches.load(Ordering::Relaxed) as f64),
+                "utterances" => Some(m.utterances.load(Ordering::Relaxed) as f64),
+                "refused" => Some(m.refused.load(Ordering::Relaxed) as f64),
+                "stale_dropped" => Some(m.stale_dropped.load(Ordering::Relaxed) as f64),
+                "rtf" => Some(m.rtf()),
+                "decode_seconds" => {
+                    m.decode_time.render(&mut out, "asr_router_engine_decode_seconds", &l);
+                    None
+                }
+                "queue_wait_seconds" => {
+                    m.queue_wait.render(&mut out, "asr_router_engine_queue_wait_seconds", &l);
+                    None
+                }
+                _ => {
+                    for (i, c) in m.batch_sizes.iter().enumerate() {
+                        let _ = writeln!(out, "asr_router_engine_batch_size{{{l},size=\"{}\"}} {}", i + 1, c.load(Ordering::Relaxed));
+                    }
+                    None
+                }
+            };
+            if let Some(v) = line {
+                let _ = writeln!(out, "asr_router_engine_{metric}{{{l}}} {v}");
+            }
+        }
+    }
+    let mut r = out.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r
+}
+
+/// Serves the router on the configured address, with TLS when a certificate is configured.
+pub async fn serve(state: Shared) -> std::io::Result<()> {
+    let cfg = state.cfg.clone();
+    let app = router(state).into_make_service();
+    let tcp = tokio::net::TcpListener::bind(cfg.listen).await?;
+    let addr = tcp.local_addr()?;
+    match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => {
+            let acc = tls::acceptor(cert, key).map_err(std::io::Error::other)?;
+            tracing::info!("listening on https://{addr} (wss:// for realtime)");
+            axum::serve(tls::TlsListener::new(tcp, acc)?, app).with_graceful_shutdown(shutdown()).await
+        }
+        _ => {
+            tracing::info!("listening on http://{addr}");
+            axum::serve(tcp, app).with_graceful_shutdown(shutdown()).await
+        }
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,151 @@
+//! Black-box test harness: starts the real `asr-router` binary on an ephemeral loopback port with
+//! the installed models, and helpers to read fixtures and score transcripts.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The API key every test server is started with.
+pub const KEY: &str = "sk-test-asr-router";
+
+/// A running server, killed on drop.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// The port.
+    pub port: u16,
+    /// Scratch directory of this server.
+    pub dir: PathBuf,
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// Repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Path of a committed audio fixture.
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures/audio").join(name)
+}
+
+/// The models directory the tests use.
+pub fn models_dir() -> PathBuf {
+    std::env::var("ASR_ROUTER_MODELS").map(PathBuf::from).unwrap_or_else(|_| root().join("models"))
+}
+
+impl Server {
+    /// Starts with the default configuration plus `toml` (may be empty) and extra CLI args.
+    pub fn start(toml: &str, args: &[&str]) -> Server {
+        let dir = std::env::temp_dir().join(format!("asr-router-test-{}-{}", std::process::id(), rand_suffix()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let cfg = dir.join("config.toml");
+        std::fs::write(&cfg, toml).expect("write config");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_asr-router"));
+        cmd.arg("--config").arg(&cfg).arg("--models").arg(models_dir()).arg("serve").arg("--listen").arg("127.0.0.1:0");
+        cmd.args(args);
+        cmd.env("ASR_ROUTER_API_KEY", KEY).env("RUST_LOG", "info").stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn asr-router");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let logs2 = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(rest.trim().to_string());
+                }
+                logs2.lock().unwrap().push(line);
+            }
+        });
+        let url = rx.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| {
+            panic!("server did not start; log:\n{}", logs.lock().unwrap().join("\n"))
+        });
+        let addr = url.split("://").nth(1).unwrap().split(' ').next().unwrap().to_string();
+        let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+        Server { child, base: format!("http://127.0.0.1:{port}"), port, dir, logs }
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos() as u64
+}
+
+/// Reads a 16-bit mono WAV as f32 samples and its rate.
+pub fn read_wav(p: &Path) -> (Vec<f32>, u32) {
+    let mut r = hound::WavReader::open(p).expect("open wav");
+    let spec = r.spec();
+    let s: Vec<f32> = r.samples::<i16>().map(|x| x.unwrap() as f32 / 32768.0).collect();
+    (s, spec.sample_rate)
+}
+
+/// Writes 16-bit mono WAV bytes.
+pub fn wav_bytes(samples: &[f32], rate: u32) -> Vec<u8> {
+    let mut cur = std::io::Cursor::new(Vec::new());
+    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::new(&mut cur, spec).unwrap();
+    for &x in samples {
+        w.write_sample((x.clamp(-1.0, 1.0) * 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    cur.into_inner()
+}
+
+/// Word error rate with the eval normalisation.
+pub fn wer(reference: &str, hyp: &str) -> f64 {
+    asr_router::bench::wer::wer(reference, hyp)
+}
+
+/// Character error rate.
+pub fn cer(reference: &str, hyp: &str) -> f64 {
+    asr_router::bench::wer::cer(reference, hyp)
+}
+
+/// The reference text of a fixture from its manifest.
+pub fn reference(id: &str) -> String {
+    let m = std::fs::read_to_string(root().join("tests/fixtures/audio/manifest.jsonl")).unwrap();
+    for l in m.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if v["id"] == id {
+            return v["text"].as_str().unwrap().to_string();
+        }
+    }
+    panic!("no fixture {id}")
+}
+
+/// Converts a WAV fixture with ffmpeg (a real encoder) into another container/codec.
+pub fn ffmpeg(input: &Path, out_name: &str, args: &[&str]) -> PathBuf {
+    let out = std::env::temp_dir().join(format!("asr-router-{}-{out_name}", std::process::id()));
+    let st = Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-i"])
+        .arg(input)
+        .args(args)
+        .arg(&out)
+        .status()
+        .expect("ffmpeg is installed by scripts/install-deps --test");
+    assert!(st.success(), "ffmpeg failed for {out_name}");
+    out
+}

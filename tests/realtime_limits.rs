@@ -1,0 +1,93 @@
+//! Realtime limits against a real server: the session cap (close 1013), the session length cap
+//! (`session_expired`, close 1001), and the live-session gauge after abrupt disconnects.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{KEY, Server};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn connect(s: &Server) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut req = format!("ws://127.0.0.1:{}/v1/realtime?intent=transcription", s.port).into_client_request().unwrap();
+    req.headers_mut().insert("Authorization", format!("Bearer {KEY}").parse().unwrap());
+    tokio_tungstenite::connect_async(req).await.expect("handshake").0
+}
+
+async fn next_json(ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin)) -> Option<serde_json::Value> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), ws.next()).await.ok()?? {
+            Ok(Message::Text(t)) => return serde_json::from_str(t.as_str()).ok(),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+async fn close_code(ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin)) -> Option<CloseCode> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), ws.next()).await.ok()? {
+            Some(Ok(Message::Close(Some(f)))) => return Some(f.code),
+            Some(Ok(_)) => continue,
+            _ => return None,
+        }
+    }
+}
+
+async fn live(s: &Server) -> u64 {
+    let body = reqwest::Client::new().get(format!("{}/metrics", s.base)).bearer_auth(KEY).send().await.unwrap().text().await.unwrap();
+    body.lines().find_map(|l| l.strip_prefix("asr_router_live_sessions ")).unwrap().trim().parse().unwrap()
+}
+
+#[tokio::test]
+async fn session_cap_expiry_and_cleanup() {
+    let s = Server::start("max_sessions = 2\nmax_session_s = 3\n", &[]);
+    let mut a = connect(&s).await;
+    assert_eq!(next_json(&mut a).await.unwrap()["type"], "session.created");
+    let mut b = connect(&s).await;
+    assert_eq!(next_json(&mut b).await.unwrap()["type"], "session.created");
+    // the third is refused cleanly: close 1013 (try again later)
+    let mut c = connect(&s).await;
+    assert_eq!(close_code(&mut c).await, Some(CloseCode::Again));
+    let metrics = reqwest::Client::new().get(format!("{}/metrics", s.base)).bearer_auth(KEY).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("asr_router_sessions_refused_total 1"), "{metrics}");
+
+    // abrupt disconnect frees the slot
+    drop(b);
+    for _ in 0..50 {
+        if live(&s).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(live(&s).await, 1);
+
+    // the session length cap: error session_expired, then close 1001
+    a.send(Message::Text(r#"{"type":"input_audio_buffer.clear"}"#.into())).await.unwrap();
+    let mut saw_expired = false;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(20), a.next()).await.unwrap() {
+            Some(Ok(Message::Text(t))) => {
+                let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["type"] == "error" && v["error"]["code"] == "session_expired" {
+                    saw_expired = true;
+                }
+            }
+            Some(Ok(Message::Close(f))) => break f.map(|f| f.code),
+            Some(Ok(_)) => {}
+            other => panic!("unexpected end {other:?}"),
+        }
+    };
+    assert!(saw_expired);
+    assert_eq!(code, Some(CloseCode::Away));
+    for _ in 0..50 {
+        if live(&s).await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(live(&s).await, 0);
+}

@@ -1,0 +1,105 @@
+"""Shared helpers for the SDK tests: the running server (started by scripts/test), fixtures,
+audio conversion (pure Python, no numpy) and WER."""
+import base64
+import os
+import re
+import struct
+import wave
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "audio"
+
+
+def _manifest():
+    import json
+    return {r["id"]: r for r in map(json.loads, (FIXTURES / "manifest.jsonl").read_text().splitlines())}
+
+
+MANIFEST = _manifest()
+
+
+def reference(fid: str) -> str:
+    return MANIFEST[fid]["text"]
+
+
+@pytest.fixture(scope="session")
+def base_url() -> str:
+    url = os.environ.get("ASR_ROUTER_URL")
+    if not url:
+        pytest.fail("ASR_ROUTER_URL is not set: run the suite with scripts/test")
+    return url.rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def api_key() -> str:
+    return os.environ.get("ASR_ROUTER_API_KEY", "")
+
+
+def read_wav(name: str):
+    with wave.open(str(FIXTURES / name)) as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1
+        frames = w.readframes(w.getnframes())
+        return list(struct.unpack(f"<{len(frames) // 2}h", frames)), w.getframerate()
+
+
+def resample(samples, src: int, dst: int):
+    """Linear interpolation; good enough for speech at these rates."""
+    if src == dst:
+        return list(samples)
+    n = int(len(samples) * dst / src)
+    out = []
+    for i in range(n):
+        x = i * src / dst
+        j = int(x)
+        f = x - j
+        a = samples[j]
+        b = samples[j + 1] if j + 1 < len(samples) else a
+        out.append(int(a + (b - a) * f))
+    return out
+
+
+def pcm16(samples) -> bytes:
+    return struct.pack(f"<{len(samples)}h", *[max(-32768, min(32767, s)) for s in samples])
+
+
+def pcm24k(name: str, silence_s: float = 1.5) -> bytes:
+    s, rate = read_wav(name)
+    return pcm16(resample(s, rate, 24000) + [0] * int(24000 * silence_s))
+
+
+def ulaw_encode(sample: int) -> int:
+    """ITU-T G.711 mu-law encoder (for the G.711 test input)."""
+    BIAS, CLIP = 0x84, 32635
+    sign = 0x80 if sample < 0 else 0
+    if sample < 0:
+        sample = -sample
+    sample = min(sample, CLIP) + BIAS
+    exponent = 7
+    mask = 0x4000
+    while exponent > 0 and not (sample & mask):
+        exponent -= 1
+        mask >>= 1
+    mantissa = (sample >> (exponent + 3)) & 0x0F
+    return ~(sign | (exponent << 4) | mantissa) & 0xFF
+
+
+def b64(b: bytes) -> str:
+    return base64.b64encode(b).decode("ascii")
+
+
+def normalize(s: str):
+    return re.sub(r"[^\w' ]+", " ", s.lower()).split()
+
+
+def wer(ref: str, hyp: str) -> float:
+    r, h = normalize(ref), normalize(hyp)
+    prev = list(range(len(h) + 1))
+    for i, x in enumerate(r):
+        cur = [i + 1]
+        for j, y in enumerate(h):
+            cur.append(min(prev[j] + (x != y), prev[j + 1] + 1, cur[j] + 1))
+        prev = cur
+    return prev[-1] / max(1, len(r))

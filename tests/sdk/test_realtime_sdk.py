@@ -1,0 +1,335 @@
+"""Realtime transcription with the official openai Python SDK (GA and beta) and a raw WebSocket
+client, streaming real recordings at real-time pace."""
+import asyncio
+import json
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import openai
+import pytest
+import websockets
+
+from conftest import FIXTURES, b64, normalize, pcm16, pcm24k, read_wav, reference, resample, ulaw_encode, wer
+
+CHUNK_MS = 40
+
+
+def ga_update(fmt=None, turn_detection="server", language="en"):
+    td = {"type": "server_vad", "silence_duration_ms": 500} if turn_detection == "server" else None
+    return {"type": "session.update", "session": {"type": "transcription", "audio": {"input": {
+        "format": fmt or {"type": "audio/pcm", "rate": 24000},
+        "transcription": {"model": "auto", "language": language},
+        "turn_detection": td}}}}
+
+
+async def send_paced(send, audio: bytes, bytes_per_chunk: int, binary=False):
+    t0 = time.monotonic()
+    for i, off in enumerate(range(0, len(audio), bytes_per_chunk)):
+        chunk = audio[off:off + bytes_per_chunk]
+        if binary:
+            await send(chunk)
+        else:
+            await send({"type": "input_audio_buffer.append", "audio": b64(chunk)})
+        delay = t0 + (i + 1) * CHUNK_MS / 1000 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class Collector:
+    """Records server events with arrival times and checks per-item order."""
+
+    def __init__(self):
+        self.events = []
+
+    def add(self, ev: dict):
+        ev["_t"] = time.monotonic()
+        self.events.append(ev)
+
+    def of(self, t):
+        return [e for e in self.events if e["type"] == t]
+
+    def completed(self):
+        return self.of("conversation.item.input_audio_transcription.completed")
+
+    def check_items(self):
+        items = [e["item_id"] for e in self.of("input_audio_buffer.committed")]
+        assert items, [e["type"] for e in self.events]
+        for item in items:
+            seq = [e["type"] for e in self.events if e.get("item_id") == item]
+            order = [t for t in seq if t in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+                                             "input_audio_buffer.committed",
+                                             "conversation.item.input_audio_transcription.completed")]
+            assert order == sorted(order, key=["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+                                               "input_audio_buffer.committed",
+                                               "conversation.item.input_audio_transcription.completed"].index), seq
+            deltas = "".join(e["delta"] for e in self.events if e.get("item_id") == item and e["type"].endswith(".delta"))
+            final = next(e["transcript"] for e in self.completed() if e["item_id"] == item)
+            d, f = normalize(deltas), normalize(final)
+            mismatches = sum(1 for a, b in zip(d, f) if a != b) + max(0, len(d) - len(f))
+            assert mismatches <= 1, f"deltas {deltas!r} are not a prefix of the final {final!r}"
+        return items
+
+
+async def collect_until(conn_iter, col: Collector, n_completed: int, timeout: float = 90):
+    async def run():
+        async for ev in conn_iter:
+            col.add(ev)
+            if len(col.completed()) >= n_completed:
+                return
+    await asyncio.wait_for(run(), timeout)
+
+
+def as_dict(ev):
+    return ev.model_dump(exclude_none=True) if hasattr(ev, "model_dump") else ev
+
+
+
+
+def test_python_sdk_ga_live_partials_and_finals(base_url, api_key):
+    async def main():
+        ws_base = base_url.replace("http://", "ws://") + "/v1"
+        client = openai.AsyncOpenAI(api_key=api_key, base_url=f"{base_url}/v1", websocket_base_url=ws_base)
+        col = Collector()
+        async with client.realtime.connect(model="auto", extra_query={"intent": "transcription"}) as conn:
+            first = as_dict(await conn.recv())
+            assert first["type"] == "session.created", first
+            await conn.send(ga_update())
+            upd = as_dict(await conn.recv())
+            assert upd["type"] == "session.updated", upd
+            assert upd["session"]["audio"]["input"]["transcription"]["language"] == "en"
+            audio = pcm24k("en_jfk.wav") + pcm24k("en_librivox_sense_0870.wav")
+
+            async def events():
+                async for ev in conn:
+                    yield as_dict(ev)
+            sender = asyncio.create_task(send_paced(conn.send, audio, 24000 * 2 * CHUNK_MS // 1000))
+            await collect_until(events(), col, 2)
+            await sender
+        col.check_items()
+        text = " ".join(e["transcript"] for e in col.completed())
+        assert wer(reference("en_jfk") + " " + reference("en_librivox_sense_0870"), text) <= 0.2, text
+        # partials arrived while the speaker was still talking
+        first_stop = col.of("input_audio_buffer.speech_stopped")[0]
+        early = [e for e in col.events if e["type"].endswith(".delta") and e["_t"] < first_stop["_t"]]
+        assert early, "no delta before speech_stopped"
+        assert all(e["usage"]["type"] == "duration" for e in col.completed())
+    asyncio.run(main())
+
+
+def test_python_sdk_beta(base_url, api_key):
+    async def main():
+        ws_base = base_url.replace("http://", "ws://") + "/v1"
+        client = openai.AsyncOpenAI(api_key=api_key, base_url=f"{base_url}/v1", websocket_base_url=ws_base)
+        col = Collector()
+        async with client.beta.realtime.connect(model="auto", extra_query={"intent": "transcription"}) as conn:
+            first = as_dict(await conn.recv())
+            assert first["type"] == "transcription_session.created", first
+            await conn.send({"type": "transcription_session.update", "session": {
+                "input_audio_format": "pcm16",
+                "input_audio_transcription": {"model": "whisper-1", "language": "en"},
+                "turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}})
+            upd = as_dict(await conn.recv())
+            assert upd["type"] == "transcription_session.updated", upd
+            assert upd["session"]["input_audio_format"] == "pcm16"
+
+            async def events():
+                async for ev in conn:
+                    yield as_dict(ev)
+            sender = asyncio.create_task(send_paced(conn.send, pcm24k("en_librivox_sense_0870.wav"), 1920))
+            await collect_until(events(), col, 1)
+            await sender
+        col.check_items()
+        assert wer(reference("en_librivox_sense_0870"), col.completed()[0]["transcript"]) <= 0.2
+    asyncio.run(main())
+
+
+def raw_url(base_url):
+    return base_url.replace("http://", "ws://") + "/v1/realtime?intent=transcription"
+
+
+async def raw_session(base_url, api_key, **kw):
+    ws = await websockets.connect(raw_url(base_url), additional_headers={"Authorization": f"Bearer {api_key}"},
+                                  max_size=None, **kw)
+    created = json.loads(await ws.recv())
+    assert created["type"] == "session.created"
+    return ws
+
+
+async def next_of(ws, t, timeout=60):
+    async def run():
+        while True:
+            ev = json.loads(await ws.recv())
+            if ev["type"] == t:
+                return ev
+            if ev["type"] == "error" and t != "error":
+                raise AssertionError(ev)
+    return await asyncio.wait_for(run(), timeout)
+
+
+def test_manual_commit_and_errors(base_url, api_key):
+    async def main():
+        ws = await raw_session(base_url, api_key)
+        await ws.send(json.dumps(ga_update(turn_detection=None)))
+        upd = await next_of(ws, "session.updated")
+        assert upd["session"]["audio"]["input"]["turn_detection"] is None
+        # commit with nothing buffered
+        await ws.send(json.dumps({"type": "input_audio_buffer.commit", "event_id": "c1"}))
+        err = await next_of(ws, "error")
+        assert err["error"]["code"] == "input_audio_buffer_commit_empty" and err["error"]["event_id"] == "c1"
+        # clear is acknowledged
+        await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": b64(b"\x00" * 4800)}))
+        await ws.send(json.dumps({"type": "input_audio_buffer.clear"}))
+        await next_of(ws, "input_audio_buffer.cleared")
+        # no VAD: the whole buffer is one item at commit time (no pacing needed)
+        await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": b64(pcm24k("en_librivox_sense_0880.wav", 0.2))}))
+        await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+        committed = await next_of(ws, "input_audio_buffer.committed")
+        done = await next_of(ws, "conversation.item.input_audio_transcription.completed")
+        assert done["item_id"] == committed["item_id"]
+        assert wer(reference("en_librivox_sense_0880"), done["transcript"]) <= 0.2, done
+        # bad inputs keep the socket open
+        for bad, code in [
+            ("{not json", "invalid_json"),
+            (json.dumps({"type": "no.such.event"}), "invalid_value"),
+            (json.dumps({"type": "input_audio_buffer.append", "audio": "@@not base64@@"}), "invalid_value"),
+            (json.dumps({"type": "input_audio_buffer.append"}), "missing_required_parameter"),
+            (json.dumps({"type": "session.update", "session": {"type": "transcription", "audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": "high"}}}}}), "invalid_type"),
+            (json.dumps({"type": "session.update", "session": {"type": "transcription", "audio": {"input": {"format": {"type": "audio/pcm", "rate": 44100}}}}}), None),
+            (json.dumps({"type": "session.update", "session": {"type": "transcription", "audio": {"input": {"transcription": {"model": "no-such-model"}}}}}), "invalid_model"),
+            (json.dumps({"type": "response.create"}), None),
+        ]:
+            await ws.send(bad)
+            err = await next_of(ws, "error")
+            assert err["error"]["message"], err
+            if code:
+                assert err["error"]["code"] == code, (bad, err)
+        await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": b64(pcm24k("en_librivox_sense_0880.wav", 0.2))}))
+        await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+        done = await next_of(ws, "conversation.item.input_audio_transcription.completed")
+        assert wer(reference("en_librivox_sense_0880"), done["transcript"]) <= 0.2
+        await ws.close()
+    asyncio.run(main())
+
+
+def test_g711_ulaw_and_pcm16k(base_url, api_key):
+    async def main():
+        s, rate = read_wav("en_librivox_sense_0870.wav")
+        ulaw = bytes(ulaw_encode(x) for x in resample(s, rate, 8000) + [0] * 12000)
+        ws = await raw_session(base_url, api_key)
+        await ws.send(json.dumps(ga_update(fmt={"type": "audio/pcmu"})))
+        await next_of(ws, "session.updated")
+        await send_paced(lambda m: ws.send(json.dumps(m)), ulaw, 8000 * CHUNK_MS // 1000)
+        done = await next_of(ws, "conversation.item.input_audio_transcription.completed")
+        assert wer(reference("en_librivox_sense_0870"), done["transcript"]) <= 0.3, done
+        await ws.close()
+        # 16 kHz PCM (extension) sent as binary frames (extension)
+        ws = await raw_session(base_url, api_key)
+        await ws.send(json.dumps(ga_update(fmt={"type": "audio/pcm", "rate": 16000})))
+        await next_of(ws, "session.updated")
+        audio = pcm16(s + [0] * 24000)
+        await send_paced(ws.send, audio, 16000 * 2 * CHUNK_MS // 1000, binary=True)
+        done = await next_of(ws, "conversation.item.input_audio_transcription.completed")
+        assert wer(reference("en_librivox_sense_0870"), done["transcript"]) <= 0.2, done
+        await ws.close()
+    asyncio.run(main())
+
+
+def ogg_packets(data: bytes):
+    out, partial, off = [], b"", 0
+    while off < len(data):
+        assert data[off:off + 4] == b"OggS"
+        nseg = data[off + 26]
+        lacing = data[off + 27: off + 27 + nseg]
+        p = off + 27 + nseg
+        for l in lacing:
+            partial += data[p:p + l]
+            p += l
+            if l < 255:
+                out.append(partial)
+                partial = b""
+        off = p
+    return out
+
+
+def test_opus_raw_packets_and_ogg_stream(base_url, api_key):
+    with tempfile.TemporaryDirectory() as d:
+        src = FIXTURES / "en_librivox_sense_0870.wav"
+        opus = f"{d}/a.opus"
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(src), "-af", "apad=pad_dur=1.5", "-c:a", "libopus",
+                        "-b:a", "24k", "-frame_duration", "20", opus], check=True)
+        data = open(opus, "rb").read()
+
+    async def main():
+        # raw packets, one per binary frame
+        ws = await raw_session(base_url, api_key)
+        await ws.send(json.dumps(ga_update(fmt={"type": "audio/opus", "container": "raw"})))
+        await next_of(ws, "session.updated")
+        packets = [p for p in ogg_packets(data) if not p.startswith(b"OpusHead") and not p.startswith(b"OpusTags")]
+        for p in packets:
+            await ws.send(p)
+            await asyncio.sleep(0.01)
+        done = await next_of(ws, "conversation.item.input_audio_transcription.completed")
+        assert wer(reference("en_librivox_sense_0870"), done["transcript"]) <= 0.2, done
+        await ws.close()
+        # an Ogg/Opus byte stream in base64 appends of arbitrary size
+        ws = await raw_session(base_url, api_key)
+        await ws.send(json.dumps(ga_update(fmt={"type": "audio/opus", "container": "ogg"})))
+        await next_of(ws, "session.updated")
+        for off in range(0, len(data), 1000):
+            await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": b64(data[off:off + 1000])}))
+            await asyncio.sleep(0.01)
+        done = await next_of(ws, "conversation.item.input_audio_transcription.completed")
+        assert wer(reference("en_librivox_sense_0870"), done["transcript"]) <= 0.2, done
+        await ws.close()
+    asyncio.run(main())
+
+
+def live_sessions(base_url, api_key) -> int:
+    req = urllib.request.Request(f"{base_url}/metrics", headers={"Authorization": f"Bearer {api_key}"})
+    body = urllib.request.urlopen(req).read().decode()
+    return int(next(l.split()[-1] for l in body.splitlines() if l.startswith("asr_router_live_sessions ")))
+
+
+def test_auth_subprotocol_ephemeral_oversize_and_disconnect(base_url, api_key):
+    async def main():
+        # wrong key: refused at the handshake
+        with pytest.raises(websockets.exceptions.InvalidStatus) as e:
+            await websockets.connect(raw_url(base_url), additional_headers={"Authorization": "Bearer sk-wrong"})
+        assert e.value.response.status_code == 401
+        # browser-style subprotocol auth: the server answers with exactly `realtime`
+        ws = await websockets.connect(raw_url(base_url), subprotocols=["realtime", f"openai-insecure-api-key.{api_key}"])
+        assert ws.subprotocol == "realtime"
+        assert json.loads(await ws.recv())["type"] == "session.created"
+        await ws.close()
+        # an ephemeral secret works and does not contain the key
+        req = urllib.request.Request(f"{base_url}/v1/realtime/client_secrets", method="POST",
+                                     data=json.dumps({"expires_after": {"anchor": "created_at", "seconds": 60},
+                                                      "session": {"type": "transcription"}}).encode(),
+                                     headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"})
+        secret = json.loads(urllib.request.urlopen(req).read())
+        assert secret["value"].startswith("ek_") and api_key not in json.dumps(secret)
+        ws = await websockets.connect(raw_url(base_url), subprotocols=["realtime", f"openai-insecure-api-key.{secret['value']}"])
+        assert json.loads(await ws.recv())["type"] == "session.created"
+        await ws.close()
+        # an oversize frame closes that socket (1009), the server keeps serving
+        ws = await raw_session(base_url, api_key)
+        huge = json.dumps({"type": "input_audio_buffer.append", "audio": "A" * (22 * 1024 * 1024)})
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            await ws.send(huge)
+            await asyncio.wait_for(ws.recv(), 10)
+        # disconnect mid-utterance: no leaked session
+        ws = await raw_session(base_url, api_key)
+        await ws.send(json.dumps(ga_update()))
+        audio = pcm24k("en_jfk.wav", 0)
+        await send_paced(lambda m: ws.send(json.dumps(m)), audio[: len(audio) // 3], 1920)
+        ws.transport.abort()  # abrupt: no close frame
+        for _ in range(50):
+            if live_sessions(base_url, api_key) == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert live_sessions(base_url, api_key) == 0
+        ws = await raw_session(base_url, api_key)
+        await ws.close()
+    asyncio.run(main())
