@@ -554,3 +554,96 @@ fn finish(st: State, outcome: Outcome) -> SessionResult {
     };
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A scripted server: one utterance per session, with two deltas.
+    async fn mock(listener: TcpListener) {
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
+        let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+            return;
+        };
+        let mut appends = 0u32;
+        while let Some(Ok(msg)) = ws.next().await {
+            let Message::Text(t) = msg else { continue };
+            let v: Value = serde_json::from_str(t.as_str()).unwrap_or_default();
+            let out: Vec<Value> = match v["type"].as_str() {
+                Some("session.update") => vec![json!({"type": "session.updated", "session": {}})],
+                Some("input_audio_buffer.append") => {
+                    appends += 1;
+                    match appends {
+                        5 => vec![
+                            json!({"type": "input_audio_buffer.speech_started", "item_id": "i1", "audio_start_ms": 100}),
+                        ],
+                        15 => vec![
+                            json!({"type": "conversation.item.input_audio_transcription.delta", "item_id": "i1", "delta": "hello"}),
+                        ],
+                        20 => vec![
+                            json!({"type": "conversation.item.input_audio_transcription.delta", "item_id": "i1", "delta": " world"}),
+                            json!("garbage"),
+                        ],
+                        40 => vec![
+                            json!({"type": "input_audio_buffer.speech_stopped", "item_id": "i1", "audio_end_ms": 1500}),
+                            json!({"type": "conversation.item.input_audio_transcription.completed", "item_id": "i1", "transcript": "Hello world.", "latency_ms": 3}),
+                        ],
+                        _ => vec![],
+                    }
+                }
+                _ => vec![],
+            };
+            for e in out {
+                if ws.send(Message::text(e.to_string())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn one_scripted_session() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(mock(listener));
+        let rec = Arc::new(Recording {
+            id: "r1".into(),
+            lang: "en".into(),
+            text: "hello world".into(),
+            pcm: vec![1; 48_000],
+        });
+        let now = Instant::now();
+        let r = run(Plan {
+            index: 0,
+            ws_url: format!("ws://127.0.0.1:{port}/v1/realtime?intent=transcription"),
+            api_key: "k".into(),
+            model: "auto".into(),
+            lang: "en".into(),
+            recordings: vec![rec],
+            speed: 10.0,
+            start_at: now,
+            stop_at: now + Duration::from_millis(50),
+            hard_stop: now + Duration::from_secs(10),
+        })
+        .await;
+        assert_eq!(r.outcome, Outcome::Ok);
+        assert_eq!(r.recordings_started, 1);
+        // 1 s of speech + 1.2 s gap in 40 ms chunks
+        assert_eq!(r.audio_sent_ms, 2200);
+        assert_eq!(r.malformed_events, 1);
+        assert_eq!(r.items.len(), 1);
+        let it = &r.items[0];
+        assert!(it.completed && it.final_ms.is_some());
+        assert_eq!(it.server_final_ms, Some(3.0));
+        // first delta after 15 appends; audio at 100 ms went out with the 3rd: ~12 chunks × 4 ms
+        let fd = it.first_delta_ms.unwrap_or(-1.0);
+        assert!((30.0..200.0).contains(&fd), "first delta {fd}");
+        assert_eq!(it.delta_intervals_ms.len(), 1);
+        assert_eq!(it.staleness_ms.len(), 2);
+        assert_eq!(r.scored.len(), 1);
+        assert_eq!(r.scored[0].hypothesis, "Hello world.");
+    }
+}
