@@ -169,6 +169,17 @@ async fn main() -> anyhow::Result<()> {
         );
         let step = run_step(&ctx, n).await;
         println!("{}", report::summary(&step));
+        if let (Some(a), Some(b)) = (step.rss_series.first(), step.rss_series.last()) {
+            println!(
+                "soak       RSS {:.0} MiB at {:.0} s → {:.0} MiB at {:.0} s ({:+.0} MiB), {} samples",
+                a.rss_mib,
+                a.t_s,
+                b.rss_mib,
+                b.t_s,
+                b.rss_mib - a.rss_mib,
+                step.rss_series.len()
+            );
+        }
         run.steps.push(step);
         if mode == "sweep" {
             run.sweep = Some(verdict(&ctx.cli, &run.steps));
@@ -362,6 +373,14 @@ async fn run_step(ctx: &Ctx, n: usize) -> StepReport {
                         if cli.soak && t >= next_soak {
                             series.push(s);
                             next_soak += SOAK_SAMPLE_S;
+                            if series.len() % 6 == 1 {
+                                eprintln!(
+                                    "t={t:.0} s  sessions done {}/{n}  RSS {:.0} MiB  CPU {}%",
+                                    results.len(),
+                                    s.rss_mib,
+                                    s.cpu_pct.map_or("-".into(), |c| format!("{c:.0}"))
+                                );
+                            }
                         }
                         samples.push(s);
                     }

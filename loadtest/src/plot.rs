@@ -270,3 +270,45 @@ mod tests {
         assert_eq!(nice_step(1234.0, 5.0), 500.0);
     }
 }
+
+#[cfg(test)]
+mod preview {
+    use super::*;
+
+    /// `LT_PLOT_PREVIEW=/tmp/x.svg cargo test preview` writes a sample sweep chart.
+    #[test]
+    fn preview() {
+        let Ok(path) = std::env::var("LT_PLOT_PREVIEW") else {
+            return;
+        };
+        let xs = [1.0, 2.0, 4.0, 8.0, 16.0];
+        let s = |name: &str, color, ys: [f64; 5], dashed| Series {
+            name: name.into(),
+            color,
+            points: xs.iter().copied().zip(ys).collect(),
+            dashed,
+        };
+        let c = Chart {
+            title: "sample sweep".into(),
+            x_label: "concurrent sessions".into(),
+            y_label: "latency (ms)".into(),
+            log2_x: true,
+            series: vec![
+                s(
+                    "final p50",
+                    "#1f77b4",
+                    [300.0, 320.0, 400.0, 700.0, 1900.0],
+                    false,
+                ),
+                s(
+                    "final p95",
+                    "#d62728",
+                    [450.0, 500.0, 650.0, 1200.0, 3100.0],
+                    false,
+                ),
+                s("limit", "#d62728", [1500.0; 5], true),
+            ],
+        };
+        std::fs::write(path, c.render()).expect("write preview");
+    }
+}

@@ -458,7 +458,7 @@ pub fn is_cjk(lang: &str) -> bool {
 fn finish(st: State, outcome: Outcome) -> SessionResult {
     let mut r = st.result.clone();
     r.setup_ms = st.setup_ms;
-    let lang_of = |ms: u64| -> Option<&Placement> {
+    let placement_of = |ms: u64| -> Option<&Placement> {
         st.placements
             .iter()
             .rev()
@@ -487,7 +487,7 @@ fn finish(st: State, outcome: Outcome) -> SessionResult {
             (Some(a), None) => Some(a + 300),
             _ => None,
         };
-        let placement = centre.and_then(|c| lang_of(c).map(|p| (p, c)));
+        let placement = centre.and_then(|c| placement_of(c).map(|p| (p, c)));
         if let (Some((first, _, _)), Some(start)) = (it.deltas.first(), it.start_ms)
             && let Some(sent) = st.sent_at(start)
         {
