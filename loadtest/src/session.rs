@@ -257,6 +257,9 @@ async fn drive(plan: &Plan, st: &mut State) -> Outcome {
                 if let Some(o) = on_message(st, msg) {
                     return o;
                 }
+                if let Some(code) = st.result.error_codes.keys().next() {
+                    return Outcome::Failed(format!("error event before session.updated: {code}"));
+                }
             }
         }
     }
