@@ -36,15 +36,23 @@ fn bracketed_after(tokens: &[&str], marker: &str) -> Result<Vec<f32>, CmvnError>
         if *t == "]" {
             return Ok(values);
         }
-        values.push(t.parse::<f32>().map_err(|_| CmvnError::Malformed(format!("bad number {t:?} in {marker}")))?);
+        values.push(
+            t.parse::<f32>()
+                .map_err(|_| CmvnError::Malformed(format!("bad number {t:?} in {marker}")))?,
+        );
     }
-    Err(CmvnError::Malformed(format!("unterminated vector after {marker}")))
+    Err(CmvnError::Malformed(format!(
+        "unterminated vector after {marker}"
+    )))
 }
 
 fn parse_list(s: &str, what: &str) -> Result<Vec<f32>, CmvnError> {
     s.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|t| !t.is_empty())
-        .map(|t| t.parse::<f32>().map_err(|_| CmvnError::Malformed(format!("bad number {t:?} in {what}"))))
+        .map(|t| {
+            t.parse::<f32>()
+                .map_err(|_| CmvnError::Malformed(format!("bad number {t:?} in {what}")))
+        })
         .collect()
 }
 
@@ -61,18 +69,27 @@ impl Cmvn {
         if neg_mean.iter().chain(&inv_stddev).any(|v| !v.is_finite()) {
             return Err(CmvnError::Malformed("non-finite value".into()));
         }
-        Ok(Self { neg_mean, inv_stddev })
+        Ok(Self {
+            neg_mean,
+            inv_stddev,
+        })
     }
 
     /// Parses FunASR's `am.mvn` text.
     pub fn from_am_mvn(text: &str) -> Result<Self, CmvnError> {
         let tokens: Vec<&str> = text.split_whitespace().collect();
-        Self::new(bracketed_after(&tokens, "<AddShift>")?, bracketed_after(&tokens, "<Rescale>")?)
+        Self::new(
+            bracketed_after(&tokens, "<AddShift>")?,
+            bracketed_after(&tokens, "<Rescale>")?,
+        )
     }
 
     /// Parses sherpa-onnx's `neg_mean` / `inv_stddev` metadata strings.
     pub fn from_metadata(neg_mean: &str, inv_stddev: &str) -> Result<Self, CmvnError> {
-        Self::new(parse_list(neg_mean, "neg_mean")?, parse_list(inv_stddev, "inv_stddev")?)
+        Self::new(
+            parse_list(neg_mean, "neg_mean")?,
+            parse_list(inv_stddev, "inv_stddev")?,
+        )
     }
 
     /// Feature dimension the statistics apply to.
@@ -95,7 +112,7 @@ impl Cmvn {
     /// Normalises every frame of a row-major matrix in place; returns `false` if its length is
     /// not a multiple of the dimension.
     pub fn apply(&self, frames: &mut [f32]) -> bool {
-        if frames.len() % self.dim() != 0 {
+        if !frames.len().is_multiple_of(self.dim()) {
             return false;
         }
         frames.chunks_exact_mut(self.dim()).for_each(|f| {

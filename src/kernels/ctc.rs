@@ -41,7 +41,10 @@ pub fn greedy_decode(scores: &[f32], num_frames: usize, vocab: usize, blank: u32
             && y as u32 != blank
             && Some(y) != prev
         {
-            out.push(CtcToken { id: y as u32, frame: t as u32 });
+            out.push(CtcToken {
+                id: y as u32,
+                frame: t as u32,
+            });
         }
         prev = best;
     }

@@ -121,16 +121,19 @@ pub struct FbankComputer {
     frame_length: usize,
     window: Vec<f32>,
     filters: Vec<MelFilter>,
-    fft: Arc<dyn RealToComplex<f32>>,
-    fft_in: Vec<f32>,
-    fft_out: Vec<Complex<f32>>,
-    fft_scratch: Vec<Complex<f32>>,
+    frame: Vec<f32>,
+    fft: Arc<dyn RealToComplex<f64>>,
+    fft_in: Vec<f64>,
+    fft_out: Vec<Complex<f64>>,
+    fft_scratch: Vec<Complex<f64>>,
     power: Vec<f32>,
 }
 
 impl fmt::Debug for FbankComputer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FbankComputer").field("opts", &self.opts).finish_non_exhaustive()
+        f.debug_struct("FbankComputer")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
     }
 }
 
@@ -142,7 +145,8 @@ impl FbankComputer {
     /// Builds the window, the mel filters and the FFT plan.
     pub fn new(opts: FbankOptions) -> Result<Self, FbankError> {
         let frame_length = opts.frame_length();
-        if frame_length < 2 || opts.frame_shift() == 0 || opts.num_bins < 3 || opts.sample_rate == 0 {
+        if frame_length < 2 || opts.frame_shift() == 0 || opts.num_bins < 3 || opts.sample_rate == 0
+        {
             return Err(FbankError::InvalidOptions(format!(
                 "frame length {frame_length}, shift {}, bins {}, rate {}",
                 opts.frame_shift(),
@@ -165,7 +169,11 @@ impl FbankComputer {
 
         // Mel filters, following Kaldi's MelBanks (float arithmetic, FFT bins 0..padded/2).
         let nyquist = 0.5 * opts.sample_rate as f32;
-        let high = if opts.high_freq <= 0.0 { nyquist + opts.high_freq } else { opts.high_freq };
+        let high = if opts.high_freq <= 0.0 {
+            nyquist + opts.high_freq
+        } else {
+            opts.high_freq
+        };
         if !(opts.low_freq >= 0.0 && opts.low_freq < high && high <= nyquist) {
             return Err(FbankError::InvalidOptions(format!(
                 "mel range {}..{high} Hz does not fit 0..{nyquist} Hz",
@@ -200,17 +208,20 @@ impl FbankComputer {
                 }
             }
             let Some(first_bin) = first else {
-                return Err(FbankError::InvalidOptions(format!("mel bin {b} covers no FFT bin; use fewer bins")));
+                return Err(FbankError::InvalidOptions(format!(
+                    "mel bin {b} covers no FFT bin; use fewer bins"
+                )));
             };
             filters.push(MelFilter { first_bin, weights });
         }
 
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(padded);
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(padded);
         let fft_in = fft.make_input_vec();
         let fft_out = fft.make_output_vec();
         let fft_scratch = fft.make_scratch_vec();
         Ok(Self {
             opts,
+            frame: vec![0.0; frame_length],
             frame_length,
             window,
             filters,
@@ -235,7 +246,7 @@ impl FbankComputer {
             return false;
         }
         let scale = self.opts.sample_scale;
-        let frame = &mut self.fft_in[..n];
+        let frame = &mut self.frame[..];
         for (d, &s) in frame.iter_mut().zip(samples) {
             *d = s * scale;
         }
@@ -255,6 +266,10 @@ impl FbankComputer {
         for (d, &w) in frame.iter_mut().zip(&self.window) {
             *d *= w;
         }
+        // Like kaldi-native-fbank: float pre-processing, double-precision FFT, float power.
+        for (d, &s) in self.fft_in.iter_mut().zip(self.frame.iter()) {
+            *d = f64::from(s);
+        }
         self.fft_in[n..].fill(0.0);
         // Only length mismatches can fail, and all buffers come from the plan itself.
         if self
@@ -265,7 +280,8 @@ impl FbankComputer {
             return false;
         }
         for (p, c) in self.power.iter_mut().zip(&self.fft_out) {
-            *p = c.re * c.re + c.im * c.im;
+            let (re, im) = (c.re as f32, c.im as f32);
+            *p = re * re + im * im;
         }
         for (o, f) in out.iter_mut().zip(&self.filters) {
             let bins = &self.power[f.first_bin..f.first_bin + f.weights.len()];
@@ -324,12 +340,15 @@ impl OnlineFbank {
         while self.num_frames < target {
             let start = self.num_frames * shift - self.pending_offset;
             let out = &mut self.features[self.num_frames * dim..(self.num_frames + 1) * dim];
-            self.computer.compute_frame(&self.pending[start..start + len], out);
+            self.computer
+                .compute_frame(&self.pending[start..start + len], out);
             self.num_frames += 1;
         }
         // Drop samples no future frame needs.
         let next_start = self.num_frames * shift;
-        let drop = next_start.saturating_sub(self.pending_offset).min(self.pending.len());
+        let drop = next_start
+            .saturating_sub(self.pending_offset)
+            .min(self.pending.len());
         if drop > 0 && drop * 2 >= self.pending.len() {
             self.pending.drain(..drop);
             self.pending_offset += drop;
@@ -373,7 +392,9 @@ mod tests {
     use super::*;
 
     fn tone(n: usize) -> Vec<f32> {
-        (0..n).map(|i| 0.3 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 16000.0).sin()).collect()
+        (0..n)
+            .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 16000.0).sin())
+            .collect()
     }
 
     #[test]
@@ -403,7 +424,10 @@ mod tests {
         let x = tone(4000);
         let f = compute_fbank(&FbankOptions::sensevoice(), &x).unwrap();
         let row = &f[80 * 5..80 * 6];
-        let (argmax, _) = row.iter().enumerate().fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+        let (argmax, _) = row
+            .iter()
+            .enumerate()
+            .fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
         // 440 Hz is ~550 mel; filter centres are ~34.7 mel apart from ~31.5 mel: bin 14.
         assert!((13..=15).contains(&argmax), "peak at bin {argmax}");
         let silent = compute_fbank(&FbankOptions::sensevoice(), &vec![0.0; 800]).unwrap();
@@ -412,9 +436,15 @@ mod tests {
 
     #[test]
     fn bad_options_are_errors() {
-        let o = FbankOptions { num_bins: 500, ..FbankOptions::sensevoice() };
+        let o = FbankOptions {
+            num_bins: 500,
+            ..FbankOptions::sensevoice()
+        };
         assert!(FbankComputer::new(o).is_err());
-        let o = FbankOptions { frame_shift_ms: 0.0, ..FbankOptions::sensevoice() };
+        let o = FbankOptions {
+            frame_shift_ms: 0.0,
+            ..FbankOptions::sensevoice()
+        };
         assert!(FbankComputer::new(o).is_err());
     }
 }

@@ -6,8 +6,9 @@
 //! * [`LfrPadding::FunAsr`] (FunASR's `WavFrontend.apply_lfr`, the training front end): the
 //!   input is left-padded with `(m - 1) / 2` copies of the first frame, `ceil(T / n)` frames
 //!   are produced, and windows running past the end repeat the last frame.
-//! * [`LfrPadding::None`] (sherpa-onnx's SenseVoice front end): no padding,
-//!   `(T - m) / n + 1` frames.
+//!   sherpa-onnx 2.0.1 uses this rule too (checked: its token ids only match features built
+//!   this way).
+//! * [`LfrPadding::None`] (older sherpa-onnx front ends): no padding, `(T - m) / n + 1` frames.
 //!
 //! Both are expressed as "output frame `i`, slot `r` copies input frame
 //! `clamp(i n + r - left, 0, T - 1)`", which lets a caller keep the frames that can no longer
@@ -18,7 +19,7 @@
 pub enum LfrPadding {
     /// FunASR: left pad `(m - 1) / 2` copies of the first frame, `ceil(T / n)` outputs.
     FunAsr,
-    /// sherpa-onnx: no padding, `(T - m) / n + 1` outputs.
+    /// No padding, `(T - m) / n + 1` outputs (older sherpa-onnx releases).
     None,
 }
 
@@ -36,7 +37,11 @@ pub struct LfrOptions {
 impl LfrOptions {
     /// SenseVoice's m = 7, n = 6 with the given edge rule.
     pub fn sensevoice(padding: LfrPadding) -> Self {
-        Self { m: 7, n: 6, padding }
+        Self {
+            m: 7,
+            n: 6,
+            padding,
+        }
     }
 
     fn left(&self) -> usize {
@@ -70,7 +75,7 @@ impl LfrOptions {
     /// Returns `false` (leaving `out` untouched) when the sizes do not match or `i` is out of
     /// range.
     pub fn fill_frame(&self, input: &[f32], dim: usize, i: usize, out: &mut [f32]) -> bool {
-        if dim == 0 || input.len() % dim != 0 || out.len() != self.m * dim {
+        if dim == 0 || !input.len().is_multiple_of(dim) || out.len() != self.m * dim {
             return false;
         }
         let t = input.len() / dim;
@@ -87,7 +92,7 @@ impl LfrOptions {
 
     /// Stacks a complete input (`t * dim` values) into `num_output_frames(t) * m * dim` values.
     pub fn apply(&self, input: &[f32], dim: usize) -> Vec<f32> {
-        if dim == 0 || input.len() % dim != 0 {
+        if dim == 0 || !input.len().is_multiple_of(dim) {
             return Vec::new();
         }
         let frames = self.num_output_frames(input.len() / dim);

@@ -46,20 +46,29 @@ pub fn build_hypothesis(
     forced_language: Option<&str>,
     want_words: bool,
 ) -> Hypothesis {
-    let mut hyp = Hypothesis { token_ids: tokens.iter().map(|t| i64::from(t.id)).collect(), ..Default::default() };
+    let mut hyp = Hypothesis {
+        token_ids: tokens.iter().map(|t| i64::from(t.id)).collect(),
+        ..Default::default()
+    };
     let mut detected = None;
     // Words as (text, first frame, last frame).
     let mut words: Vec<(String, u32, u32)> = Vec::new();
     let mut prev_cjk = false;
     for t in tokens {
         match vocab.kind(t.id) {
-            PieceKind::Language(l) if t.frame < NUM_QUERY_FRAMES && detected.is_none() => detected = Some(l.clone()),
+            PieceKind::Language(l) if t.frame < NUM_QUERY_FRAMES && detected.is_none() => {
+                detected = Some(l.clone())
+            }
             PieceKind::Emotion(e) if t.frame < NUM_QUERY_FRAMES && hyp.emotion.is_none() => {
                 hyp.emotion = Some(e.clone())
             }
-            PieceKind::Event(e) if t.frame < NUM_QUERY_FRAMES && hyp.event.is_none() => hyp.event = Some(e.clone()),
+            PieceKind::Event(e) if t.frame < NUM_QUERY_FRAMES && hyp.event.is_none() => {
+                hyp.event = Some(e.clone())
+            }
             PieceKind::Text if t.frame >= NUM_QUERY_FRAMES => {
-                let Some(piece) = vocab.piece(t.id) else { continue };
+                let Some(piece) = vocab.piece(t.id) else {
+                    continue;
+                };
                 let starts_word = piece.starts_with(WORD_MARK);
                 let body = piece.trim_start_matches(WORD_MARK);
                 if body.is_empty() {
@@ -86,7 +95,7 @@ pub fn build_hypothesis(
     let mut last_was_cjk = true;
     for (w, _, _) in &words {
         let cjk = w.chars().next().is_some_and(is_cjk);
-        if !text.is_empty() && !(cjk && last_was_cjk) {
+        if !(text.is_empty() || cjk && last_was_cjk) {
             text.push(' ');
         }
         text.push_str(w);
@@ -101,11 +110,19 @@ pub fn build_hypothesis(
             if let Some((_, next, _)) = words.get(i + 1) {
                 end = end.min(frame_time(*next));
             }
-            Word { word: w.clone(), start, end: end.max(start) }
+            Word {
+                word: w.clone(),
+                start,
+                end: end.max(start),
+            }
         })
         .collect();
     if let (Some(first), Some(last)) = (timed.first(), timed.last()) {
-        hyp.segments.push(Segment { start: first.start, end: last.end, text: text.clone() });
+        hyp.segments.push(Segment {
+            start: first.start,
+            end: last.end,
+            text: text.clone(),
+        });
     }
     if want_words {
         hyp.words = timed;
@@ -140,7 +157,9 @@ mod tests {
     }
 
     fn toks(v: &[(u32, u32)]) -> Vec<CtcToken> {
-        v.iter().map(|&(id, frame)| CtcToken { id, frame }).collect()
+        v.iter()
+            .map(|&(id, frame)| CtcToken { id, frame })
+            .collect()
     }
 
     #[test]

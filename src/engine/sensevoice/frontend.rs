@@ -115,7 +115,10 @@ impl SenseVoiceFrontend {
 }
 
 /// Features of a complete utterance in one go.
-pub fn compute_features(config: &FrontendConfig, samples: &[f32]) -> Result<(Vec<f32>, usize), FbankError> {
+pub fn compute_features(
+    config: &FrontendConfig,
+    samples: &[f32],
+) -> Result<(Vec<f32>, usize), FbankError> {
     let mut f = SenseVoiceFrontend::new(config)?;
     f.accept_waveform(samples);
     let mut out = Vec::new();
@@ -138,7 +141,9 @@ mod tests {
 
     #[test]
     fn growing_buffer_matches_one_shot() {
-        let x: Vec<f32> = (0..24000).map(|i| ((i as f32) * 0.05).sin() * 0.2 + ((i * 7 % 13) as f32) * 0.001).collect();
+        let x: Vec<f32> = (0..24000)
+            .map(|i| ((i as f32) * 0.05).sin() * 0.2 + ((i * 7 % 13) as f32) * 0.001)
+            .collect();
         for padding in [LfrPadding::FunAsr, LfrPadding::None] {
             let c = config(padding);
             let mut fe = SenseVoiceFrontend::new(&c).unwrap();

@@ -48,7 +48,9 @@ fn ort_environment() -> Result<Environment, String> {
     let env = ort::init()
         .with_name("asr-router-sensevoice")
         .build()
-        .map_err(|e| format!("ONNX Runtime environment: {e} (register the server's environment first)"))?;
+        .map_err(|e| {
+            format!("ONNX Runtime environment: {e} (register the server's environment first)")
+        })?;
     Ok(ORT_ENV.get_or_init(|| env).clone())
 }
 
@@ -68,8 +70,8 @@ pub struct SenseVoiceConfig {
     pub sessions: usize,
     /// Largest batch one run takes (the scheduler's `max_batch`).
     pub max_batch: usize,
-    /// LFR edge rule; `None` follows the packaging's reference pipeline (sherpa-onnx: no
-    /// padding; FunASR: FunASR's padding).
+    /// LFR edge rule; `None` uses FunASR's padding, which both reference pipelines use
+    /// (verified against sherpa-onnx 2.0.1 and funasr-onnx 0.4.3).
     pub lfr_padding: Option<LfrPadding>,
     /// Model name shown to clients; `None` uses `sensevoice-small`.
     pub name: Option<String>,
@@ -77,7 +79,14 @@ pub struct SenseVoiceConfig {
 
 impl Default for SenseVoiceConfig {
     fn default() -> Self {
-        Self { num_threads: 1, precision: Precision::Auto, sessions: 1, max_batch: 8, lfr_padding: None, name: None }
+        Self {
+            num_threads: 1,
+            precision: Precision::Auto,
+            sessions: 1,
+            max_batch: 8,
+            lfr_padding: None,
+            name: None,
+        }
     }
 }
 
@@ -131,7 +140,10 @@ impl std::fmt::Debug for SenseVoice {
 }
 
 fn load_err(dir: &Path, reason: impl Into<String>) -> EngineError {
-    EngineError::Load { model: dir.display().to_string(), reason: reason.into() }
+    EngineError::Load {
+        model: dir.display().to_string(),
+        reason: reason.into(),
+    }
 }
 
 fn meta_i32(meta: &HashMap<String, String>, key: &str) -> Option<i32> {
@@ -142,21 +154,37 @@ impl SenseVoice {
     /// Loads a model directory of either packaging with default options and `num_threads`
     /// intra-op threads.
     pub fn load(dir: &Path, num_threads: usize) -> Result<SenseVoice, EngineError> {
-        Self::load_with(dir, &SenseVoiceConfig { num_threads, ..Default::default() })
+        Self::load_with(
+            dir,
+            &SenseVoiceConfig {
+                num_threads,
+                ..Default::default()
+            },
+        )
     }
 
     /// Loads a model directory with explicit options.
     pub fn load_with(dir: &Path, config: &SenseVoiceConfig) -> Result<SenseVoice, EngineError> {
-        let packaging = Packaging::detect(dir)
-            .ok_or_else(|| load_err(dir, "not a SenseVoice directory (no sherpa-onnx or FunASR file set)"))?;
-        let model_path = packaging
-            .model_file(dir, config.precision)
-            .ok_or_else(|| load_err(dir, format!("no model file for precision {:?}", config.precision)))?;
+        let packaging = Packaging::detect(dir).ok_or_else(|| {
+            load_err(
+                dir,
+                "not a SenseVoice directory (no sherpa-onnx or FunASR file set)",
+            )
+        })?;
+        let model_path = packaging.model_file(dir, config.precision).ok_or_else(|| {
+            load_err(
+                dir,
+                format!("no model file for precision {:?}", config.precision),
+            )
+        })?;
         let env = ort_environment().map_err(|e| load_err(dir, e))?;
         let mut sessions = Vec::new();
         for _ in 0..config.sessions.max(1) {
             let session = Session::builder(&env)
-                .and_then(|b| b.with_intra_threads(config.num_threads.max(1)).map_err(|e| e.into()))
+                .and_then(|b| {
+                    b.with_intra_threads(config.num_threads.max(1))
+                        .map_err(|e| e.into())
+                })
                 .and_then(|b| b.with_inter_threads(1).map_err(|e| e.into()))
                 .and_then(|mut b| b.commit_from_file(&model_path))
                 .map_err(|e| load_err(dir, format!("{}: {e}", model_path.display())))?;
@@ -164,25 +192,43 @@ impl SenseVoice {
         }
         let names = packaging.io_names();
         let first = &sessions[0];
-        for want in [names.features, names.lengths, names.language, names.text_norm] {
+        for want in [
+            names.features,
+            names.lengths,
+            names.language,
+            names.text_norm,
+        ] {
             if !first.inputs().iter().any(|i| i.name() == want) {
-                return Err(load_err(dir, format!("model has no input {want:?} ({packaging:?} packaging)")));
+                return Err(load_err(
+                    dir,
+                    format!("model has no input {want:?} ({packaging:?} packaging)"),
+                ));
             }
         }
         if !first.outputs().iter().any(|o| o.name() == names.scores) {
-            return Err(load_err(dir, format!("model has no output {:?}", names.scores)));
+            return Err(load_err(
+                dir,
+                format!("model has no output {:?}", names.scores),
+            ));
         }
         let meta: HashMap<String, String> = {
-            let m = first.metadata().map_err(|e| load_err(dir, format!("metadata: {e}")))?;
+            let m = first
+                .metadata()
+                .map_err(|e| load_err(dir, format!("metadata: {e}")))?;
             let keys = m.custom_keys().unwrap_or_default();
-            keys.into_iter().filter_map(|k| m.custom(&k).map(|v| (k, v))).collect()
+            keys.into_iter()
+                .filter_map(|k| m.custom(&k).map(|v| (k, v)))
+                .collect()
         };
         let vocab = Vocab::load_dir(dir).map_err(|e| load_err(dir, e.to_string()))?;
 
         let mut fbank = FbankOptions::sensevoice();
         let (lfr, cmvn, languages, with_itn, without_itn) = match packaging {
             Packaging::Sherpa => {
-                let get = |k: &str| meta.get(k).ok_or_else(|| load_err(dir, format!("metadata key {k:?} missing")));
+                let get = |k: &str| {
+                    meta.get(k)
+                        .ok_or_else(|| load_err(dir, format!("metadata key {k:?} missing")))
+                };
                 let cmvn = Cmvn::from_metadata(get("neg_mean")?, get("inv_stddev")?)
                     .map_err(|e| load_err(dir, e.to_string()))?;
                 let m = meta_i32(&meta, "lfr_window_size").unwrap_or(7);
@@ -192,7 +238,8 @@ impl SenseVoice {
                 }
                 let mut langs = HashMap::new();
                 for (k, v) in &meta {
-                    if let (Some(code), Ok(id)) = (k.strip_prefix("lang_"), v.trim().parse::<i32>()) {
+                    if let (Some(code), Ok(id)) = (k.strip_prefix("lang_"), v.trim().parse::<i32>())
+                    {
                         langs.insert(code.to_string(), id);
                     }
                 }
@@ -200,17 +247,29 @@ impl SenseVoice {
                 let lfr = LfrOptions {
                     m: m.max(1) as usize,
                     n: n.max(1) as usize,
-                    padding: config.lfr_padding.unwrap_or(LfrPadding::None),
+                    padding: config.lfr_padding.unwrap_or(LfrPadding::FunAsr),
                 };
-                (lfr, cmvn, langs, meta_i32(&meta, "with_itn").unwrap_or(14), meta_i32(&meta, "without_itn").unwrap_or(15))
+                (
+                    lfr,
+                    cmvn,
+                    langs,
+                    meta_i32(&meta, "with_itn").unwrap_or(14),
+                    meta_i32(&meta, "without_itn").unwrap_or(15),
+                )
             }
             Packaging::FunAsr => {
-                let mvn = std::fs::read_to_string(dir.join("am.mvn")).map_err(|e| load_err(dir, format!("am.mvn: {e}")))?;
-                let cmvn = Cmvn::from_am_mvn(&mvn).map_err(|e| load_err(dir, format!("am.mvn: {e}")))?;
+                let mvn = std::fs::read_to_string(dir.join("am.mvn"))
+                    .map_err(|e| load_err(dir, format!("am.mvn: {e}")))?;
+                let cmvn =
+                    Cmvn::from_am_mvn(&mvn).map_err(|e| load_err(dir, format!("am.mvn: {e}")))?;
                 let conf = std::fs::read_to_string(dir.join("config.yaml"))
                     .map(|y| packaging::frontend_conf(&y))
                     .unwrap_or_default();
-                let num = |k: &str, d: usize| conf.get(k).and_then(|v| v.parse::<f32>().ok()).map_or(d, |v| v as usize);
+                let num = |k: &str, d: usize| {
+                    conf.get(k)
+                        .and_then(|v| v.parse::<f32>().ok())
+                        .map_or(d, |v| v as usize)
+                };
                 let lfr = LfrOptions {
                     m: num("lfr_m", 7).max(1),
                     n: num("lfr_n", 6).max(1),
@@ -228,15 +287,28 @@ impl SenseVoice {
         };
         let frontend = FrontendConfig { fbank, lfr, cmvn };
         if frontend.cmvn.dim() != frontend.dim() {
-            return Err(load_err(dir, format!("CMVN has {} dims, features {}", frontend.cmvn.dim(), frontend.dim())));
+            return Err(load_err(
+                dir,
+                format!(
+                    "CMVN has {} dims, features {}",
+                    frontend.cmvn.dim(),
+                    frontend.dim()
+                ),
+            ));
         }
         if let Some(v) = meta_i32(&meta, "vocab_size")
             && v as usize != vocab.len()
         {
-            return Err(load_err(dir, format!("vocab_size {v} but the token table has {}", vocab.len())));
+            return Err(load_err(
+                dir,
+                format!("vocab_size {v} but the token table has {}", vocab.len()),
+            ));
         }
         Ok(SenseVoice {
-            name: config.name.clone().unwrap_or_else(|| "sensevoice-small".to_string()),
+            name: config
+                .name
+                .clone()
+                .unwrap_or_else(|| "sensevoice-small".to_string()),
             packaging,
             model_path: model_path.display().to_string(),
             sessions: sessions.into_iter().map(Mutex::new).collect(),
@@ -275,7 +347,10 @@ impl SenseVoice {
     }
 
     /// Maps a requested language to the model's query id; `None`/`auto` is auto-detection.
-    pub fn language_id(&self, language: Option<&str>) -> Result<(i32, Option<String>), EngineError> {
+    pub fn language_id(
+        &self,
+        language: Option<&str>,
+    ) -> Result<(i32, Option<String>), EngineError> {
         let Some(raw) = language.map(str::trim).filter(|l| !l.is_empty()) else {
             return Ok((self.languages.get("auto").copied().unwrap_or(0), None));
         };
@@ -299,9 +374,13 @@ impl SenseVoice {
 
     /// Runs the model on precomputed features (one ONNX run, padded to the longest input)
     /// and decodes each item. Items with no frames give an empty hypothesis.
-    pub fn recognize_features(&self, items: &[FeatureInput<'_>]) -> Vec<Result<Hypothesis, EngineError>> {
+    pub fn recognize_features(
+        &self,
+        items: &[FeatureInput<'_>],
+    ) -> Vec<Result<Hypothesis, EngineError>> {
         let dim = self.frontend.dim();
-        let mut results: Vec<Option<Result<Hypothesis, EngineError>>> = (0..items.len()).map(|_| None).collect();
+        let mut results: Vec<Option<Result<Hypothesis, EngineError>>> =
+            (0..items.len()).map(|_| None).collect();
         let mut run_idx = Vec::new();
         let mut langs = Vec::new();
         let mut norms = Vec::new();
@@ -321,7 +400,11 @@ impl SenseVoice {
                 Ok((id, code)) => {
                     run_idx.push(i);
                     langs.push(id);
-                    norms.push(if it.options.use_itn { self.with_itn } else { self.without_itn });
+                    norms.push(if it.options.use_itn {
+                        self.with_itn
+                    } else {
+                        self.without_itn
+                    });
                     forced.push(code);
                 }
             }
@@ -350,7 +433,13 @@ impl SenseVoice {
         }
         results
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(EngineError::Inference("internal: item not processed".into()))))
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(EngineError::Inference(
+                        "internal: item not processed".into(),
+                    ))
+                })
+            })
             .collect()
     }
 
@@ -384,10 +473,18 @@ impl SenseVoice {
             names.text_norm => TensorRef::from_array_view(([n], norms)).map_err(tensor)?,
         ];
         let outputs = session.run(inputs).map_err(|e| e.to_string())?;
-        let scores = outputs.get(names.scores).ok_or_else(|| format!("no output {:?}", names.scores))?;
-        let (shape, data) = scores.try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
+        let scores = outputs
+            .get(names.scores)
+            .ok_or_else(|| format!("no output {:?}", names.scores))?;
+        let (shape, data) = scores
+            .try_extract_tensor::<f32>()
+            .map_err(|e| e.to_string())?;
         if shape.len() != 3 || shape[0] as usize != n {
-            return Err(format!("unexpected {} shape {:?}", names.scores, &shape[..]));
+            return Err(format!(
+                "unexpected {} shape {:?}",
+                names.scores,
+                &shape[..]
+            ));
         }
         let (t_out, vocab) = (shape[1] as usize, shape[2] as usize);
         if data.len() != n * t_out * vocab {
@@ -396,7 +493,10 @@ impl SenseVoice {
         let out_lens: Option<Vec<usize>> = match names.out_lengths.and_then(|k| outputs.get(k)) {
             Some(v) => match v.try_extract_tensor::<i32>() {
                 Ok((_, l)) => Some(l.iter().map(|&x| x.max(0) as usize).collect()),
-                Err(_) => v.try_extract_tensor::<i64>().ok().map(|(_, l)| l.iter().map(|&x| x.max(0) as usize).collect()),
+                Err(_) => v
+                    .try_extract_tensor::<i64>()
+                    .ok()
+                    .map(|(_, l)| l.iter().map(|&x| x.max(0) as usize).collect()),
             },
             None => None,
         };
@@ -428,11 +528,13 @@ impl Recognizer for SenseVoice {
 
     fn recognize(&self, batch: &[Utterance]) -> Vec<Result<Hypothesis, EngineError>> {
         let sr = self.frontend.fbank.sample_rate as f32;
-        let prepared: Vec<Result<(Vec<f32>, usize, QueryOptions), EngineError>> = batch
+        let prepared: Vec<Result<Prepared, EngineError>> = batch
             .iter()
             .map(|u| {
                 if u.samples.iter().any(|s| !s.is_finite()) {
-                    return Err(EngineError::InvalidInput("audio contains NaN or infinite samples".into()));
+                    return Err(EngineError::InvalidInput(
+                        "audio contains NaN or infinite samples".into(),
+                    ));
                 }
                 let (feats, frames) = frontend::compute_features(&self.frontend, &u.samples)
                     .map_err(|e| EngineError::Inference(e.to_string()))?;
@@ -446,7 +548,8 @@ impl Recognizer for SenseVoice {
             .collect();
         let mut inputs = Vec::new();
         let mut slots = Vec::new();
-        let mut results: Vec<Option<Result<Hypothesis, EngineError>>> = (0..batch.len()).map(|_| None).collect();
+        let mut results: Vec<Option<Result<Hypothesis, EngineError>>> =
+            (0..batch.len()).map(|_| None).collect();
         for (i, p) in prepared.iter().enumerate() {
             match p {
                 Ok((feats, frames, opts)) => {
@@ -466,7 +569,13 @@ impl Recognizer for SenseVoice {
         }
         results
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(EngineError::Inference("internal: item not processed".into()))))
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(EngineError::Inference(
+                        "internal: item not processed".into(),
+                    ))
+                })
+            })
             .collect()
     }
 
@@ -475,9 +584,15 @@ impl Recognizer for SenseVoice {
     }
 }
 
+/// Features, frame count and query options of one utterance.
+type Prepared = (Vec<f32>, usize, QueryOptions);
+
 fn clone_err(e: &EngineError) -> EngineError {
     match e {
-        EngineError::Load { model, reason } => EngineError::Load { model: model.clone(), reason: reason.clone() },
+        EngineError::Load { model, reason } => EngineError::Load {
+            model: model.clone(),
+            reason: reason.clone(),
+        },
         EngineError::Inference(s) => EngineError::Inference(s.clone()),
         EngineError::InvalidInput(s) => EngineError::InvalidInput(s.clone()),
     }

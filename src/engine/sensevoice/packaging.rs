@@ -4,7 +4,8 @@
 //!   `model.int8.onnx`, `tokens.txt`; inputs `x`, `x_length`, `language`, `text_norm`;
 //!   output `logits`; front-end settings and CMVN in the model metadata
 //!   (`lfr_window_size`, `lfr_window_shift`, `normalize_samples`, `neg_mean`, `inv_stddev`,
-//!   `lang_*`, `with_itn`, `without_itn`, `vocab_size`). Its C++ front end uses no LFR padding.
+//!   `lang_*`, `with_itn`, `without_itn`, `vocab_size`). sherpa-onnx 2.0.1 stacks LFR frames
+//!   with FunASR's padding rule (older releases did not pad).
 //! * **FunASR** (`funasr/models/sense_voice/export_meta.py`, run by `funasr-onnx`):
 //!   `model.onnx` and/or `model_quant.onnx`, `am.mvn`, `config.yaml`, and `tokens.json` or the
 //!   SentencePiece model; inputs `speech`, `speech_lengths`, `language`, `textnorm`; outputs
@@ -110,8 +111,20 @@ impl Packaging {
 
 /// FunASR's fixed query ids (`SenseVoiceSmall.lid_dict` / `textnorm_dict`).
 pub fn funasr_query_ids() -> (HashMap<String, i32>, i32, i32) {
-    let langs = [("auto", 0), ("zh", 3), ("en", 4), ("yue", 7), ("ja", 11), ("ko", 12), ("nospeech", 13)];
-    (langs.iter().map(|&(k, v)| (k.to_string(), v)).collect(), 14, 15)
+    let langs = [
+        ("auto", 0),
+        ("zh", 3),
+        ("en", 4),
+        ("yue", 7),
+        ("ja", 11),
+        ("ko", 12),
+        ("nospeech", 13),
+    ];
+    (
+        langs.iter().map(|&(k, v)| (k.to_string(), v)).collect(),
+        14,
+        15,
+    )
 }
 
 /// Reads `key: value` settings from FunASR's `config.yaml` `frontend_conf` section (a tiny
@@ -139,7 +152,10 @@ pub fn frontend_conf(yaml: &str) -> HashMap<String, String> {
             continue;
         }
         if let Some((k, v)) = content.trim().split_once(':') {
-            out.insert(k.trim().to_string(), v.trim().trim_matches(|c| c == '"' || c == '\'').to_string());
+            out.insert(
+                k.trim().to_string(),
+                v.trim().trim_matches(|c| c == '"' || c == '\'').to_string(),
+            );
         }
     }
     out

@@ -64,7 +64,10 @@ pub fn classify(piece: &str) -> PieceKind {
         } else {
             PieceKind::OtherTag
         }
-    } else if matches!(piece, "<unk>" | "<s>" | "</s>" | "<blank>" | "<blk>" | "<pad>") {
+    } else if matches!(
+        piece,
+        "<unk>" | "<s>" | "</s>" | "<blank>" | "<blk>" | "<pad>"
+    ) {
         PieceKind::Control
     } else {
         PieceKind::Text
@@ -108,14 +111,22 @@ impl Vocab {
 
     /// Parses sherpa-onnx's `tokens.txt` (`piece id` per line; the id is the last field).
     pub fn parse_tokens_txt(text: &str, path: &str) -> Result<Self, VocabError> {
-        let bad = |reason: String| VocabError::Malformed { path: path.to_string(), reason };
+        let bad = |reason: String| VocabError::Malformed {
+            path: path.to_string(),
+            reason,
+        };
         let mut entries: Vec<Option<String>> = Vec::new();
         for (n, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let (piece, id) = line.rsplit_once(' ').ok_or_else(|| bad(format!("line {} has no id", n + 1)))?;
-            let id: usize = id.trim().parse().map_err(|_| bad(format!("line {}: bad id {id:?}", n + 1)))?;
+            let (piece, id) = line
+                .rsplit_once(' ')
+                .ok_or_else(|| bad(format!("line {} has no id", n + 1)))?;
+            let id: usize = id
+                .trim()
+                .parse()
+                .map_err(|_| bad(format!("line {}: bad id {id:?}", n + 1)))?;
             if id >= 10_000_000 {
                 return Err(bad(format!("line {}: id {id} too large", n + 1)));
             }
@@ -137,12 +148,16 @@ impl Vocab {
 
     /// Parses FunASR's `tokens.json` (a JSON array of strings).
     pub fn parse_tokens_json(text: &str, path: &str) -> Result<Self, VocabError> {
-        let pieces: Vec<String> = serde_json::from_str(text).map_err(|e| VocabError::Malformed {
-            path: path.to_string(),
-            reason: e.to_string(),
-        })?;
+        let pieces: Vec<String> =
+            serde_json::from_str(text).map_err(|e| VocabError::Malformed {
+                path: path.to_string(),
+                reason: e.to_string(),
+            })?;
         if pieces.is_empty() {
-            return Err(VocabError::Malformed { path: path.to_string(), reason: "empty list".into() });
+            return Err(VocabError::Malformed {
+                path: path.to_string(),
+                reason: "empty list".into(),
+            });
         }
         Ok(Self::from_pieces(pieces))
     }
@@ -150,7 +165,10 @@ impl Vocab {
     /// Reads the pieces of a SentencePiece `ModelProto` (field 1: repeated `SentencePiece`,
     /// whose field 1 is the piece string).
     pub fn parse_sentencepiece_model(bytes: &[u8], path: &str) -> Result<Self, VocabError> {
-        let bad = |reason: &str| VocabError::Malformed { path: path.to_string(), reason: reason.to_string() };
+        let bad = |reason: &str| VocabError::Malformed {
+            path: path.to_string(),
+            reason: reason.to_string(),
+        };
         let mut pieces = Vec::new();
         let mut r = ProtoReader { buf: bytes, pos: 0 };
         while let Some((field, wire)) = r.key().ok_or_else(|| bad("truncated key"))? {
@@ -161,7 +179,9 @@ impl Vocab {
                 while let Some((f, w)) = inner.key().ok_or_else(|| bad("truncated piece key"))? {
                     if f == 1 && w == 2 {
                         let s = inner.bytes().ok_or_else(|| bad("truncated piece text"))?;
-                        piece = Some(String::from_utf8(s.to_vec()).map_err(|_| bad("piece is not UTF-8"))?);
+                        piece = Some(
+                            String::from_utf8(s.to_vec()).map_err(|_| bad("piece is not UTF-8"))?,
+                        );
                     } else if !inner.skip(w) {
                         return Err(bad("bad field in piece"));
                     }
@@ -181,7 +201,10 @@ impl Vocab {
     /// SentencePiece model).
     pub fn load_dir(dir: &Path) -> Result<Self, VocabError> {
         let read = |p: &Path| {
-            std::fs::read(p).map_err(|e| VocabError::Io { path: p.display().to_string(), reason: e.to_string() })
+            std::fs::read(p).map_err(|e| VocabError::Io {
+                path: p.display().to_string(),
+                reason: e.to_string(),
+            })
         };
         let txt = dir.join("tokens.txt");
         let json = dir.join("tokens.json");
@@ -195,7 +218,10 @@ impl Vocab {
         } else if spm.is_file() {
             Self::parse_sentencepiece_model(&read(&spm)?, &spm.display().to_string())
         } else {
-            Err(VocabError::Io { path: dir.display().to_string(), reason: "no tokens.txt, tokens.json or bpe.model".into() })
+            Err(VocabError::Io {
+                path: dir.display().to_string(),
+                reason: "no tokens.txt, tokens.json or bpe.model".into(),
+            })
         }
     }
 
@@ -287,8 +313,14 @@ mod tests {
     fn classifies_tags() {
         assert_eq!(classify("<|zh|>"), PieceKind::Language("zh".into()));
         assert_eq!(classify("<|yue|>"), PieceKind::Language("yue".into()));
-        assert_eq!(classify("<|nospeech|>"), PieceKind::Language("nospeech".into()));
-        assert_eq!(classify("<|NEUTRAL|>"), PieceKind::Emotion("NEUTRAL".into()));
+        assert_eq!(
+            classify("<|nospeech|>"),
+            PieceKind::Language("nospeech".into())
+        );
+        assert_eq!(
+            classify("<|NEUTRAL|>"),
+            PieceKind::Emotion("NEUTRAL".into())
+        );
         assert_eq!(classify("<|Speech|>"), PieceKind::Event("Speech".into()));
         assert_eq!(classify("<|withitn|>"), PieceKind::TextNorm);
         assert_eq!(classify("<|SPECIAL_1|>"), PieceKind::OtherTag);
@@ -312,7 +344,10 @@ mod tests {
     fn parses_sentencepiece_proto() {
         // ModelProto { pieces: [{piece:"<unk>", score:0, type:2}, {piece:"ab"}], trainer_spec: {..} }
         let mut b = Vec::new();
-        for (p, extra) in [("<unk>", &[0x15u8, 0, 0, 0, 0, 0x18, 2][..]), ("ab", &[][..])] {
+        for (p, extra) in [
+            ("<unk>", &[0x15u8, 0, 0, 0, 0, 0x18, 2][..]),
+            ("ab", &[][..]),
+        ] {
             let mut inner = vec![0x0a, p.len() as u8];
             inner.extend_from_slice(p.as_bytes());
             inner.extend_from_slice(extra);
