@@ -270,7 +270,12 @@ for (const { file, reference } of CASES) {
       ).catch((err) => {
         throw new Error(`${err.message}\nevents:\n${summarize(events)}`);
       });
-      t.diagnostic(`last audio byte sent at ${lastAudioAt.toFixed(0)} ms`);
+      const firstDelta = events.find((e) => e.ev.type === 'conversation.item.input_audio_transcription.delta');
+      const lastFinal = events.filter((e) => e.ev.type === 'conversation.item.input_audio_transcription.completed').at(-1);
+      t.diagnostic(
+        `last audio byte sent at ${lastAudioAt.toFixed(0)} ms; first delta at ${firstDelta ? firstDelta.t.toFixed(0) : '-'} ms; ` +
+          `last final at ${lastFinal.t.toFixed(0)} ms (${(lastFinal.t - lastAudioAt).toFixed(0)} ms after last audio incl. ${TRAILING_SILENCE_MS} ms silence)`,
+      );
       t.diagnostic('events:');
       for (const line of summarize(events).split('\n')) t.diagnostic(line);
 
