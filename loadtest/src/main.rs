@@ -320,9 +320,39 @@ async fn fetch_metrics(ctx: &Ctx) -> Result<server::Samples, String> {
     }
 }
 
+/// Longest wait for the server to drain the previous step's work.
+const DRAIN_MAX_S: u64 = 60;
+
+/// Waits (at most [`DRAIN_MAX_S`]) until `/metrics` shows no live session and empty engine
+/// queues, so that a step does not pay for its predecessor's backlog. Returns the seconds waited.
+async fn drain(ctx: &Ctx) -> f64 {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(DRAIN_MAX_S) {
+        let Ok(m) = fetch_metrics(ctx).await else {
+            break;
+        };
+        let busy: f64 = m
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with("asr_router_queue_depth") || k.as_str() == "asr_router_live_sessions"
+            })
+            .map(|(_, v)| *v)
+            .sum();
+        if busy <= 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    t.elapsed().as_secs_f64()
+}
+
 /// Runs `n` sessions for `--duration` and reports on them.
 async fn run_step(ctx: &Ctx, n: usize) -> StepReport {
     let cli = &ctx.cli;
+    let drain_s = drain(ctx).await;
+    if drain_s >= 1.0 {
+        eprintln!("waited {drain_s:.1} s for the server to drain");
+    }
     let before = fetch_metrics(ctx).await;
     let t0 = Instant::now();
     let stop_at = t0 + Duration::from_secs_f64(cli.duration);
@@ -399,8 +429,12 @@ async fn run_step(ctx: &Ctx, n: usize) -> StepReport {
         }
     }
     if let Some(pid) = cli.server_pid
-        && let Some(s) = server::read_proc(pid, ctx.clk_tck, t0.elapsed().as_secs_f64())
+        && let Some(mut s) = server::read_proc(pid, ctx.clk_tck, t0.elapsed().as_secs_f64())
     {
+        if let Some(prev) = samples.last() {
+            let dt = s.t_s - prev.t_s;
+            s.cpu_pct = (dt > 0.0).then(|| (s.cpu_s - prev.cpu_s) / dt * 100.0);
+        }
         if cli.soak {
             series.push(s);
         }
@@ -408,6 +442,7 @@ async fn run_step(ctx: &Ctx, n: usize) -> StepReport {
     }
     let wall = t0.elapsed().as_secs_f64();
     let mut step = report::aggregate(n, cli.duration, wall, &results);
+    step.drain_wait_s = drain_s;
     match (before, fetch_metrics(ctx).await) {
         (Ok(b), Ok(a)) => step.server = Some(server::window(&b, &a)),
         (Err(e), _) | (_, Err(e)) => step.metrics_error = Some(e),

@@ -92,6 +92,8 @@ pub struct StepReport {
     pub duration_s: f64,
     /// Wall time of the step including ramp and tail, seconds.
     pub wall_s: f64,
+    /// Seconds spent before the step waiting for the server's queues and sessions to drain.
+    pub drain_wait_s: f64,
     /// Session outcomes.
     pub sessions: SessionCounts,
     /// Failure and refusal reasons with their counts.
