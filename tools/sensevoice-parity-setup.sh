@@ -36,12 +36,12 @@ fi
 gen=$(sha256sum "$ROOT/tools/make-sensevoice-standin.py" | cut -c1-16)
 if [ ! -f "$OUT/tiny/.gen-$gen" ]; then
   rm -rf "$OUT/tiny"
-  "$VENV/bin/python" "$ROOT/tools/make-sensevoice-standin.py" --tiny --out "$OUT/tiny" 2>/dev/null
+  "$VENV/bin/python" "$ROOT/tools/make-sensevoice-standin.py" --tiny --out "$OUT/tiny" >&2 2>/dev/null
   touch "$OUT/tiny/.gen-$gen"
 fi
 if [ "${ASR_ROUTER_SV_FULL:-0}" = 1 ] && [ ! -f "$OUT/full/.gen-$gen" ]; then
   rm -rf "$OUT/full"
-  "$VENV/bin/python" "$ROOT/tools/make-sensevoice-standin.py" --out "$OUT/full" 2>/dev/null
+  "$VENV/bin/python" "$ROOT/tools/make-sensevoice-standin.py" --out "$OUT/full" >&2 2>/dev/null
   touch "$OUT/full/.gen-$gen"
 fi
 
