@@ -432,7 +432,7 @@
 
   // ---- audio ---------------------------------------------------------------------------------
   function onPcm(msg) {
-    if (msg.type !== 'pcm') return;
+    if (msg.type !== 'pcm' || !running) return;
     ui.level.value = Math.min(1, msg.peak);
     ui.level.textContent = Math.round(msg.peak * 100) + '%';
     var bytes = new Uint8Array(msg.buffer);

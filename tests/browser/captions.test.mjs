@@ -180,11 +180,13 @@ test('live captions from a fake microphone', { skip: !BASE_URL && 'ASR_ROUTER_UR
       }
       await new Promise((r) => setTimeout(r, 250));
     }
-    await page.waitForTimeout(300); // let the final paint before the screenshot
+    // Stop (mic off, socket closed after at most ~5 s of draining) so the screenshot is stable.
+    await page.click('#stop').catch(() => {});
+    await page.waitForFunction(() => window.__captions.state === 'stopped', null, { timeout: 8000 }).catch(() => {});
     assert.ok(snapshot, 'window.__captions was never defined (app.js did not load?)');
     assert.ok(match, `no final matched within ${TIMEOUT_MS} ms (WER <= ${MAX_WER}).\n` +
       `expected: ${EXPECTED}\nfinals: ${JSON.stringify(snapshot.finals)}\n` +
-      `best: ${JSON.stringify(bestMatch(snapshot.finals, EXPECTED))}\nstatus: ${snapshot.status}\n` +
+      `best: ${JSON.stringify({ ...bestMatch(snapshot.finals, EXPECTED), wer: undefined })} WER ${bestMatch(snapshot.finals, EXPECTED).wer}\nstatus: ${snapshot.status}\n` +
       `errors: ${JSON.stringify(snapshot.errors)}\nevent types: ${[...new Set(snapshot.events)].join(', ')}`);
     console.log(`matched final(s) #${match.from}..#${match.to} with WER ${match.wer.toFixed(3)}: ${match.text}`);
 
@@ -195,6 +197,8 @@ test('live captions from a fake microphone', { skip: !BASE_URL && 'ASR_ROUTER_UR
     assert.ok(snapshot.events.includes('session.updated') || snapshot.events.includes('session.created'), 'no session.created/updated event');
   } finally {
     try {
+      // show the whole transcript, not just the scrolled tail of the captions box
+      await page.evaluate(() => { document.getElementById('captions').style.maxHeight = 'none'; });
       await page.screenshot({ path: path.join(OUT_DIR, 'captions.png'), fullPage: true });
     } catch (e) {
       consoleLines.push(`[test] screenshot failed: ${e.message}`);
