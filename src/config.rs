@@ -35,7 +35,12 @@ pub struct WhisperConfig {
 
 impl Default for WhisperConfig {
     fn default() -> Self {
-        Self { compute_type: ComputeType::Int8, threads: 2, beam_size: 1, max_batch: 8 }
+        Self {
+            compute_type: ComputeType::Int8,
+            threads: 2,
+            beam_size: 1,
+            max_batch: 8,
+        }
     }
 }
 
@@ -104,8 +109,14 @@ impl Default for Config {
             max_audio_s: 4.0 * 3600.0,
             short_clip_s: 30.0,
             default_language: None,
-            fast: WhisperConfig { max_batch: 8, ..Default::default() },
-            strong: WhisperConfig { max_batch: 4, ..Default::default() },
+            fast: WhisperConfig {
+                max_batch: 8,
+                ..Default::default()
+            },
+            strong: WhisperConfig {
+                max_batch: 4,
+                ..Default::default()
+            },
             workers_per_engine: 1,
             batch_wait_ms: 10,
             queue_capacity: 64,
@@ -113,7 +124,7 @@ impl Default for Config {
             max_append_bytes: 15 * 1024 * 1024,
             max_session_s: 30 * 60,
             partial_interval_ms: 200,
-            partial_window_s: 10.0,
+            partial_window_s: 15.0,
             finalizer: Finalizer::Fast,
             outbound_queue: 256,
             metrics_open: false,
@@ -156,8 +167,14 @@ impl Config {
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut cfg = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-                toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), source: Box::new(e) })?
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.into(),
+                    source: Box::new(e),
+                })?
             }
             None => Config::default(),
         };
@@ -170,7 +187,10 @@ impl Config {
             cfg.models_dir = d.into();
         }
         if let Ok(l) = std::env::var("ASR_ROUTER_LISTEN") {
-            cfg.listen = l.parse().map_err(|e| ConfigError::Env { name: "ASR_ROUTER_LISTEN", reason: format!("{e}") })?;
+            cfg.listen = l.parse().map_err(|e| ConfigError::Env {
+                name: "ASR_ROUTER_LISTEN",
+                reason: format!("{e}"),
+            })?;
         }
         Ok(cfg)
     }
@@ -182,7 +202,8 @@ mod tests {
 
     #[test]
     fn toml_overrides_defaults_partially() {
-        let c: Config = toml::from_str("max_sessions = 3\nfinalizer = { strong_above = 4.0 }\n[fast]\nthreads = 1\n").unwrap();
+        let c: Config =
+            toml::from_str("max_sessions = 3\nfinalizer = { strong_above = 4.0 }\n[fast]\nthreads = 1\n").unwrap();
         assert_eq!(c.max_sessions, 3);
         assert_eq!(c.finalizer, Finalizer::StrongAbove(4.0));
         assert_eq!(c.fast.threads, 1);

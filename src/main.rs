@@ -77,7 +77,9 @@ mod asr_router_bench {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,ort=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,ort=warn".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -88,14 +90,21 @@ fn main() -> anyhow::Result<()> {
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.cmd {
-        Command::Serve { listen, tls_cert, tls_key } => {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
             if let Some(l) = listen {
                 cfg.listen = l;
             }
             cfg.tls_cert = tls_cert.or(cfg.tls_cert);
             cfg.tls_key = tls_key.or(cfg.tls_key);
             if cfg.api_key.is_none() {
-                tracing::warn!("NO API KEY CONFIGURED: every endpoint is open to anyone who can reach {}. Set ASR_ROUTER_API_KEY.", cfg.listen);
+                tracing::warn!(
+                    "NO API KEY CONFIGURED: every endpoint is open to anyone who can reach {}. Set ASR_ROUTER_API_KEY.",
+                    cfg.listen
+                );
             }
             let engines = Arc::new(Engines::load(&cfg).context("loading models (run scripts/fetch-models)")?);
             for m in engines.models() {
@@ -104,9 +113,15 @@ fn main() -> anyhow::Result<()> {
             let state = asr_router::server::AppState::new(cfg, engines);
             rt.block_on(asr_router::server::serve(state))?;
         }
-        Command::Transcribe { file, format, model, language } => {
+        Command::Transcribe {
+            file,
+            format,
+            model,
+            language,
+        } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let decoded = asr_router::audio::decode_bytes(bytes, cfg.max_audio_s).with_context(|| format!("decoding {}", file.display()))?;
+            let decoded = asr_router::audio::decode_bytes(bytes, cfg.max_audio_s)
+                .with_context(|| format!("decoding {}", file.display()))?;
             let engines = Arc::new(Engines::load(&cfg).context("loading models (run scripts/fetch-models)")?);
             let language = language.or_else(|| cfg.default_language.clone());
             let engine = match engines.route(&model, decoded.duration_s(), language.as_deref(), false, false) {
@@ -114,15 +129,28 @@ fn main() -> anyhow::Result<()> {
                 Err(m) => bail!(m),
             };
             let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} windows {elapsed}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
-            let options = DecodeOptions { language, ..Default::default() };
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} windows {elapsed}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let options = DecodeOptions {
+                language,
+                ..Default::default()
+            };
             let samples: Arc<[f32]> = decoded.samples.into();
-            let t = rt.block_on(pipeline::transcribe(&engines, &engine, samples, options, false, |done, total, _| {
-                if total > 1 {
-                    bar.set_length(total as u64);
-                    bar.set_position(done as u64);
-                }
-            }))?;
+            let t = rt.block_on(pipeline::transcribe(
+                &engines,
+                &engine,
+                samples,
+                options,
+                false,
+                |done, total, _| {
+                    if total > 1 {
+                        bar.set_length(total as u64);
+                        bar.set_position(done as u64);
+                    }
+                },
+            ))?;
             bar.finish_and_clear();
             let out = match format.as_str() {
                 "srt" => formats::srt(&t),
@@ -134,10 +162,20 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Models { cmd: ModelsCmd::List } => {
             let engines = Engines::load(&cfg).context("loading models (run scripts/fetch-models)")?;
-            println!("{:<20} {:<14} {:>10}  {:<14} path", "model", "role", "size", "languages");
+            println!(
+                "{:<20} {:<14} {:>10}  {:<14} path",
+                "model", "role", "size", "languages"
+            );
             for m in engines.models() {
                 let roles: Vec<String> = m.role.iter().map(|r| format!("{r:?}").to_lowercase()).collect();
-                println!("{:<20} {:<14} {:>8.1}MB  {:<14} {}", m.id, roles.join(","), m.size_bytes as f64 / 1e6, m.languages.join(","), m.path);
+                println!(
+                    "{:<20} {:<14} {:>8.1}MB  {:<14} {}",
+                    m.id,
+                    roles.join(","),
+                    m.size_bytes as f64 / 1e6,
+                    m.languages.join(","),
+                    m.path
+                );
             }
         }
         Command::Bench { cmd } => rt.block_on(asr_router::bench::run(cmd, &cfg))?,

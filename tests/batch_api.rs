@@ -20,11 +20,22 @@ fn form(bytes: Vec<u8>, filename: &str, fields: &[(&str, &str)]) -> Form {
 }
 
 async fn post(s: &Server, path: &str, f: Form) -> reqwest::Response {
-    client().post(format!("{}{path}", s.base)).bearer_auth(KEY).multipart(f).send().await.unwrap()
+    client()
+        .post(format!("{}{path}", s.base))
+        .bearer_auth(KEY)
+        .multipart(f)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn transcribe(s: &Server, file: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    post(s, "/v1/audio/transcriptions", form(std::fs::read(fixture(file)).unwrap(), file, fields)).await
+    post(
+        s,
+        "/v1/audio/transcriptions",
+        form(std::fs::read(fixture(file)).unwrap(), file, fields),
+    )
+    .await
 }
 
 fn assert_openai_error(v: &Value) {
@@ -39,14 +50,37 @@ async fn rest_api_end_to_end() {
     let mut s = Server::start("", &[]);
 
     // health is open, models needs the key
-    let h: Value = client().get(format!("{}/health", s.base)).send().await.unwrap().json().await.unwrap();
+    let h: Value = client()
+        .get(format!("{}/health", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(h["status"], "ok");
     let r = client().get(format!("{}/v1/models", s.base)).send().await.unwrap();
     assert_eq!(r.status(), 401);
     assert_openai_error(&r.json().await.unwrap());
-    let m: Value = client().get(format!("{}/v1/models", s.base)).bearer_auth(KEY).send().await.unwrap().json().await.unwrap();
-    let ids: Vec<&str> = m["data"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
-    assert!(ids.contains(&"whisper-base") && ids.contains(&"whisper-tiny.en") && ids.contains(&"auto"), "{ids:?}");
+    let m: Value = client()
+        .get(format!("{}/v1/models", s.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = m["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"whisper-base") && ids.contains(&"whisper-tiny.en") && ids.contains(&"auto"),
+        "{ids:?}"
+    );
 
     // json (default format), OpenAI's model name routes to auto → fast engine for a short English clip
     let r = transcribe(&s, "en_jfk.wav", &[("model", "whisper-1"), ("language", "en")]).await;
@@ -58,20 +92,54 @@ async fn rest_api_end_to_end() {
     assert_eq!(v["usage"]["type"], "duration");
 
     // text / srt / vtt
-    let t = transcribe(&s, "en_librivox_sense_0870.wav", &[("model", "auto"), ("response_format", "text")]).await.text().await.unwrap();
+    let t = transcribe(
+        &s,
+        "en_librivox_sense_0870.wav",
+        &[("model", "auto"), ("response_format", "text")],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(wer(&reference("en_librivox_sense_0870"), &t) <= 0.2, "{t}");
-    let srt = transcribe(&s, "en_jfk.wav", &[("model", "whisper-base"), ("response_format", "srt")]).await.text().await.unwrap();
+    let srt = transcribe(
+        &s,
+        "en_jfk.wav",
+        &[("model", "whisper-base"), ("response_format", "srt")],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(srt.starts_with("1\n00:00:0"), "{srt}");
     assert!(srt.contains(" --> ") && srt.to_lowercase().contains("country"), "{srt}");
-    let vtt = transcribe(&s, "en_jfk.wav", &[("model", "whisper-tiny.en"), ("response_format", "vtt")]).await.text().await.unwrap();
+    let vtt = transcribe(
+        &s,
+        "en_jfk.wav",
+        &[("model", "whisper-tiny.en"), ("response_format", "vtt")],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(vtt.starts_with("WEBVTT\n\n00:00:"), "{vtt}");
 
     // verbose_json with words and segments
-    let v: Value = transcribe(&s, "en_jfk.wav", &[("model", "whisper-base"), ("language", "en"), ("response_format", "verbose_json"), ("timestamp_granularities[]", "word"), ("timestamp_granularities[]", "segment")])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: Value = transcribe(
+        &s,
+        "en_jfk.wav",
+        &[
+            ("model", "whisper-base"),
+            ("language", "en"),
+            ("response_format", "verbose_json"),
+            ("timestamp_granularities[]", "word"),
+            ("timestamp_granularities[]", "segment"),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(v["language"], "english");
     assert!((v["duration"].as_f64().unwrap() - 11.0).abs() < 0.2, "{v}");
     let segs = v["segments"].as_array().unwrap();
@@ -84,50 +152,152 @@ async fn rest_api_end_to_end() {
         assert!(a >= last - 1e-3 && b >= a && b <= 11.5, "non-monotonic word times: {w}");
         last = a;
     }
-    let country = words.iter().find(|w| w["word"].as_str().unwrap().to_lowercase().contains("country")).expect("a word 'country'");
+    let country = words
+        .iter()
+        .find(|w| w["word"].as_str().unwrap().to_lowercase().contains("country"))
+        .expect("a word 'country'");
     // "ask not what your country can do for you" is spoken around 4-6 s into the clip
     let t = country["start"].as_f64().unwrap();
     assert!((3.0..8.0).contains(&t), "country at {t}");
 
     // Chinese with the multilingual engine, auto-detected language
-    let v: Value = transcribe(&s, "zh_aishell_BAC009S0724W0121.wav", &[("model", "auto"), ("response_format", "verbose_json")]).await.json().await.unwrap();
+    let v: Value = transcribe(
+        &s,
+        "zh_aishell_BAC009S0724W0121.wav",
+        &[("model", "auto"), ("response_format", "verbose_json")],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(v["language"], "chinese", "{v}");
     let c = cer(&reference("zh_aishell_BAC009S0724W0121"), v["text"].as_str().unwrap());
     assert!(c <= 0.5, "CER {c}: {v}");
 
     // translation to English
-    let v: Value = post(&s, "/v1/audio/translations", form(std::fs::read(fixture("zh_aishell_BAC009S0724W0121.wav")).unwrap(), "zh.wav", &[("model", "whisper-1")]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: Value = post(
+        &s,
+        "/v1/audio/translations",
+        form(
+            std::fs::read(fixture("zh_aishell_BAC009S0724W0121.wav")).unwrap(),
+            "zh.wav",
+            &[("model", "whisper-1")],
+        ),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let t = v["text"].as_str().unwrap();
     assert!(!t.is_empty() && t.is_ascii(), "translation should be English: {t}");
 
     // SSE
-    let r = transcribe(&s, "en_jfk.wav", &[("model", "auto"), ("language", "en"), ("stream", "true")]).await;
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let r = transcribe(
+        &s,
+        "en_jfk.wav",
+        &[("model", "auto"), ("language", "en"), ("stream", "true")],
+    )
+    .await;
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let body = r.text().await.unwrap();
-    let events: Vec<Value> = body.lines().filter_map(|l| l.strip_prefix("data: ")).filter(|d| *d != "[DONE]").map(|d| serde_json::from_str(d).unwrap()).collect();
+    let events: Vec<Value> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
     assert!(events.iter().any(|e| e["type"] == "transcript.text.delta"), "{body}");
     let done = events.last().unwrap();
     assert_eq!(done["type"], "transcript.text.done");
-    let deltas: String = events.iter().filter(|e| e["type"] == "transcript.text.delta").map(|e| e["delta"].as_str().unwrap()).collect();
+    let deltas: String = events
+        .iter()
+        .filter(|e| e["type"] == "transcript.text.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
     assert_eq!(deltas.trim(), done["text"].as_str().unwrap().trim());
     assert!(body.trim_end().ends_with("data: [DONE]"));
 
     // bad inputs: each a clear 4xx in OpenAI's shape
     let bad: Vec<(reqwest::Response, u16, &str)> = vec![
-        (post(&s, "/v1/audio/transcriptions", form(vec![], "empty.wav", &[("model", "auto")])).await, 400, "file"),
-        (post(&s, "/v1/audio/transcriptions", form((0..50_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect(), "noise.mp3", &[("model", "auto")])).await, 400, "file"),
+        (
+            post(
+                &s,
+                "/v1/audio/transcriptions",
+                form(vec![], "empty.wav", &[("model", "auto")]),
+            )
+            .await,
+            400,
+            "file",
+        ),
+        (
+            post(
+                &s,
+                "/v1/audio/transcriptions",
+                form(
+                    (0..50_000u32)
+                        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+                        .collect(),
+                    "noise.mp3",
+                    &[("model", "auto")],
+                ),
+            )
+            .await,
+            400,
+            "file",
+        ),
         (transcribe(&s, "en_jfk.wav", &[]).await, 400, "model"),
-        (post(&s, "/v1/audio/transcriptions", Form::new().text("model", "auto")).await, 400, "file"),
-        (transcribe(&s, "en_jfk.wav", &[("model", "nope-9000")]).await, 400, "model"),
-        (transcribe(&s, "en_jfk.wav", &[("model", "auto"), ("response_format", "xml")]).await, 400, "response_format"),
-        (transcribe(&s, "en_jfk.wav", &[("model", "auto"), ("temperature", "hot")]).await, 400, "temperature"),
-        (transcribe(&s, "en_jfk.wav", &[("model", "whisper-tiny.en"), ("language", "zh")]).await, 400, "language"),
-        (client().post(format!("{}/v1/audio/transcriptions", s.base)).bearer_auth(KEY).json(&serde_json::json!({"model": "auto"})).send().await.unwrap(), 400, ""),
-        (client().post(format!("{}/v1/audio/transcriptions", s.base)).bearer_auth("sk-wrong").multipart(form(vec![1, 2, 3], "a.wav", &[("model", "auto")])).send().await.unwrap(), 401, ""),
+        (
+            post(&s, "/v1/audio/transcriptions", Form::new().text("model", "auto")).await,
+            400,
+            "file",
+        ),
+        (
+            transcribe(&s, "en_jfk.wav", &[("model", "nope-9000")]).await,
+            400,
+            "model",
+        ),
+        (
+            transcribe(&s, "en_jfk.wav", &[("model", "auto"), ("response_format", "xml")]).await,
+            400,
+            "response_format",
+        ),
+        (
+            transcribe(&s, "en_jfk.wav", &[("model", "auto"), ("temperature", "hot")]).await,
+            400,
+            "temperature",
+        ),
+        (
+            transcribe(&s, "en_jfk.wav", &[("model", "whisper-tiny.en"), ("language", "zh")]).await,
+            400,
+            "language",
+        ),
+        (
+            client()
+                .post(format!("{}/v1/audio/transcriptions", s.base))
+                .bearer_auth(KEY)
+                .json(&serde_json::json!({"model": "auto"}))
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "",
+        ),
+        (
+            client()
+                .post(format!("{}/v1/audio/transcriptions", s.base))
+                .bearer_auth("sk-wrong")
+                .multipart(form(vec![1, 2, 3], "a.wav", &[("model", "auto")]))
+                .send()
+                .await
+                .unwrap(),
+            401,
+            "",
+        ),
     ];
     for (r, status, param) in bad {
         assert_eq!(r.status().as_u16(), status);
@@ -138,21 +308,42 @@ async fn rest_api_end_to_end() {
         }
     }
     // the unknown-model error lists what is available
-    let v: Value = transcribe(&s, "en_jfk.wav", &[("model", "nope-9000")]).await.json().await.unwrap();
+    let v: Value = transcribe(&s, "en_jfk.wav", &[("model", "nope-9000")])
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(v["error"]["message"].as_str().unwrap().contains("whisper-base"), "{v}");
 
     // a truncated MP3 (real encoder, cut inside its first frame) is refused, not a panic
-    let mp3 = ffmpeg(&fixture("en_jfk.wav"), "jfk.mp3", &["-codec:a", "libmp3lame", "-b:a", "64k"]);
+    let mp3 = ffmpeg(
+        &fixture("en_jfk.wav"),
+        "jfk.mp3",
+        &["-codec:a", "libmp3lame", "-b:a", "64k"],
+    );
     let bytes = std::fs::read(&mp3).unwrap();
-    let r = post(&s, "/v1/audio/transcriptions", form(bytes[..300].to_vec(), "cut.mp3", &[("model", "auto")])).await;
+    let r = post(
+        &s,
+        "/v1/audio/transcriptions",
+        form(bytes[..300].to_vec(), "cut.mp3", &[("model", "auto")]),
+    )
+    .await;
     assert_eq!(r.status(), 400);
 
     // and the server still serves
     assert!(s.alive());
-    let r = transcribe(&s, "en_librivox_sense_0880.wav", &[("model", "auto"), ("language", "en")]).await;
+    let r = transcribe(
+        &s,
+        "en_librivox_sense_0880.wav",
+        &[("model", "auto"), ("language", "en")],
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
-    assert!(wer(&reference("en_librivox_sense_0880"), v["text"].as_str().unwrap()) <= 0.2, "{v}");
+    assert!(
+        wer(&reference("en_librivox_sense_0880"), v["text"].as_str().unwrap()) <= 0.2,
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -166,12 +357,24 @@ async fn containers_and_codecs_decode_to_the_same_words() {
         ("a.m4a", vec!["-codec:a", "aac", "-b:a", "64k"]),
         ("a.opus", vec!["-codec:a", "libopus", "-b:a", "24k"]),
         ("a.webm", vec!["-codec:a", "libopus", "-b:a", "24k"]),
-        ("a48k-stereo.wav", vec!["-ar", "48000", "-ac", "2", "-codec:a", "pcm_s24le"]),
+        (
+            "a48k-stereo.wav",
+            vec!["-ar", "48000", "-ac", "2", "-codec:a", "pcm_s24le"],
+        ),
         ("a8k-float.wav", vec!["-ar", "8000", "-codec:a", "pcm_f32le"]),
     ];
     for (name, args) in cases {
         let p = ffmpeg(&src, name, &args);
-        let r = post(&s, "/v1/audio/transcriptions", form(std::fs::read(&p).unwrap(), name, &[("model", "whisper-base"), ("language", "en")])).await;
+        let r = post(
+            &s,
+            "/v1/audio/transcriptions",
+            form(
+                std::fs::read(&p).unwrap(),
+                name,
+                &[("model", "whisper-base"), ("language", "en")],
+            ),
+        )
+        .await;
         assert_eq!(r.status(), 200, "{name}");
         let v: Value = r.json().await.unwrap();
         let w = wer(&reference("en_librivox_sense_0870"), v["text"].as_str().unwrap());
@@ -193,7 +396,20 @@ async fn long_audio_goes_to_the_strong_engine_in_windows() {
         refs.push(reference(id));
     }
     all.extend(std::iter::repeat_n(0.0, 16_000 * 3));
-    let r = post(&s, "/v1/audio/transcriptions", form(common::wav_bytes(&all, 16_000), "long.wav", &[("model", "auto"), ("language", "en"), ("response_format", "verbose_json")])).await;
+    let r = post(
+        &s,
+        "/v1/audio/transcriptions",
+        form(
+            common::wav_bytes(&all, 16_000),
+            "long.wav",
+            &[
+                ("model", "auto"),
+                ("language", "en"),
+                ("response_format", "verbose_json"),
+            ],
+        ),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-asr-router-model"], "whisper-base");
     let v: Value = r.json().await.unwrap();
@@ -207,7 +423,10 @@ async fn long_audio_goes_to_the_strong_engine_in_windows() {
 #[tokio::test]
 async fn limits_full_queue_and_upload_size() {
     // one-slot queues and a 200 kB upload cap
-    let s = Server::start("queue_capacity = 1\nmax_upload_bytes = 200000\nbatch_wait_ms = 0\n[strong]\nmax_batch = 1\n", &[]);
+    let s = Server::start(
+        "queue_capacity = 1\nmax_upload_bytes = 200000\nbatch_wait_ms = 0\n[strong]\nmax_batch = 1\n",
+        &[],
+    );
     let r = transcribe(&s, "en_jfk.wav", &[("model", "auto")]).await; // 352 kB
     assert_eq!(r.status(), 413);
     assert_openai_error(&r.json().await.unwrap());
@@ -217,7 +436,12 @@ async fn limits_full_queue_and_upload_size() {
     for _ in 0..8 {
         let (c, b, base) = (client(), clip.clone(), s.base.clone());
         tasks.push(tokio::spawn(async move {
-            c.post(format!("{base}/v1/audio/transcriptions")).bearer_auth(KEY).multipart(form(b, "a.wav", &[("model", "whisper-base")])).send().await.unwrap()
+            c.post(format!("{base}/v1/audio/transcriptions"))
+                .bearer_auth(KEY)
+                .multipart(form(b, "a.wav", &[("model", "whisper-base")]))
+                .send()
+                .await
+                .unwrap()
         }));
     }
     let (mut ok, mut busy) = (0, 0);

@@ -7,17 +7,24 @@ use std::time::Duration;
 
 use common::{KEY, Server};
 use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::Message;
 
-async fn connect(s: &Server) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut req = format!("ws://127.0.0.1:{}/v1/realtime?intent=transcription", s.port).into_client_request().unwrap();
-    req.headers_mut().insert("Authorization", format!("Bearer {KEY}").parse().unwrap());
+async fn connect(
+    s: &Server,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut req = format!("ws://127.0.0.1:{}/v1/realtime?intent=transcription", s.port)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Authorization", format!("Bearer {KEY}").parse().unwrap());
     tokio_tungstenite::connect_async(req).await.expect("handshake").0
 }
 
-async fn next_json(ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin)) -> Option<serde_json::Value> {
+async fn next_json(
+    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> Option<serde_json::Value> {
     loop {
         match tokio::time::timeout(Duration::from_secs(20), ws.next()).await.ok()?? {
             Ok(Message::Text(t)) => return serde_json::from_str(t.as_str()).ok(),
@@ -27,7 +34,9 @@ async fn next_json(ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungste
     }
 }
 
-async fn close_code(ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin)) -> Option<CloseCode> {
+async fn close_code(
+    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> Option<CloseCode> {
     loop {
         match tokio::time::timeout(Duration::from_secs(20), ws.next()).await.ok()? {
             Some(Ok(Message::Close(Some(f)))) => return Some(f.code),
@@ -38,8 +47,21 @@ async fn close_code(ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungst
 }
 
 async fn live(s: &Server) -> u64 {
-    let body = reqwest::Client::new().get(format!("{}/metrics", s.base)).bearer_auth(KEY).send().await.unwrap().text().await.unwrap();
-    body.lines().find_map(|l| l.strip_prefix("asr_router_live_sessions ")).unwrap().trim().parse().unwrap()
+    let body = reqwest::Client::new()
+        .get(format!("{}/metrics", s.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    body.lines()
+        .find_map(|l| l.strip_prefix("asr_router_live_sessions "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -52,7 +74,15 @@ async fn session_cap_expiry_and_cleanup() {
     // the third is refused cleanly: close 1013 (try again later)
     let mut c = connect(&s).await;
     assert_eq!(close_code(&mut c).await, Some(CloseCode::Again));
-    let metrics = reqwest::Client::new().get(format!("{}/metrics", s.base)).bearer_auth(KEY).send().await.unwrap().text().await.unwrap();
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", s.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("asr_router_sessions_refused_total 1"), "{metrics}");
 
     // abrupt disconnect frees the slot
@@ -66,7 +96,9 @@ async fn session_cap_expiry_and_cleanup() {
     assert_eq!(live(&s).await, 1);
 
     // the session length cap: error session_expired, then close 1001
-    a.send(Message::Text(r#"{"type":"input_audio_buffer.clear"}"#.into())).await.unwrap();
+    a.send(Message::Text(r#"{"type":"input_audio_buffer.clear"}"#.into()))
+        .await
+        .unwrap();
     let mut saw_expired = false;
     let code = loop {
         match tokio::time::timeout(Duration::from_secs(20), a.next()).await.unwrap() {

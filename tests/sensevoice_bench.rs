@@ -27,14 +27,10 @@ fn list(var: &str, default: &str) -> Vec<f64> {
 #[test]
 #[ignore = "benchmark: needs a full-size model (ASR_ROUTER_SV_BENCH_MODEL)"]
 fn sensevoice_decode_time() {
-    let dir = PathBuf::from(
-        std::env::var("ASR_ROUTER_SV_BENCH_MODEL").expect("set ASR_ROUTER_SV_BENCH_MODEL"),
-    );
+    let dir = PathBuf::from(std::env::var("ASR_ROUTER_SV_BENCH_MODEL").expect("set ASR_ROUTER_SV_BENCH_MODEL"));
     let lib = std::env::var("ORT_DYLIB_PATH")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lib/libonnxruntime.so.1.31.1")
-        });
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lib/libonnxruntime.so.1.31.1"));
     let env = ort::init_from(&lib)
         .expect("load ONNX Runtime")
         .build()
@@ -49,8 +45,7 @@ fn sensevoice_decode_time() {
             let h: f32 = (1..6)
                 .map(|k| (2.0 * std::f32::consts::PI * 150.0 * k as f32 * t).sin() / k as f32)
                 .sum();
-            let n =
-                ((i as u32).wrapping_mul(2_654_435_761) >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            let n = ((i as u32).wrapping_mul(2_654_435_761) >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
             0.1 * env * h + 0.01 * n
         })
         .collect();

@@ -57,9 +57,7 @@ fn init_ort() {
     INIT.get_or_init(|| {
         let lib = std::env::var("ORT_DYLIB_PATH")
             .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lib/libonnxruntime.so.1.31.1")
-            });
+            .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lib/libonnxruntime.so.1.31.1"));
         assert!(
             lib.is_file(),
             "ONNX Runtime library not found at {}; set ORT_DYLIB_PATH",
@@ -144,10 +142,7 @@ fn recognize_one(sv: &SenseVoice, samples: Vec<f32>, language: &str, use_itn: bo
 /// the rest as tokens with timestamps `0.06 * (frame - 4)`.
 fn assert_sherpa(h: &Hypothesis, s: &Value, what: &str) {
     let toks = ids(&s["token_ids"]);
-    assert!(
-        toks.iter().all(|&t| t >= 0),
-        "{what}: unmapped sherpa token"
-    );
+    assert!(toks.iter().all(|&t| t >= 0), "{what}: unmapped sherpa token");
     let ours = &h.token_ids;
     let tail: Vec<i64> = ours.iter().skip(4).copied().collect();
     assert_eq!(tail, toks, "{what}: token ids differ from sherpa-onnx");
@@ -211,9 +206,7 @@ fn edit_distance(a: &[i64], b: &[i64]) -> usize {
     for (i, x) in a.iter().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, y) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(x != y))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(x != y)).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -233,11 +226,7 @@ fn comparable(h: &Hypothesis, run: &Value, packaging: Packaging) -> (Vec<i64>, V
 
 fn check_runs(packaging: Packaging, precision: Precision) -> usize {
     let sv = load(packaging, precision, 8);
-    let want = if precision == Precision::Int8 {
-        "int8"
-    } else {
-        "fp32"
-    };
+    let want = if precision == Precision::Int8 { "int8" } else { "fp32" };
     let mut checked = 0;
     let (mut edits, mut total, mut exact) = (0usize, 0usize, 0usize);
     for f in files() {
@@ -282,9 +271,7 @@ fn check_runs(packaging: Packaging, precision: Precision) -> usize {
     assert!(checked > 0, "no {want} runs in the reference");
     if precision == Precision::Int8 {
         let rate = edits as f64 / total.max(1) as f64;
-        eprintln!(
-            "{packaging:?} int8: {exact}/{checked} runs identical, {edits} token edits in {total} ({rate:.4})"
-        );
+        eprintln!("{packaging:?} int8: {exact}/{checked} runs identical, {edits} token edits in {total} ({rate:.4})");
         assert!(
             rate <= INT8_MAX_EDIT_RATE,
             "{packaging:?} int8 token edit rate {rate} too high"
@@ -338,13 +325,7 @@ fn batched_runs_match_both_pipelines() {
             .collect();
         let utts: Vec<Utterance> = idx
             .iter()
-            .map(|&i| {
-                utterance(
-                    read_wav(files()[i]["path"].as_str().expect("path")),
-                    None,
-                    false,
-                )
-            })
+            .map(|&i| utterance(read_wav(files()[i]["path"].as_str().expect("path")), None, false))
             .collect();
         let hs: Vec<Hypothesis> = sherpa
             .recognize(&utts)

@@ -124,15 +124,8 @@ async fn main() -> anyhow::Result<()> {
             corpus.skipped
         );
     }
-    let recordings: BTreeMap<String, usize> = corpus
-        .by_lang
-        .iter()
-        .map(|(l, v)| (l.clone(), v.len()))
-        .collect();
-    eprintln!(
-        "recordings per language: {recordings:?}; skipped: {:?}",
-        corpus.skipped
-    );
+    let recordings: BTreeMap<String, usize> = corpus.by_lang.iter().map(|(l, v)| (l.clone(), v.len())).collect();
+    eprintln!("recordings per language: {recordings:?}; skipped: {:?}", corpus.skipped);
     let mode = if cli.soak {
         "soak"
     } else if cli.sweep.is_some() {
@@ -255,12 +248,8 @@ fn latency_chart(cli: &Cli, run: &RunReport) -> Chart {
     let mut s = vec![
         series("final p50", "#1f77b4", |s| s.latency_ms.final_.p50),
         series("final p95", "#d62728", |s| s.latency_ms.final_.p95),
-        series("first delta p95", "#2ca02c", |s| {
-            s.latency_ms.first_delta.p95
-        }),
-        series("staleness p95", "#9467bd", |s| {
-            s.latency_ms.partial_staleness.p95
-        }),
+        series("first delta p95", "#2ca02c", |s| s.latency_ms.first_delta.p95),
+        series("staleness p95", "#9467bd", |s| s.latency_ms.partial_staleness.p95),
     ];
     if run.sweep.is_some() && hi > lo {
         s.push(limit(
@@ -333,9 +322,7 @@ async fn drain(ctx: &Ctx) -> f64 {
         };
         let busy: f64 = m
             .iter()
-            .filter(|(k, _)| {
-                k.starts_with("asr_router_queue_depth") || k.as_str() == "asr_router_live_sessions"
-            })
+            .filter(|(k, _)| k.starts_with("asr_router_queue_depth") || k.as_str() == "asr_router_live_sessions")
             .map(|(_, v)| *v)
             .sum();
         if busy <= 0.0 {

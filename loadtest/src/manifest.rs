@@ -80,8 +80,7 @@ pub fn load(path: &Path, lang: Option<&str>) -> Result<Corpus, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let row: Row =
-            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+        let row: Row = serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
         let Some(reference) = row.text.filter(|t| !t.trim().is_empty()) else {
             skipped.no_text += 1;
             continue;

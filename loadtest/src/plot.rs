@@ -56,9 +56,7 @@ fn nice_step(range: f64, n: f64) -> f64 {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 fn fmt_tick(v: f64) -> String {
@@ -80,11 +78,9 @@ impl Chart {
             .collect();
         let log = self.log2_x && pts.iter().all(|p| p.0 > 0.0);
         let tx = |x: f64| if log { x.log2() } else { x };
-        let (mut x0, mut x1) = pts
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-                (a.min(tx(p.0)), b.max(tx(p.0)))
-            });
+        let (mut x0, mut x1) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(tx(p.0)), b.max(tx(p.0)))
+        });
         if !x0.is_finite() {
             (x0, x1) = (0.0, 1.0);
         }
@@ -198,16 +194,9 @@ impl Chart {
                 .copied()
                 .filter(|(x, y)| x.is_finite() && y.is_finite() && (!log || *x > 0.0))
                 .collect();
-            let dash = if s.dashed {
-                r#" stroke-dasharray="6 4""#
-            } else {
-                ""
-            };
+            let dash = if s.dashed { r#" stroke-dasharray="6 4""# } else { "" };
             if p.len() > 1 {
-                let path: Vec<String> = p
-                    .iter()
-                    .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
-                    .collect();
+                let path: Vec<String> = p.iter().map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
                 let _ = writeln!(
                     o,
                     r#"<polyline fill="none" stroke="{}" stroke-width="2"{dash} points="{}"/>"#,
@@ -294,18 +283,8 @@ mod preview {
             y_label: "latency (ms)".into(),
             log2_x: true,
             series: vec![
-                s(
-                    "final p50",
-                    "#1f77b4",
-                    [300.0, 320.0, 400.0, 700.0, 1900.0],
-                    false,
-                ),
-                s(
-                    "final p95",
-                    "#d62728",
-                    [450.0, 500.0, 650.0, 1200.0, 3100.0],
-                    false,
-                ),
+                s("final p50", "#1f77b4", [300.0, 320.0, 400.0, 700.0, 1900.0], false),
+                s("final p95", "#d62728", [450.0, 500.0, 650.0, 1200.0, 3100.0], false),
                 s("limit", "#d62728", [1500.0; 5], true),
             ],
         };

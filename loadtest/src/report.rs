@@ -139,12 +139,7 @@ fn ref_units(lang: &str, s: &str) -> usize {
 }
 
 /// Builds the report of one step from its session results.
-pub fn aggregate(
-    concurrency: usize,
-    duration_s: f64,
-    wall_s: f64,
-    results: &[SessionResult],
-) -> StepReport {
+pub fn aggregate(concurrency: usize, duration_s: f64, wall_s: f64, results: &[SessionResult]) -> StepReport {
     let mut r = StepReport {
         concurrency,
         duration_s,
@@ -192,9 +187,7 @@ pub fn aggregate(
                 wer(&sc.reference, &sc.hypothesis)
             };
             let n = ref_units(&sc.lang, &sc.reference).max(1);
-            let w = worst
-                .entry(sc.lang.clone())
-                .or_insert_with(|| (sc.id.clone(), rate));
+            let w = worst.entry(sc.lang.clone()).or_insert_with(|| (sc.id.clone(), rate));
             if rate > w.1 {
                 *w = (sc.id.clone(), rate);
             }
@@ -261,10 +254,7 @@ pub struct SweepVerdict {
 pub fn step_passes(s: &StepReport, max_final: f64, max_stale: f64) -> bool {
     let fin = s.latency_ms.final_.p95;
     let stale = s.latency_ms.partial_staleness.p95.unwrap_or(0.0);
-    s.sessions.failed == 0
-        && s.sessions.refused == 0
-        && fin.is_some_and(|f| f <= max_final)
-        && stale <= max_stale
+    s.sessions.failed == 0 && s.sessions.refused == 0 && fin.is_some_and(|f| f <= max_final) && stale <= max_stale
 }
 
 /// The whole run as written by `--json`.

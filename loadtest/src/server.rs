@@ -85,9 +85,7 @@ impl Target {
                 "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {api_key}\r\nAccept: text/plain\r\nConnection: close\r\n\r\n",
                 self.authority
             );
-            s.write_all(req.as_bytes())
-                .await
-                .map_err(|e| format!("write: {e}"))?;
+            s.write_all(req.as_bytes()).await.map_err(|e| format!("write: {e}"))?;
             let mut buf = Vec::new();
             s.take(64 << 20)
                 .read_to_end(&mut buf)
@@ -115,14 +113,9 @@ fn parse_response(buf: &[u8]) -> Result<(u16, String), String> {
         .and_then(|s| s.parse().ok())
         .ok_or("bad status line")?;
     let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:")
-            && l.to_ascii_lowercase().contains("chunked")
+        l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked")
     });
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_vec()
-    };
+    let body = if chunked { dechunk(body) } else { body.to_vec() };
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
@@ -130,8 +123,7 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(nl) = b.windows(2).position(|w| w == b"\r\n") {
         let size_txt = String::from_utf8_lossy(&b[..nl]);
-        let Ok(size) = usize::from_str_radix(size_txt.split(';').next().unwrap_or("").trim(), 16)
-        else {
+        let Ok(size) = usize::from_str_radix(size_txt.split(';').next().unwrap_or("").trim(), 16) else {
             break;
         };
         b = &b[nl + 2..];
@@ -208,10 +200,7 @@ pub struct MetricsWindow {
 pub fn window(before: &Samples, after: &Samples) -> MetricsWindow {
     let mut w = MetricsWindow::default();
     let get = |m: &Samples, k: &str| m.get(k).copied();
-    let mut engines: Vec<String> = after
-        .keys()
-        .filter_map(|k| engine_of(k).map(str::to_string))
-        .collect();
+    let mut engines: Vec<String> = after.keys().filter_map(|k| engine_of(k).map(str::to_string)).collect();
     engines.dedup();
     engines.sort();
     engines.dedup();
@@ -221,8 +210,8 @@ pub fn window(before: &Samples, after: &Samples) -> MetricsWindow {
             (Some(a), b) => Some(a - b.unwrap_or(0.0)),
             _ => None,
         };
-        let compute = delta("asr_router_engine_compute_seconds_total")
-            .or_else(|| delta("asr_router_engine_decode_seconds_sum"));
+        let compute =
+            delta("asr_router_engine_compute_seconds_total").or_else(|| delta("asr_router_engine_decode_seconds_sum"));
         let audio = delta("asr_router_engine_audio_seconds_total").or_else(|| {
             let cum = |m: &Samples| {
                 // The gauge is `compute_ms / audio_ms` of per-batch whole milliseconds (truncated,
@@ -289,12 +278,7 @@ pub fn clk_tck() -> f64 {
         .arg("CLK_TCK")
         .output()
         .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
         .filter(|v| *v > 0.0)
         .unwrap_or(100.0)
 }

@@ -216,8 +216,7 @@ pub async fn run(plan: Plan) -> SessionResult {
 }
 
 fn ms_between(a: Instant, b: Instant) -> f64 {
-    b.saturating_duration_since(a).as_secs_f64() * 1000.0
-        - a.saturating_duration_since(b).as_secs_f64() * 1000.0
+    b.saturating_duration_since(a).as_secs_f64() * 1000.0 - a.saturating_duration_since(b).as_secs_f64() * 1000.0
 }
 
 async fn drive(plan: &Plan, st: &mut State) -> Outcome {
@@ -345,9 +344,7 @@ fn on_message(st: &mut State, msg: WsMsg) -> Option<Outcome> {
     let now = Instant::now();
     let text = match msg {
         None => {
-            return Some(Outcome::Failed(
-                "connection closed without a close frame".into(),
-            ));
+            return Some(Outcome::Failed("connection closed without a close frame".into()));
         }
         Some(Err(e)) => return Some(Outcome::Failed(format!("read: {e}"))),
         Some(Ok(Message::Close(frame))) => return Some(close_outcome(frame)),
@@ -362,11 +359,7 @@ fn on_message(st: &mut State, msg: WsMsg) -> Option<Outcome> {
         st.result.malformed_events += 1;
         return None;
     };
-    let item_id = ev
-        .get("item_id")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let item_id = ev.get("item_id").and_then(Value::as_str).unwrap_or("").to_string();
     match kind {
         "session.updated" | "transcription_session.updated" if st.setup_ms.is_none() => {
             st.setup_ms = Some(ms_between(st.epoch, now));
@@ -384,23 +377,14 @@ fn on_message(st: &mut State, msg: WsMsg) -> Option<Outcome> {
         "conversation.item.input_audio_transcription.delta" => {
             let d = ev.get("delta").and_then(Value::as_str).unwrap_or("");
             let it = st.item(&item_id);
-            let mut text = it
-                .deltas
-                .last()
-                .map(|(_, t, _)| t.clone())
-                .unwrap_or_default();
+            let mut text = it.deltas.last().map(|(_, t, _)| t.clone()).unwrap_or_default();
             text.push_str(d);
             let open = it.stopped_at.is_none();
             it.deltas.push((now, text, open));
         }
         "conversation.item.input_audio_transcription.completed" => {
             let it = st.item(&item_id);
-            it.transcript = Some(
-                ev.get("transcript")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-            );
+            it.transcript = Some(ev.get("transcript").and_then(Value::as_str).unwrap_or("").to_string());
             it.server_latency_ms = ev.get("latency_ms").and_then(Value::as_f64);
             it.completed_at.get_or_insert(now);
         }
@@ -430,14 +414,8 @@ fn on_message(st: &mut State, msg: WsMsg) -> Option<Outcome> {
 
 fn close_outcome(frame: Option<CloseFrame>) -> Outcome {
     match frame {
-        Some(f) if u16::from(f.code) == 1013 => {
-            Outcome::Refused(format!("close 1013 {}", f.reason))
-        }
-        Some(f) => Outcome::Failed(format!(
-            "closed by server: {} {}",
-            u16::from(f.code),
-            f.reason
-        )),
+        Some(f) if u16::from(f.code) == 1013 => Outcome::Refused(format!("close 1013 {}", f.reason)),
+        Some(f) => Outcome::Failed(format!("closed by server: {} {}", u16::from(f.code), f.reason)),
         None => Outcome::Failed("closed by server without a code".into()),
     }
 }
@@ -499,11 +477,7 @@ fn finish(st: State, outcome: Outcome) -> SessionResult {
         if let (Some((p, _)), Some(start)) = (placement, it.start_ms) {
             // Speech span of the item: its VAD bounds clipped to the recording's own audio.
             let a = start.max(p.start_ms);
-            let b = it
-                .end_ms
-                .unwrap_or(p.speech_end_ms)
-                .min(p.speech_end_ms)
-                .max(a);
+            let b = it.end_ms.unwrap_or(p.speech_end_ms).min(p.speech_end_ms).max(a);
             let lang = p.rec.lang.as_str();
             let full = it
                 .transcript
@@ -534,10 +508,7 @@ fn finish(st: State, outcome: Outcome) -> SessionResult {
         if p.end_ms > streamed_ms || items.iter().any(|i| i.completed_at.is_none()) {
             continue;
         }
-        let hyp: Vec<&str> = items
-            .iter()
-            .filter_map(|i| i.transcript.as_deref())
-            .collect();
+        let hyp: Vec<&str> = items.iter().filter_map(|i| i.transcript.as_deref()).collect();
         r.scored.push(Scored {
             id: p.rec.id.clone(),
             lang: p.rec.lang.clone(),
@@ -550,9 +521,7 @@ fn finish(st: State, outcome: Outcome) -> SessionResult {
             let codes: Vec<&str> = r.error_codes.keys().map(String::as_str).collect();
             Outcome::Failed(format!("error event(s): {}", codes.join(", ")))
         }
-        Outcome::Ok if !r.items.iter().any(|i| i.completed) => {
-            Outcome::Failed("no final received".into())
-        }
+        Outcome::Ok if !r.items.iter().any(|i| i.completed) => Outcome::Failed("no final received".into()),
         o => o,
     };
     r

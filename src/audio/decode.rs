@@ -63,12 +63,20 @@ pub fn decode_bytes(bytes: Vec<u8>, max_duration_s: f64) -> Result<DecodedAudio,
         return Err(AudioError::Empty);
     }
     let samples = resample_to_16k(mono, rate)?;
-    Ok(DecodedAudio { samples, source_rate: rate, source_channels: channels })
+    Ok(DecodedAudio {
+        samples,
+        source_rate: rate,
+        source_channels: channels,
+    })
 }
 
 fn too_long(frames: usize, rate: u32, max_s: f64) -> Result<(), AudioError> {
     let got_s = frames as f64 / rate.max(1) as f64;
-    if got_s > max_s { Err(AudioError::TooLong { got_s, max_s }) } else { Ok(()) }
+    if got_s > max_s {
+        Err(AudioError::TooLong { got_s, max_s })
+    } else {
+        Ok(())
+    }
 }
 
 /// Whether a demuxer error means "the stream simply ended" (possibly early).
@@ -202,14 +210,23 @@ mod tests {
             (32, hound::SampleFormat::Float),
         ] {
             for (rate, ch) in [(8000u32, 1u16), (44_100, 2), (48_000, 6)] {
-                let spec = hound::WavSpec { channels: ch, sample_rate: rate, bits_per_sample: bits, sample_format: fmt };
+                let spec = hound::WavSpec {
+                    channels: ch,
+                    sample_rate: rate,
+                    bits_per_sample: bits,
+                    sample_format: fmt,
+                };
                 let bytes = wav(spec, rate as usize / 2, |i, _| {
                     (2.0 * std::f32::consts::PI * 200.0 * i as f32 / rate as f32).sin() * 0.5
                 });
                 let d = decode_bytes(bytes, 60.0).unwrap_or_else(|e| panic!("{bits} {fmt:?} {rate} {ch}: {e}"));
                 assert_eq!(d.source_rate, rate);
                 assert_eq!(d.source_channels, ch as usize);
-                assert!((d.samples.len() as i64 - 8000).abs() <= 2, "{} samples", d.samples.len());
+                assert!(
+                    (d.samples.len() as i64 - 8000).abs() <= 2,
+                    "{} samples",
+                    d.samples.len()
+                );
                 let peak = d.samples.iter().fold(0f32, |m, x| m.max(x.abs()));
                 assert!((0.4..0.6).contains(&peak), "peak {peak} for {bits} {fmt:?} {rate} {ch}");
             }
@@ -219,16 +236,31 @@ mod tests {
     #[test]
     fn bad_inputs_are_errors() {
         assert!(matches!(decode_bytes(vec![], 60.0), Err(AudioError::Empty)));
-        let noise: Vec<u8> = (0..10_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let noise: Vec<u8> = (0..10_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         assert!(decode_bytes(noise, 60.0).is_err());
-        let spec = hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let full = wav(spec, 16_000, |_, _| 0.1);
-        assert!(decode_bytes(full[..30].to_vec(), 60.0).is_err(), "header-only WAV must fail");
+        assert!(
+            decode_bytes(full[..30].to_vec(), 60.0).is_err(),
+            "header-only WAV must fail"
+        );
     }
 
     #[test]
     fn duration_cap_is_enforced() {
-        let spec = hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let bytes = wav(spec, 16_000 * 3, |_, _| 0.1);
         assert!(matches!(decode_bytes(bytes, 2.0), Err(AudioError::TooLong { .. })));
     }

@@ -119,18 +119,12 @@ pub fn decode_alaw_into(input: &[u8], out: &mut Vec<i16>) {
 
 /// Decodes a µ-law byte stream straight to `f32` samples in `[-1, 1]` (sample / 32768).
 pub fn decode_ulaw_f32(input: &[u8]) -> Vec<f32> {
-    input
-        .iter()
-        .map(|&c| f32::from(ulaw_to_linear(c)) / 32768.0)
-        .collect()
+    input.iter().map(|&c| f32::from(ulaw_to_linear(c)) / 32768.0).collect()
 }
 
 /// Decodes an A-law byte stream straight to `f32` samples in `[-1, 1]` (sample / 32768).
 pub fn decode_alaw_f32(input: &[u8]) -> Vec<f32> {
-    input
-        .iter()
-        .map(|&c| f32::from(alaw_to_linear(c)) / 32768.0)
-        .collect()
+    input.iter().map(|&c| f32::from(alaw_to_linear(c)) / 32768.0).collect()
 }
 
 /// Encodes 16-bit linear samples as a µ-law byte stream (one byte per sample).
@@ -274,11 +268,7 @@ mod tests {
             let ca = linear_to_alaw(x);
             let ya = alaw_to_linear(ca);
             let segment = ((ca ^ 0x55) >> 4) & 0x07;
-            let half_step = if segment < 2 {
-                8
-            } else {
-                8i32 << (segment - 1)
-            };
+            let half_step = if segment < 2 { 8 } else { 8i32 << (segment - 1) };
             let err = (i32::from(ya) - xi).abs();
             assert!(err <= half_step, "alaw x={x} y={ya} err={err}");
             assert!(ya >= prev_a, "alaw not monotonic at {x}");

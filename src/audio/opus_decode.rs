@@ -22,7 +22,11 @@ impl OpusPacketDecoder {
     pub fn new(pre_skip: usize) -> Result<Self, AudioError> {
         let decoder = opus::Decoder::new(OPUS_RATE, opus::Channels::Mono)
             .map_err(|e| AudioError::Unsupported(format!("opus decoder: {e}")))?;
-        Ok(Self { decoder, scratch: vec![0.0; MAX_FRAME], skip: pre_skip })
+        Ok(Self {
+            decoder,
+            scratch: vec![0.0; MAX_FRAME],
+            skip: pre_skip,
+        })
     }
 
     /// Decodes one packet and appends its samples to `out`.

@@ -16,8 +16,7 @@ pub fn resample_to_16k(samples: Vec<f32>, rate: u32) -> Result<Vec<f32>, AudioEr
     }
     let mut r = Fft::<f32>::new(rate as usize, SAMPLE_RATE as usize, 1024, 1, FixedSync::Input)
         .map_err(|e| AudioError::Resample(e.to_string()))?;
-    let input = InterleavedSlice::new(&samples, 1, samples.len())
-        .map_err(|e| AudioError::Resample(e.to_string()))?;
+    let input = InterleavedSlice::new(&samples, 1, samples.len()).map_err(|e| AudioError::Resample(e.to_string()))?;
     let out = r
         .process_all(&input, samples.len(), None)
         .map_err(|e| AudioError::Resample(e.to_string()))?;
@@ -50,7 +49,12 @@ impl StreamResampler {
             )
         };
         let out_max = inner.as_ref().map(|r| r.output_frames_max()).unwrap_or(0);
-        Ok(Self { inner, pending: Vec::new(), out_block: vec![0.0; out_max], block })
+        Ok(Self {
+            inner,
+            pending: Vec::new(),
+            out_block: vec![0.0; out_max],
+            block,
+        })
     }
 
     /// Feeds samples and appends the resampled output to `out`.
@@ -63,8 +67,7 @@ impl StreamResampler {
         let mut start = 0;
         while self.pending.len() - start >= self.block {
             let chunk = &self.pending[start..start + self.block];
-            let inp = InterleavedSlice::new(chunk, 1, self.block)
-                .map_err(|e| AudioError::Resample(e.to_string()))?;
+            let inp = InterleavedSlice::new(chunk, 1, self.block).map_err(|e| AudioError::Resample(e.to_string()))?;
             let n_out = self.out_block.len();
             let mut outp = InterleavedSlice::new_mut(&mut self.out_block, 1, n_out)
                 .map_err(|e| AudioError::Resample(e.to_string()))?;

@@ -77,12 +77,22 @@ pub fn language_name(code: &str) -> &str {
 
 fn stamp(t: f32, sep: char) -> String {
     let ms = (t.max(0.0) * 1000.0).round() as u64;
-    format!("{:02}:{:02}:{:02}{sep}{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+    format!(
+        "{:02}:{:02}:{:02}{sep}{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
 }
 
 fn cues(t: &Transcript) -> Vec<Segment> {
     if t.segments.is_empty() && !t.text.is_empty() {
-        return vec![Segment { start: 0.0, end: t.duration_s as f32, text: t.text.clone() }];
+        return vec![Segment {
+            start: 0.0,
+            end: t.duration_s as f32,
+            text: t.text.clone(),
+        }];
     }
     t.segments.clone()
 }
@@ -92,7 +102,15 @@ pub fn srt(t: &Transcript) -> String {
     cues(t)
         .iter()
         .enumerate()
-        .map(|(i, s)| format!("{}\n{} --> {}\n{}\n\n", i + 1, stamp(s.start, ','), stamp(s.end, ','), s.text.trim()))
+        .map(|(i, s)| {
+            format!(
+                "{}\n{} --> {}\n{}\n\n",
+                i + 1,
+                stamp(s.start, ','),
+                stamp(s.end, ','),
+                s.text.trim()
+            )
+        })
         .collect()
 }
 
@@ -100,7 +118,12 @@ pub fn srt(t: &Transcript) -> String {
 pub fn vtt(t: &Transcript) -> String {
     let mut out = String::from("WEBVTT\n\n");
     for s in cues(t) {
-        out.push_str(&format!("{} --> {}\n{}\n\n", stamp(s.start, '.'), stamp(s.end, '.'), s.text.trim()));
+        out.push_str(&format!(
+            "{} --> {}\n{}\n\n",
+            stamp(s.start, '.'),
+            stamp(s.end, '.'),
+            s.text.trim()
+        ));
     }
     out
 }
@@ -135,7 +158,11 @@ pub fn verbose_json(t: &Transcript, task: &str, segments: bool, words: bool) -> 
             .collect();
     }
     if words {
-        v["words"] = t.words.iter().map(|w| json!({"word": w.word, "start": w.start, "end": w.end})).collect();
+        v["words"] = t
+            .words
+            .iter()
+            .map(|w| json!({"word": w.word, "start": w.start, "end": w.end}))
+            .collect();
     }
     v
 }
@@ -160,8 +187,16 @@ mod tests {
             language: Some("en".into()),
             duration_s: 3725.5,
             segments: vec![
-                Segment { start: 0.0, end: 1.5, text: "Hello there.".into() },
-                Segment { start: 3723.25, end: 3725.5, text: "General Kenobi.".into() },
+                Segment {
+                    start: 0.0,
+                    end: 1.5,
+                    text: "Hello there.".into(),
+                },
+                Segment {
+                    start: 3723.25,
+                    end: 3725.5,
+                    text: "General Kenobi.".into(),
+                },
             ],
             ..Default::default()
         }
@@ -170,9 +205,15 @@ mod tests {
     #[test]
     fn srt_and_vtt_timestamps() {
         let s = srt(&sample());
-        assert!(s.starts_with("1\n00:00:00,000 --> 00:00:01,500\nHello there.\n\n2\n01:02:03,250 --> 01:02:05,500\n"), "{s}");
+        assert!(
+            s.starts_with("1\n00:00:00,000 --> 00:00:01,500\nHello there.\n\n2\n01:02:03,250 --> 01:02:05,500\n"),
+            "{s}"
+        );
         let v = vtt(&sample());
-        assert!(v.starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello there.\n"), "{v}");
+        assert!(
+            v.starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello there.\n"),
+            "{v}"
+        );
     }
 
     #[test]

@@ -35,7 +35,13 @@ struct Form {
 }
 
 async fn read_form(st: &Shared, mp: Result<Multipart, MultipartRejection>) -> Result<Form, ApiError> {
-    let mut mp = mp.map_err(|e| ApiError::invalid(format!("Expected a multipart/form-data body: {e}"), None, Some("invalid_request")))?;
+    let mut mp = mp.map_err(|e| {
+        ApiError::invalid(
+            format!("Expected a multipart/form-data body: {e}"),
+            None,
+            Some("invalid_request"),
+        )
+    })?;
     let mut form = Form::default();
     let limit = st.cfg.max_upload_bytes;
     let too_big = || ApiError::too_large(format!("Maximum content size limit ({limit} bytes) exceeded."));
@@ -44,14 +50,26 @@ async fn read_form(st: &Shared, mp: Result<Multipart, MultipartRejection>) -> Re
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
-            Err(e) => return Err(ApiError::invalid(format!("Malformed multipart body: {}", e.body_text()), None, Some("invalid_request"))),
+            Err(e) => {
+                return Err(ApiError::invalid(
+                    format!("Malformed multipart body: {}", e.body_text()),
+                    None,
+                    Some("invalid_request"),
+                ));
+            }
         };
         let name = field.name().unwrap_or_default().to_string();
         let filename = field.file_name().map(str::to_string);
         let data = match field.bytes().await {
             Ok(b) => b,
             Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
-            Err(e) => return Err(ApiError::invalid(format!("Malformed multipart body: {}", e.body_text()), Some(&name), Some("invalid_request"))),
+            Err(e) => {
+                return Err(ApiError::invalid(
+                    format!("Malformed multipart body: {}", e.body_text()),
+                    Some(&name),
+                    Some("invalid_request"),
+                ));
+            }
         };
         let text = || String::from_utf8_lossy(&data).trim().to_string();
         match name.as_str() {
@@ -77,43 +95,76 @@ async fn read_form(st: &Shared, mp: Result<Multipart, MultipartRejection>) -> Re
 
 /// `POST /v1/audio/transcriptions`.
 pub async fn transcriptions(State(st): State<Shared>, mp: Result<Multipart, MultipartRejection>) -> Response {
-    handle(st, mp, Task::Transcribe).await.unwrap_or_else(IntoResponse::into_response)
+    handle(st, mp, Task::Transcribe)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// `POST /v1/audio/translations` (to English).
 pub async fn translations(State(st): State<Shared>, mp: Result<Multipart, MultipartRejection>) -> Response {
-    handle(st, mp, Task::Translate).await.unwrap_or_else(IntoResponse::into_response)
+    handle(st, mp, Task::Translate)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Task) -> Result<Response, ApiError> {
     let form = read_form(&st, mp).await?;
     let model = form.model.clone().filter(|m| !m.is_empty()).ok_or_else(|| {
-        ApiError::invalid("you must provide a model parameter", Some("model"), Some("missing_required_parameter"))
+        ApiError::invalid(
+            "you must provide a model parameter",
+            Some("model"),
+            Some("missing_required_parameter"),
+        )
     })?;
-    let (filename, bytes) = form
-        .file
-        .clone()
-        .ok_or_else(|| ApiError::invalid("you must provide a file parameter", Some("file"), Some("missing_required_parameter")))?;
+    let (filename, bytes) = form.file.clone().ok_or_else(|| {
+        ApiError::invalid(
+            "you must provide a file parameter",
+            Some("file"),
+            Some("missing_required_parameter"),
+        )
+    })?;
     let format = match form.response_format.as_deref() {
         None | Some("") => ResponseFormat::Json,
         Some(f) => ResponseFormat::parse(f).ok_or_else(|| {
-            ApiError::invalid(format!("Invalid value: '{f}'. Supported values are: 'json', 'text', 'srt', 'verbose_json', and 'vtt'."), Some("response_format"), Some("invalid_value"))
+            ApiError::invalid(
+                format!(
+                    "Invalid value: '{f}'. Supported values are: 'json', 'text', 'srt', 'verbose_json', and 'vtt'."
+                ),
+                Some("response_format"),
+                Some("invalid_value"),
+            )
         })?,
     };
     let temperature = match form.temperature.as_deref() {
         None | Some("") => 0.0,
-        Some(t) => t.parse::<f32>().ok().filter(|v| (0.0..=1.0).contains(v)).ok_or_else(|| {
-            ApiError::invalid(format!("Invalid temperature '{t}': expected a number between 0 and 1."), Some("temperature"), Some("invalid_value"))
-        })?,
+        Some(t) => t
+            .parse::<f32>()
+            .ok()
+            .filter(|v| (0.0..=1.0).contains(v))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    format!("Invalid temperature '{t}': expected a number between 0 and 1."),
+                    Some("temperature"),
+                    Some("invalid_value"),
+                )
+            })?,
     };
     for g in &form.granularities {
         if g != "word" && g != "segment" {
-            return Err(ApiError::invalid(format!("Invalid value: '{g}'. Supported values are: 'word' and 'segment'."), Some("timestamp_granularities"), Some("invalid_value")));
+            return Err(ApiError::invalid(
+                format!("Invalid value: '{g}'. Supported values are: 'word' and 'segment'."),
+                Some("timestamp_granularities"),
+                Some("invalid_value"),
+            ));
         }
     }
     let words = form.granularities.iter().any(|g| g == "word");
     if !form.granularities.is_empty() && format != ResponseFormat::VerboseJson {
-        return Err(ApiError::invalid("timestamp_granularities requires response_format=verbose_json", Some("timestamp_granularities"), Some("invalid_value")));
+        return Err(ApiError::invalid(
+            "timestamp_granularities requires response_format=verbose_json",
+            Some("timestamp_granularities"),
+            Some("invalid_value"),
+        ));
     }
     tracing::debug!(%filename, bytes = bytes.len(), %model, "transcription request");
 
@@ -123,21 +174,48 @@ async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Tas
         .map_err(|e| ApiError::internal(e.to_string()))??;
     let language = match task {
         Task::Translate => None,
-        Task::Transcribe => form.language.clone().or_else(|| st.engines.default_language().map(str::to_string)),
+        Task::Transcribe => form
+            .language
+            .clone()
+            .or_else(|| st.engines.default_language().map(str::to_string)),
     };
     let high = form.quality.as_deref() == Some("high");
     let engine = st
         .engines
-        .route(&model, decoded.duration_s(), language.as_deref(), high, task == Task::Translate)
+        .route(
+            &model,
+            decoded.duration_s(),
+            language.as_deref(),
+            high,
+            task == Task::Translate,
+        )
         .map_err(|m| ApiError::invalid(m, Some("model"), Some("model_not_found")))?
         .clone();
-    if task == Task::Transcribe && language.as_deref().is_some_and(|l| l != "en") && engine.name() == crate::engine::TINY_EN {
-        return Err(ApiError::invalid(format!("model '{}' only transcribes English", engine.name()), Some("language"), Some("unsupported_language")));
+    if task == Task::Transcribe
+        && language.as_deref().is_some_and(|l| l != "en")
+        && engine.name() == crate::engine::TINY_EN
+    {
+        return Err(ApiError::invalid(
+            format!("model '{}' only transcribes English", engine.name()),
+            Some("language"),
+            Some("unsupported_language"),
+        ));
     }
-    let options = DecodeOptions { language, prompt: form.prompt.clone(), task, temperature, word_timestamps: words, use_itn: true };
+    let options = DecodeOptions {
+        language,
+        prompt: form.prompt.clone(),
+        task,
+        temperature,
+        word_timestamps: words,
+        use_itn: true,
+    };
     st.requests.fetch_add(1, Ordering::Relaxed);
     let samples: Arc<[f32]> = decoded.samples.into();
-    let task_name = if task == Task::Translate { "translate" } else { "transcribe" };
+    let task_name = if task == Task::Translate {
+        "translate"
+    } else {
+        "transcribe"
+    };
 
     if form.stream {
         return Ok(stream_response(st, engine, samples, options));
@@ -149,13 +227,22 @@ async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Tas
         other => formats::plain(&t, other).unwrap_or_default(),
     };
     let mut r = body.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
-    r.headers_mut().insert("x-asr-router-model", HeaderValue::from_str(&t.model).unwrap_or(HeaderValue::from_static("unknown")));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    r.headers_mut().insert(
+        "x-asr-router-model",
+        HeaderValue::from_str(&t.model).unwrap_or(HeaderValue::from_static("unknown")),
+    );
     Ok(r)
 }
 
 /// SSE: a `transcript.text.delta` per decoded window, then `transcript.text.done` and `[DONE]`.
-fn stream_response(st: Shared, engine: crate::engine::scheduler::EngineHandle, samples: Arc<[f32]>, options: DecodeOptions) -> Response {
+fn stream_response(
+    st: Shared,
+    engine: crate::engine::scheduler::EngineHandle,
+    samples: Arc<[f32]>,
+    options: DecodeOptions,
+) -> Response {
     let (tx, rx) = mpsc::channel::<Event>(1024);
     tokio::spawn(async move {
         let tx2 = tx.clone();
@@ -164,7 +251,11 @@ fn stream_response(st: Shared, engine: crate::engine::scheduler::EngineHandle, s
             if text.is_empty() {
                 return;
             }
-            let delta = if first.swap(false, Ordering::Relaxed) { text.to_string() } else { format!(" {text}") };
+            let delta = if first.swap(false, Ordering::Relaxed) {
+                text.to_string()
+            } else {
+                format!(" {text}")
+            };
             let ev = Event::default().data(json!({"type": "transcript.text.delta", "delta": delta}).to_string());
             let _ = tx2.try_send(ev);
         })
@@ -176,6 +267,8 @@ fn stream_response(st: Shared, engine: crate::engine::scheduler::EngineHandle, s
         let _ = tx.send(Event::default().data(last.to_string())).await;
         let _ = tx.send(Event::default().data("[DONE]")).await;
     });
-    let s = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|ev| (Ok::<_, Infallible>(ev), rx)) });
+    let s = stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|ev| (Ok::<_, Infallible>(ev), rx))
+    });
     Sse::new(s).into_response()
 }

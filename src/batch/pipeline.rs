@@ -35,14 +35,22 @@ pub struct Transcript {
 
 /// Cuts a long recording into `(start, end)` sample windows of at most [`WINDOW_S`], at VAD pauses
 /// where possible. Runs Silero over the whole file (blocking; call from a blocking thread).
-pub fn plan_windows(vad: &SileroModel, samples: &[f32]) -> Result<Vec<(usize, usize)>, crate::engine::recognizer::EngineError> {
+pub fn plan_windows(
+    vad: &SileroModel,
+    samples: &[f32],
+) -> Result<Vec<(usize, usize)>, crate::engine::recognizer::EngineError> {
     let max = (WINDOW_S * SAMPLE_RATE as f64) as usize;
     if samples.len() <= max {
         return Ok(vec![(0, samples.len())]);
     }
     let mut stream = vad.stream();
     let probs = stream.push(samples)?;
-    let cfg = segmenter::SegmenterConfig { min_silence_ms: 300, padding_ms: 200, max_segment_s: WINDOW_S as f32, ..Default::default() };
+    let cfg = segmenter::SegmenterConfig {
+        min_silence_ms: 300,
+        padding_ms: 200,
+        max_segment_s: WINDOW_S as f32,
+        ..Default::default()
+    };
     let speech = segmenter::segments(&probs, &cfg);
     // Greedily merge speech segments into windows no longer than `max`.
     let mut windows: Vec<(usize, usize)> = Vec::new();
@@ -75,14 +83,25 @@ pub async fn transcribe(
     let total = windows.len();
     let mut pending = FuturesOrdered::new();
     for (i, &(s, e)) in windows.iter().enumerate() {
-        let utt = Utterance { samples: samples[s..e].into(), options: options.clone() };
+        let utt = Utterance {
+            samples: samples[s..e].into(),
+            options: options.clone(),
+        };
         let h = engine.clone();
         let refuse = first_may_refuse && i == 0;
         pending.push_back(async move {
-            if refuse { h.try_recognize(utt, Priority::Final, None).await } else { h.recognize_final(utt).await }
+            if refuse {
+                h.try_recognize(utt, Priority::Final, None).await
+            } else {
+                h.recognize_final(utt).await
+            }
         });
     }
-    let mut out = Transcript { duration_s, model: engine.name().to_string(), ..Default::default() };
+    let mut out = Transcript {
+        duration_s,
+        model: engine.name().to_string(),
+        ..Default::default()
+    };
     let mut done = 0;
     let mut iter_windows = windows.iter();
     while let Some(r) = pending.next().await {

@@ -60,13 +60,18 @@ fn is_cjk(lang: &str) -> bool {
 }
 
 fn score(lang: &str, reference: &str, hyp: &str) -> f64 {
-    if is_cjk(lang) { cer(reference, hyp) } else { wer(reference, hyp) }
+    if is_cjk(lang) {
+        cer(reference, hyp)
+    } else {
+        wer(reference, hyp)
+    }
 }
 
 /// Runs the benchmark and prints a table.
 pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
     let base = args.manifest.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let text = std::fs::read_to_string(&args.manifest).with_context(|| format!("reading {}", args.manifest.display()))?;
+    let text =
+        std::fs::read_to_string(&args.manifest).with_context(|| format!("reading {}", args.manifest.display()))?;
     let rows: Vec<Row> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -76,10 +81,17 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
         .filter(|r| args.lang.is_empty() || args.lang.contains(&r.lang))
         .collect();
     let engines = Arc::new(Engines::load(cfg)?);
-    let names: Vec<String> = if args.engine.is_empty() { engines.names() } else { args.engine.clone() };
+    let names: Vec<String> = if args.engine.is_empty() {
+        engines.names()
+    } else {
+        args.engine.clone()
+    };
     let rss_before = super::peak_rss_bytes().unwrap_or(0);
     let mut results = Vec::new();
-    println!("{:<18} {:<6} {:>5} {:>8} {:>8} {:>8}", "engine", "lang", "files", "WER/CER", "audio_s", "RTF");
+    println!(
+        "{:<18} {:<6} {:>5} {:>8} {:>8} {:>8}",
+        "engine", "lang", "files", "WER/CER", "audio_s", "RTF"
+    );
     for name in &names {
         let h = engines.get(name).with_context(|| format!("no engine {name}"))?.clone();
         let mut by_lang: std::collections::BTreeMap<String, Agg> = Default::default();
@@ -89,14 +101,27 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
             }
             let bytes = std::fs::read(base.join(&r.path)).with_context(|| format!("reading {}", r.path))?;
             let audio = crate::audio::decode_bytes(bytes, 3600.0)?;
-            let lang = if r.lang.contains('+') { None } else { Some(r.lang.clone()) };
-            let opts = DecodeOptions { language: lang, ..Default::default() };
+            let lang = if r.lang.contains('+') {
+                None
+            } else {
+                Some(r.lang.clone())
+            };
+            let opts = DecodeOptions {
+                language: lang,
+                ..Default::default()
+            };
             let t0 = Instant::now();
-            let t = crate::batch::pipeline::transcribe(&engines, &h, audio.samples.into(), opts, false, |_, _, _| {}).await?;
+            let t = crate::batch::pipeline::transcribe(&engines, &h, audio.samples.into(), opts, false, |_, _, _| {})
+                .await?;
             let secs = t0.elapsed().as_secs_f64();
             let reference = r.text.clone().unwrap_or_default();
             let e = score(&r.lang, &reference, &t.text);
-            let a = by_lang.entry(r.lang.clone()).or_insert(Agg { errors: 0.0, n: 0, audio_s: 0.0, compute_s: 0.0 });
+            let a = by_lang.entry(r.lang.clone()).or_insert(Agg {
+                errors: 0.0,
+                n: 0,
+                audio_s: 0.0,
+                compute_s: 0.0,
+            });
             a.errors += e;
             a.n += 1;
             a.audio_s += t.duration_s;
@@ -104,11 +129,23 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
             results.push(serde_json::json!({"engine": name, "id": r.id, "lang": r.lang, "error_rate": e, "audio_s": t.duration_s, "compute_s": secs, "hyp": t.text, "ref": reference}));
         }
         for (lang, a) in by_lang {
-            println!("{:<18} {:<6} {:>5} {:>8.3} {:>8.1} {:>8.3}", name, lang, a.n, a.errors / a.n as f64, a.audio_s, a.compute_s / a.audio_s);
+            println!(
+                "{:<18} {:<6} {:>5} {:>8.3} {:>8.1} {:>8.3}",
+                name,
+                lang,
+                a.n,
+                a.errors / a.n as f64,
+                a.audio_s,
+                a.compute_s / a.audio_s
+            );
         }
     }
     let peak = super::peak_rss_bytes().unwrap_or(0);
-    println!("peak RSS: {:.0} MB (before loading the eval set: {:.0} MB)", peak as f64 / 1e6, rss_before as f64 / 1e6);
+    println!(
+        "peak RSS: {:.0} MB (before loading the eval set: {:.0} MB)",
+        peak as f64 / 1e6,
+        rss_before as f64 / 1e6
+    );
     if let Some(py) = &args.peer_python {
         peer(py, &args, cfg, &rows, &base, &results)?;
     }
@@ -119,13 +156,24 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
 }
 
 /// Runs faster-whisper on the same files and models, and prints the RTF ratio.
-fn peer(py: &Path, args: &Args, cfg: &Config, rows: &[Row], base: &Path, ours: &[serde_json::Value]) -> anyhow::Result<()> {
+fn peer(
+    py: &Path,
+    args: &Args,
+    cfg: &Config,
+    rows: &[Row],
+    base: &Path,
+    ours: &[serde_json::Value],
+) -> anyhow::Result<()> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/faster_whisper_peer.py");
     let list: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| serde_json::json!({"id": r.id, "path": base.join(&r.path), "lang": r.lang}))
         .collect();
-    let names: Vec<String> = if args.engine.is_empty() { vec!["whisper-tiny.en".into(), "whisper-base".into()] } else { args.engine.clone() };
+    let names: Vec<String> = if args.engine.is_empty() {
+        vec!["whisper-tiny.en".into(), "whisper-base".into()]
+    } else {
+        args.engine.clone()
+    };
     for name in names {
         let out = std::process::Command::new(py)
             .arg(&script)
@@ -143,8 +191,14 @@ fn peer(py: &Path, args: &Args, cfg: &Config, rows: &[Row], base: &Path, ours: &
         let (mut oc, mut oa) = (0.0, 0.0);
         for p in &peer {
             let id = p["id"].as_str().unwrap_or_default();
-            let Some(o) = ours.iter().find(|o| o["engine"] == name.as_str() && o["id"] == id) else { continue };
-            let r = rows.iter().find(|r| r.id == id).map(|r| r.text.clone().unwrap_or_default()).unwrap_or_default();
+            let Some(o) = ours.iter().find(|o| o["engine"] == name.as_str() && o["id"] == id) else {
+                continue;
+            };
+            let r = rows
+                .iter()
+                .find(|r| r.id == id)
+                .map(|r| r.text.clone().unwrap_or_default())
+                .unwrap_or_default();
             pe += score(p["lang"].as_str().unwrap_or("en"), &r, p["text"].as_str().unwrap_or(""));
             pc += p["compute_s"].as_f64().unwrap_or(0.0);
             pa += o["audio_s"].as_f64().unwrap_or(0.0);
@@ -155,7 +209,10 @@ fn peer(py: &Path, args: &Args, cfg: &Config, rows: &[Row], base: &Path, ours: &
         if n > 0 {
             println!(
                 "peer faster-whisper {name}: {n} files, mean WER/CER {:.3}, RTF {:.3}; asr-router RTF {:.3}; speed ratio (peer time / ours) {:.2}",
-                pe / n as f64, pc / pa, oc / oa, pc / oc
+                pe / n as f64,
+                pc / pa,
+                oc / oa,
+                pc / oc
             );
         }
     }

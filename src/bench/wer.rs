@@ -7,8 +7,16 @@ pub fn normalize(s: &str) -> String {
         .chars()
         .map(|c| {
             // full-width ASCII variants to half-width
-            let c = if ('\u{FF01}'..='\u{FF5E}').contains(&c) { char::from_u32(c as u32 - 0xFEE0).unwrap_or(c) } else { c };
-            if c.is_alphanumeric() || c == '\'' { c.to_lowercase().next().unwrap_or(c) } else { ' ' }
+            let c = if ('\u{FF01}'..='\u{FF5E}').contains(&c) {
+                char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
+            } else {
+                c
+            };
+            if c.is_alphanumeric() || c == '\'' {
+                c.to_lowercase().next().unwrap_or(c)
+            } else {
+                ' '
+            }
         })
         .collect();
     mapped.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -29,8 +37,16 @@ fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
 
 /// Word error rate of `hyp` against `reference` (edit distance over reference words).
 pub fn wer(reference: &str, hyp: &str) -> f64 {
-    let r: Vec<String> = normalize(reference).split(' ').filter(|w| !w.is_empty()).map(String::from).collect();
-    let h: Vec<String> = normalize(hyp).split(' ').filter(|w| !w.is_empty()).map(String::from).collect();
+    let r: Vec<String> = normalize(reference)
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect();
+    let h: Vec<String> = normalize(hyp)
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect();
     if r.is_empty() {
         return if h.is_empty() { 0.0 } else { 1.0 };
     }

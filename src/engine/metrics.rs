@@ -12,7 +12,9 @@ pub struct Histogram {
 }
 
 /// Bucket bounds, in seconds, used for every latency histogram.
-pub const LATENCY_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0];
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0,
+];
 
 impl Default for Histogram {
     fn default() -> Self {
@@ -23,7 +25,10 @@ impl Default for Histogram {
 impl Histogram {
     /// A histogram with the given upper bounds.
     pub fn new(bounds: &'static [f64]) -> Self {
-        Self { bounds, inner: Mutex::new((vec![0; bounds.len()], 0.0, 0)) }
+        Self {
+            bounds,
+            inner: Mutex::new((vec![0; bounds.len()], 0.0, 0)),
+        }
     }
 
     /// Records one observation.
@@ -91,6 +96,10 @@ impl EngineMetrics {
     /// Real-time factor so far: compute time over audio time.
     pub fn rtf(&self) -> f64 {
         let a = self.audio_ms.load(Ordering::Relaxed);
-        if a == 0 { 0.0 } else { self.compute_ms.load(Ordering::Relaxed) as f64 / a as f64 }
+        if a == 0 {
+            0.0
+        } else {
+            self.compute_ms.load(Ordering::Relaxed) as f64 / a as f64
+        }
     }
 }

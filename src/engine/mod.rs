@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod ort_runtime;
 pub mod recognizer;
 pub mod scheduler;
+pub mod sensevoice;
 pub mod vad;
 pub mod whisper;
 
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, Finalizer, WhisperConfig};
-use recognizer::{EngineError, Recognizer};
+use recognizer::EngineError;
 use scheduler::{BatchPolicy, EngineHandle};
 use vad::SileroModel;
 use whisper::{WhisperEngine, WhisperSettings};
@@ -72,12 +73,24 @@ pub const BASE: &str = "whisper-base";
 
 fn dir_size(p: &Path) -> u64 {
     std::fs::read_dir(p)
-        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 
 fn whisper_settings(name: &str, c: &WhisperConfig) -> WhisperSettings {
-    WhisperSettings { name: name.into(), compute_type: c.compute_type, threads: c.threads, beam_size: c.beam_size, max_batch: c.max_batch }
+    WhisperSettings {
+        name: name.into(),
+        compute_type: c.compute_type,
+        threads: c.threads,
+        beam_size: c.beam_size,
+        max_batch: c.max_batch,
+    }
 }
 
 impl Engines {
@@ -103,7 +116,10 @@ impl Engines {
         }];
         let base_dir = dir.join(BASE);
         let base = Arc::new(WhisperEngine::load(&base_dir, whisper_settings(BASE, &cfg.strong))?);
-        by_name.insert(BASE.to_string(), EngineHandle::spawn(base, policy.clone(), cfg.workers_per_engine));
+        by_name.insert(
+            BASE.to_string(),
+            EngineHandle::spawn(base, policy.clone(), cfg.workers_per_engine),
+        );
         infos.push(ModelInfo {
             id: BASE.into(),
             role: vec![Role::Strong, Role::Fast],
@@ -114,7 +130,10 @@ impl Engines {
         let tiny_dir = dir.join(TINY_EN);
         let fast_en = if tiny_dir.join("model.bin").exists() {
             let tiny = Arc::new(WhisperEngine::load(&tiny_dir, whisper_settings(TINY_EN, &cfg.fast))?);
-            by_name.insert(TINY_EN.to_string(), EngineHandle::spawn(tiny, policy, cfg.workers_per_engine));
+            by_name.insert(
+                TINY_EN.to_string(),
+                EngineHandle::spawn(tiny, policy, cfg.workers_per_engine),
+            );
             infos.push(ModelInfo {
                 id: TINY_EN.into(),
                 role: vec![Role::Fast],
@@ -161,7 +180,11 @@ impl Engines {
 
     /// The fast engine for a language.
     pub fn fast(&self, language: Option<&str>) -> &EngineHandle {
-        let name = if language == Some("en") { &self.fast_en } else { &self.fast_any };
+        let name = if language == Some("en") {
+            &self.fast_en
+        } else {
+            &self.fast_any
+        };
         &self.by_name[name]
     }
 
@@ -182,7 +205,14 @@ impl Engines {
 
     /// Picks the engine for a batch request: `auto` routes by duration and quality; a model name
     /// picks that engine; OpenAI's names count as `auto`. `Err` lists what is available.
-    pub fn route(&self, model: &str, duration_s: f64, language: Option<&str>, high_quality: bool, translate: bool) -> Result<&EngineHandle, String> {
+    pub fn route(
+        &self,
+        model: &str,
+        duration_s: f64,
+        language: Option<&str>,
+        high_quality: bool,
+        translate: bool,
+    ) -> Result<&EngineHandle, String> {
         if let Some(h) = self.by_name.get(model) {
             if translate && !h.supports_translation() {
                 return Err(format!("model '{model}' cannot translate; use {}", self.strong));
@@ -195,13 +225,25 @@ impl Engines {
             }
             return Ok(self.fast(language));
         }
-        Err(format!("The model '{model}' does not exist. Available models: auto, {}", self.names().join(", ")))
+        Err(format!(
+            "The model '{model}' does not exist. Available models: auto, {}",
+            self.names().join(", ")
+        ))
     }
 }
 
 /// Model names that mean "let the server choose": `auto` and OpenAI's own transcription models.
 pub fn is_auto_alias(model: &str) -> bool {
-    matches!(model, "auto" | "whisper-1" | "gpt-4o-transcribe" | "gpt-4o-mini-transcribe" | "gpt-4o-transcribe-diarize" | "gpt-transcribe" | "gpt-live-transcribe" | "gpt-realtime-whisper")
-        || model.starts_with("gpt-4o-mini-transcribe-")
+    matches!(
+        model,
+        "auto"
+            | "whisper-1"
+            | "gpt-4o-transcribe"
+            | "gpt-4o-mini-transcribe"
+            | "gpt-4o-transcribe-diarize"
+            | "gpt-transcribe"
+            | "gpt-live-transcribe"
+            | "gpt-realtime-whisper"
+    ) || model.starts_with("gpt-4o-mini-transcribe-")
         || model.starts_with("gpt-4o-transcribe-")
 }

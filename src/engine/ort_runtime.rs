@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use super::recognizer::EngineError;
 
-static INIT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+static INIT: OnceLock<Result<(PathBuf, ort::environment::Environment), String>> = OnceLock::new();
 
 /// Where the ONNX Runtime library is looked for, in order.
 pub fn candidate_paths(models_dir: &Path) -> Vec<PathBuf> {
@@ -24,21 +24,51 @@ pub fn init(models_dir: &Path) -> Result<PathBuf, EngineError> {
         let path = candidate_paths(models_dir)
             .into_iter()
             .find(|p| p.exists())
-            .ok_or_else(|| format!("libonnxruntime not found (set ORT_DYLIB_PATH or run scripts/fetch-models); looked in {}", models_dir.display()))?;
-        ort::init_from(&path)
+            .ok_or_else(|| {
+                format!(
+                    "libonnxruntime not found (set ORT_DYLIB_PATH or run scripts/fetch-models); looked in {}",
+                    models_dir.display()
+                )
+            })?;
+        let env = ort::init_from(&path)
             .map_err(|e| e.to_string())?
             .with_name("asr-router")
-            .commit();
-        Ok(path)
+            .build()
+            .map_err(|e| e.to_string())?;
+        super::sensevoice::register_ort_environment(env.clone());
+        Ok((path, env))
     })
     .clone()
-    .map_err(|reason| EngineError::Load { model: "onnxruntime".into(), reason })
+    .map(|(p, _)| p)
+    .map_err(|reason| EngineError::Load {
+        model: "onnxruntime".into(),
+        reason,
+    })
+}
+
+/// The process-wide environment (after [`init`]).
+pub fn environment() -> Result<ort::environment::Environment, EngineError> {
+    match INIT.get() {
+        Some(Ok((_, env))) => Ok(env.clone()),
+        Some(Err(reason)) => Err(EngineError::Load {
+            model: "onnxruntime".into(),
+            reason: reason.clone(),
+        }),
+        None => Err(EngineError::Load {
+            model: "onnxruntime".into(),
+            reason: "ONNX Runtime is not initialised".into(),
+        }),
+    }
 }
 
 /// Opens an ONNX model with a fixed intra-op thread count.
 pub fn open_session(path: &Path, threads: usize) -> Result<ort::session::Session, EngineError> {
-    let load = |reason: String| EngineError::Load { model: path.display().to_string(), reason };
-    ort::session::Session::builder()
+    let load = |reason: String| EngineError::Load {
+        model: path.display().to_string(),
+        reason,
+    };
+    let env = environment()?;
+    ort::session::Session::builder(&env)
         .map_err(|e| load(e.to_string()))?
         .with_intra_threads(threads.max(1))
         .map_err(|e| load(e.to_string()))?

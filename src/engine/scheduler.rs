@@ -38,7 +38,10 @@ impl PartialTicket {
     /// Issues a new ticket for a stream, making every earlier ticket of that stream stale.
     pub fn issue(stream: &Arc<AtomicU64>) -> Self {
         let mine = stream.fetch_add(1, Ordering::SeqCst) + 1;
-        Self { current: stream.clone(), mine }
+        Self {
+            current: stream.clone(),
+            mine,
+        }
     }
 
     fn is_stale(&self) -> bool {
@@ -88,7 +91,12 @@ pub struct BatchPolicy {
 
 impl Default for BatchPolicy {
     fn default() -> Self {
-        Self { max_batch: 8, max_wait: Duration::from_millis(10), final_queue: 64, partial_queue: 64 }
+        Self {
+            max_batch: 8,
+            max_wait: Duration::from_millis(10),
+            final_queue: 64,
+            partial_queue: 64,
+        }
     }
 }
 
@@ -112,13 +120,26 @@ impl EngineHandle {
         let name: Arc<str> = engine.name().into();
         let translation = engine.supports_translation();
         for i in 0..workers.max(1) {
-            let (e, f, p, m, pol) = (engine.clone(), frx.clone(), prx.clone(), metrics.clone(), policy.clone());
+            let (e, f, p, m, pol) = (
+                engine.clone(),
+                frx.clone(),
+                prx.clone(),
+                metrics.clone(),
+                policy.clone(),
+            );
             std::thread::Builder::new()
                 .name(format!("engine-{}-{i}", e.name()))
                 .spawn(move || worker(e, f, p, m, pol))
                 .expect("spawning an engine worker thread");
         }
-        Self { name, finals: ftx, partials: ptx, metrics, inflight: Arc::new(AtomicUsize::new(0)), translation }
+        Self {
+            name,
+            finals: ftx,
+            partials: ptx,
+            metrics,
+            inflight: Arc::new(AtomicUsize::new(0)),
+            translation,
+        }
     }
 
     /// Engine name.
@@ -142,9 +163,19 @@ impl EngineHandle {
     }
 
     /// Submits a job; refuses at once with `Busy` when the queue is full.
-    pub async fn try_recognize(&self, utterance: Utterance, priority: Priority, ticket: Option<PartialTicket>) -> Result<Hypothesis, SchedError> {
+    pub async fn try_recognize(
+        &self,
+        utterance: Utterance,
+        priority: Priority,
+        ticket: Option<PartialTicket>,
+    ) -> Result<Hypothesis, SchedError> {
         let (tx, rx) = oneshot::channel();
-        let job = Job { utterance, ticket, enqueued: Instant::now(), reply: tx };
+        let job = Job {
+            utterance,
+            ticket,
+            enqueued: Instant::now(),
+            reply: tx,
+        };
         let q = match priority {
             Priority::Final => &self.finals,
             Priority::Partial => &self.partials,
@@ -152,7 +183,9 @@ impl EngineHandle {
         q.try_send(job).map_err(|e| match e {
             flume::TrySendError::Full(_) => {
                 self.metrics.refused.fetch_add(1, Ordering::Relaxed);
-                SchedError::Busy { engine: self.name.to_string() }
+                SchedError::Busy {
+                    engine: self.name.to_string(),
+                }
             }
             flume::TrySendError::Disconnected(_) => SchedError::Closed(self.name.to_string()),
         })?;
@@ -162,20 +195,39 @@ impl EngineHandle {
     /// Submits a final and waits for room in the queue if it is full (back-pressure, no loss).
     pub async fn recognize_final(&self, utterance: Utterance) -> Result<Hypothesis, SchedError> {
         let (tx, rx) = oneshot::channel();
-        let job = Job { utterance, ticket: None, enqueued: Instant::now(), reply: tx };
-        self.finals.send_async(job).await.map_err(|_| SchedError::Closed(self.name.to_string()))?;
+        let job = Job {
+            utterance,
+            ticket: None,
+            enqueued: Instant::now(),
+            reply: tx,
+        };
+        self.finals
+            .send_async(job)
+            .await
+            .map_err(|_| SchedError::Closed(self.name.to_string()))?;
         self.await_reply(rx).await
     }
 
-    async fn await_reply(&self, rx: oneshot::Receiver<Result<Hypothesis, SchedError>>) -> Result<Hypothesis, SchedError> {
+    async fn await_reply(
+        &self,
+        rx: oneshot::Receiver<Result<Hypothesis, SchedError>>,
+    ) -> Result<Hypothesis, SchedError> {
         self.inflight.fetch_add(1, Ordering::Relaxed);
-        let r = rx.await.unwrap_or_else(|_| Err(SchedError::Closed(self.name.to_string())));
+        let r = rx
+            .await
+            .unwrap_or_else(|_| Err(SchedError::Closed(self.name.to_string())));
         self.inflight.fetch_sub(1, Ordering::Relaxed);
         r
     }
 }
 
-fn worker(engine: Arc<dyn Recognizer>, finals: flume::Receiver<Job>, partials: flume::Receiver<Job>, m: Arc<EngineMetrics>, policy: BatchPolicy) {
+fn worker(
+    engine: Arc<dyn Recognizer>,
+    finals: flume::Receiver<Job>,
+    partials: flume::Receiver<Job>,
+    m: Arc<EngineMetrics>,
+    policy: BatchPolicy,
+) {
     let limit = policy.max_batch.min(engine.max_batch()).max(1);
     loop {
         // Block for the first job, finals first.
@@ -230,12 +282,19 @@ fn worker(engine: Arc<dyn Recognizer>, finals: flume::Receiver<Job>, partials: f
             m.queue_wait.observe(started.duration_since(j.enqueued).as_secs_f64());
         }
         let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.recognize(&utterances)))
-            .unwrap_or_else(|_| utterances.iter().map(|_| Err(EngineError::Inference("engine panicked".into()))).collect());
+            .unwrap_or_else(|_| {
+                utterances
+                    .iter()
+                    .map(|_| Err(EngineError::Inference("engine panicked".into())))
+                    .collect()
+            });
         let took = started.elapsed().as_secs_f64();
         m.record_batch(batch.len(), took, audio_s);
         let mut results = results.into_iter();
         for job in batch {
-            let r = results.next().unwrap_or_else(|| Err(EngineError::Inference("engine returned too few results".into())));
+            let r = results
+                .next()
+                .unwrap_or_else(|| Err(EngineError::Inference("engine returned too few results".into())));
             let _ = job.reply.send(r.map_err(SchedError::from));
         }
     }

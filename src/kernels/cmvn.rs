@@ -41,9 +41,7 @@ fn bracketed_after(tokens: &[&str], marker: &str) -> Result<Vec<f32>, CmvnError>
                 .map_err(|_| CmvnError::Malformed(format!("bad number {t:?} in {marker}")))?,
         );
     }
-    Err(CmvnError::Malformed(format!(
-        "unterminated vector after {marker}"
-    )))
+    Err(CmvnError::Malformed(format!("unterminated vector after {marker}")))
 }
 
 fn parse_list(s: &str, what: &str) -> Result<Vec<f32>, CmvnError> {
@@ -69,10 +67,7 @@ impl Cmvn {
         if neg_mean.iter().chain(&inv_stddev).any(|v| !v.is_finite()) {
             return Err(CmvnError::Malformed("non-finite value".into()));
         }
-        Ok(Self {
-            neg_mean,
-            inv_stddev,
-        })
+        Ok(Self { neg_mean, inv_stddev })
     }
 
     /// Parses FunASR's `am.mvn` text.
@@ -86,10 +81,7 @@ impl Cmvn {
 
     /// Parses sherpa-onnx's `neg_mean` / `inv_stddev` metadata strings.
     pub fn from_metadata(neg_mean: &str, inv_stddev: &str) -> Result<Self, CmvnError> {
-        Self::new(
-            parse_list(neg_mean, "neg_mean")?,
-            parse_list(inv_stddev, "inv_stddev")?,
-        )
+        Self::new(parse_list(neg_mean, "neg_mean")?, parse_list(inv_stddev, "inv_stddev")?)
     }
 
     /// Feature dimension the statistics apply to.

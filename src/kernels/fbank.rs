@@ -145,8 +145,7 @@ impl FbankComputer {
     /// Builds the window, the mel filters and the FFT plan.
     pub fn new(opts: FbankOptions) -> Result<Self, FbankError> {
         let frame_length = opts.frame_length();
-        if frame_length < 2 || opts.frame_shift() == 0 || opts.num_bins < 3 || opts.sample_rate == 0
-        {
+        if frame_length < 2 || opts.frame_shift() == 0 || opts.num_bins < 3 || opts.sample_rate == 0 {
             return Err(FbankError::InvalidOptions(format!(
                 "frame length {frame_length}, shift {}, bins {}, rate {}",
                 opts.frame_shift(),
@@ -340,15 +339,12 @@ impl OnlineFbank {
         while self.num_frames < target {
             let start = self.num_frames * shift - self.pending_offset;
             let out = &mut self.features[self.num_frames * dim..(self.num_frames + 1) * dim];
-            self.computer
-                .compute_frame(&self.pending[start..start + len], out);
+            self.computer.compute_frame(&self.pending[start..start + len], out);
             self.num_frames += 1;
         }
         // Drop samples no future frame needs.
         let next_start = self.num_frames * shift;
-        let drop = next_start
-            .saturating_sub(self.pending_offset)
-            .min(self.pending.len());
+        let drop = next_start.saturating_sub(self.pending_offset).min(self.pending.len());
         if drop > 0 && drop * 2 >= self.pending.len() {
             self.pending.drain(..drop);
             self.pending_offset += drop;

@@ -37,11 +37,7 @@ pub struct LfrOptions {
 impl LfrOptions {
     /// SenseVoice's m = 7, n = 6 with the given edge rule.
     pub fn sensevoice(padding: LfrPadding) -> Self {
-        Self {
-            m: 7,
-            n: 6,
-            padding,
-        }
+        Self { m: 7, n: 6, padding }
     }
 
     fn left(&self) -> usize {

@@ -8,3 +8,4 @@ pub mod cmvn;
 pub mod ctc;
 pub mod fbank;
 pub mod lfr;
+pub mod whisper_mel;

@@ -31,7 +31,12 @@ impl WhisperMel {
             .map(|w| w as f32)
             .collect();
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(N_FFT);
-        Self { n_mels, filters: slaney_filters(16_000.0, N_FFT, n_mels), window, fft }
+        Self {
+            n_mels,
+            filters: slaney_filters(16_000.0, N_FFT, n_mels),
+            window,
+            fft,
+        }
     }
 
     /// Number of mel bands.
@@ -51,7 +56,13 @@ impl WhisperMel {
             // index into the reflect-padded, zero-extended signal
             let j = i as isize - pad as isize;
             let padded_len = N_SAMPLES as isize;
-            let k = if j < 0 { -j } else if j >= padded_len { 2 * (padded_len - 1) - j } else { j };
+            let k = if j < 0 {
+                -j
+            } else if j >= padded_len {
+                2 * (padded_len - 1) - j
+            } else {
+                j
+            };
             samples.get(k as usize).copied().unwrap_or(0.0)
         };
         let mut frame = vec![0f32; N_FFT];
@@ -97,7 +108,11 @@ fn hz_to_mel(f: f64) -> f64 {
     let min_log_hz = 1000.0;
     let min_log_mel = min_log_hz / f_sp;
     let logstep = (6.4f64).ln() / 27.0;
-    if f >= min_log_hz { min_log_mel + (f / min_log_hz).ln() / logstep } else { f / f_sp }
+    if f >= min_log_hz {
+        min_log_mel + (f / min_log_hz).ln() / logstep
+    } else {
+        f / f_sp
+    }
 }
 
 fn mel_to_hz(m: f64) -> f64 {
@@ -105,7 +120,11 @@ fn mel_to_hz(m: f64) -> f64 {
     let min_log_hz = 1000.0;
     let min_log_mel = min_log_hz / f_sp;
     let logstep = (6.4f64).ln() / 27.0;
-    if m >= min_log_mel { min_log_hz * (logstep * (m - min_log_mel)).exp() } else { f_sp * m }
+    if m >= min_log_mel {
+        min_log_hz * (logstep * (m - min_log_mel)).exp()
+    } else {
+        f_sp * m
+    }
 }
 
 /// librosa's `mel(sr, n_fft, n_mels, htk=False, norm="slaney")` filter bank, row-major.
@@ -113,8 +132,9 @@ fn slaney_filters(sr: f64, n_fft: usize, n_mels: usize) -> Vec<f32> {
     let n_bins = n_fft / 2 + 1;
     let fft_freqs: Vec<f64> = (0..n_bins).map(|i| i as f64 * sr / n_fft as f64).collect();
     let (lo, hi) = (hz_to_mel(0.0), hz_to_mel(sr / 2.0));
-    let mel_f: Vec<f64> =
-        (0..n_mels + 2).map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (n_mels + 1) as f64)).collect();
+    let mel_f: Vec<f64> = (0..n_mels + 2)
+        .map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (n_mels + 1) as f64))
+        .collect();
     let mut w = vec![0f32; n_mels * n_bins];
     for m in 0..n_mels {
         let enorm = 2.0 / (mel_f[m + 2] - mel_f[m]);
@@ -147,11 +167,15 @@ mod tests {
     #[test]
     fn tone_lands_in_the_right_band_and_silence_is_floor() {
         let mel = WhisperMel::new(80);
-        let tone: Vec<f32> = (0..16_000).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin() * 0.5).collect();
+        let tone: Vec<f32> = (0..16_000)
+            .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin() * 0.5)
+            .collect();
         let mut out = vec![0f32; 80 * N_FRAMES];
         mel.compute_into(&tone, &mut out);
         let col = 50;
-        let best = (0..80).max_by(|&a, &b| out[a * N_FRAMES + col].total_cmp(&out[b * N_FRAMES + col])).unwrap();
+        let best = (0..80)
+            .max_by(|&a, &b| out[a * N_FRAMES + col].total_cmp(&out[b * N_FRAMES + col]))
+            .unwrap();
         // 1 kHz is mel band ~ 1000/ (8000) of the Slaney scale: band index near 28 of 80
         assert!((25..=31).contains(&best), "best band {best}");
         assert!(out.iter().all(|v| v.is_finite()));

@@ -22,16 +22,28 @@ impl InputDecoder {
     pub fn new(format: AudioFormat) -> Result<Self, AudioError> {
         let resampler = StreamResampler::new(format.sample_rate())?;
         let (opus, ogg) = match format {
-            AudioFormat::Opus { container: OpusContainer::Raw } => (Some(OpusPacketDecoder::new(0)?), None),
-            AudioFormat::Opus { container: OpusContainer::Ogg } => (None, Some(OggPacketReader::default())),
-            AudioFormat::Opus { container: OpusContainer::Webm } => {
+            AudioFormat::Opus {
+                container: OpusContainer::Raw,
+            } => (Some(OpusPacketDecoder::new(0)?), None),
+            AudioFormat::Opus {
+                container: OpusContainer::Ogg,
+            } => (None, Some(OggPacketReader::default())),
+            AudioFormat::Opus {
+                container: OpusContainer::Webm,
+            } => {
                 return Err(AudioError::Unsupported(
                     "streaming WebM is not supported on the realtime socket; send raw Opus packets or Ogg/Opus".into(),
                 ));
             }
             _ => (None, None),
         };
-        Ok(Self { format, resampler, opus, ogg, odd_byte: None })
+        Ok(Self {
+            format,
+            resampler,
+            opus,
+            ogg,
+            odd_byte: None,
+        })
     }
 
     /// The format this decoder reads.
@@ -58,8 +70,14 @@ impl InputDecoder {
                 }
                 pcm16le_to_f32(data)
             }
-            AudioFormat::Pcmu => g711::decode_ulaw(bytes).into_iter().map(|s| s as f32 / 32768.0).collect(),
-            AudioFormat::Pcma => g711::decode_alaw(bytes).into_iter().map(|s| s as f32 / 32768.0).collect(),
+            AudioFormat::Pcmu => g711::decode_ulaw(bytes)
+                .into_iter()
+                .map(|s| s as f32 / 32768.0)
+                .collect(),
+            AudioFormat::Pcma => g711::decode_alaw(bytes)
+                .into_iter()
+                .map(|s| s as f32 / 32768.0)
+                .collect(),
             AudioFormat::Opus { .. } => {
                 let mut pcm = Vec::new();
                 if let Some(dec) = self.opus.as_mut() {

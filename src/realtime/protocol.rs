@@ -266,11 +266,7 @@ impl ProtocolError {
             json_kind(got)
         );
         let e = ProtocolError::new(ErrorCode::InvalidType, msg);
-        if param.is_empty() {
-            e
-        } else {
-            e.with_param(param)
-        }
+        if param.is_empty() { e } else { e.with_param(param) }
     }
 
     /// `invalid_value` for an enumerated string field.
@@ -288,23 +284,13 @@ impl ProtocolError {
     /// `decimal_below_min_value` / `decimal_above_max_value` for a number outside `min..=max`.
     pub fn decimal_out_of_range(param: &str, got: f64, min: f64, max: f64) -> Self {
         let (code, what, bound) = if got < min {
-            (
-                ErrorCode::DecimalBelowMinValue,
-                "below minimum",
-                format!(">= {min}"),
-            )
+            (ErrorCode::DecimalBelowMinValue, "below minimum", format!(">= {min}"))
         } else {
-            (
-                ErrorCode::DecimalAboveMaxValue,
-                "above maximum",
-                format!("<= {max}"),
-            )
+            (ErrorCode::DecimalAboveMaxValue, "above maximum", format!("<= {max}"))
         };
         ProtocolError::new(
             code,
-            format!(
-                "Invalid '{param}': decimal {what} value. Expected a value {bound}, but got {got} instead."
-            ),
+            format!("Invalid '{param}': decimal {what} value. Expected a value {bound}, but got {got} instead."),
         )
         .with_param(param)
     }
@@ -312,23 +298,13 @@ impl ProtocolError {
     /// `integer_below_min_value` / `integer_above_max_value` for an integer outside `min..=max`.
     pub fn integer_out_of_range(param: &str, got: i128, min: i128, max: i128) -> Self {
         let (code, what, bound) = if got < min {
-            (
-                ErrorCode::IntegerBelowMinValue,
-                "below minimum",
-                format!(">= {min}"),
-            )
+            (ErrorCode::IntegerBelowMinValue, "below minimum", format!(">= {min}"))
         } else {
-            (
-                ErrorCode::IntegerAboveMaxValue,
-                "above maximum",
-                format!("<= {max}"),
-            )
+            (ErrorCode::IntegerAboveMaxValue, "above maximum", format!("<= {max}"))
         };
         ProtocolError::new(
             code,
-            format!(
-                "Invalid '{param}': integer {what} value. Expected a value {bound}, but got {got} instead."
-            ),
+            format!("Invalid '{param}': integer {what} value. Expected a value {bound}, but got {got} instead."),
         )
         .with_param(param)
     }
@@ -1002,9 +978,7 @@ impl SessionConfig {
         let mut next = self.clone();
         match patch.input_audio_format {
             Patch::Absent => {}
-            Patch::Null | Patch::Value(BetaAudioFormat::Pcm16) => {
-                next.format = AudioFormat::Pcm16 { rate: 24_000 }
-            }
+            Patch::Null | Patch::Value(BetaAudioFormat::Pcm16) => next.format = AudioFormat::Pcm16 { rate: 24_000 },
             Patch::Value(BetaAudioFormat::G711Ulaw) => next.format = AudioFormat::Pcmu,
             Patch::Value(BetaAudioFormat::G711Alaw) => next.format = AudioFormat::Pcma,
         }
@@ -1092,15 +1066,9 @@ impl SessionConfig {
         m.insert("modalities".into(), json!(["text"]));
         m.insert("client_secret".into(), Value::Null);
         m.insert("input_audio_format".into(), json!(self.format.beta_name()));
-        m.insert(
-            "input_audio_transcription".into(),
-            self.transcription_json(),
-        );
+        m.insert("input_audio_transcription".into(), self.transcription_json());
         m.insert("turn_detection".into(), self.turn_detection.to_json());
-        m.insert(
-            "input_audio_noise_reduction".into(),
-            self.noise_reduction_json(),
-        );
+        m.insert("input_audio_noise_reduction".into(), self.noise_reduction_json());
         m.insert("include".into(), self.include_json());
         if let Some(p) = self.partial_interval_ms {
             m.insert("partial_interval_ms".into(), json!(p));
@@ -1150,10 +1118,7 @@ impl SessionConfig {
             audio: Some(GaAudioPatch {
                 input: Some(GaAudioInputPatch {
                     format: Patch::Value(format),
-                    noise_reduction: Patch::from_option(
-                        self.noise_reduction
-                            .map(|kind| NoiseReductionPatch { kind }),
-                    ),
+                    noise_reduction: Patch::from_option(self.noise_reduction.map(|kind| NoiseReductionPatch { kind })),
                     transcription: Patch::Value(TranscriptionPatch {
                         model: Patch::from_option(t.model.clone()),
                         language: Patch::from_option(t.language.clone()),
@@ -1173,11 +1138,7 @@ impl SessionConfig {
 }
 
 fn non_empty(s: &str) -> Option<String> {
-    if s.is_empty() {
-        None
-    } else {
-        Some(s.to_owned())
-    }
+    if s.is_empty() { None } else { Some(s.to_owned()) }
 }
 
 fn apply_transcription(cfg: &mut TranscriptionConfig, patch: &Patch<TranscriptionPatch>) {
@@ -1201,10 +1162,7 @@ fn apply_transcription(cfg: &mut TranscriptionConfig, patch: &Patch<Transcriptio
                 .as_ref()
                 .map(|s| non_empty(s))
                 .apply_to_flat(&mut cfg.language);
-            t.prompt
-                .as_ref()
-                .map(|s| non_empty(s))
-                .apply_to_flat(&mut cfg.prompt);
+            t.prompt.as_ref().map(|s| non_empty(s)).apply_to_flat(&mut cfg.prompt);
             t.languages.clone().apply_to(&mut cfg.languages);
             t.keywords.clone().apply_to(&mut cfg.keywords);
             t.delay.clone().apply_to(&mut cfg.delay);
@@ -1278,28 +1236,20 @@ fn apply_turn_detection(
             match td.prefix_padding_ms {
                 Patch::Absent => {}
                 Patch::Null => v.prefix_padding_ms = d.prefix_padding_ms,
-                Patch::Value(ms) => {
-                    v.prefix_padding_ms = check_ms(ms, &format!("{path}.prefix_padding_ms"), 0)?
-                }
+                Patch::Value(ms) => v.prefix_padding_ms = check_ms(ms, &format!("{path}.prefix_padding_ms"), 0)?,
             }
             match td.silence_duration_ms {
                 Patch::Absent => {}
                 Patch::Null => v.silence_duration_ms = d.silence_duration_ms,
-                Patch::Value(ms) => {
-                    v.silence_duration_ms = check_ms(ms, &format!("{path}.silence_duration_ms"), 0)?
-                }
+                Patch::Value(ms) => v.silence_duration_ms = check_ms(ms, &format!("{path}.silence_duration_ms"), 0)?,
             }
             match td.idle_timeout_ms {
                 Patch::Absent => {}
                 Patch::Null => v.idle_timeout_ms = None,
-                Patch::Value(ms) => {
-                    v.idle_timeout_ms = Some(check_ms(ms, &format!("{path}.idle_timeout_ms"), 1)?)
-                }
+                Patch::Value(ms) => v.idle_timeout_ms = Some(check_ms(ms, &format!("{path}.idle_timeout_ms"), 1)?),
             }
             td.create_response.clone().apply_to(&mut v.create_response);
-            td.interrupt_response
-                .clone()
-                .apply_to(&mut v.interrupt_response);
+            td.interrupt_response.clone().apply_to(&mut v.interrupt_response);
             *current = TurnDetection::ServerVad(v);
         }
         TurnDetectionType::SemanticVad => {
@@ -1313,9 +1263,7 @@ fn apply_turn_detection(
                 Patch::Value(e) => s.eagerness = e,
             }
             td.create_response.clone().apply_to(&mut s.create_response);
-            td.interrupt_response
-                .clone()
-                .apply_to(&mut s.interrupt_response);
+            td.interrupt_response.clone().apply_to(&mut s.interrupt_response);
             *current = TurnDetection::SemanticVad(s);
         }
     }
@@ -1395,17 +1343,12 @@ impl FormatPatch {
         Ok(match self.format_type {
             FormatType::Pcm => {
                 let rate = self.rate.unwrap_or(24_000);
-                match AudioFormat::PCM_RATES
-                    .iter()
-                    .find(|&&r| u64::from(r) == rate)
-                {
+                match AudioFormat::PCM_RATES.iter().find(|&&r| u64::from(r) == rate) {
                     Some(&rate) => AudioFormat::Pcm16 { rate },
                     None => {
                         return Err(ProtocolError::new(
                             ErrorCode::InvalidValue,
-                            format!(
-                                "Invalid value: {rate}. Supported values are: 24000 and 16000."
-                            ),
+                            format!("Invalid value: {rate}. Supported values are: 24000 and 16000."),
                         )
                         .with_param(format!("{path}.rate")));
                     }
@@ -1637,9 +1580,7 @@ impl ClientEvent {
     /// The wire `type`.
     pub fn event_type(&self) -> &'static str {
         match self {
-            ClientEvent::SessionUpdate { .. } | ClientEvent::LegacySessionUpdate { .. } => {
-                "session.update"
-            }
+            ClientEvent::SessionUpdate { .. } | ClientEvent::LegacySessionUpdate { .. } => "session.update",
             ClientEvent::TranscriptionSessionUpdate { .. } => "transcription_session.update",
             ClientEvent::InputAudioBufferAppend { .. } => "input_audio_buffer.append",
             ClientEvent::InputAudioBufferCommit { .. } => "input_audio_buffer.commit",
@@ -1749,9 +1690,7 @@ fn parse_event(map: &Map<String, Value>, event_id: Option<String>) -> PResult<Cl
                     }
                 }
                 Some(t) => {
-                    let st = parse_enum(t, "session.type", SessionType::from_wire, || {
-                        SessionType::wire_names()
-                    })?;
+                    let st = parse_enum(t, "session.type", SessionType::from_wire, || SessionType::wire_names())?;
                     Ok(ClientEvent::SessionUpdate {
                         event_id,
                         session: parse_ga_session(session, Some(st))?,
@@ -1781,11 +1720,7 @@ fn parse_event(map: &Map<String, Value>, event_id: Option<String>) -> PResult<Cl
         "input_audio_buffer.clear" => Ok(ClientEvent::InputAudioBufferClear { event_id }),
         other => match UnsupportedEvent::from_wire(other) {
             Some(event) => Ok(ClientEvent::Unsupported { event_id, event }),
-            None => Err(ProtocolError::invalid_enum(
-                "type",
-                other,
-                CLIENT_EVENT_TYPES,
-            )),
+            None => Err(ProtocolError::invalid_enum("type", other, CLIENT_EVENT_TYPES)),
         },
     }
 }
@@ -1806,11 +1741,7 @@ fn join(prefix: &str, key: &str) -> String {
     }
 }
 
-fn required_object<'v>(
-    map: &'v Map<String, Value>,
-    key: &str,
-    prefix: &str,
-) -> PResult<&'v Map<String, Value>> {
+fn required_object<'v>(map: &'v Map<String, Value>, key: &str, prefix: &str) -> PResult<&'v Map<String, Value>> {
     let path = join(prefix, key);
     match map.get(key) {
         None | Some(Value::Null) => Err(ProtocolError::missing(&path)),
@@ -1916,10 +1847,7 @@ macro_rules! enum_parser {
     };
 }
 
-fn parse_ga_session(
-    session: &Map<String, Value>,
-    session_type: Option<SessionType>,
-) -> PResult<GaSessionPatch> {
+fn parse_ga_session(session: &Map<String, Value>, session_type: Option<SessionType>) -> PResult<GaSessionPatch> {
     let mut ignored = Vec::new();
     note_unknown(
         session,
@@ -1934,10 +1862,7 @@ fn parse_ga_session(
             note_unknown(audio, &["input"], "session.audio", &mut ignored);
             let input = match audio.get("input") {
                 None | Some(Value::Null) => None,
-                Some(v) => Some(parse_ga_input(
-                    as_object(v, "session.audio.input")?,
-                    &mut ignored,
-                )?),
+                Some(v) => Some(parse_ga_input(as_object(v, "session.audio.input")?, &mut ignored)?),
             };
             Some(GaAudioPatch { input })
         }
@@ -1951,33 +1876,19 @@ fn parse_ga_session(
     })
 }
 
-fn parse_ga_input(
-    input: &Map<String, Value>,
-    ignored: &mut Vec<String>,
-) -> PResult<GaAudioInputPatch> {
+fn parse_ga_input(input: &Map<String, Value>, ignored: &mut Vec<String>) -> PResult<GaAudioInputPatch> {
     const P: &str = "session.audio.input";
     note_unknown(
         input,
-        &[
-            "format",
-            "noise_reduction",
-            "transcription",
-            "turn_detection",
-        ],
+        &["format", "noise_reduction", "transcription", "turn_detection"],
         P,
         ignored,
     );
     Ok(GaAudioInputPatch {
         format: patch_field(input, "format", P, |v, p| parse_format(v, p, ignored))?,
-        noise_reduction: patch_field(input, "noise_reduction", P, |v, p| {
-            parse_noise_reduction(v, p, ignored)
-        })?,
-        transcription: patch_field(input, "transcription", P, |v, p| {
-            parse_transcription(v, p, ignored)
-        })?,
-        turn_detection: patch_field(input, "turn_detection", P, |v, p| {
-            parse_turn_detection(v, p, ignored)
-        })?,
+        noise_reduction: patch_field(input, "noise_reduction", P, |v, p| parse_noise_reduction(v, p, ignored))?,
+        transcription: patch_field(input, "transcription", P, |v, p| parse_transcription(v, p, ignored))?,
+        turn_detection: patch_field(input, "turn_detection", P, |v, p| parse_turn_detection(v, p, ignored))?,
     })
 }
 
@@ -1999,24 +1910,14 @@ fn parse_beta_session(session: &Map<String, Value>) -> PResult<BetaSessionPatch>
     );
     let ig = &mut ignored;
     let patch = BetaSessionPatch {
-        input_audio_format: patch_field(
-            session,
-            "input_audio_format",
-            P,
-            enum_parser!(BetaAudioFormat),
-        )?,
+        input_audio_format: patch_field(session, "input_audio_format", P, enum_parser!(BetaAudioFormat))?,
         input_audio_transcription: patch_field(session, "input_audio_transcription", P, |v, p| {
             parse_transcription(v, p, ig)
         })?,
-        turn_detection: patch_field(session, "turn_detection", P, |v, p| {
-            parse_turn_detection(v, p, ig)
+        turn_detection: patch_field(session, "turn_detection", P, |v, p| parse_turn_detection(v, p, ig))?,
+        input_audio_noise_reduction: patch_field(session, "input_audio_noise_reduction", P, |v, p| {
+            parse_noise_reduction(v, p, ig)
         })?,
-        input_audio_noise_reduction: patch_field(
-            session,
-            "input_audio_noise_reduction",
-            P,
-            |v, p| parse_noise_reduction(v, p, ig),
-        )?,
         include: patch_field(session, "include", P, parse_string_list)?,
         partial_interval_ms: patch_field(session, "partial_interval_ms", P, parse_u64)?,
         ignored: Vec::new(),
@@ -2053,11 +1954,7 @@ fn parse_format(v: &Value, path: &str, ignored: &mut Vec<String>) -> PResult<For
     })
 }
 
-fn parse_noise_reduction(
-    v: &Value,
-    path: &str,
-    ignored: &mut Vec<String>,
-) -> PResult<NoiseReductionPatch> {
+fn parse_noise_reduction(v: &Value, path: &str, ignored: &mut Vec<String>) -> PResult<NoiseReductionPatch> {
     let m = as_object(v, path)?;
     note_unknown(m, &["type"], path, ignored);
     let kind = match m.get("type") {
@@ -2072,22 +1969,11 @@ fn parse_noise_reduction(
     Ok(NoiseReductionPatch { kind })
 }
 
-fn parse_transcription(
-    v: &Value,
-    path: &str,
-    ignored: &mut Vec<String>,
-) -> PResult<TranscriptionPatch> {
+fn parse_transcription(v: &Value, path: &str, ignored: &mut Vec<String>) -> PResult<TranscriptionPatch> {
     let m = as_object(v, path)?;
     note_unknown(
         m,
-        &[
-            "model",
-            "language",
-            "prompt",
-            "languages",
-            "keywords",
-            "delay",
-        ],
+        &["model", "language", "prompt", "languages", "keywords", "delay"],
         path,
         ignored,
     );
@@ -2101,11 +1987,7 @@ fn parse_transcription(
     })
 }
 
-fn parse_turn_detection(
-    v: &Value,
-    path: &str,
-    ignored: &mut Vec<String>,
-) -> PResult<TurnDetectionPatch> {
+fn parse_turn_detection(v: &Value, path: &str, ignored: &mut Vec<String>) -> PResult<TurnDetectionPatch> {
     let m = as_object(v, path)?;
     note_unknown(
         m,
@@ -2524,11 +2406,7 @@ impl ServerEvent {
     }
 
     /// `input_audio_buffer.timeout_triggered`.
-    pub fn timeout_triggered(
-        item_id: impl Into<String>,
-        audio_start_ms: u64,
-        audio_end_ms: u64,
-    ) -> Self {
+    pub fn timeout_triggered(item_id: impl Into<String>, audio_start_ms: u64, audio_end_ms: u64) -> Self {
         Self::new(ServerEventBody::TimeoutTriggered {
             item_id: item_id.into(),
             audio_start_ms,
@@ -2537,11 +2415,7 @@ impl ServerEvent {
     }
 
     /// `conversation.item.created` (beta) for a user audio item.
-    pub fn item_created(
-        item_id: &str,
-        previous_item_id: Option<String>,
-        transcript: Option<&str>,
-    ) -> Self {
+    pub fn item_created(item_id: &str, previous_item_id: Option<String>, transcript: Option<&str>) -> Self {
         Self::new(ServerEventBody::ConversationItemCreated {
             previous_item_id,
             item: ConversationItem::user_audio(item_id, transcript),
@@ -2575,17 +2449,8 @@ impl ServerEvent {
     }
 
     /// `…input_audio_transcription.completed` with `usage: {"type":"duration","seconds"}`.
-    pub fn completed(
-        item_id: impl Into<String>,
-        transcript: impl Into<String>,
-        audio_seconds: f64,
-    ) -> Self {
-        Self::completed_with(
-            item_id,
-            transcript,
-            audio_seconds,
-            CompletedExtras::default(),
-        )
+    pub fn completed(item_id: impl Into<String>, transcript: impl Into<String>, audio_seconds: f64) -> Self {
+        Self::completed_with(item_id, transcript, audio_seconds, CompletedExtras::default())
     }
 
     /// `…input_audio_transcription.completed` with extension fields.
@@ -2606,10 +2471,7 @@ impl ServerEvent {
             transcript: transcript.into(),
             usage: Usage::Duration { seconds },
             logprobs: extras.logprobs,
-            languages: extras
-                .language
-                .as_ref()
-                .map(|l| vec![LanguageCode { code: l.clone() }]),
+            languages: extras.language.as_ref().map(|l| vec![LanguageCode { code: l.clone() }]),
             language: extras.language,
             speaker: extras.speaker,
             latency_ms: extras.latency_ms,
@@ -2647,18 +2509,10 @@ impl ServerEvent {
             ServerEventBody::ConversationItemCreated { .. } => "conversation.item.created",
             ServerEventBody::ConversationItemAdded { .. } => "conversation.item.added",
             ServerEventBody::ConversationItemDone { .. } => "conversation.item.done",
-            ServerEventBody::TranscriptionDelta { .. } => {
-                "conversation.item.input_audio_transcription.delta"
-            }
-            ServerEventBody::TranscriptionCompleted { .. } => {
-                "conversation.item.input_audio_transcription.completed"
-            }
-            ServerEventBody::TranscriptionSegment { .. } => {
-                "conversation.item.input_audio_transcription.segment"
-            }
-            ServerEventBody::TranscriptionFailed { .. } => {
-                "conversation.item.input_audio_transcription.failed"
-            }
+            ServerEventBody::TranscriptionDelta { .. } => "conversation.item.input_audio_transcription.delta",
+            ServerEventBody::TranscriptionCompleted { .. } => "conversation.item.input_audio_transcription.completed",
+            ServerEventBody::TranscriptionSegment { .. } => "conversation.item.input_audio_transcription.segment",
+            ServerEventBody::TranscriptionFailed { .. } => "conversation.item.input_audio_transcription.failed",
             ServerEventBody::Error { .. } => "error",
             ServerEventBody::Unknown => "unknown",
         }
@@ -2762,10 +2616,7 @@ mod tests {
         assert_eq!(c.noise_reduction, Some(NoiseReduction::NearField));
         assert_eq!(c.transcription.model.as_deref(), Some("gpt-4o-transcribe"));
         assert_eq!(c.transcription.language.as_deref(), Some("en"));
-        assert_eq!(
-            c.transcription.prompt.as_deref(),
-            Some("Kubernetes, gRPC, Tokio")
-        );
+        assert_eq!(c.transcription.prompt.as_deref(), Some("Kubernetes, gRPC, Tokio"));
         assert!(c.include_logprobs());
 
         let js = c.to_ga_json("sess_X", 1_760_000_000);
@@ -2773,14 +2624,8 @@ mod tests {
         assert_eq!(js["object"], "realtime.transcription_session");
         assert_eq!(js["id"], "sess_X");
         assert_eq!(js["expires_at"], 1_760_000_000u64);
-        assert_eq!(
-            js["audio"]["input"]["format"],
-            json!({"type":"audio/pcm","rate":24000})
-        );
-        assert_eq!(
-            js["audio"]["input"]["noise_reduction"],
-            json!({"type":"near_field"})
-        );
+        assert_eq!(js["audio"]["input"]["format"], json!({"type":"audio/pcm","rate":24000}));
+        assert_eq!(js["audio"]["input"]["noise_reduction"], json!({"type":"near_field"}));
         assert_eq!(js["audio"]["input"]["turn_detection"]["type"], "server_vad");
         assert_eq!(js["audio"]["input"]["turn_detection"]["threshold"], 0.5);
         assert_eq!(js["include"], json!([INCLUDE_LOGPROBS]));
@@ -2834,10 +2679,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.turn_detection, TurnDetection::Manual);
         assert_eq!(c.turn_detection.effective_vad(), None);
-        assert_eq!(
-            c.to_ga_json("s", 0)["audio"]["input"]["turn_detection"],
-            Value::Null
-        );
+        assert_eq!(c.to_ga_json("s", 0)["audio"]["input"]["turn_detection"], Value::Null);
         apply_ga(
             &mut c,
             json!({"type":"transcription","audio":{"input":{"turn_detection":
@@ -2907,13 +2749,7 @@ mod tests {
             json!({"type":"transcription","audio":{"input":{"turn_detection":{"eagerness":"high"}}}}),
         )
         .unwrap();
-        assert_eq!(
-            c.turn_detection
-                .effective_vad()
-                .unwrap()
-                .silence_duration_ms,
-            400
-        );
+        assert_eq!(c.turn_detection.effective_vad().unwrap().silence_duration_ms, 400);
     }
 
     #[test]
@@ -2949,10 +2785,7 @@ mod tests {
                 container: OpusContainer::Webm
             }
         );
-        assert_eq!(
-            c.format.to_ga_json(),
-            json!({"type":"audio/opus","container":"webm"})
-        );
+        assert_eq!(c.format.to_ga_json(), json!({"type":"audio/opus","container":"webm"}));
         apply_ga(
             &mut c,
             json!({"type":"transcription","audio":{"input":{"format":{"type":"audio/opus"}}}}),
@@ -2998,10 +2831,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::DecimalAboveMaxValue);
-        assert_eq!(
-            e.param.as_deref(),
-            Some("session.audio.input.turn_detection.threshold")
-        );
+        assert_eq!(e.param.as_deref(), Some("session.audio.input.turn_detection.threshold"));
         assert_eq!(
             e.message,
             "Invalid 'session.audio.input.turn_detection.threshold': decimal above maximum value. Expected a value <= 1, but got 1.5 instead."
@@ -3017,31 +2847,15 @@ mod tests {
             r#"{"type":"session.update","session":{"type":"transcription","audio":{"input":{"turn_detection":{"silence_duration_ms":-5}}}}}"#,
         );
         assert_eq!(e.code, ErrorCode::IntegerBelowMinValue);
-        let e = apply_ga(
-            &mut c,
-            json!({"type":"transcription","partial_interval_ms":10}),
-        )
-        .unwrap_err();
+        let e = apply_ga(&mut c, json!({"type":"transcription","partial_interval_ms":10})).unwrap_err();
         assert_eq!(e.code, ErrorCode::IntegerBelowMinValue);
         assert_eq!(e.param.as_deref(), Some("session.partial_interval_ms"));
-        apply_ga(
-            &mut c,
-            json!({"type":"transcription","partial_interval_ms":0}),
-        )
-        .unwrap();
+        apply_ga(&mut c, json!({"type":"transcription","partial_interval_ms":0})).unwrap();
         assert_eq!(c.partial_interval_ms, Some(0));
-        apply_ga(
-            &mut c,
-            json!({"type":"transcription","partial_interval_ms":250.0}),
-        )
-        .unwrap();
+        apply_ga(&mut c, json!({"type":"transcription","partial_interval_ms":250.0})).unwrap();
         assert_eq!(c.partial_interval_ms, Some(250));
         assert_eq!(c.to_ga_json("s", 0)["partial_interval_ms"], 250);
-        apply_ga(
-            &mut c,
-            json!({"type":"transcription","partial_interval_ms":null}),
-        )
-        .unwrap();
+        apply_ga(&mut c, json!({"type":"transcription","partial_interval_ms":null})).unwrap();
         assert_eq!(c.partial_interval_ms, None);
 
         let e = apply_ga(&mut c, json!({"type":"transcription","include":["foo"]})).unwrap_err();
@@ -3099,9 +2913,7 @@ mod tests {
                 "session.model".to_string(),
             ]
         );
-        let e = parse_err(
-            r#"{"type":"session.update","event_id":"probe","session":{"totally_made_up_field":1}}"#,
-        );
+        let e = parse_err(r#"{"type":"session.update","event_id":"probe","session":{"totally_made_up_field":1}}"#);
         assert_eq!(e.code, ErrorCode::MissingRequiredParameter);
         assert_eq!(e.param.as_deref(), Some("session.type"));
         assert_eq!(e.message, "Missing required parameter: 'session.type'.");
@@ -3112,9 +2924,7 @@ mod tests {
         let e = parse_err(r#"{"type":"session.update"}"#);
         assert_eq!(e.param.as_deref(), Some("session"));
         // Lenient: GA fields without type.
-        let p = ga_patch(
-            r#"{"type":"session.update","session":{"audio":{"input":{"turn_detection":null}}}}"#,
-        );
+        let p = ga_patch(r#"{"type":"session.update","session":{"audio":{"input":{"turn_detection":null}}}}"#);
         assert_eq!(p.session_type, None);
         assert!(p.audio.unwrap().input.unwrap().turn_detection.is_null());
     }
@@ -3133,35 +2943,25 @@ mod tests {
         let mut c = SessionConfig::default();
         c.apply_beta_update(&p).unwrap();
         assert_eq!(c.format, AudioFormat::Pcmu);
-        assert_eq!(
-            c.transcription.prompt, None,
-            "empty prompt is stored as None"
-        );
+        assert_eq!(c.transcription.prompt, None, "empty prompt is stored as None");
         assert_eq!(c.partial_interval_ms, Some(300));
         let js = c.to_beta_json("sess_b", 9);
         assert_eq!(js["input_audio_format"], "g711_ulaw");
         assert_eq!(js["object"], "realtime.transcription_session");
-        assert_eq!(
-            js["input_audio_transcription"]["model"],
-            "gpt-4o-transcribe"
-        );
+        assert_eq!(js["input_audio_transcription"]["model"], "gpt-4o-transcribe");
         assert_eq!(js["turn_detection"]["threshold"], 0.6);
         assert_eq!(js["turn_detection"]["silence_duration_ms"], 400);
         assert_eq!(js["input_audio_noise_reduction"]["type"], "near_field");
         assert_eq!(js["modalities"], json!(["text"]));
 
-        let e = parse_err(
-            r#"{"type":"transcription_session.update","session":{"input_audio_format":"pcm24"}}"#,
-        );
+        let e = parse_err(r#"{"type":"transcription_session.update","session":{"input_audio_format":"pcm24"}}"#);
         assert_eq!(e.param.as_deref(), Some("session.input_audio_format"));
         assert_eq!(
             e.message,
             "Invalid value: 'pcm24'. Supported values are: 'pcm16', 'g711_ulaw', and 'g711_alaw'."
         );
         let mut c2 = c.clone();
-        let p = beta_patch(
-            r#"{"type":"transcription_session.update","session":{"turn_detection":{"threshold":2}}}"#,
-        );
+        let p = beta_patch(r#"{"type":"transcription_session.update","session":{"turn_detection":{"threshold":2}}}"#);
         let e = c2.apply_beta_update(&p).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("session.turn_detection.threshold"));
         assert_eq!(c2, c);
@@ -3181,8 +2981,7 @@ mod tests {
 
     #[test]
     fn append_commit_clear() {
-        let ev =
-            parse_ok(r#"{"type":"input_audio_buffer.append","audio":"AAECAw==","event_id":"a1"}"#);
+        let ev = parse_ok(r#"{"type":"input_audio_buffer.append","audio":"AAECAw==","event_id":"a1"}"#);
         assert_eq!(
             ev,
             ClientEvent::InputAudioBufferAppend {
@@ -3196,9 +2995,7 @@ mod tests {
         let ev = parse_ok(r#"{"type":"input_audio_buffer.append","audio":""}"#);
         assert_eq!(ev, ClientEvent::append(Vec::new()));
 
-        let e = parse_err(
-            r#"{"type":"input_audio_buffer.append","audio":"@@not base64@@","event_id":"bad"}"#,
-        );
+        let e = parse_err(r#"{"type":"input_audio_buffer.append","audio":"@@not base64@@","event_id":"bad"}"#);
         assert_eq!(e.code, ErrorCode::InvalidValue);
         assert_eq!(e.param.as_deref(), Some("audio"));
         assert_eq!(e.event_id.as_deref(), Some("bad"));
@@ -3268,10 +3065,7 @@ mod tests {
         };
         assert_eq!(event.reply_error(None), None);
         assert_eq!(
-            UnsupportedEvent::ResponseCancel
-                .reply_error(None)
-                .unwrap()
-                .code,
+            UnsupportedEvent::ResponseCancel.reply_error(None).unwrap().code,
             ErrorCode::ResponseCancelNotActive
         );
         for t in CLIENT_EVENT_TYPES {
@@ -3358,10 +3152,7 @@ mod tests {
 
         let ev = ServerEvent::completed("item_1", "Hello world.", 2.89);
         let v: Value = serde_json::to_value(&ev).unwrap();
-        assert_eq!(
-            v["type"],
-            "conversation.item.input_audio_transcription.completed"
-        );
+        assert_eq!(v["type"], "conversation.item.input_audio_transcription.completed");
         assert_eq!(v["usage"], json!({"type":"duration","seconds":2.89}));
         assert_eq!(v["content_index"], 0);
         for k in ["language", "speaker", "latency_ms", "logprobs", "languages"] {
@@ -3419,8 +3210,7 @@ mod tests {
         assert_eq!(v["content_index"], 0);
 
         let cfg = SessionConfig::default();
-        let v = serde_json::to_value(ServerEvent::session_created(cfg.to_ga_json("sess_1", 1)))
-            .unwrap();
+        let v = serde_json::to_value(ServerEvent::session_created(cfg.to_ga_json("sess_1", 1))).unwrap();
         assert_eq!(v["type"], "session.created");
         assert_eq!(v["session"]["type"], "transcription");
         let v = serde_json::to_value(ServerEvent::transcription_session_updated(
@@ -3456,10 +3246,7 @@ mod tests {
             let v: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(v["type"], ev.event_type());
         }
-        let ev = ServerEvent::from_json(
-            r#"{"event_id":"e","type":"rate_limits.updated","rate_limits":[]}"#,
-        )
-        .unwrap();
+        let ev = ServerEvent::from_json(r#"{"event_id":"e","type":"rate_limits.updated","rate_limits":[]}"#).unwrap();
         assert_eq!(ev.body, ServerEventBody::Unknown);
     }
 
@@ -3511,9 +3298,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let alphabet: Vec<char> = "{}[]\":,0123456789.-null truefalse abcxyz\\é你"
-            .chars()
-            .collect();
+        let alphabet: Vec<char> = "{}[]\":,0123456789.-null truefalse abcxyz\\é你".chars().collect();
         for seed in seeds {
             for _ in 0..2000 {
                 let mut chars: Vec<char> = seed.chars().collect();
@@ -3524,9 +3309,7 @@ mod tests {
                             chars.remove(pos);
                         }
                         1 => chars.insert(pos, alphabet[(next() as usize) % alphabet.len()]),
-                        _ if pos < chars.len() => {
-                            chars[pos] = alphabet[(next() as usize) % alphabet.len()]
-                        }
+                        _ if pos < chars.len() => chars[pos] = alphabet[(next() as usize) % alphabet.len()],
                         _ => {}
                     }
                 }
@@ -3534,9 +3317,7 @@ mod tests {
                 if let Ok(ClientEvent::SessionUpdate { session, .. }) = parse_client_event(&text) {
                     let _ = SessionConfig::default().apply_ga_update(&session);
                 }
-                if let Ok(ClientEvent::TranscriptionSessionUpdate { session, .. }) =
-                    parse_client_event(&text)
-                {
+                if let Ok(ClientEvent::TranscriptionSessionUpdate { session, .. }) = parse_client_event(&text) {
                     let _ = SessionConfig::default().apply_beta_update(&session);
                 }
             }

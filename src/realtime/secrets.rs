@@ -16,9 +16,17 @@ fn ttl(v: &Value, path: &str) -> Result<u64, ApiError> {
         None | Some(Value::Null) => Ok(600),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(s) if (10..=7200).contains(&s) => Ok(s),
-            _ => Err(ApiError::invalid("expires_after.seconds must be between 10 and 7200", Some("expires_after.seconds"), Some("invalid_value"))),
+            _ => Err(ApiError::invalid(
+                "expires_after.seconds must be between 10 and 7200",
+                Some("expires_after.seconds"),
+                Some("invalid_value"),
+            )),
         },
-        Some(_) => Err(ApiError::invalid("expires_after.seconds must be an integer", Some("expires_after.seconds"), Some("invalid_type"))),
+        Some(_) => Err(ApiError::invalid(
+            "expires_after.seconds must be an integer",
+            Some("expires_after.seconds"),
+            Some("invalid_type"),
+        )),
     }
 }
 
@@ -26,9 +34,19 @@ fn body_json(body: &str) -> Result<Value, ApiError> {
     if body.trim().is_empty() {
         return Ok(json!({}));
     }
-    let v: Value = serde_json::from_str(body).map_err(|e| ApiError::invalid(format!("We could not parse the JSON body of your request: {e}"), None, Some("invalid_json")))?;
+    let v: Value = serde_json::from_str(body).map_err(|e| {
+        ApiError::invalid(
+            format!("We could not parse the JSON body of your request: {e}"),
+            None,
+            Some("invalid_json"),
+        )
+    })?;
     if !v.is_object() {
-        return Err(ApiError::invalid("The request body must be a JSON object", None, Some("invalid_type")));
+        return Err(ApiError::invalid(
+            "The request body must be a JSON object",
+            None,
+            Some("invalid_type"),
+        ));
     }
     Ok(v)
 }
@@ -39,20 +57,28 @@ pub async fn client_secrets(State(st): State<Shared>, body: String) -> Response 
     let run = || -> Result<Value, ApiError> {
         let v = body_json(&body)?;
         if v.get("expires_after").is_some_and(|e| !e.is_object() && !e.is_null()) {
-            return Err(ApiError::invalid("expires_after must be an object like {\"anchor\":\"created_at\",\"seconds\":600}", Some("expires_after"), Some("invalid_type")));
+            return Err(ApiError::invalid(
+                "expires_after must be an object like {\"anchor\":\"created_at\",\"seconds\":600}",
+                Some("expires_after"),
+                Some("invalid_type"),
+            ));
         }
         let secs = ttl(&v, "/expires_after/seconds")?;
         let mut cfg = SessionConfig::with_model("auto");
         if let Some(s) = v.get("session").filter(|s| s.is_object()) {
             let text = json!({"type": "session.update", "session": s}).to_string();
             match protocol::parse_client_event(&text) {
-                Ok(protocol::ClientEvent::SessionUpdate { session, .. }) => cfg.apply_ga_update(&session).map_err(|e| ApiError::invalid(e.message, e.param.as_deref(), Some("invalid_value")))?,
+                Ok(protocol::ClientEvent::SessionUpdate { session, .. }) => cfg
+                    .apply_ga_update(&session)
+                    .map_err(|e| ApiError::invalid(e.message, e.param.as_deref(), Some("invalid_value")))?,
                 Ok(_) => {}
                 Err(e) => return Err(ApiError::invalid(e.message, e.param.as_deref(), Some("invalid_value"))),
             }
         }
         let (value, expires_at) = st.auth.mint(Duration::from_secs(secs));
-        Ok(json!({"value": value, "expires_at": expires_at, "session": cfg.to_ga_json(&protocol::new_session_id(), expires_at)}))
+        Ok(
+            json!({"value": value, "expires_at": expires_at, "session": cfg.to_ga_json(&protocol::new_session_id(), expires_at)}),
+        )
     };
     match run() {
         Ok(v) => axum::Json(v).into_response(),
@@ -67,8 +93,11 @@ pub async fn transcription_sessions(State(st): State<Shared>, body: String) -> R
         let secs = ttl(&v, "/client_secret/expires_at/seconds")?;
         let mut cfg = SessionConfig::with_model("auto");
         let text = json!({"type": "transcription_session.update", "session": v}).to_string();
-        if let Ok(protocol::ClientEvent::TranscriptionSessionUpdate { session, .. }) = protocol::parse_client_event(&text) {
-            cfg.apply_beta_update(&session).map_err(|e| ApiError::invalid(e.message, e.param.as_deref(), Some("invalid_value")))?;
+        if let Ok(protocol::ClientEvent::TranscriptionSessionUpdate { session, .. }) =
+            protocol::parse_client_event(&text)
+        {
+            cfg.apply_beta_update(&session)
+                .map_err(|e| ApiError::invalid(e.message, e.param.as_deref(), Some("invalid_value")))?;
         }
         let (value, expires_at) = st.auth.mint(Duration::from_secs(secs));
         let mut s = cfg.to_beta_json(&protocol::new_session_id(), expires_at);

@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -25,9 +25,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 use super::input::InputDecoder;
-use super::protocol::{
-    self, ClientEvent, CompletedExtras, ErrorCode, ProtocolError, ServerEvent, SessionConfig,
-};
+use super::protocol::{self, ClientEvent, CompletedExtras, ErrorCode, ProtocolError, ServerEvent, SessionConfig};
 use super::stabilizer::Stabilizer;
 use crate::engine::recognizer::{DecodeOptions, Utterance};
 use crate::engine::scheduler::{EngineHandle, PartialTicket, Priority, SchedError};
@@ -65,7 +63,10 @@ impl Outbound {
     }
 
     async fn close(&self, code: u16, reason: &str) {
-        let frame = CloseFrame { code, reason: Utf8Bytes::from(reason.to_string()) };
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason.to_string()),
+        };
         let _ = self.critical.send(Message::Close(Some(frame))).await;
     }
 }
@@ -93,7 +94,10 @@ struct FinalJob {
 }
 
 enum Internal {
-    Partial { item_id: String, result: Result<String, SchedError> },
+    Partial {
+        item_id: String,
+        result: Result<String, SchedError>,
+    },
 }
 
 /// Runs a session on an upgraded socket until either side ends it.
@@ -102,7 +106,10 @@ pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
     let (ctx, crx) = mpsc::channel::<Message>(1024);
     let (ptx, prx) = mpsc::channel::<Message>(st.cfg.outbound_queue.max(1));
     let writer = tokio::spawn(write_loop(sink, crx, prx));
-    let out = Arc::new(Outbound { critical: ctx, partial: ptx });
+    let out = Arc::new(Outbound {
+        critical: ctx,
+        partial: ptx,
+    });
 
     let (ftx, frx) = mpsc::channel::<FinalJob>(64);
     let finalizer = tokio::spawn(finalize_loop(frx, out.clone()));
@@ -158,7 +165,11 @@ pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
 }
 
-async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut critical: mpsc::Receiver<Message>, mut partial: mpsc::Receiver<Message>) {
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut critical: mpsc::Receiver<Message>,
+    mut partial: mpsc::Receiver<Message>,
+) {
     loop {
         let msg = tokio::select! {
             biased;
@@ -216,7 +227,8 @@ async fn finalize_loop(mut jobs: mpsc::Receiver<FinalJob>, out: Arc<Outbound>) {
     while let Some((job, r)) = pending.next().await {
         if let Ok(h) = r {
             let seconds = job.samples.len() as f64 / RATE as f64;
-            out.send(ServerEvent::completed(&job.item_id, h.text.trim(), seconds)).await;
+            out.send(ServerEvent::completed(&job.item_id, h.text.trim(), seconds))
+                .await;
         }
     }
 }
@@ -229,7 +241,8 @@ struct Session {
     cfg: SessionConfig,
     out: Arc<Outbound>,
     finals: mpsc::Sender<FinalJob>,
-    decoder: Option<InputDecoder>,
+    /// In a mutex only so that the session is `Sync` (libopus state is not); never contended.
+    decoder: std::sync::Mutex<Option<InputDecoder>>,
     /// Audio not yet committed, 16 kHz; `buffer[0]` is absolute sample `buffer_start`.
     buffer: VecDeque<f32>,
     buffer_start: usize,
@@ -258,7 +271,7 @@ impl Session {
             cfg,
             out,
             finals,
-            decoder: None,
+            decoder: std::sync::Mutex::new(None),
             buffer: VecDeque::new(),
             buffer_start: 0,
             total: 0,
@@ -276,11 +289,19 @@ impl Session {
     }
 
     fn session_json(&self) -> serde_json::Value {
-        if self.beta { self.cfg.to_beta_json(&self.id, self.expires_at) } else { self.cfg.to_ga_json(&self.id, self.expires_at) }
+        if self.beta {
+            self.cfg.to_beta_json(&self.id, self.expires_at)
+        } else {
+            self.cfg.to_ga_json(&self.id, self.expires_at)
+        }
     }
 
     async fn send_created(&self) {
-        let ev = if self.beta { ServerEvent::transcription_session_created(self.session_json()) } else { ServerEvent::session_created(self.session_json()) };
+        let ev = if self.beta {
+            ServerEvent::transcription_session_created(self.session_json())
+        } else {
+            ServerEvent::session_created(self.session_json())
+        };
         self.out.send(ev).await;
     }
 
@@ -290,9 +311,11 @@ impl Session {
 
     /// Rebuilds decoder and VAD after a configuration change.
     fn reconfigure(&mut self) {
-        if self.decoder.as_ref().map(|d| d.format()) != Some(self.cfg.format) {
-            self.decoder = InputDecoder::new(self.cfg.format).ok();
+        let mut dec = self.decoder.lock().unwrap_or_else(|p| p.into_inner());
+        if dec.as_ref().map(|d| d.format()) != Some(self.cfg.format) {
+            *dec = InputDecoder::new(self.cfg.format).ok();
         }
+        drop(dec);
         match self.cfg.turn_detection.effective_vad() {
             Some(v) => {
                 let seg = SegmenterConfig {
@@ -315,7 +338,11 @@ impl Session {
     }
 
     fn language(&self) -> Option<String> {
-        self.cfg.transcription.language.clone().or_else(|| self.st.engines.default_language().map(str::to_string))
+        self.cfg
+            .transcription
+            .language
+            .clone()
+            .or_else(|| self.st.engines.default_language().map(str::to_string))
     }
 
     fn options(&self) -> DecodeOptions {
@@ -323,10 +350,17 @@ impl Session {
         if let Some(k) = &self.cfg.transcription.keywords {
             if !k.is_empty() {
                 let joined = k.join(", ");
-                prompt = Some(match prompt { Some(p) => format!("{p} {joined}"), None => joined });
+                prompt = Some(match prompt {
+                    Some(p) => format!("{p} {joined}"),
+                    None => joined,
+                });
             }
         }
-        DecodeOptions { language: self.language(), prompt, ..Default::default() }
+        DecodeOptions {
+            language: self.language(),
+            prompt,
+            ..Default::default()
+        }
     }
 
     fn final_engine(&self, duration_s: f32) -> EngineHandle {
@@ -353,7 +387,8 @@ impl Session {
                 }
                 self.apply(next, event_id, false).await;
             }
-            ClientEvent::TranscriptionSessionUpdate { session, .. } | ClientEvent::LegacySessionUpdate { session, .. } => {
+            ClientEvent::TranscriptionSessionUpdate { session, .. }
+            | ClientEvent::LegacySessionUpdate { session, .. } => {
                 let mut next = self.cfg.clone();
                 if let Err(e) = next.apply_beta_update(&session) {
                     return self.error(e.with_event_id(event_id)).await;
@@ -383,39 +418,65 @@ impl Session {
         if let Some(m) = next.transcription.model.as_deref() {
             if !crate::engine::is_auto_alias(m) && self.st.engines.get(m).is_none() {
                 let names = self.st.engines.names().join(", ");
-                let e = ProtocolError::new(ErrorCode::InvalidModel, format!("Model \"{m}\" is not available. Available models: auto, {names}."))
-                    .with_param("session.audio.input.transcription.model")
-                    .with_event_id(event_id);
+                let e = ProtocolError::new(
+                    ErrorCode::InvalidModel,
+                    format!("Model \"{m}\" is not available. Available models: auto, {names}."),
+                )
+                .with_param("session.audio.input.transcription.model")
+                .with_event_id(event_id);
                 return self.error(e).await;
             }
         }
-        if next.transcription.language.as_deref().is_some_and(|l| l != "en") && next.transcription.model.as_deref() == Some(crate::engine::TINY_EN) {
-            let e = ProtocolError::new(ErrorCode::InvalidValue, "whisper-tiny.en only transcribes English").with_param("session.audio.input.transcription.language").with_event_id(event_id);
+        if next.transcription.language.as_deref().is_some_and(|l| l != "en")
+            && next.transcription.model.as_deref() == Some(crate::engine::TINY_EN)
+        {
+            let e = ProtocolError::new(ErrorCode::InvalidValue, "whisper-tiny.en only transcribes English")
+                .with_param("session.audio.input.transcription.language")
+                .with_event_id(event_id);
             return self.error(e).await;
         }
         if next.format != self.cfg.format {
             if let Err(e) = InputDecoder::new(next.format) {
-                let e = ProtocolError::new(ErrorCode::InvalidValue, e.to_string()).with_param("session.audio.input.format").with_event_id(event_id);
+                let e = ProtocolError::new(ErrorCode::InvalidValue, e.to_string())
+                    .with_param("session.audio.input.format")
+                    .with_event_id(event_id);
                 return self.error(e).await;
             }
         }
         self.cfg = next;
         self.reconfigure();
-        let ev = if beta_reply { ServerEvent::transcription_session_updated(self.session_json()) } else { ServerEvent::session_updated(self.session_json()) };
+        let ev = if beta_reply {
+            ServerEvent::transcription_session_updated(self.session_json())
+        } else {
+            ServerEvent::session_updated(self.session_json())
+        };
         self.out.send(ev).await;
     }
 
     async fn on_audio(&mut self, event_id: Option<String>, bytes: &[u8]) {
         if bytes.len() > self.st.cfg.max_append_bytes {
-            let e = ProtocolError::new(ErrorCode::InvalidValue, format!("Audio chunk of {} bytes exceeds the maximum of {} bytes per append.", bytes.len(), self.st.cfg.max_append_bytes))
-                .with_param("audio")
-                .with_event_id(event_id);
+            let e = ProtocolError::new(
+                ErrorCode::InvalidValue,
+                format!(
+                    "Audio chunk of {} bytes exceeds the maximum of {} bytes per append.",
+                    bytes.len(),
+                    self.st.cfg.max_append_bytes
+                ),
+            )
+            .with_param("audio")
+            .with_event_id(event_id);
             return self.error(e).await;
         }
-        let Some(dec) = self.decoder.as_mut() else { return };
         self.scratch.clear();
-        if let Err(e) = dec.push(bytes, &mut self.scratch) {
-            let e = ProtocolError::new(ErrorCode::InvalidValue, format!("Invalid audio: {e}")).with_param("audio").with_event_id(event_id);
+        let pushed = {
+            let mut guard = self.decoder.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(dec) = guard.as_mut() else { return };
+            dec.push(bytes, &mut self.scratch)
+        };
+        if let Err(e) = pushed {
+            let e = ProtocolError::new(ErrorCode::InvalidValue, format!("Invalid audio: {e}"))
+                .with_param("audio")
+                .with_event_id(event_id);
             return self.error(e).await;
         }
         let chunk = std::mem::take(&mut self.scratch);
@@ -479,7 +540,14 @@ impl Session {
 
     /// Keeps only the prefix padding (plus slack) while nobody speaks.
     fn trim_idle_buffer(&mut self) {
-        let keep = (self.cfg.turn_detection.effective_vad().map(|v| v.prefix_padding_ms).unwrap_or(300) as usize * 16) + RATE;
+        let keep = (self
+            .cfg
+            .turn_detection
+            .effective_vad()
+            .map(|v| v.prefix_padding_ms)
+            .unwrap_or(300) as usize
+            * 16)
+            + RATE;
         if self.buffer.len() > keep {
             let drop = self.buffer.len() - keep;
             self.buffer.drain(..drop);
@@ -498,13 +566,17 @@ impl Session {
             VadEvent::SpeechStarted { start } => {
                 let start = (start + self.vad_offset).max(self.buffer_start);
                 let item = self.new_item(start);
-                self.out.send(ServerEvent::speech_started(&item.id, (start / 16) as u64)).await;
+                self.out
+                    .send(ServerEvent::speech_started(&item.id, (start / 16) as u64))
+                    .await;
                 self.open = Some(item);
             }
             VadEvent::SpeechStopped { end, .. } => {
                 let end = end + self.vad_offset;
                 if let Some(item) = self.open.take() {
-                    self.out.send(ServerEvent::speech_stopped(&item.id, (end / 16) as u64)).await;
+                    self.out
+                        .send(ServerEvent::speech_stopped(&item.id, (end / 16) as u64))
+                        .await;
                     self.finalize(item, end).await;
                 }
             }
@@ -514,7 +586,9 @@ impl Session {
     /// Commits an item: `committed`, then the final decode is queued (in order).
     async fn finalize(&mut self, item: OpenItem, end: usize) {
         let samples = self.slice(item.start, end);
-        self.out.send(ServerEvent::committed(&item.id, self.previous_item.clone())).await;
+        self.out
+            .send(ServerEvent::committed(&item.id, self.previous_item.clone()))
+            .await;
         self.previous_item = Some(item.id.clone());
         // everything up to `end` is consumed
         let consumed = end.saturating_sub(self.buffer_start).min(self.buffer.len());
@@ -542,7 +616,9 @@ impl Session {
         };
         let n = end.saturating_sub(start.max(self.buffer_start));
         if n < MIN_COMMIT_SAMPLES {
-            return self.error(ProtocolError::commit_empty(n as f64 / 16.0).with_event_id(event_id)).await;
+            return self
+                .error(ProtocolError::commit_empty(n as f64 / 16.0).with_event_id(event_id))
+                .await;
         }
         let item = match self.open.take() {
             Some(i) => i,
@@ -555,7 +631,11 @@ impl Session {
     }
 
     fn partial_interval(&self) -> Option<Duration> {
-        let base = self.cfg.partial_interval_ms.map(u64::from).unwrap_or(self.st.cfg.partial_interval_ms);
+        let base = self
+            .cfg
+            .partial_interval_ms
+            .map(u64::from)
+            .unwrap_or(self.st.cfg.partial_interval_ms);
         if base == 0 {
             return None;
         }
@@ -567,7 +647,9 @@ impl Session {
     }
 
     fn maybe_partial(&mut self, itx: &mpsc::Sender<Internal>) {
-        let Some(interval) = self.partial_interval() else { return };
+        let Some(interval) = self.partial_interval() else {
+            return;
+        };
         let window = (self.st.cfg.partial_window_s * RATE as f32) as usize;
         let total = self.total;
         let Some(item) = self.open.as_ref() else { return };
@@ -583,13 +665,23 @@ impl Session {
         }
         let samples = self.slice(item.start, total);
         let engine = self.st.engines.fast(self.language().as_deref()).clone();
-        let options = DecodeOptions { language: self.language(), ..Default::default() };
+        let options = DecodeOptions {
+            language: self.language(),
+            ..Default::default()
+        };
         let ticket = PartialTicket::issue(&self.partial_gen);
         let item_id = item.id.clone();
         let itx = itx.clone();
         tokio::spawn(async move {
-            let r = engine.try_recognize(Utterance { samples, options }, Priority::Partial, Some(ticket)).await;
-            let _ = itx.send(Internal::Partial { item_id, result: r.map(|h| h.text) }).await;
+            let r = engine
+                .try_recognize(Utterance { samples, options }, Priority::Partial, Some(ticket))
+                .await;
+            let _ = itx
+                .send(Internal::Partial {
+                    item_id,
+                    result: r.map(|h| h.text),
+                })
+                .await;
         });
         if let Some(item) = self.open.as_mut() {
             item.partial_inflight = true;
@@ -601,7 +693,9 @@ impl Session {
     async fn on_internal(&mut self, m: Internal) {
         match m {
             Internal::Partial { item_id, result } => {
-                let Some(item) = self.open.as_mut().filter(|i| i.id == item_id) else { return };
+                let Some(item) = self.open.as_mut().filter(|i| i.id == item_id) else {
+                    return;
+                };
                 item.partial_inflight = false;
                 let Ok(text) = result else { return };
                 if let Some(delta) = item.stabilizer.update(text.trim()) {

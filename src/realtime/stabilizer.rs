@@ -130,10 +130,7 @@ fn tokenize(text: &str) -> Vec<Word> {
 
 /// Number of leading words on which `a` and `b` agree (normalised comparison).
 fn common_prefix(a: &[Word], b: &[Word]) -> usize {
-    a.iter()
-        .zip(b)
-        .take_while(|(x, y)| x.norm == y.norm)
-        .count()
+    a.iter().zip(b).take_while(|(x, y)| x.norm == y.norm).count()
 }
 
 /// Append-only stabiliser for one utterance at a time; see the module docs.
@@ -208,11 +205,7 @@ impl Stabilizer {
     /// Emits `words[emitted..upto]` if `words` agrees with the emitted prefix.
     fn extend_to(&mut self, words: &[Word], upto: usize) -> Option<String> {
         let n = self.emitted_norms.len();
-        let consistent = words.len() >= n
-            && words
-                .iter()
-                .zip(&self.emitted_norms)
-                .all(|(w, norm)| w.norm == *norm);
+        let consistent = words.len() >= n && words.iter().zip(&self.emitted_norms).all(|(w, norm)| w.norm == *norm);
         self.diverged = !consistent;
         if !consistent || upto <= n {
             return None;
@@ -242,18 +235,9 @@ mod tests {
     fn tokenizer_splits_words_cjk_and_punctuation() {
         assert_eq!(texts("  Hello,   world! "), vec!["Hello,", "world!"]);
         assert_eq!(texts("你好，世界"), vec!["你", "好，", "世", "界"]);
-        assert_eq!(
-            texts("我用Rust写代码"),
-            vec!["我", "用", "Rust", "写", "代", "码"]
-        );
-        assert_eq!(
-            texts("「你好」 he said"),
-            vec!["「你", "好」", "he", "said"]
-        );
-        assert_eq!(
-            texts("¿Qué tal? don't 3.14"),
-            vec!["¿Qué", "tal?", "don't", "3.14"]
-        );
+        assert_eq!(texts("我用Rust写代码"), vec!["我", "用", "Rust", "写", "代", "码"]);
+        assert_eq!(texts("「你好」 he said"), vec!["「你", "好」", "he", "said"]);
+        assert_eq!(texts("¿Qué tal? don't 3.14"), vec!["¿Qué", "tal?", "don't", "3.14"]);
         assert_eq!(texts("안녕하세요 세계"), vec!["안녕하세요", "세계"]);
         assert!(texts("   ").is_empty());
         let w = tokenize("Hello, World");
@@ -272,15 +256,9 @@ mod tests {
         // prev = [the, quick]; cur = [the, quick, brown] → agreed 2, hold back 'brown'.
         assert_eq!(s.update("the quick brown").as_deref(), Some(" quick"));
         assert_eq!(s.update("the quick brown fox").as_deref(), Some(" brown"));
-        assert_eq!(
-            s.update("the quick brown fox jumps").as_deref(),
-            Some(" fox")
-        );
+        assert_eq!(s.update("the quick brown fox jumps").as_deref(), Some(" fox"));
         assert_eq!(s.emitted(), "the quick brown fox");
-        assert_eq!(
-            s.finish("The quick brown fox jumps.").as_deref(),
-            Some(" jumps.")
-        );
+        assert_eq!(s.finish("The quick brown fox jumps.").as_deref(), Some(" jumps."));
         assert_eq!(s.emitted(), "", "finish resets");
     }
 
@@ -291,10 +269,7 @@ mod tests {
         assert_eq!(s.update("hello world").as_deref(), Some("hello"));
         assert_eq!(s.update("hello world"), None);
         assert_eq!(s.update("hello worldwide"), None);
-        assert_eq!(
-            s.update("hello worldwide again").as_deref(),
-            Some(" worldwide")
-        );
+        assert_eq!(s.update("hello worldwide again").as_deref(), Some(" worldwide"));
     }
 
     #[test]
@@ -313,10 +288,7 @@ mod tests {
         let mut s = Stabilizer::new();
         s.update("hello world how");
         // Emitted text follows the latest hypothesis' spelling.
-        assert_eq!(
-            s.update("Hello, world. How are").as_deref(),
-            Some("Hello, world. How")
-        );
+        assert_eq!(s.update("Hello, world. How are").as_deref(), Some("Hello, world. How"));
         assert_eq!(s.update("hello world how are you").as_deref(), Some(" are"));
         assert_eq!(s.emitted(), "Hello, world. How are");
     }
@@ -325,10 +297,7 @@ mod tests {
     fn never_retracts_and_resumes_when_agreeing_again() {
         let mut s = Stabilizer::new();
         s.update("I scream for");
-        assert_eq!(
-            s.update("I scream for ice").as_deref(),
-            Some("I scream for")
-        );
+        assert_eq!(s.update("I scream for ice").as_deref(), Some("I scream for"));
         // Revision contradicts emitted text: pause.
         assert_eq!(s.update("ice cream for ice cream"), None);
         assert!(s.diverged());
@@ -337,10 +306,7 @@ mod tests {
         // Hypotheses come back to agreeing with the emitted prefix.
         assert_eq!(s.update("I scream for ice cream"), None, "prev disagrees");
         assert!(!s.diverged());
-        assert_eq!(
-            s.update("I scream for ice cream today").as_deref(),
-            Some(" ice cream")
-        );
+        assert_eq!(s.update("I scream for ice cream today").as_deref(), Some(" ice cream"));
         // Final that contradicts emitted text produces no delta.
         assert_eq!(s.finish("Ice cream for ice cream today."), None);
     }
@@ -424,8 +390,8 @@ mod tests {
     }
 
     const VOCAB: &[&str] = &[
-        "the", "The", "cat,", "cat", "sat", "on", "mat.", "mat", "a", "dog", "好", "你", "世界",
-        "Rust", "ok?", "-", "don't", "dont", "e", "x",
+        "the", "The", "cat,", "cat", "sat", "on", "mat.", "mat", "a", "dog", "好", "你", "世界", "Rust", "ok?", "-",
+        "don't", "dont", "e", "x",
     ];
 
     fn norms(s: &str) -> Vec<String> {
@@ -470,11 +436,7 @@ mod tests {
                     let e = norms(s.emitted());
                     let h = norms(&hyp);
                     let p = norms(&prev_hyp);
-                    assert!(
-                        e.len() < h.len(),
-                        "newest word emitted: {hyp:?} → {:?}",
-                        s.emitted()
-                    );
+                    assert!(e.len() < h.len(), "newest word emitted: {hyp:?} → {:?}", s.emitted());
                     assert_eq!(&h[..e.len()], &e[..], "emitted disagrees with hypothesis");
                     assert!(p.len() >= e.len() && p[..e.len()] == e[..]);
                     assert!(!d.starts_with(' ') || !before.is_empty(), "leading space");

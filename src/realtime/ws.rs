@@ -9,7 +9,6 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use futures_util::SinkExt;
 
 use super::session::{self, SessionParams};
 use crate::server::{ApiError, Shared, auth};
@@ -37,22 +36,54 @@ fn offered_protocols(headers: &HeaderMap) -> Vec<String> {
 }
 
 /// The upgrade handler.
-pub async fn realtime(State(st): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>, ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>) -> Response {
+pub async fn realtime(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
     let protocols = offered_protocols(&headers);
     let token = auth::bearer(&headers)
-        .or_else(|| protocols.iter().find_map(|p| p.strip_prefix(KEY_PROTOCOL).map(str::to_string)))
+        .or_else(|| {
+            protocols
+                .iter()
+                .find_map(|p| p.strip_prefix(KEY_PROTOCOL).map(str::to_string))
+        })
         .or_else(|| q.get("api_key").cloned());
     if !st.auth.accepts(token.as_deref()) {
-        return ApiError::unauthorized(if token.is_some() { "Incorrect API key provided." } else { "Missing bearer or basic authentication in header" }).into_response();
+        return ApiError::unauthorized(if token.is_some() {
+            "Incorrect API key provided."
+        } else {
+            "Missing bearer or basic authentication in header"
+        })
+        .into_response();
     }
     let ws = match ws {
         Ok(ws) => ws,
-        Err(e) => return ApiError::invalid(format!("Expected a WebSocket upgrade: {e}"), None, Some("invalid_request")).into_response(),
+        Err(e) => {
+            return ApiError::invalid(
+                format!("Expected a WebSocket upgrade: {e}"),
+                None,
+                Some("invalid_request"),
+            )
+            .into_response();
+        }
     };
-    let beta = headers.get("openai-beta").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("realtime=v1")) || protocols.iter().any(|p| p == BETA_PROTOCOL);
-    let params = SessionParams { beta, url_model: q.get("model").cloned() };
+    let beta = headers
+        .get("openai-beta")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("realtime=v1"))
+        || protocols.iter().any(|p| p == BETA_PROTOCOL);
+    let params = SessionParams {
+        beta,
+        url_model: q.get("model").cloned(),
+    };
     // Answer with exactly the `realtime` subprotocol when offered, never the key-bearing one.
-    let ws = if protocols.iter().any(|p| p == "realtime") { ws.protocols(["realtime"]) } else { ws };
+    let ws = if protocols.iter().any(|p| p == "realtime") {
+        ws.protocols(["realtime"])
+    } else {
+        ws
+    };
     let max_frame = st.cfg.max_append_bytes * 4 / 3 + 64 * 1024;
     let ws = ws.max_message_size(max_frame).max_frame_size(max_frame);
 
@@ -63,7 +94,10 @@ pub async fn realtime(State(st): State<Shared>, headers: HeaderMap, Query(q): Qu
         return ws
             .on_upgrade(move |mut socket| async move {
                 let _g = guard;
-                let frame = CloseFrame { code: 1013, reason: Utf8Bytes::from_static("try again later: the server is at its session limit") };
+                let frame = CloseFrame {
+                    code: 1013,
+                    reason: Utf8Bytes::from_static("try again later: the server is at its session limit"),
+                };
                 let _ = socket.send(Message::Close(Some(frame))).await;
             })
             .into_response();

@@ -16,21 +16,29 @@ pub struct Auth {
 
 /// Seconds since the Unix epoch.
 pub fn now_s() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// A random identifier with a prefix, e.g. `sess_3fa9…`.
 pub fn random_id(prefix: &str, len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    let s: String = (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let s: String = (0..len)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     format!("{prefix}{s}")
 }
 
 impl Auth {
     /// `None` means the server is open.
     pub fn new(key: Option<String>) -> Self {
-        Self { key, ephemeral: DashMap::new() }
+        Self {
+            key,
+            ephemeral: DashMap::new(),
+        }
     }
 
     /// Whether a key is configured.
@@ -75,13 +83,19 @@ impl Auth {
 
 /// The bearer token of a request, if any (also `X-API-Key`, a common extension).
 pub fn bearer(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let v = v.trim();
         if let Some(t) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
             return Some(t.trim().to_string());
         }
     }
-    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string())
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_string())
 }
 
 #[cfg(test)]

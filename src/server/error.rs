@@ -24,32 +24,74 @@ pub struct ApiError {
 impl ApiError {
     /// 400 `invalid_request_error`.
     pub fn invalid(message: impl Into<String>, param: Option<&str>, code: Option<&'static str>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, message: message.into(), kind: "invalid_request_error", param: param.map(Into::into), code, retry_after: None }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            kind: "invalid_request_error",
+            param: param.map(Into::into),
+            code,
+            retry_after: None,
+        }
     }
 
     /// 401 for a missing or wrong key.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::UNAUTHORIZED, message: message.into(), kind: "invalid_request_error", param: None, code: Some("invalid_api_key"), retry_after: None }
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            message: message.into(),
+            kind: "invalid_request_error",
+            param: None,
+            code: Some("invalid_api_key"),
+            retry_after: None,
+        }
     }
 
     /// 404 for an unknown route or object.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::NOT_FOUND, message: message.into(), kind: "invalid_request_error", param: None, code: Some("not_found"), retry_after: None }
+        Self {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+            kind: "invalid_request_error",
+            param: None,
+            code: Some("not_found"),
+            retry_after: None,
+        }
     }
 
     /// 413 for an upload over the limit.
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::PAYLOAD_TOO_LARGE, message: message.into(), kind: "invalid_request_error", param: Some("file".into()), code: Some("file_too_large"), retry_after: None }
+        Self {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: message.into(),
+            kind: "invalid_request_error",
+            param: Some("file".into()),
+            code: Some("file_too_large"),
+            retry_after: None,
+        }
     }
 
     /// 503 with `Retry-After` when a queue is full or capacity is reached.
     pub fn busy(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::SERVICE_UNAVAILABLE, message: message.into(), kind: "server_error", param: None, code: Some("server_overloaded"), retry_after: Some(1) }
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: message.into(),
+            kind: "server_error",
+            param: None,
+            code: Some("server_overloaded"),
+            retry_after: Some(1),
+        }
     }
 
     /// 500 for a failure on our side.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::INTERNAL_SERVER_ERROR, message: message.into(), kind: "server_error", param: None, code: None, retry_after: None }
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.into(),
+            kind: "server_error",
+            param: None,
+            code: None,
+            retry_after: None,
+        }
     }
 
     /// The JSON body.

@@ -68,8 +68,14 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/models", get(list_models))
         .route("/v1/audio/transcriptions", post(crate::batch::http::transcriptions))
         .route("/v1/audio/translations", post(crate::batch::http::translations))
-        .route("/v1/realtime/client_secrets", post(crate::realtime::secrets::client_secrets))
-        .route("/v1/realtime/transcription_sessions", post(crate::realtime::secrets::transcription_sessions))
+        .route(
+            "/v1/realtime/client_secrets",
+            post(crate::realtime::secrets::client_secrets),
+        )
+        .route(
+            "/v1/realtime/transcription_sessions",
+            post(crate::realtime::secrets::transcription_sessions),
+        )
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(upload_limit))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
@@ -100,7 +106,9 @@ async fn require_key(State(st): State<Shared>, req: Request, next: Next) -> Resp
         return next.run(req).await;
     }
     let msg = match token {
-        None => "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        None => {
+            "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+        }
         Some(_) => "Incorrect API key provided.",
     };
     ApiError::unauthorized(msg).into_response()
@@ -111,7 +119,9 @@ fn same_origin(h: &axum::http::HeaderMap) -> bool {
     let origin = h.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
     match (origin, host) {
-        (Some(o), Some(host)) => o.split_once("://").is_some_and(|(_, rest)| rest.trim_end_matches('/') == host),
+        (Some(o), Some(host)) => o
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host),
         _ => false,
     }
 }
@@ -138,9 +148,21 @@ async fn list_models(State(st): State<Shared>) -> Response {
 
 async fn metrics(State(st): State<Shared>) -> Response {
     let mut out = String::new();
-    let _ = writeln!(out, "# TYPE asr_router_live_sessions gauge\nasr_router_live_sessions {}", st.live_sessions.load(Ordering::Relaxed));
-    let _ = writeln!(out, "# TYPE asr_router_sessions_refused_total counter\nasr_router_sessions_refused_total {}", st.sessions_refused.load(Ordering::Relaxed));
-    let _ = writeln!(out, "# TYPE asr_router_http_transcriptions_total counter\nasr_router_http_transcriptions_total {}", st.requests.load(Ordering::Relaxed));
+    let _ = writeln!(
+        out,
+        "# TYPE asr_router_live_sessions gauge\nasr_router_live_sessions {}",
+        st.live_sessions.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE asr_router_sessions_refused_total counter\nasr_router_sessions_refused_total {}",
+        st.sessions_refused.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE asr_router_http_transcriptions_total counter\nasr_router_http_transcriptions_total {}",
+        st.requests.load(Ordering::Relaxed)
+    );
     let _ = writeln!(out, "# TYPE asr_router_queue_depth gauge");
     for name in st.engines.names() {
         if let Some(h) = st.engines.get(&name) {
@@ -149,7 +171,16 @@ async fn metrics(State(st): State<Shared>) -> Response {
             let _ = writeln!(out, "asr_router_queue_depth{{engine=\"{name}\",queue=\"partial\"}} {p}");
         }
     }
-    for (metric, kind) in [("batches", "counter"), ("utterances", "counter"), ("refused", "counter"), ("stale_dropped", "counter"), ("rtf", "gauge"), ("decode_seconds", "histogram"), ("queue_wait_seconds", "histogram"), ("batch_size", "counter")] {
+    for (metric, kind) in [
+        ("batches", "counter"),
+        ("utterances", "counter"),
+        ("refused", "counter"),
+        ("stale_dropped", "counter"),
+        ("rtf", "gauge"),
+        ("decode_seconds", "histogram"),
+        ("queue_wait_seconds", "histogram"),
+        ("batch_size", "counter"),
+    ] {
         let _ = writeln!(out, "# TYPE asr_router_engine_{metric} {kind}");
         for name in st.engines.names() {
             let Some(h) = st.engines.get(&name) else { continue };
@@ -166,12 +197,18 @@ async fn metrics(State(st): State<Shared>) -> Response {
                     None
                 }
                 "queue_wait_seconds" => {
-                    m.queue_wait.render(&mut out, "asr_router_engine_queue_wait_seconds", &l);
+                    m.queue_wait
+                        .render(&mut out, "asr_router_engine_queue_wait_seconds", &l);
                     None
                 }
                 _ => {
                     for (i, c) in m.batch_sizes.iter().enumerate() {
-                        let _ = writeln!(out, "asr_router_engine_batch_size{{{l},size=\"{}\"}} {}", i + 1, c.load(Ordering::Relaxed));
+                        let _ = writeln!(
+                            out,
+                            "asr_router_engine_batch_size{{{l},size=\"{}\"}} {}",
+                            i + 1,
+                            c.load(Ordering::Relaxed)
+                        );
                     }
                     None
                 }
@@ -182,7 +219,10 @@ async fn metrics(State(st): State<Shared>) -> Response {
         }
     }
     let mut r = out.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     r
 }
 
@@ -196,7 +236,9 @@ pub async fn serve(state: Shared) -> std::io::Result<()> {
         (Some(cert), Some(key)) => {
             let acc = tls::acceptor(cert, key).map_err(std::io::Error::other)?;
             tracing::info!("listening on https://{addr} (wss:// for realtime)");
-            axum::serve(tls::TlsListener::new(tcp, acc)?, app).with_graceful_shutdown(shutdown()).await
+            axum::serve(tls::TlsListener::new(tcp, acc)?, app)
+                .with_graceful_shutdown(shutdown())
+                .await
         }
         _ => {
             tracing::info!("listening on http://{addr}");

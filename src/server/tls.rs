@@ -34,14 +34,25 @@ pub enum TlsError {
 
 /// Builds a rustls acceptor from PEM files.
 pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
-    let read = |p: &Path| std::fs::read(p).map_err(|source| TlsError::Read { path: p.display().to_string(), source });
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|source| TlsError::Read {
+            path: p.display().to_string(),
+            source,
+        })
+    };
     let cert_pem = read(cert)?;
     let key_pem = read(key)?;
     let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut &cert_pem[..])
         .collect::<Result<_, _>>()
-        .map_err(|source| TlsError::Read { path: cert.display().to_string(), source })?;
+        .map_err(|source| TlsError::Read {
+            path: cert.display().to_string(),
+            source,
+        })?;
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut &key_pem[..])
-        .map_err(|source| TlsError::Read { path: key.display().to_string(), source })?
+        .map_err(|source| TlsError::Read {
+            path: key.display().to_string(),
+            source,
+        })?
         .ok_or_else(|| TlsError::NoKey(key.display().to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)

@@ -35,7 +35,9 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// The models directory the tests use.
 pub fn models_dir() -> PathBuf {
-    std::env::var("ASR_ROUTER_MODELS").map(PathBuf::from).unwrap_or_else(|_| root().join("models"))
+    std::env::var("ASR_ROUTER_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("models"))
 }
 
 impl Server {
@@ -46,9 +48,18 @@ impl Server {
         let cfg = dir.join("config.toml");
         std::fs::write(&cfg, toml).expect("write config");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_asr-router"));
-        cmd.arg("--config").arg(&cfg).arg("--models").arg(models_dir()).arg("serve").arg("--listen").arg("127.0.0.1:0");
+        cmd.arg("--config")
+            .arg(&cfg)
+            .arg("--models")
+            .arg(models_dir())
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0");
         cmd.args(args);
-        cmd.env("ASR_ROUTER_API_KEY", KEY).env("RUST_LOG", "info").stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.env("ASR_ROUTER_API_KEY", KEY)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn asr-router");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
@@ -62,12 +73,18 @@ impl Server {
                 logs2.lock().unwrap().push(line);
             }
         });
-        let url = rx.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| {
-            panic!("server did not start; log:\n{}", logs.lock().unwrap().join("\n"))
-        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("server did not start; log:\n{}", logs.lock().unwrap().join("\n")));
         let addr = url.split("://").nth(1).unwrap().split(' ').next().unwrap().to_string();
         let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
-        Server { child, base: format!("http://127.0.0.1:{port}"), port, dir, logs }
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            dir,
+            logs,
+        }
     }
 
     /// Whether the process is still running.
@@ -105,7 +122,12 @@ pub fn read_wav(p: &Path) -> (Vec<f32>, u32) {
 /// Writes 16-bit mono WAV bytes.
 pub fn wav_bytes(samples: &[f32], rate: u32) -> Vec<u8> {
     let mut cur = std::io::Cursor::new(Vec::new());
-    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::new(&mut cur, spec).unwrap();
     for &x in samples {
         w.write_sample((x.clamp(-1.0, 1.0) * 32767.0) as i16).unwrap();

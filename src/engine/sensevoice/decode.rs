@@ -56,15 +56,11 @@ pub fn build_hypothesis(
     let mut prev_cjk = false;
     for t in tokens {
         match vocab.kind(t.id) {
-            PieceKind::Language(l) if t.frame < NUM_QUERY_FRAMES && detected.is_none() => {
-                detected = Some(l.clone())
-            }
+            PieceKind::Language(l) if t.frame < NUM_QUERY_FRAMES && detected.is_none() => detected = Some(l.clone()),
             PieceKind::Emotion(e) if t.frame < NUM_QUERY_FRAMES && hyp.emotion.is_none() => {
                 hyp.emotion = Some(e.clone())
             }
-            PieceKind::Event(e) if t.frame < NUM_QUERY_FRAMES && hyp.event.is_none() => {
-                hyp.event = Some(e.clone())
-            }
+            PieceKind::Event(e) if t.frame < NUM_QUERY_FRAMES && hyp.event.is_none() => hyp.event = Some(e.clone()),
             PieceKind::Text if t.frame >= NUM_QUERY_FRAMES => {
                 let Some(piece) = vocab.piece(t.id) else {
                     continue;
@@ -157,9 +153,7 @@ mod tests {
     }
 
     fn toks(v: &[(u32, u32)]) -> Vec<CtcToken> {
-        v.iter()
-            .map(|&(id, frame)| CtcToken { id, frame })
-            .collect()
+        v.iter().map(|&(id, frame)| CtcToken { id, frame }).collect()
     }
 
     #[test]

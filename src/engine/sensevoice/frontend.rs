@@ -115,10 +115,7 @@ impl SenseVoiceFrontend {
 }
 
 /// Features of a complete utterance in one go.
-pub fn compute_features(
-    config: &FrontendConfig,
-    samples: &[f32],
-) -> Result<(Vec<f32>, usize), FbankError> {
+pub fn compute_features(config: &FrontendConfig, samples: &[f32]) -> Result<(Vec<f32>, usize), FbankError> {
     let mut f = SenseVoiceFrontend::new(config)?;
     f.accept_waveform(samples);
     let mut out = Vec::new();

@@ -48,9 +48,7 @@ fn ort_environment() -> Result<Environment, String> {
     let env = ort::init()
         .with_name("asr-router-sensevoice")
         .build()
-        .map_err(|e| {
-            format!("ONNX Runtime environment: {e} (register the server's environment first)")
-        })?;
+        .map_err(|e| format!("ONNX Runtime environment: {e} (register the server's environment first)"))?;
     Ok(ORT_ENV.get_or_init(|| env).clone())
 }
 
@@ -165,26 +163,16 @@ impl SenseVoice {
 
     /// Loads a model directory with explicit options.
     pub fn load_with(dir: &Path, config: &SenseVoiceConfig) -> Result<SenseVoice, EngineError> {
-        let packaging = Packaging::detect(dir).ok_or_else(|| {
-            load_err(
-                dir,
-                "not a SenseVoice directory (no sherpa-onnx or FunASR file set)",
-            )
-        })?;
-        let model_path = packaging.model_file(dir, config.precision).ok_or_else(|| {
-            load_err(
-                dir,
-                format!("no model file for precision {:?}", config.precision),
-            )
-        })?;
+        let packaging = Packaging::detect(dir)
+            .ok_or_else(|| load_err(dir, "not a SenseVoice directory (no sherpa-onnx or FunASR file set)"))?;
+        let model_path = packaging
+            .model_file(dir, config.precision)
+            .ok_or_else(|| load_err(dir, format!("no model file for precision {:?}", config.precision)))?;
         let env = ort_environment().map_err(|e| load_err(dir, e))?;
         let mut sessions = Vec::new();
         for _ in 0..config.sessions.max(1) {
             let session = Session::builder(&env)
-                .and_then(|b| {
-                    b.with_intra_threads(config.num_threads.max(1))
-                        .map_err(|e| e.into())
-                })
+                .and_then(|b| b.with_intra_threads(config.num_threads.max(1)).map_err(|e| e.into()))
                 .and_then(|b| b.with_inter_threads(1).map_err(|e| e.into()))
                 .and_then(|mut b| b.commit_from_file(&model_path))
                 .map_err(|e| load_err(dir, format!("{}: {e}", model_path.display())))?;
@@ -192,12 +180,7 @@ impl SenseVoice {
         }
         let names = packaging.io_names();
         let first = &sessions[0];
-        for want in [
-            names.features,
-            names.lengths,
-            names.language,
-            names.text_norm,
-        ] {
+        for want in [names.features, names.lengths, names.language, names.text_norm] {
             if !first.inputs().iter().any(|i| i.name() == want) {
                 return Err(load_err(
                     dir,
@@ -206,19 +189,12 @@ impl SenseVoice {
             }
         }
         if !first.outputs().iter().any(|o| o.name() == names.scores) {
-            return Err(load_err(
-                dir,
-                format!("model has no output {:?}", names.scores),
-            ));
+            return Err(load_err(dir, format!("model has no output {:?}", names.scores)));
         }
         let meta: HashMap<String, String> = {
-            let m = first
-                .metadata()
-                .map_err(|e| load_err(dir, format!("metadata: {e}")))?;
+            let m = first.metadata().map_err(|e| load_err(dir, format!("metadata: {e}")))?;
             let keys = m.custom_keys().unwrap_or_default();
-            keys.into_iter()
-                .filter_map(|k| m.custom(&k).map(|v| (k, v)))
-                .collect()
+            keys.into_iter().filter_map(|k| m.custom(&k).map(|v| (k, v))).collect()
         };
         let vocab = Vocab::load_dir(dir).map_err(|e| load_err(dir, e.to_string()))?;
 
@@ -238,8 +214,7 @@ impl SenseVoice {
                 }
                 let mut langs = HashMap::new();
                 for (k, v) in &meta {
-                    if let (Some(code), Ok(id)) = (k.strip_prefix("lang_"), v.trim().parse::<i32>())
-                    {
+                    if let (Some(code), Ok(id)) = (k.strip_prefix("lang_"), v.trim().parse::<i32>()) {
                         langs.insert(code.to_string(), id);
                     }
                 }
@@ -258,10 +233,9 @@ impl SenseVoice {
                 )
             }
             Packaging::FunAsr => {
-                let mvn = std::fs::read_to_string(dir.join("am.mvn"))
-                    .map_err(|e| load_err(dir, format!("am.mvn: {e}")))?;
-                let cmvn =
-                    Cmvn::from_am_mvn(&mvn).map_err(|e| load_err(dir, format!("am.mvn: {e}")))?;
+                let mvn =
+                    std::fs::read_to_string(dir.join("am.mvn")).map_err(|e| load_err(dir, format!("am.mvn: {e}")))?;
+                let cmvn = Cmvn::from_am_mvn(&mvn).map_err(|e| load_err(dir, format!("am.mvn: {e}")))?;
                 let conf = std::fs::read_to_string(dir.join("config.yaml"))
                     .map(|y| packaging::frontend_conf(&y))
                     .unwrap_or_default();
@@ -289,11 +263,7 @@ impl SenseVoice {
         if frontend.cmvn.dim() != frontend.dim() {
             return Err(load_err(
                 dir,
-                format!(
-                    "CMVN has {} dims, features {}",
-                    frontend.cmvn.dim(),
-                    frontend.dim()
-                ),
+                format!("CMVN has {} dims, features {}", frontend.cmvn.dim(), frontend.dim()),
             ));
         }
         if let Some(v) = meta_i32(&meta, "vocab_size")
@@ -305,10 +275,7 @@ impl SenseVoice {
             ));
         }
         Ok(SenseVoice {
-            name: config
-                .name
-                .clone()
-                .unwrap_or_else(|| "sensevoice-small".to_string()),
+            name: config.name.clone().unwrap_or_else(|| "sensevoice-small".to_string()),
             packaging,
             model_path: model_path.display().to_string(),
             sessions: sessions.into_iter().map(Mutex::new).collect(),
@@ -347,10 +314,7 @@ impl SenseVoice {
     }
 
     /// Maps a requested language to the model's query id; `None`/`auto` is auto-detection.
-    pub fn language_id(
-        &self,
-        language: Option<&str>,
-    ) -> Result<(i32, Option<String>), EngineError> {
+    pub fn language_id(&self, language: Option<&str>) -> Result<(i32, Option<String>), EngineError> {
         let Some(raw) = language.map(str::trim).filter(|l| !l.is_empty()) else {
             return Ok((self.languages.get("auto").copied().unwrap_or(0), None));
         };
@@ -374,13 +338,9 @@ impl SenseVoice {
 
     /// Runs the model on precomputed features (one ONNX run, padded to the longest input)
     /// and decodes each item. Items with no frames give an empty hypothesis.
-    pub fn recognize_features(
-        &self,
-        items: &[FeatureInput<'_>],
-    ) -> Vec<Result<Hypothesis, EngineError>> {
+    pub fn recognize_features(&self, items: &[FeatureInput<'_>]) -> Vec<Result<Hypothesis, EngineError>> {
         let dim = self.frontend.dim();
-        let mut results: Vec<Option<Result<Hypothesis, EngineError>>> =
-            (0..items.len()).map(|_| None).collect();
+        let mut results: Vec<Option<Result<Hypothesis, EngineError>>> = (0..items.len()).map(|_| None).collect();
         let mut run_idx = Vec::new();
         let mut langs = Vec::new();
         let mut norms = Vec::new();
@@ -433,13 +393,7 @@ impl SenseVoice {
         }
         results
             .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(EngineError::Inference(
-                        "internal: item not processed".into(),
-                    ))
-                })
-            })
+            .map(|r| r.unwrap_or_else(|| Err(EngineError::Inference("internal: item not processed".into()))))
             .collect()
     }
 
@@ -476,15 +430,9 @@ impl SenseVoice {
         let scores = outputs
             .get(names.scores)
             .ok_or_else(|| format!("no output {:?}", names.scores))?;
-        let (shape, data) = scores
-            .try_extract_tensor::<f32>()
-            .map_err(|e| e.to_string())?;
+        let (shape, data) = scores.try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
         if shape.len() != 3 || shape[0] as usize != n {
-            return Err(format!(
-                "unexpected {} shape {:?}",
-                names.scores,
-                &shape[..]
-            ));
+            return Err(format!("unexpected {} shape {:?}", names.scores, &shape[..]));
         }
         let (t_out, vocab) = (shape[1] as usize, shape[2] as usize);
         if data.len() != n * t_out * vocab {
@@ -548,8 +496,7 @@ impl Recognizer for SenseVoice {
             .collect();
         let mut inputs = Vec::new();
         let mut slots = Vec::new();
-        let mut results: Vec<Option<Result<Hypothesis, EngineError>>> =
-            (0..batch.len()).map(|_| None).collect();
+        let mut results: Vec<Option<Result<Hypothesis, EngineError>>> = (0..batch.len()).map(|_| None).collect();
         for (i, p) in prepared.iter().enumerate() {
             match p {
                 Ok((feats, frames, opts)) => {
@@ -569,13 +516,7 @@ impl Recognizer for SenseVoice {
         }
         results
             .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(EngineError::Inference(
-                        "internal: item not processed".into(),
-                    ))
-                })
-            })
+            .map(|r| r.unwrap_or_else(|| Err(EngineError::Inference("internal: item not processed".into()))))
             .collect()
     }
 

@@ -120,11 +120,7 @@ pub fn funasr_query_ids() -> (HashMap<String, i32>, i32, i32) {
         ("ko", 12),
         ("nospeech", 13),
     ];
-    (
-        langs.iter().map(|&(k, v)| (k.to_string(), v)).collect(),
-        14,
-        15,
-    )
+    (langs.iter().map(|&(k, v)| (k.to_string(), v)).collect(), 14, 15)
 }
 
 /// Reads `key: value` settings from FunASR's `config.yaml` `frontend_conf` section (a tiny

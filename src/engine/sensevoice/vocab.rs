@@ -64,10 +64,7 @@ pub fn classify(piece: &str) -> PieceKind {
         } else {
             PieceKind::OtherTag
         }
-    } else if matches!(
-        piece,
-        "<unk>" | "<s>" | "</s>" | "<blank>" | "<blk>" | "<pad>"
-    ) {
+    } else if matches!(piece, "<unk>" | "<s>" | "</s>" | "<blank>" | "<blk>" | "<pad>") {
         PieceKind::Control
     } else {
         PieceKind::Text
@@ -148,11 +145,10 @@ impl Vocab {
 
     /// Parses FunASR's `tokens.json` (a JSON array of strings).
     pub fn parse_tokens_json(text: &str, path: &str) -> Result<Self, VocabError> {
-        let pieces: Vec<String> =
-            serde_json::from_str(text).map_err(|e| VocabError::Malformed {
-                path: path.to_string(),
-                reason: e.to_string(),
-            })?;
+        let pieces: Vec<String> = serde_json::from_str(text).map_err(|e| VocabError::Malformed {
+            path: path.to_string(),
+            reason: e.to_string(),
+        })?;
         if pieces.is_empty() {
             return Err(VocabError::Malformed {
                 path: path.to_string(),
@@ -179,9 +175,7 @@ impl Vocab {
                 while let Some((f, w)) = inner.key().ok_or_else(|| bad("truncated piece key"))? {
                     if f == 1 && w == 2 {
                         let s = inner.bytes().ok_or_else(|| bad("truncated piece text"))?;
-                        piece = Some(
-                            String::from_utf8(s.to_vec()).map_err(|_| bad("piece is not UTF-8"))?,
-                        );
+                        piece = Some(String::from_utf8(s.to_vec()).map_err(|_| bad("piece is not UTF-8"))?);
                     } else if !inner.skip(w) {
                         return Err(bad("bad field in piece"));
                     }
@@ -313,14 +307,8 @@ mod tests {
     fn classifies_tags() {
         assert_eq!(classify("<|zh|>"), PieceKind::Language("zh".into()));
         assert_eq!(classify("<|yue|>"), PieceKind::Language("yue".into()));
-        assert_eq!(
-            classify("<|nospeech|>"),
-            PieceKind::Language("nospeech".into())
-        );
-        assert_eq!(
-            classify("<|NEUTRAL|>"),
-            PieceKind::Emotion("NEUTRAL".into())
-        );
+        assert_eq!(classify("<|nospeech|>"), PieceKind::Language("nospeech".into()));
+        assert_eq!(classify("<|NEUTRAL|>"), PieceKind::Emotion("NEUTRAL".into()));
         assert_eq!(classify("<|Speech|>"), PieceKind::Event("Speech".into()));
         assert_eq!(classify("<|withitn|>"), PieceKind::TextNorm);
         assert_eq!(classify("<|SPECIAL_1|>"), PieceKind::OtherTag);
@@ -344,10 +332,7 @@ mod tests {
     fn parses_sentencepiece_proto() {
         // ModelProto { pieces: [{piece:"<unk>", score:0, type:2}, {piece:"ab"}], trainer_spec: {..} }
         let mut b = Vec::new();
-        for (p, extra) in [
-            ("<unk>", &[0x15u8, 0, 0, 0, 0, 0x18, 2][..]),
-            ("ab", &[][..]),
-        ] {
+        for (p, extra) in [("<unk>", &[0x15u8, 0, 0, 0, 0, 0x18, 2][..]), ("ab", &[][..])] {
             let mut inner = vec![0x0a, p.len() as u8];
             inner.extend_from_slice(p.as_bytes());
             inner.extend_from_slice(extra);

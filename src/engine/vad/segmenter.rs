@@ -22,7 +22,13 @@ pub struct SegmenterConfig {
 
 impl Default for SegmenterConfig {
     fn default() -> Self {
-        Self { threshold: 0.5, min_speech_ms: 250, min_silence_ms: 500, max_segment_s: 30.0, padding_ms: 300 }
+        Self {
+            threshold: 0.5,
+            min_speech_ms: 250,
+            min_silence_ms: 500,
+            max_segment_s: 30.0,
+            padding_ms: 300,
+        }
     }
 }
 
@@ -59,7 +65,14 @@ const MS_PER_FRAME: f32 = FRAME as f32 / 16.0;
 impl Segmenter {
     /// A segmenter in the silent state.
     pub fn new(cfg: SegmenterConfig) -> Self {
-        Self { cfg, frames_seen: 0, in_speech: false, start_frame: 0, last_speech_frame: 0, confirmed: false }
+        Self {
+            cfg,
+            frames_seen: 0,
+            in_speech: false,
+            start_frame: 0,
+            last_speech_frame: 0,
+            confirmed: false,
+        }
     }
 
     /// Current settings.
@@ -106,10 +119,14 @@ impl Segmenter {
         if self.in_speech {
             if !self.confirmed && frame + 1 - self.start_frame >= min_speech_frames && prob >= neg {
                 self.confirmed = true;
-                ev.push(VadEvent::SpeechStarted { start: (self.start_frame * FRAME).saturating_sub(self.pad()) });
+                ev.push(VadEvent::SpeechStarted {
+                    start: (self.start_frame * FRAME).saturating_sub(self.pad()),
+                });
             }
             let silent_for = frame - self.last_speech_frame;
-            if prob < neg && silent_for >= min_silence_frames || (self.confirmed && frame + 1 - self.start_frame >= max_frames) {
+            if prob < neg && silent_for >= min_silence_frames
+                || (self.confirmed && frame + 1 - self.start_frame >= max_frames)
+            {
                 if self.confirmed {
                     let start = (self.start_frame * FRAME).saturating_sub(self.pad());
                     let end = ((self.last_speech_frame + 1) * FRAME + self.pad()).min(self.position());
@@ -137,7 +154,10 @@ impl Segmenter {
             self.in_speech = false;
             self.confirmed = false;
             let start = (self.start_frame * FRAME).saturating_sub(self.pad());
-            return Some(VadEvent::SpeechStopped { start, end: self.position() });
+            return Some(VadEvent::SpeechStopped {
+                start,
+                end: self.position(),
+            });
         }
         self.in_speech = false;
         None
@@ -171,7 +191,10 @@ mod tests {
 
     #[test]
     fn finds_two_segments_with_padding() {
-        let cfg = SegmenterConfig { padding_ms: 64, ..Default::default() };
+        let cfg = SegmenterConfig {
+            padding_ms: 64,
+            ..Default::default()
+        };
         // 10 silent, 30 speech (~1 s), 20 silent (640 ms), 30 speech, 5 silent (stream ends)
         let p = track(&[(0.0, 10), (0.9, 30), (0.0, 20), (0.9, 30), (0.0, 5)]);
         let segs = segments(&p, &cfg);
@@ -192,7 +215,11 @@ mod tests {
 
     #[test]
     fn long_speech_is_cut() {
-        let cfg = SegmenterConfig { max_segment_s: 2.0, padding_ms: 0, ..Default::default() };
+        let cfg = SegmenterConfig {
+            max_segment_s: 2.0,
+            padding_ms: 0,
+            ..Default::default()
+        };
         let p = track(&[(0.9, 200)]);
         let segs = segments(&p, &cfg);
         assert!(segs.len() >= 3, "{segs:?}");

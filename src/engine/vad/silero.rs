@@ -16,18 +16,27 @@ use crate::engine::recognizer::EngineError;
 
 const CONTEXT: usize = 64;
 
-/// The loaded Silero model, shareable across streams. Each call locks the session briefly
-/// (one frame is ~0.2 ms of compute).
+/// The loaded Silero model, shareable across streams: a small pool of ONNX sessions, each
+/// locked only for one frame (~0.2 ms), so many streams interleave without waiting long.
 #[derive(Clone)]
 pub struct SileroModel {
-    session: Arc<Mutex<Session>>,
+    sessions: Arc<[Mutex<Session>]>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// ONNX sessions in the pool.
+const POOL: usize = 4;
 
 impl SileroModel {
     /// Loads `silero_vad.onnx` (ONNX Runtime must already be initialised).
     pub fn load(path: &Path) -> Result<Self, EngineError> {
-        let session = crate::engine::ort_runtime::open_session(path, 1)?;
-        Ok(Self { session: Arc::new(Mutex::new(session)) })
+        let sessions = (0..POOL)
+            .map(|_| crate::engine::ort_runtime::open_session(path, 1).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            sessions: sessions.into(),
+            next: Arc::default(),
+        })
     }
 
     /// A fresh stream with zero state.
@@ -42,7 +51,21 @@ impl SileroModel {
 
     fn infer(&self, input: &Array2<f32>, state: &Array3<f32>) -> Result<(f32, Array3<f32>), EngineError> {
         let err = |e: ort::Error| EngineError::Inference(format!("silero: {e}"));
-        let mut session = self.session.lock().map_err(|_| EngineError::Inference("silero session poisoned".into()))?;
+        // Take a free session if there is one, else wait on the next in turn.
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut guard = None;
+        for i in 0..self.sessions.len() {
+            if let Ok(g) = self.sessions[(start + i) % self.sessions.len()].try_lock() {
+                guard = Some(g);
+                break;
+            }
+        }
+        let mut session = match guard {
+            Some(g) => g,
+            None => self.sessions[start % self.sessions.len()]
+                .lock()
+                .map_err(|_| EngineError::Inference("silero session poisoned".into()))?,
+        };
         let out = session
             .run(ort::inputs![
                 "input" => TensorRef::from_array_view(input).map_err(err)?,

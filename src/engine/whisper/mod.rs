@@ -9,9 +9,7 @@ use std::sync::Mutex;
 
 use ct2rs::sys::{self, StorageView};
 
-use crate::engine::recognizer::{
-    DecodeOptions, EngineError, Hypothesis, Recognizer, Segment, Task, Utterance, Word,
-};
+use crate::engine::recognizer::{DecodeOptions, EngineError, Hypothesis, Recognizer, Segment, Task, Utterance, Word};
 use crate::kernels::whisper_mel::{N_FRAMES, N_SAMPLES, WhisperMel};
 use tokens::WhisperVocab;
 
@@ -70,7 +68,10 @@ pub struct WhisperEngine {
 impl WhisperEngine {
     /// Loads a CTranslate2 Whisper directory (`model.bin`, `config.json`, `tokenizer.json`).
     pub fn load(dir: &Path, settings: WhisperSettings) -> Result<Self, EngineError> {
-        let load_err = |reason: String| EngineError::Load { model: dir.display().to_string(), reason };
+        let load_err = |reason: String| EngineError::Load {
+            model: dir.display().to_string(),
+            reason,
+        };
         if !dir.join("model.bin").exists() {
             return Err(load_err("model.bin not found (run scripts/fetch-models)".into()));
         }
@@ -83,7 +84,13 @@ impl WhisperEngine {
         let vocab = WhisperVocab::load(dir).map_err(load_err)?;
         let multilingual = model.is_multilingual();
         let mel = WhisperMel::new(model.n_mels());
-        Ok(Self { settings, model: Mutex::new(model), vocab, mel, multilingual })
+        Ok(Self {
+            settings,
+            model: Mutex::new(model),
+            vocab,
+            mel,
+            multilingual,
+        })
     }
 
     /// Whether the model knows more than English.
@@ -98,16 +105,26 @@ impl WhisperEngine {
         let n_mels = self.mel.n_mels();
         let mut feats = vec![0f32; n * n_mels * N_FRAMES];
         for (i, (samples, _)) in windows.iter().enumerate() {
-            self.mel.compute_into(samples, &mut feats[i * n_mels * N_FRAMES..(i + 1) * n_mels * N_FRAMES]);
+            self.mel
+                .compute_into(samples, &mut feats[i * n_mels * N_FRAMES..(i + 1) * n_mels * N_FRAMES]);
         }
-        let model = self.model.lock().map_err(|_| EngineError::Inference("whisper model lock poisoned".into()))?;
+        let model = self
+            .model
+            .lock()
+            .map_err(|_| EngineError::Inference("whisper model lock poisoned".into()))?;
         let features = StorageView::new(&[n, n_mels, N_FRAMES], &mut feats, Default::default()).map_err(inf)?;
         let encoded = model.encode(&features, false).map_err(inf)?;
 
         // language per item: forced, English-only, or detected
         let mut langs: Vec<Option<String>> = windows
             .iter()
-            .map(|(_, o)| if self.multilingual { o.language.clone() } else { Some("en".into()) })
+            .map(|(_, o)| {
+                if self.multilingual {
+                    o.language.clone()
+                } else {
+                    Some("en".into())
+                }
+            })
             .collect();
         if langs.iter().any(|l| l.is_none()) {
             let detected = model.detect_language(&encoded).map_err(inf)?;
@@ -122,7 +139,10 @@ impl WhisperEngine {
         let prompts: Vec<Vec<String>> = windows
             .iter()
             .zip(&langs)
-            .map(|((_, o), lang)| self.vocab.prompt(self.multilingual, lang.as_deref(), o.task, o.prompt.as_deref()))
+            .map(|((_, o), lang)| {
+                self.vocab
+                    .prompt(self.multilingual, lang.as_deref(), o.task, o.prompt.as_deref())
+            })
             .collect();
         let opts = sys::WhisperOptions {
             beam_size: self.settings.beam_size.max(1),
@@ -142,7 +162,10 @@ impl WhisperEngine {
             h.language = langs[i].clone();
             if res.no_speech_prob > 0.6 && h.text.split_whitespace().count() <= 2 {
                 // Whisper's own no-speech rule: hallucinations on silence are dropped.
-                h = Hypothesis { language: h.language, ..Default::default() };
+                h = Hypothesis {
+                    language: h.language,
+                    ..Default::default()
+                };
             }
             if want_words && windows[i].1.word_timestamps && !h.text.is_empty() {
                 aligned.push((i, self.vocab.text_ids(&ids)));
@@ -154,13 +177,18 @@ impl WhisperEngine {
         if !aligned.is_empty() {
             // alignment needs the start sequence of one prompt shape; align each item alone
             for (i, text_ids) in aligned {
-                let start: Vec<usize> = self.vocab.sot_ids(self.multilingual, langs[i].as_deref(), windows[i].1.task);
-                let frames = ((windows[i].0.len().min(N_SAMPLES) / 160) / 2).max(1);
+                let start: Vec<usize> = self
+                    .vocab
+                    .sot_ids(self.multilingual, langs[i].as_deref(), windows[i].1.task);
+                // CTranslate2 counts mel frames here (it halves them for the encoder itself)
+                let frames = (windows[i].0.len().min(N_SAMPLES) / 160).clamp(1, N_FRAMES);
                 let mut one = vec![0f32; n_mels * N_FRAMES];
                 self.mel.compute_into(windows[i].0, &mut one);
                 let f1 = StorageView::new(&[1, n_mels, N_FRAMES], &mut one, Default::default()).map_err(inf)?;
                 let enc1 = model.encode(&f1, false).map_err(inf)?;
-                let al = model.align(&enc1, &start, std::slice::from_ref(&text_ids), &[frames], 7).map_err(inf)?;
+                let al = model
+                    .align(&enc1, &start, std::slice::from_ref(&text_ids), &[frames], 7)
+                    .map_err(inf)?;
                 if let Some(a) = al.into_iter().next() {
                     let pairs: Vec<(i64, i64)> = a.alignments.iter().map(|x| (x.token_x, x.frame_x)).collect();
                     hyps[i].words = self.vocab.words(&text_ids, &pairs);
@@ -213,11 +241,15 @@ impl Recognizer for WhisperEngine {
 
     fn recognize(&self, batch: &[Utterance]) -> Vec<Result<Hypothesis, EngineError>> {
         // Short utterances with the same temperature go through one batched run; long ones alone.
-        let short: Vec<usize> = (0..batch.len()).filter(|&i| batch[i].samples.len() <= N_SAMPLES).collect();
+        let short: Vec<usize> = (0..batch.len())
+            .filter(|&i| batch[i].samples.len() <= N_SAMPLES)
+            .collect();
         let mut out: Vec<Option<Result<Hypothesis, EngineError>>> = (0..batch.len()).map(|_| None).collect();
         if !short.is_empty() {
-            let windows: Vec<(&[f32], &DecodeOptions)> =
-                short.iter().map(|&i| (&batch[i].samples[..], &batch[i].options)).collect();
+            let windows: Vec<(&[f32], &DecodeOptions)> = short
+                .iter()
+                .map(|&i| (&batch[i].samples[..], &batch[i].options))
+                .collect();
             let same_temp = windows.iter().all(|w| w.1.temperature == windows[0].1.temperature);
             if same_temp {
                 match self.decode_windows(&windows) {

@@ -24,12 +24,24 @@ impl WhisperVocab {
         let text = std::fs::read_to_string(dir.join("vocabulary.txt")).map_err(|e| format!("vocabulary.txt: {e}"))?;
         let pieces: Vec<String> = text.lines().map(str::to_owned).collect();
         let ids: HashMap<String, usize> = pieces.iter().enumerate().map(|(i, p)| (p.clone(), i)).collect();
-        let tokenizer = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| format!("tokenizer.json: {e}"))?;
-        let get = |t: &str| ids.get(t).copied().ok_or_else(|| format!("token {t} missing from vocabulary"));
+        let tokenizer =
+            tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| format!("tokenizer.json: {e}"))?;
+        let get = |t: &str| {
+            ids.get(t)
+                .copied()
+                .ok_or_else(|| format!("token {t} missing from vocabulary"))
+        };
         let eot = get("<|endoftext|>")?;
         let sot = get("<|startoftranscript|>")?;
         let timestamp_begin = get("<|notimestamps|>")? + 1;
-        Ok(Self { pieces, ids, tokenizer, eot, sot, timestamp_begin })
+        Ok(Self {
+            pieces,
+            ids,
+            tokenizer,
+            eot,
+            sot,
+            timestamp_begin,
+        })
     }
 
     /// The start-of-transcript sequence as token ids (used for alignment).
@@ -59,7 +71,11 @@ impl WhisperVocab {
                 p.extend(keep.iter().filter_map(|&i| self.pieces.get(i as usize).cloned()));
             }
         }
-        p.extend(self.sot_ids(multilingual, lang, task).into_iter().map(|i| self.pieces[i].clone()));
+        p.extend(
+            self.sot_ids(multilingual, lang, task)
+                .into_iter()
+                .map(|i| self.pieces[i].clone()),
+        );
         p
     }
 
@@ -87,7 +103,11 @@ impl WhisperVocab {
                 } else {
                     let text = self.decode(&cur).trim().to_string();
                     if !text.is_empty() {
-                        segments.push(Segment { start: seg_start.unwrap_or(last_time), end: t, text });
+                        segments.push(Segment {
+                            start: seg_start.unwrap_or(last_time),
+                            end: t,
+                            text,
+                        });
                     }
                     cur.clear();
                     seg_start = None;
@@ -100,12 +120,21 @@ impl WhisperVocab {
         if !cur.is_empty() {
             let text = self.decode(&cur).trim().to_string();
             if !text.is_empty() {
-                segments.push(Segment { start: seg_start.unwrap_or(last_time), end: duration.max(last_time), text });
+                segments.push(Segment {
+                    start: seg_start.unwrap_or(last_time),
+                    end: duration.max(last_time),
+                    text,
+                });
             }
         }
         let text = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
         let token_ids = ids.iter().map(|&i| i as i64).collect();
-        Hypothesis { text, segments, token_ids, ..Default::default() }
+        Hypothesis {
+            text,
+            segments,
+            token_ids,
+            ..Default::default()
+        }
     }
 
     /// Groups text tokens into words and times them from the alignment `(token, frame)` pairs.
