@@ -6,7 +6,8 @@
 // base64 PCM16 24 kHz input_audio_buffer.append events -> captions from the server events.
 //
 // Test hooks: window.__captions = {finals, partialsSeen, events, ...}; ?autostart=1 starts at once;
-// optional ?lang=xx and ?prompt=... preset the language and glossary fields.
+// optional ?lang=xx and ?prompt=... preset the language and glossary fields, ?model=<id> replaces
+// the default transcription model "auto".
 (function () {
   'use strict';
 
@@ -27,6 +28,8 @@
   };
 
   // Base path: the page lives at <base>/demo/, the API at <base>/v1/... (works behind a path prefix).
+  var params = new URLSearchParams(location.search);
+  var modelParam = params.get('model'); // optional ?model=<id>; default "auto" (server routing)
   var basePath = location.pathname.replace(/\/demo(\/[^/]*)?$/, '');
   var wsScheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   var realtimeUrl = wsScheme + '//' + location.host + basePath + '/v1/realtime?intent=transcription';
@@ -96,7 +99,7 @@
   }
 
   function sessionConfig() {
-    var transcription = { model: 'auto' };
+    var transcription = { model: modelParam || 'auto' };
     var lang = ui.language.value;
     if (lang) transcription.language = lang;
     var prompt = ui.glossary.value.trim();
@@ -670,7 +673,6 @@
     if (e.key === 'Escape' && running) stop();
   });
 
-  var params = new URLSearchParams(location.search);
   try {
     var savedLang = localStorage.getItem('asr-demo-lang');
     var savedGlossary = localStorage.getItem('asr-demo-glossary');

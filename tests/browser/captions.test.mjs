@@ -4,24 +4,31 @@
 //   ASR_ROUTER_URL=http://127.0.0.1:18081 ASR_ROUTER_FAKE_AUDIO=/abs/speech-16k-mono.wav \
 //   ASR_ROUTER_EXPECTED_TEXT="what the recording says" [ASR_ROUTER_TEST_OUTPUT=test-output] \
 //   [CHROMIUM=/usr/bin/chromium] [ASR_ROUTER_MAX_WER=0.35] [ASR_ROUTER_CAPTION_TIMEOUT_MS=60000] \
+//   [ASR_ROUTER_DEMO_PARAMS="lang=en&model=whisper-tiny.en"] \
 //   node --test captions.test.mjs
 // The page gets its ephemeral secret from POST /v1/realtime/client_secrets, so the test never needs
 // ASR_ROUTER_API_KEY. Skips (does not fail) when ASR_ROUTER_URL is unset. Writes captions.png,
-// captions.json, console.log and the padded fake-audio WAV to $ASR_ROUTER_TEST_OUTPUT/browser/.
+// captions.json, console.log and the padded fake-audio WAV to $ASR_ROUTER_TEST_OUTPUT/browser/
+// (relative paths are taken from the repository root; default <repo>/test-output/browser/).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const BASE_URL = (process.env.ASR_ROUTER_URL || '').replace(/\/+$/, '');
 const FAKE_AUDIO = process.env.ASR_ROUTER_FAKE_AUDIO || '';
 const EXPECTED = process.env.ASR_ROUTER_EXPECTED_TEXT || '';
-const OUT_DIR = path.resolve(process.env.ASR_ROUTER_TEST_OUTPUT || 'test-output', 'browser');
+// A relative ASR_ROUTER_TEST_OUTPUT is taken from the repository root (not the cwd).
+const OUT_DIR = path.resolve(REPO_ROOT, process.env.ASR_ROUTER_TEST_OUTPUT || 'test-output', 'browser');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const MAX_WER = Number(process.env.ASR_ROUTER_MAX_WER || 0.35);
 const TIMEOUT_MS = Number(process.env.ASR_ROUTER_CAPTION_TIMEOUT_MS || 60000);
+const DEMO_PARAMS = process.env.ASR_ROUTER_DEMO_PARAMS || ''; // extra page query, e.g. "lang=en&model=whisper-tiny.en"
 const PAD_SILENCE_S = 1.5;
 
 // ---- WER -----------------------------------------------------------------------------------------
@@ -159,7 +166,7 @@ test('live captions from a fake microphone', { skip: !BASE_URL && 'ASR_ROUTER_UR
       consoleLines.push(`[websocket] open ${ws.url()}`);
       ws.on('close', () => consoleLines.push(`[websocket] closed ${ws.url()}`));
     });
-    const url = `${BASE_URL}/demo/?autostart=1`;
+    const url = `${BASE_URL}/demo/?autostart=1${DEMO_PARAMS ? '&' + DEMO_PARAMS.replace(/^[?&]/, '') : ''}`;
     const resp = await page.goto(url, { waitUntil: 'load', timeout: 20000 });
     assert.ok(resp && resp.ok(), `GET ${url} -> ${resp && resp.status()}`);
 
