@@ -13,8 +13,9 @@ use crate::engine::recognizer::{DecodeOptions, Hypothesis, Utterance};
 use crate::engine::scheduler::{EngineHandle, Priority, SchedError};
 use crate::engine::vad::{SileroModel, segmenter};
 
-/// Longest window handed to the recognizer, seconds.
-pub const WINDOW_S: f64 = 30.0;
+/// Longest window handed to the recognizer, seconds. Whisper sees 30 s, but tends to drop speech
+/// that ends near the edge of its window, so windows keep a margin.
+pub const WINDOW_S: f64 = 25.0;
 
 /// A finished transcript of a file.
 #[derive(Debug, Clone, Default)]
@@ -40,7 +41,7 @@ pub fn plan_windows(
     samples: &[f32],
 ) -> Result<Vec<(usize, usize)>, crate::engine::recognizer::EngineError> {
     let max = (WINDOW_S * SAMPLE_RATE as f64) as usize;
-    if samples.len() <= max {
+    if samples.len() <= (30 * SAMPLE_RATE) as usize {
         return Ok(vec![(0, samples.len())]);
     }
     let mut stream = vad.stream();

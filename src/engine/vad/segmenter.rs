@@ -201,7 +201,7 @@ mod tests {
         assert_eq!(segs.len(), 2, "{segs:?}");
         assert_eq!(segs[0].0, 10 * FRAME - 64 * 16);
         assert_eq!(segs[0].1, 40 * FRAME + 64 * 16);
-        assert_eq!(segs[1].1, 85 * FRAME, "open segment is closed at the end of the stream");
+        assert_eq!(segs[1].1, 95 * FRAME, "open segment is closed at the end of the stream");
     }
 
     #[test]
