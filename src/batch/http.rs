@@ -208,6 +208,7 @@ async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Tas
         temperature,
         word_timestamps: words,
         use_itn: true,
+        draft: false,
     };
     st.requests.fetch_add(1, Ordering::Relaxed);
     let samples: Arc<[f32]> = decoded.samples.into();

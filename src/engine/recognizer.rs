@@ -31,6 +31,8 @@ pub struct DecodeOptions {
     pub word_timestamps: bool,
     /// Inverse text normalisation (numbers, punctuation) where the engine offers it.
     pub use_itn: bool,
+    /// A provisional decode (a live partial): engines may trade accuracy for speed.
+    pub draft: bool,
 }
 
 /// One utterance to recognize: 16 kHz mono samples in [-1, 1].

@@ -44,9 +44,16 @@ impl WhisperMel {
         self.n_mels
     }
 
-    /// Features of one window: up to 30 s of samples, zero-padded; written into `out`
+    /// Features of one full window: up to 30 s of samples, zero-padded; written into `out`
     /// (`n_mels x N_FRAMES`, row-major), which must have that length.
     pub fn compute_into(&self, samples: &[f32], out: &mut [f32]) {
+        self.compute_frames_into(samples, out, N_FRAMES);
+    }
+
+    /// Like [`compute_into`](Self::compute_into) for the first `n_frames` frames only (a shorter
+    /// encoder window, used for fast provisional decodes); `out` is `n_mels x n_frames`.
+    pub fn compute_frames_into(&self, samples: &[f32], out: &mut [f32], n_frames: usize) {
+        let n_frames = n_frames.min(N_FRAMES);
         let n_bins = N_FFT / 2 + 1;
         let samples = &samples[..samples.len().min(N_SAMPLES)];
         // centre padding: reflect 200 samples at the start; the 30 s window is zero-padded after.
@@ -71,12 +78,12 @@ impl WhisperMel {
         let mut power = vec![0f32; n_bins];
         let mut max = f32::NEG_INFINITY;
         debug_assert!(total >= N_FRAMES * HOP);
-        for t in 0..N_FRAMES {
+        for t in 0..n_frames {
             let start = t * HOP;
             if start >= samples.len() + pad + N_FFT {
                 // all-zero frame: log10(1e-10) = -10
                 for m in 0..self.n_mels {
-                    out[m * N_FRAMES + t] = -10.0;
+                    out[m * n_frames + t] = -10.0;
                 }
                 max = max.max(-10.0);
                 continue;
@@ -93,11 +100,11 @@ impl WhisperMel {
                 let e: f32 = row.iter().zip(power.iter()).map(|(a, b)| a * b).sum();
                 let v = e.max(1e-10).log10();
                 max = max.max(v);
-                out[m * N_FRAMES + t] = v;
+                out[m * n_frames + t] = v;
             }
         }
         let floor = max - 8.0;
-        for v in out.iter_mut() {
+        for v in out[..self.n_mels * n_frames].iter_mut() {
             *v = (v.max(floor) + 4.0) / 4.0;
         }
     }

@@ -80,9 +80,8 @@ impl InputDecoder {
                 .collect(),
             AudioFormat::Opus { .. } => {
                 let mut pcm = Vec::new();
-                if let Some(dec) = self.opus.as_mut() {
-                    dec.decode(bytes, &mut pcm)?;
-                } else if let Some(ogg) = self.ogg.as_mut() {
+                if let Some(ogg) = self.ogg.as_mut() {
+                    // Ogg/Opus byte stream: the decoder is created from the stream's own OpusHead.
                     for packet in ogg.push(bytes)? {
                         if packet.starts_with(b"OpusHead") {
                             self.opus = Some(OpusPacketDecoder::new(opus_head_pre_skip(Some(&packet)))?);
@@ -94,8 +93,9 @@ impl InputDecoder {
                             return Err(AudioError::Corrupt("Ogg stream did not start with OpusHead".into()));
                         }
                     }
-                    // once the head is seen, packets go to the decoder created from it
-                    let _ = &self.ogg;
+                } else if let Some(dec) = self.opus.as_mut() {
+                    // raw packets: one per append or binary frame
+                    dec.decode(bytes, &mut pcm)?;
                 }
                 pcm
             }

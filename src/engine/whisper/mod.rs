@@ -103,17 +103,24 @@ impl WhisperEngine {
         let inf = |e: anyhow::Error| EngineError::Inference(format!("{e:#}"));
         let n = windows.len();
         let n_mels = self.mel.n_mels();
-        let mut feats = vec![0f32; n * n_mels * N_FRAMES];
+        // Drafts (live partials) use an encoder window of the audio plus 2 s instead of 30 s: several
+        // times faster; a token cap and an n-gram block stop the loops short windows invite.
+        let draft = windows.iter().all(|w| w.1.draft);
+        let longest = windows.iter().map(|w| w.0.len()).max().unwrap_or(0);
+        let frames = if draft { (longest / 160 + 200).min(N_FRAMES) } else { N_FRAMES };
+        let mut feats = vec![0f32; n * n_mels * frames];
         for (i, (samples, _)) in windows.iter().enumerate() {
-            self.mel
-                .compute_into(samples, &mut feats[i * n_mels * N_FRAMES..(i + 1) * n_mels * N_FRAMES]);
+            let chunk = &mut feats[i * n_mels * frames..(i + 1) * n_mels * frames];
+            self.mel.compute_frames_into(samples, chunk, frames);
         }
         let model = self
             .model
             .lock()
             .map_err(|_| EngineError::Inference("whisper model lock poisoned".into()))?;
-        let features = StorageView::new(&[n, n_mels, N_FRAMES], &mut feats, Default::default()).map_err(inf)?;
+        let t_mel = std::time::Instant::now();
+        let features = StorageView::new(&[n, n_mels, frames], &mut feats, Default::default()).map_err(inf)?;
         let encoded = model.encode(&features, false).map_err(inf)?;
+        let t_enc = t_mel.elapsed();
 
         // language per item: forced, English-only, or detected
         let mut langs: Vec<Option<String>> = windows
@@ -140,18 +147,35 @@ impl WhisperEngine {
             .iter()
             .zip(&langs)
             .map(|((_, o), lang)| {
-                self.vocab
-                    .prompt(self.multilingual, lang.as_deref(), o.task, o.prompt.as_deref())
+                let mut p = self.vocab.prompt(self.multilingual, lang.as_deref(), o.task, o.prompt.as_deref());
+                if draft {
+                    p.push("<|notimestamps|>".into());
+                }
+                p
             })
             .collect();
+        let secs = longest as f32 / 16_000.0;
         let opts = sys::WhisperOptions {
-            beam_size: self.settings.beam_size.max(1),
+            beam_size: if draft { 1 } else { self.settings.beam_size.max(1) },
+            max_length: if draft { (8.0 + 4.0 * secs) as usize } else { 448 },
+            no_repeat_ngram_size: if draft { 3 } else { 0 },
+            repetition_penalty: if draft { 1.05 } else { 1.0 },
             sampling_temperature: windows[0].1.temperature.max(0.0).max(1e-6),
             sampling_topk: if windows[0].1.temperature > 0.0 { 0 } else { 1 },
             return_no_speech_prob: true,
             ..Default::default()
         };
         let results = model.generate(&encoded, &prompts, &opts).map_err(inf)?;
+        tracing::debug!(
+            n,
+            frames,
+            draft,
+            max_length = opts.max_length,
+            tokens = results.iter().map(|r| r.sequences_ids.first().map_or(0, Vec::len)).max().unwrap_or(0),
+            encode_ms = t_enc.as_millis() as u64,
+            total_ms = t_mel.elapsed().as_millis() as u64,
+            "whisper run"
+        );
 
         let mut hyps = Vec::with_capacity(n);
         let mut aligned: Vec<(usize, Vec<usize>)> = Vec::new();
@@ -240,38 +264,34 @@ impl Recognizer for WhisperEngine {
     }
 
     fn recognize(&self, batch: &[Utterance]) -> Vec<Result<Hypothesis, EngineError>> {
-        // Short utterances with the same temperature go through one batched run; long ones alone.
-        let short: Vec<usize> = (0..batch.len())
-            .filter(|&i| batch[i].samples.len() <= N_SAMPLES)
-            .collect();
+        // Finals and drafts go through separate batched runs (drafts use a shorter window);
+        // utterances over 30 s or with a different temperature are decoded alone.
         let mut out: Vec<Option<Result<Hypothesis, EngineError>>> = (0..batch.len()).map(|_| None).collect();
-        if !short.is_empty() {
-            let windows: Vec<(&[f32], &DecodeOptions)> = short
-                .iter()
-                .map(|&i| (&batch[i].samples[..], &batch[i].options))
+        for draft in [false, true] {
+            let group: Vec<usize> = (0..batch.len())
+                .filter(|&i| batch[i].samples.len() <= N_SAMPLES && batch[i].options.draft == draft)
+                .filter(|&i| batch[i].options.temperature == batch[0].options.temperature)
                 .collect();
-            let same_temp = windows.iter().all(|w| w.1.temperature == windows[0].1.temperature);
-            if same_temp {
-                match self.decode_windows(&windows) {
-                    Ok(hs) => {
-                        for (i, h) in short.iter().zip(hs) {
-                            out[*i] = Some(Ok(h));
-                        }
+            if group.is_empty() {
+                continue;
+            }
+            let windows: Vec<(&[f32], &DecodeOptions)> =
+                group.iter().map(|&i| (&batch[i].samples[..], &batch[i].options)).collect();
+            match self.decode_windows(&windows) {
+                Ok(hs) => {
+                    for (i, h) in group.iter().zip(hs) {
+                        out[*i] = Some(Ok(h));
                     }
-                    Err(e) => {
-                        let msg = e.to_string();
-                        for i in &short {
-                            out[*i] = Some(Err(EngineError::Inference(msg.clone())));
-                        }
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    for i in &group {
+                        out[*i] = Some(Err(EngineError::Inference(msg.clone())));
                     }
                 }
             }
         }
-        batch
-            .iter()
-            .zip(out)
-            .map(|(u, r)| r.unwrap_or_else(|| self.recognize_one(u)))
-            .collect()
+        batch.iter().zip(out).map(|(u, r)| r.unwrap_or_else(|| self.recognize_one(u))).collect()
     }
 
     fn max_batch(&self) -> usize {
