@@ -70,8 +70,9 @@ class Collector:
             # The final is authoritative and may revise the partials (e.g. add a first word the
             # drafts missed), so the deltas must be close to a prefix of it, not equal.
             if d:
-                best = min(wer(" ".join(d), " ".join(f[:k])) for k in range(max(0, len(d) - 2), len(d) + 3))
-                assert best <= 0.34, f"deltas {deltas!r} are not close to a prefix of the final {final!r}"
+                best = min(wer(" ".join(d), " ".join(f[:k])) * len(d) for k in range(max(0, len(d) - 2), len(d) + 3))
+                # edit distance in words: at most one word, or a third of a longer partial
+                assert best <= max(1, 0.34 * len(d)), f"deltas {deltas!r} are not close to a prefix of the final {final!r}"
         return items
 
 
