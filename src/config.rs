@@ -64,6 +64,9 @@ pub struct Config {
     pub max_audio_s: f64,
     /// Clips up to this long go to the fast engine under `model=auto`.
     pub short_clip_s: f64,
+    /// A SenseVoice-Small model directory (sherpa-onnx or FunASR packaging). When set, or when
+    /// `<models_dir>/sensevoice-small` holds one, SenseVoice becomes the fast engine.
+    pub sensevoice_dir: Option<PathBuf>,
     /// Language assumed when a request names none (`None` = detect).
     pub default_language: Option<String>,
     /// The fast engine's settings (Whisper tiny.en until SenseVoice is installed).
@@ -108,6 +111,7 @@ impl Default for Config {
             max_upload_bytes: 25 * 1024 * 1024,
             max_audio_s: 4.0 * 3600.0,
             short_clip_s: 30.0,
+            sensevoice_dir: None,
             default_language: None,
             fast: WhisperConfig {
                 max_batch: 8,

@@ -55,3 +55,4 @@ fi
 
 echo "export ASR_ROUTER_SV_REFERENCE=$OUT/reference/reference.json"
 echo "export ORT_DYLIB_PATH=$ORT_LIB"
+echo "export ASR_ROUTER_SV_TINY=$OUT/tiny/sherpa"

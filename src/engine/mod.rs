@@ -70,6 +70,24 @@ pub struct Engines {
 pub const TINY_EN: &str = "whisper-tiny.en";
 /// Whisper base, multilingual.
 pub const BASE: &str = "whisper-base";
+/// SenseVoice-Small, when the user installed its weights.
+pub const SENSEVOICE: &str = "sensevoice-small";
+
+fn policy_base(cfg: &Config) -> BatchPolicy {
+    BatchPolicy {
+        max_batch: 16,
+        max_wait: Duration::from_millis(cfg.batch_wait_ms),
+        final_queue: cfg.queue_capacity,
+        partial_queue: cfg.queue_capacity,
+    }
+}
+
+fn sv_policy(c: &WhisperConfig, base: &BatchPolicy) -> BatchPolicy {
+    BatchPolicy {
+        max_batch: c.max_batch.max(1),
+        ..base.clone()
+    }
+}
 
 fn dir_size(p: &Path) -> u64 {
     std::fs::read_dir(p)
@@ -145,11 +163,31 @@ impl Engines {
         } else {
             BASE.to_string()
         };
+        // SenseVoice, when installed, is the fast engine for every language it knows.
+        let sv_dir = cfg.sensevoice_dir.clone().unwrap_or_else(|| dir.join(SENSEVOICE));
+        let mut fast_any = BASE.to_string();
+        let mut fast_en = fast_en;
+        if sensevoice::is_sensevoice_dir(&sv_dir) {
+            let sv = Arc::new(sensevoice::SenseVoice::load(&sv_dir, cfg.fast.threads)?);
+            by_name.insert(
+                SENSEVOICE.to_string(),
+                EngineHandle::spawn(sv, sv_policy(&cfg.fast, &policy_base(cfg)), cfg.workers_per_engine),
+            );
+            infos.push(ModelInfo {
+                id: SENSEVOICE.into(),
+                role: vec![Role::Fast],
+                path: sv_dir.display().to_string(),
+                size_bytes: dir_size(&sv_dir),
+                languages: ["zh", "en", "yue", "ja", "ko"].iter().map(|s| s.to_string()).collect(),
+            });
+            fast_en = SENSEVOICE.to_string();
+            fast_any = SENSEVOICE.to_string();
+        }
         Ok(Self {
             by_name,
             infos,
             fast_en,
-            fast_any: BASE.into(),
+            fast_any,
             strong: BASE.into(),
             vad,
             short_clip_s: cfg.short_clip_s,
@@ -180,10 +218,11 @@ impl Engines {
 
     /// The fast engine for a language.
     pub fn fast(&self, language: Option<&str>) -> &EngineHandle {
-        let name = if language == Some("en") {
-            &self.fast_en
-        } else {
-            &self.fast_any
+        let name = match language {
+            Some("en") => &self.fast_en,
+            // SenseVoice knows five languages; anything else goes to multilingual Whisper
+            Some(l) if self.fast_any == SENSEVOICE && !matches!(l, "zh" | "yue" | "ja" | "ko") => &self.strong,
+            _ => &self.fast_any,
         };
         &self.by_name[name]
     }

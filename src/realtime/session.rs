@@ -665,7 +665,11 @@ impl Session {
         }
         let samples = self.slice(item.start, total);
         let engine = self.st.engines.fast(self.language().as_deref()).clone();
-        let options = DecodeOptions { language: self.language(), draft: true, ..Default::default() };
+        let options = DecodeOptions {
+            language: self.language(),
+            draft: true,
+            ..Default::default()
+        };
         let ticket = PartialTicket::issue(&self.partial_gen);
         let item_id = item.id.clone();
         let itx = itx.clone();

@@ -107,7 +107,11 @@ impl WhisperEngine {
         // times faster; a token cap and an n-gram block stop the loops short windows invite.
         let draft = windows.iter().all(|w| w.1.draft);
         let longest = windows.iter().map(|w| w.0.len()).max().unwrap_or(0);
-        let frames = if draft { (longest / 160 + 200).min(N_FRAMES) } else { N_FRAMES };
+        let frames = if draft {
+            (longest / 160 + 200).min(N_FRAMES)
+        } else {
+            N_FRAMES
+        };
         let mut feats = vec![0f32; n * n_mels * frames];
         for (i, (samples, _)) in windows.iter().enumerate() {
             let chunk = &mut feats[i * n_mels * frames..(i + 1) * n_mels * frames];
@@ -147,7 +151,9 @@ impl WhisperEngine {
             .iter()
             .zip(&langs)
             .map(|((_, o), lang)| {
-                let mut p = self.vocab.prompt(self.multilingual, lang.as_deref(), o.task, o.prompt.as_deref());
+                let mut p = self
+                    .vocab
+                    .prompt(self.multilingual, lang.as_deref(), o.task, o.prompt.as_deref());
                 if draft {
                     p.push("<|notimestamps|>".into());
                 }
@@ -171,7 +177,11 @@ impl WhisperEngine {
             frames,
             draft,
             max_length = opts.max_length,
-            tokens = results.iter().map(|r| r.sequences_ids.first().map_or(0, Vec::len)).max().unwrap_or(0),
+            tokens = results
+                .iter()
+                .map(|r| r.sequences_ids.first().map_or(0, Vec::len))
+                .max()
+                .unwrap_or(0),
             encode_ms = t_enc.as_millis() as u64,
             total_ms = t_mel.elapsed().as_millis() as u64,
             "whisper run"
@@ -275,8 +285,10 @@ impl Recognizer for WhisperEngine {
             if group.is_empty() {
                 continue;
             }
-            let windows: Vec<(&[f32], &DecodeOptions)> =
-                group.iter().map(|&i| (&batch[i].samples[..], &batch[i].options)).collect();
+            let windows: Vec<(&[f32], &DecodeOptions)> = group
+                .iter()
+                .map(|&i| (&batch[i].samples[..], &batch[i].options))
+                .collect();
             match self.decode_windows(&windows) {
                 Ok(hs) => {
                     for (i, h) in group.iter().zip(hs) {
@@ -291,7 +303,11 @@ impl Recognizer for WhisperEngine {
                 }
             }
         }
-        batch.iter().zip(out).map(|(u, r)| r.unwrap_or_else(|| self.recognize_one(u))).collect()
+        batch
+            .iter()
+            .zip(out)
+            .map(|(u, r)| r.unwrap_or_else(|| self.recognize_one(u)))
+            .collect()
     }
 
     fn max_batch(&self) -> usize {
