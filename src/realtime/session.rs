@@ -138,7 +138,10 @@ pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
                 }
             }
             Some(m) = irx.recv() => s.on_internal(m).await,
-            _ = tick.tick() => s.maybe_partial(&itx),
+            _ = tick.tick() => {
+                s.maybe_partial(&itx);
+                s.check_idle().await;
+            }
             _ = ping.tick() => {
                 if last_heard.elapsed() > Duration::from_secs(60) {
                     tracing::info!("realtime session {} timed out (no pong)", s.id);
@@ -253,6 +256,9 @@ struct Session {
     open: Option<OpenItem>,
     previous_item: Option<String>,
     partial_gen: Arc<AtomicU64>,
+    /// Absolute sample where the current silence began, and whether `timeout_triggered` was sent.
+    idle_since: usize,
+    idle_reported: bool,
     closing: bool,
     scratch: Vec<f32>,
 }
@@ -280,6 +286,8 @@ impl Session {
             open: None,
             previous_item: None,
             partial_gen: Arc::new(AtomicU64::new(0)),
+            idle_since: 0,
+            idle_reported: false,
             closing: false,
             scratch: Vec::new(),
             st,
@@ -566,6 +574,7 @@ impl Session {
             VadEvent::SpeechStarted { start } => {
                 let start = (start + self.vad_offset).max(self.buffer_start);
                 let item = self.new_item(start);
+                self.idle_reported = false;
                 self.out
                     .send(ServerEvent::speech_started(&item.id, (start / 16) as u64))
                     .await;
@@ -573,6 +582,7 @@ impl Session {
             }
             VadEvent::SpeechStopped { end, .. } => {
                 let end = end + self.vad_offset;
+                self.idle_since = end;
                 if let Some(item) = self.open.take() {
                     self.out
                         .send(ServerEvent::speech_stopped(&item.id, (end / 16) as u64))
@@ -628,6 +638,24 @@ impl Session {
             seg.force_end();
         }
         self.finalize(item, end).await;
+    }
+
+    /// Server VAD's `idle_timeout_ms`: after that much audio without speech, one
+    /// `input_audio_buffer.timeout_triggered` per silent stretch (there is no response to trigger
+    /// in a transcription session, so nothing is committed).
+    async fn check_idle(&mut self) {
+        let Some(idle_ms) = self.cfg.turn_detection.effective_vad().and_then(|v| v.idle_timeout_ms) else {
+            return;
+        };
+        if self.open.is_some() || self.idle_reported {
+            return;
+        }
+        if self.total.saturating_sub(self.idle_since) >= idle_ms as usize * 16 {
+            self.idle_reported = true;
+            let item = protocol::new_item_id();
+            let ev = ServerEvent::timeout_triggered(item, (self.idle_since / 16) as u64, (self.total / 16) as u64);
+            self.out.send(ev).await;
+        }
     }
 
     fn partial_interval(&self) -> Option<Duration> {

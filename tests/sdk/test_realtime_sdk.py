@@ -343,3 +343,23 @@ def test_auth_subprotocol_ephemeral_oversize_and_disconnect(base_url, api_key):
         ws = await raw_session(base_url, api_key)
         await ws.close()
     asyncio.run(main())
+
+
+def test_idle_timeout_and_semantic_vad(base_url, api_key):
+    async def main():
+        ws = await raw_session(base_url, api_key)
+        upd = {"type": "session.update", "session": {"type": "transcription", "audio": {"input": {
+            "turn_detection": {"type": "server_vad", "idle_timeout_ms": 1000}}}}}
+        await ws.send(json.dumps(upd))
+        await next_of(ws, "session.updated")
+        # 1.6 s of silence: one timeout_triggered, no speech
+        await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": b64(bytes(24000 * 2 * 16 // 10))}))
+        ev = await next_of(ws, "input_audio_buffer.timeout_triggered", timeout=10)
+        assert ev["audio_end_ms"] - ev["audio_start_ms"] >= 1000
+        # semantic_vad is accepted and reported back
+        await ws.send(json.dumps({"type": "session.update", "session": {"type": "transcription", "audio": {"input": {
+            "turn_detection": {"type": "semantic_vad", "eagerness": "high"}}}}}))
+        upd = await next_of(ws, "session.updated")
+        assert upd["session"]["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
+        await ws.close()
+    asyncio.run(main())
