@@ -171,6 +171,17 @@ async fn metrics(State(st): State<Shared>) -> Response {
             let _ = writeln!(out, "asr_router_queue_depth{{engine=\"{name}\",queue=\"partial\"}} {p}");
         }
     }
+    let _ = writeln!(out, "# TYPE asr_router_engine_audio_seconds_total counter");
+    let _ = writeln!(out, "# TYPE asr_router_engine_compute_seconds_total counter");
+    for name in st.engines.names() {
+        if let Some(h) = st.engines.get(&name) {
+            let m = h.metrics();
+            let audio = m.audio_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+            let compute = m.compute_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+            let _ = writeln!(out, "asr_router_engine_audio_seconds_total{{engine=\"{name}\"}} {audio}");
+            let _ = writeln!(out, "asr_router_engine_compute_seconds_total{{engine=\"{name}\"}} {compute}");
+        }
+    }
     for (metric, kind) in [
         ("batches", "counter"),
         ("utterances", "counter"),
