@@ -182,10 +182,10 @@ impl Config {
             }
             None => Config::default(),
         };
-        if let Ok(k) = std::env::var("ASR_ROUTER_API_KEY") {
-            if !k.is_empty() {
-                cfg.api_key = Some(k);
-            }
+        if let Ok(k) = std::env::var("ASR_ROUTER_API_KEY")
+            && !k.is_empty()
+        {
+            cfg.api_key = Some(k);
         }
         if let Ok(d) = std::env::var("ASR_ROUTER_MODELS") {
             cfg.models_dir = d.into();

@@ -1690,7 +1690,7 @@ fn parse_event(map: &Map<String, Value>, event_id: Option<String>) -> PResult<Cl
                     }
                 }
                 Some(t) => {
-                    let st = parse_enum(t, "session.type", SessionType::from_wire, || SessionType::wire_names())?;
+                    let st = parse_enum(t, "session.type", SessionType::from_wire, SessionType::wire_names)?;
                     Ok(ClientEvent::SessionUpdate {
                         event_id,
                         session: parse_ga_session(session, Some(st))?,

@@ -206,11 +206,10 @@ async fn finalize_loop(mut jobs: mpsc::Receiver<FinalJob>, out: Arc<Outbound>) {
                 match r {
                     Ok(h) => {
                         let text = h.text.trim().to_string();
-                        if !job.deltas_broken {
-                            if let Some(d) = job.stabilizer.finish(&text) {
+                        if !job.deltas_broken
+                            && let Some(d) = job.stabilizer.finish(&text) {
                                 out.send(ServerEvent::delta(&job.item_id, d)).await;
                             }
-                        }
                         let extras = CompletedExtras {
                             language: h.language.clone(),
                             latency_ms: Some(job.stopped_at.elapsed().as_millis() as u64),
@@ -355,14 +354,14 @@ impl Session {
 
     fn options(&self) -> DecodeOptions {
         let mut prompt = self.cfg.transcription.prompt.clone().filter(|p| !p.is_empty());
-        if let Some(k) = &self.cfg.transcription.keywords {
-            if !k.is_empty() {
-                let joined = k.join(", ");
-                prompt = Some(match prompt {
-                    Some(p) => format!("{p} {joined}"),
-                    None => joined,
-                });
-            }
+        if let Some(k) = &self.cfg.transcription.keywords
+            && !k.is_empty()
+        {
+            let joined = k.join(", ");
+            prompt = Some(match prompt {
+                Some(p) => format!("{p} {joined}"),
+                None => joined,
+            });
         }
         DecodeOptions {
             language: self.language(),
@@ -373,10 +372,10 @@ impl Session {
 
     fn final_engine(&self, duration_s: f32) -> EngineHandle {
         let lang = self.language();
-        if let Some(m) = self.cfg.transcription.model.as_deref() {
-            if let Some(h) = self.st.engines.get(m) {
-                return h.clone();
-            }
+        if let Some(m) = self.cfg.transcription.model.as_deref()
+            && let Some(h) = self.st.engines.get(m)
+        {
+            return h.clone();
         }
         self.st.engines.finalizer(lang.as_deref(), duration_s).clone()
     }
@@ -423,17 +422,18 @@ impl Session {
     }
 
     async fn apply(&mut self, next: SessionConfig, event_id: Option<String>, beta_reply: bool) {
-        if let Some(m) = next.transcription.model.as_deref() {
-            if !crate::engine::is_auto_alias(m) && self.st.engines.get(m).is_none() {
-                let names = self.st.engines.names().join(", ");
-                let e = ProtocolError::new(
-                    ErrorCode::InvalidModel,
-                    format!("Model \"{m}\" is not available. Available models: auto, {names}."),
-                )
-                .with_param("session.audio.input.transcription.model")
-                .with_event_id(event_id);
-                return self.error(e).await;
-            }
+        if let Some(m) = next.transcription.model.as_deref()
+            && !crate::engine::is_auto_alias(m)
+            && self.st.engines.get(m).is_none()
+        {
+            let names = self.st.engines.names().join(", ");
+            let e = ProtocolError::new(
+                ErrorCode::InvalidModel,
+                format!("Model \"{m}\" is not available. Available models: auto, {names}."),
+            )
+            .with_param("session.audio.input.transcription.model")
+            .with_event_id(event_id);
+            return self.error(e).await;
         }
         if next.transcription.language.as_deref().is_some_and(|l| l != "en")
             && next.transcription.model.as_deref() == Some(crate::engine::TINY_EN)
@@ -443,13 +443,13 @@ impl Session {
                 .with_event_id(event_id);
             return self.error(e).await;
         }
-        if next.format != self.cfg.format {
-            if let Err(e) = InputDecoder::new(next.format) {
-                let e = ProtocolError::new(ErrorCode::InvalidValue, e.to_string())
-                    .with_param("session.audio.input.format")
-                    .with_event_id(event_id);
-                return self.error(e).await;
-            }
+        if next.format != self.cfg.format
+            && let Err(e) = InputDecoder::new(next.format)
+        {
+            let e = ProtocolError::new(ErrorCode::InvalidValue, e.to_string())
+                .with_param("session.audio.input.format")
+                .with_event_id(event_id);
+            return self.error(e).await;
         }
         self.cfg = next;
         self.reconfigure();
@@ -727,10 +727,10 @@ impl Session {
                 };
                 item.partial_inflight = false;
                 let Ok(text) = result else { return };
-                if let Some(delta) = item.stabilizer.update(text.trim()) {
-                    if !self.out.try_send_partial(ServerEvent::delta(&item.id, delta)) {
-                        item.deltas_broken = true;
-                    }
+                if let Some(delta) = item.stabilizer.update(text.trim())
+                    && !self.out.try_send_partial(ServerEvent::delta(&item.id, delta))
+                {
+                    item.deltas_broken = true;
                 }
             }
         }

@@ -178,8 +178,14 @@ async fn metrics(State(st): State<Shared>) -> Response {
             let m = h.metrics();
             let audio = m.audio_ms.load(Ordering::Relaxed) as f64 / 1000.0;
             let compute = m.compute_ms.load(Ordering::Relaxed) as f64 / 1000.0;
-            let _ = writeln!(out, "asr_router_engine_audio_seconds_total{{engine=\"{name}\"}} {audio}");
-            let _ = writeln!(out, "asr_router_engine_compute_seconds_total{{engine=\"{name}\"}} {compute}");
+            let _ = writeln!(
+                out,
+                "asr_router_engine_audio_seconds_total{{engine=\"{name}\"}} {audio}"
+            );
+            let _ = writeln!(
+                out,
+                "asr_router_engine_compute_seconds_total{{engine=\"{name}\"}} {compute}"
+            );
         }
     }
     for (metric, kind) in [

@@ -62,14 +62,14 @@ impl WhisperVocab {
     /// Timestamps are always generated, so segments carry times.
     pub fn prompt(&self, multilingual: bool, lang: Option<&str>, task: Task, text: Option<&str>) -> Vec<String> {
         let mut p = Vec::new();
-        if let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) {
-            if let Ok(enc) = self.tokenizer.encode(format!(" {t}"), false) {
-                let ids = enc.get_ids();
-                // Whisper keeps at most 223 prompt tokens (half the context minus one), the newest.
-                let keep = &ids[ids.len().saturating_sub(223)..];
-                p.push("<|startofprev|>".to_string());
-                p.extend(keep.iter().filter_map(|&i| self.pieces.get(i as usize).cloned()));
-            }
+        if let Some(t) = text.map(str::trim).filter(|t| !t.is_empty())
+            && let Ok(enc) = self.tokenizer.encode(format!(" {t}"), false)
+        {
+            let ids = enc.get_ids();
+            // Whisper keeps at most 223 prompt tokens (half the context minus one), the newest.
+            let keep = &ids[ids.len().saturating_sub(223)..];
+            p.push("<|startofprev|>".to_string());
+            p.extend(keep.iter().filter_map(|&i| self.pieces.get(i as usize).cloned()));
         }
         p.extend(
             self.sot_ids(multilingual, lang, task)
