@@ -46,8 +46,8 @@ async fn close_code(
     }
 }
 
-async fn live(s: &Server) -> u64 {
-    let body = reqwest::Client::new()
+async fn metrics(s: &Server) -> String {
+    reqwest::Client::new()
         .get(format!("{}/metrics", s.base))
         .bearer_auth(KEY)
         .send()
@@ -55,8 +55,13 @@ async fn live(s: &Server) -> u64 {
         .unwrap()
         .text()
         .await
-        .unwrap();
-    body.lines()
+        .unwrap()
+}
+
+async fn live(s: &Server) -> u64 {
+    metrics(s)
+        .await
+        .lines()
         .find_map(|l| l.strip_prefix("asr_router_live_sessions "))
         .unwrap()
         .trim()
@@ -74,15 +79,7 @@ async fn session_cap_expiry_and_cleanup() {
     // the third is refused cleanly: close 1013 (try again later)
     let mut c = connect(&s).await;
     assert_eq!(close_code(&mut c).await, Some(CloseCode::Again));
-    let metrics = reqwest::Client::new()
-        .get(format!("{}/metrics", s.base))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&s).await;
     assert!(metrics.contains("asr_router_sessions_refused_total 1"), "{metrics}");
 
     // abrupt disconnect frees the slot

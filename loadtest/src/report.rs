@@ -9,7 +9,7 @@ use serde::Serialize;
 use asr_router::bench::wer::{cer, wer};
 
 use crate::server::{MetricsWindow, ProcSample};
-use crate::session::{Outcome, SessionResult, is_cjk};
+use crate::session::{Outcome, SessionResult, is_cjk, units};
 use crate::stats::Dist;
 
 /// Session outcomes of a step.
@@ -127,17 +127,6 @@ pub struct StepReport {
     pub rss_series: Vec<ProcSample>,
 }
 
-/// Units a reference is counted in for pooling: words, or characters for CJK.
-fn ref_units(lang: &str, s: &str) -> usize {
-    if is_cjk(lang) {
-        s.chars().filter(|c| c.is_alphanumeric()).count()
-    } else {
-        s.split_whitespace()
-            .filter(|w| w.chars().any(char::is_alphanumeric))
-            .count()
-    }
-}
-
 /// Builds the report of one step from its session results.
 pub fn aggregate(concurrency: usize, duration_s: f64, wall_s: f64, results: &[SessionResult]) -> StepReport {
     let mut r = StepReport {
@@ -186,7 +175,7 @@ pub fn aggregate(concurrency: usize, duration_s: f64, wall_s: f64, results: &[Se
             } else {
                 wer(&sc.reference, &sc.hypothesis)
             };
-            let n = ref_units(&sc.lang, &sc.reference).max(1);
+            let n = units(&sc.lang, &sc.reference).max(1);
             let w = worst.entry(sc.lang.clone()).or_insert_with(|| (sc.id.clone(), rate));
             if rate > w.1 {
                 *w = (sc.id.clone(), rate);

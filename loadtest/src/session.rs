@@ -420,8 +420,8 @@ fn close_outcome(frame: Option<CloseFrame>) -> Outcome {
     }
 }
 
-/// Units the partial/final text is counted in: words, or characters for CJK.
-fn units(lang: &str, s: &str) -> usize {
+/// Units a text is counted in (partials, finals, pooled references): words, or characters for CJK.
+pub fn units(lang: &str, s: &str) -> usize {
     if is_cjk(lang) {
         s.chars().filter(|c| c.is_alphanumeric()).count()
     } else {
