@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Capacity runs for docs/benchmarks.md: for each engine setup, start a release server on a free
+# loopback port with that setup's config, sweep the number of live sessions with
+# asr-router-loadtest, keep the JSON and SVG, stop the server.
+#
+#   loadtest/capacity.sh OUTDIR SETUP [SETUP ...]
+#
+# Setups:
+#   tiny          Whisper tiny.en partials, tiny.en finals (the default CPU setup)
+#   tiny-base     Whisper tiny.en partials, Whisper base finals
+#   sv            SenseVoice partials and finals
+#   sv-base-long  SenseVoice partials and finals, Whisper base finals for utterances >= LONG_S
+# Suffix any setup with `+nobatch` for the same setup with cross-stream batching off
+# (max_batch = 1 on every engine), e.g. `tiny+nobatch`.
+#
+# Environment: SWEEP (concurrency steps, default 1,2,3,4), DURATION (seconds per step, 40),
+# SOAK_S (when set: one --soak run of that many seconds at SESSIONS sessions instead of a sweep),
+# SV_DIR (SenseVoice model dir, default models/sv-standin/full/sherpa), LONG_S (4),
+# MANIFEST (default ../shared/eval/manifest.jsonl), LANG_FILTER (default en).
+# Needs target/release/{asr-router,asr-router-loadtest} (cargo build --release).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=${1:?usage: loadtest/capacity.sh OUTDIR SETUP [SETUP ...]}
+shift
+[ $# -gt 0 ] || { echo "name at least one setup" >&2; exit 2; }
+mkdir -p "$out"
+sv_dir=${SV_DIR:-$root/models/sv-standin/full/sherpa}
+manifest=${MANIFEST:-$root/../shared/eval/manifest.jsonl}
+key=cap-$RANDOM$RANDOM
+
+config_for() { # setup -> TOML on stdout
+    local setup=${1%+nobatch} batch=8 strong_batch=4
+    if [ "$1" != "$setup" ]; then batch=1; strong_batch=1; fi
+    case $setup in
+        tiny) echo 'finalizer = "fast"' ;;
+        tiny-base) echo 'finalizer = "strong"' ;;
+        sv) echo 'finalizer = "fast"'; echo "sensevoice_dir = \"$sv_dir\"" ;;
+        sv-base-long) echo "finalizer = { strong_above = ${LONG_S:-4} }"; echo "sensevoice_dir = \"$sv_dir\"" ;;
+        *) echo "unknown setup $1" >&2; return 2 ;;
+    esac
+    echo "[fast]"; echo "max_batch = $batch"
+    echo "[strong]"; echo "max_batch = $strong_batch"
+}
+
+for setup in "$@"; do
+    cfg=$out/$setup.toml
+    config_for "$setup" >"$cfg"
+    log=$out/$setup.server.log
+    ASR_ROUTER_API_KEY=$key "$root/target/release/asr-router" --config "$cfg" serve --listen 127.0.0.1:0 >"$log" 2>&1 &
+    pid=$!
+    addr=""
+    for _ in $(seq 1 600); do
+        addr=$(grep -o "listening on [a-z]*://[0-9.:]*" "$log" | head -1 | sed 's/.*:\/\///' || true)
+        [ -n "$addr" ] && break
+        kill -0 $pid 2>/dev/null || { cat "$log" >&2; exit 1; }
+        sleep 0.5
+    done
+    [ -n "$addr" ] || { echo "server did not start" >&2; kill $pid; exit 1; }
+    echo "== $setup on $addr (pid $pid)" >&2
+    args=(--url "http://$addr" --api-key "$key" --manifest "$manifest" --lang "${LANG_FILTER:-en}"
+          --server-pid $pid --json "$out/$setup.json" --svg "$out/$setup.svg")
+    if [ -n "${SOAK_S:-}" ]; then
+        args+=(--soak --sessions "${SESSIONS:-1}" --duration "$SOAK_S")
+    else
+        args+=(--sweep "${SWEEP:-1,2,3,4}" --duration "${DURATION:-40}")
+    fi
+    "$root/target/release/asr-router-loadtest" "${args[@]}" | tee "$out/$setup.txt" || true
+    kill $pid; wait $pid 2>/dev/null || true
+done
