@@ -67,6 +67,10 @@ pub struct Config {
     /// A SenseVoice-Small model directory (sherpa-onnx or FunASR packaging). When set, or when
     /// `<models_dir>/sensevoice-small` holds one, SenseVoice becomes the fast engine.
     pub sensevoice_dir: Option<PathBuf>,
+    /// Hub base URL for `models pull` (`ASR_ROUTER_HUB_URL`, `--from`); files are fetched from
+    /// `{hub_url}/{repo}/resolve/{revision}/{file}`. `None` uses each packaging's own hub
+    /// (`https://huggingface.co` for the default sherpa-onnx packaging).
+    pub hub_url: Option<String>,
     /// Language assumed when a request names none (`None` = detect).
     pub default_language: Option<String>,
     /// The fast engine's settings (Whisper tiny.en until SenseVoice is installed).
@@ -112,6 +116,7 @@ impl Default for Config {
             max_audio_s: 4.0 * 3600.0,
             short_clip_s: 30.0,
             sensevoice_dir: None,
+            hub_url: None,
             default_language: None,
             fast: WhisperConfig {
                 max_batch: 8,
@@ -189,6 +194,11 @@ impl Config {
         }
         if let Ok(d) = std::env::var("ASR_ROUTER_MODELS") {
             cfg.models_dir = d.into();
+        }
+        if let Ok(h) = std::env::var("ASR_ROUTER_HUB_URL")
+            && !h.is_empty()
+        {
+            cfg.hub_url = Some(h);
         }
         if let Ok(l) = std::env::var("ASR_ROUTER_LISTEN") {
             cfg.listen = l.parse().map_err(|e| ConfigError::Env {

@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: bytes → PCM ([`audio`]) → VAD and recognizers ([`engine`], on
 //! [`kernels`]) → text → events and outputs ([`realtime`], [`batch`]), served by [`server`].
+//! [`models`] installs model packagings from a hub (`asr-router models pull`).
 
 pub mod audio;
 pub mod batch;
@@ -9,5 +10,6 @@ pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod kernels;
+pub mod models;
 pub mod realtime;
 pub mod server;

@@ -1,0 +1,15 @@
+//! Installing model packagings from a model hub (`asr-router models pull`): what can be
+//! installed and from which repository ([`catalog`]), what each file must hash to
+//! ([`checksum`]), and downloading, verifying and atomically installing it ([`pull`]).
+//!
+//! Hub layout: a file is fetched from `{hub}/{repo}/resolve/{revision}/{file}` (Hugging Face,
+//! and ModelScope under `/models`). Its checksum comes from the hub's `X-Linked-Etag` (sha256
+//! of LFS files) or `ETag` (git blob sha1 of files kept in git), or from a `SHA256SUMS`-style
+//! file the user supplies.
+
+pub mod catalog;
+pub mod checksum;
+pub mod pull;
+
+pub use catalog::{Model, Precision, Source};
+pub use pull::{Check, Installed, InstalledFile, Outcome, Progress, PullError, PullRequest, SUMS_FILE, pull};
