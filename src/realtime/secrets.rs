@@ -1,6 +1,7 @@
 //! Ephemeral client secrets for browsers: `POST /v1/realtime/client_secrets` (GA) and
 //! `POST /v1/realtime/transcription_sessions` (beta). A secret is an `ek_…` token that opens
-//! realtime sessions until it expires; it never reveals the main key.
+//! realtime sessions until it expires (nothing else: REST takes the main key); it never reveals
+//! the main key. Sessions opened with a secret start with the configuration it was minted with.
 
 use std::time::Duration;
 
@@ -65,7 +66,8 @@ pub async fn client_secrets(State(st): State<Shared>, body: String) -> Response 
         }
         let secs = ttl(&v, "/expires_after/seconds")?;
         let mut cfg = SessionConfig::with_model("auto");
-        if let Some(s) = v.get("session").filter(|s| s.is_object()) {
+        let session = v.get("session").filter(|s| s.is_object());
+        if let Some(s) = session {
             let text = json!({"type": "session.update", "session": s}).to_string();
             match protocol::parse_client_event(&text) {
                 Ok(protocol::ClientEvent::SessionUpdate { session, .. }) => cfg
@@ -75,7 +77,9 @@ pub async fn client_secrets(State(st): State<Shared>, body: String) -> Response 
                 Err(e) => return Err(ApiError::invalid(e.message, e.param.as_deref(), Some("invalid_value"))),
             }
         }
-        let (value, expires_at) = st.auth.mint(Duration::from_secs(secs));
+        // Sessions opened with the secret start with the session it was minted with.
+        let preset = session.is_some().then(|| cfg.clone());
+        let (value, expires_at) = st.auth.mint_with_session(Duration::from_secs(secs), preset);
         Ok(
             json!({"value": value, "expires_at": expires_at, "session": cfg.to_ga_json(&protocol::new_session_id(), expires_at)}),
         )
@@ -99,7 +103,7 @@ pub async fn transcription_sessions(State(st): State<Shared>, body: String) -> R
             cfg.apply_beta_update(&session)
                 .map_err(|e| ApiError::invalid(e.message, e.param.as_deref(), Some("invalid_value")))?;
         }
-        let (value, expires_at) = st.auth.mint(Duration::from_secs(secs));
+        let (value, expires_at) = st.auth.mint_with_session(Duration::from_secs(secs), Some(cfg.clone()));
         let mut s = cfg.to_beta_json(&protocol::new_session_id(), expires_at);
         s["client_secret"] = json!({"value": value, "expires_at": expires_at});
         Ok(s)

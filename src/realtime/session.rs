@@ -9,20 +9,22 @@
 //!                                                     └─► finalizer (ordered) ─► engine ─► completed / failed
 //! ```
 //!
-//! Outbound events go through two bounded queues: one for everything that must arrive (session,
-//! VAD, committed, completed, errors) and one for partial deltas, which a slow reader loses
-//! first. Once a delta of an item is lost, that item sends no further deltas (clients
-//! concatenate them), and its `completed` still arrives.
+//! Outbound events go through one bounded queue, in the order they were produced, so a delta
+//! never arrives after its item's `completed`. Events that must arrive (session, VAD, committed,
+//! completed, errors) wait for room; partial deltas may hold at most `outbound_queue` places in
+//! it (until written), and a delta that finds no place is dropped: a slow reader loses partials
+//! first, never finals. Once a delta of an item is lost, that item sends no further deltas
+//! (clients concatenate them), and its `completed` still arrives.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{FuturesOrdered, SplitSink};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::input::InputDecoder;
 use super::protocol::{self, ClientEvent, CompletedExtras, ErrorCode, ProtocolError, ServerEvent, SessionConfig};
@@ -45,21 +47,56 @@ pub struct SessionParams {
     pub beta: bool,
     /// Model named in the URL, if any.
     pub url_model: Option<String>,
+    /// The configuration of the ephemeral secret that opened the session, if it was minted with
+    /// one; it replaces the defaults (and `url_model`).
+    pub preset: Option<SessionConfig>,
+}
+
+/// Must-deliver events buffered per client before the session stops reading it.
+const MUST_DELIVER_QUEUE: usize = 1024;
+
+/// One queued outbound frame; a partial delta holds one of the session's delta places until it
+/// has been written.
+struct Outgoing {
+    msg: Message,
+    _place: Option<OwnedSemaphorePermit>,
 }
 
 struct Outbound {
-    critical: mpsc::Sender<Message>,
-    partial: mpsc::Sender<Message>,
+    queue: mpsc::Sender<Outgoing>,
+    delta_places: Arc<Semaphore>,
 }
 
 impl Outbound {
+    fn new(queue: mpsc::Sender<Outgoing>, delta_places: usize) -> Self {
+        Self {
+            queue,
+            delta_places: Arc::new(Semaphore::new(delta_places)),
+        }
+    }
+
     async fn send(&self, ev: ServerEvent) {
-        let _ = self.critical.send(Message::Text(ev.to_json().into())).await;
+        let msg = Message::Text(ev.to_json().into());
+        let _ = self.queue.send(Outgoing { msg, _place: None }).await;
     }
 
     /// Sends a droppable event; `false` when it was dropped.
     fn try_send_partial(&self, ev: ServerEvent) -> bool {
-        self.partial.try_send(Message::Text(ev.to_json().into())).is_ok()
+        let Ok(place) = self.delta_places.clone().try_acquire_owned() else {
+            return false;
+        };
+        let msg = Message::Text(ev.to_json().into());
+        self.queue
+            .try_send(Outgoing {
+                msg,
+                _place: Some(place),
+            })
+            .is_ok()
+    }
+
+    /// Queues a control frame (ping) if there is room; it is not worth waiting for.
+    fn try_send_control(&self, msg: Message) {
+        let _ = self.queue.try_send(Outgoing { msg, _place: None });
     }
 
     async fn close(&self, code: u16, reason: &str) {
@@ -67,7 +104,8 @@ impl Outbound {
             code,
             reason: Utf8Bytes::from(reason.to_string()),
         };
-        let _ = self.critical.send(Message::Close(Some(frame))).await;
+        let msg = Message::Close(Some(frame));
+        let _ = self.queue.send(Outgoing { msg, _place: None }).await;
     }
 }
 
@@ -103,13 +141,11 @@ enum Internal {
 /// Runs a session on an upgraded socket until either side ends it.
 pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
     let (sink, mut stream) = socket.split();
-    let (ctx, crx) = mpsc::channel::<Message>(1024);
-    let (ptx, prx) = mpsc::channel::<Message>(st.cfg.outbound_queue.max(1));
-    let writer = tokio::spawn(write_loop(sink, crx, prx));
-    let out = Arc::new(Outbound {
-        critical: ctx,
-        partial: ptx,
-    });
+    // Deltas hold at most `outbound_queue` places, so must-deliver events always have theirs.
+    let delta_places = st.cfg.outbound_queue.max(1);
+    let (qtx, qrx) = mpsc::channel::<Outgoing>(MUST_DELIVER_QUEUE + delta_places);
+    let writer = tokio::spawn(write_loop(sink, qrx));
+    let out = Arc::new(Outbound::new(qtx, delta_places));
 
     let (ftx, frx) = mpsc::channel::<FinalJob>(64);
     let finalizer = tokio::spawn(finalize_loop(frx, out.clone()));
@@ -147,7 +183,7 @@ pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
                     tracing::info!("realtime session {} timed out (no pong)", s.id);
                     break;
                 }
-                let _ = out.critical.try_send(Message::Ping(Vec::new().into()));
+                out.try_send_control(Message::Ping(Vec::new().into()));
             }
             _ = &mut expiry => {
                 let minutes = st.cfg.max_session_s as f64 / 60.0;
@@ -168,20 +204,13 @@ pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
 }
 
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut critical: mpsc::Receiver<Message>,
-    mut partial: mpsc::Receiver<Message>,
-) {
-    loop {
-        let msg = tokio::select! {
-            biased;
-            m = critical.recv() => m,
-            m = partial.recv() => m,
-        };
-        let Some(msg) = msg else { break };
+/// Writes queued frames in order; a delta gives its place back once written.
+async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut queue: mpsc::Receiver<Outgoing>) {
+    while let Some(Outgoing { msg, _place: place }) = queue.recv().await {
         let closing = matches!(msg, Message::Close(_));
-        if sink.send(msg).await.is_err() || closing {
+        let sent = sink.send(msg).await.is_ok();
+        drop(place);
+        if !sent || closing {
             break;
         }
     }
@@ -264,7 +293,10 @@ struct Session {
 
 impl Session {
     fn new(st: Shared, params: SessionParams, out: Arc<Outbound>, finals: mpsc::Sender<FinalJob>) -> Self {
-        let mut cfg = SessionConfig::with_model(params.url_model.clone().unwrap_or_else(|| "auto".into()));
+        let mut cfg = match params.preset.clone() {
+            Some(c) => c,
+            None => SessionConfig::with_model(params.url_model.clone().unwrap_or_else(|| "auto".into())),
+        };
         if st.cfg.partial_interval_ms == 0 {
             cfg.partial_interval_ms = Some(0);
         }
@@ -731,6 +763,7 @@ impl Session {
                     && !self.out.try_send_partial(ServerEvent::delta(&item.id, delta))
                 {
                     item.deltas_broken = true;
+                    self.st.partials_dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }

@@ -77,6 +77,7 @@ pub async fn realtime(
     let params = SessionParams {
         beta,
         url_model: q.get("model").cloned(),
+        preset: token.as_deref().and_then(|t| st.auth.session_of(t)),
     };
     // Answer with exactly the `realtime` subprotocol when offered, never the key-bearing one.
     let ws = if protocols.iter().any(|p| p == "realtime") {

@@ -38,6 +38,8 @@ pub struct AppState {
     pub sessions_refused: AtomicU64,
     /// HTTP transcription requests served.
     pub requests: AtomicU64,
+    /// Realtime partial deltas dropped because a client's outbound queue had no room for them.
+    pub partials_dropped: AtomicU64,
     /// Process start.
     pub started: Instant,
 }
@@ -56,6 +58,7 @@ impl AppState {
             live_sessions: AtomicUsize::new(0),
             sessions_refused: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            partials_dropped: AtomicU64::new(0),
             started: Instant::now(),
         })
     }
@@ -102,12 +105,17 @@ async fn require_key(State(st): State<Shared>, req: Request, next: Next) -> Resp
         return next.run(req).await;
     }
     let token = auth::bearer(req.headers());
-    if st.auth.accepts(token.as_deref()) {
+    // Ephemeral secrets open realtime sessions only (as OpenAI's do): a secret handed to a
+    // browser must not transcribe over REST, read metrics, or mint itself a successor.
+    if st.auth.accepts_main(token.as_deref()) {
         return next.run(req).await;
     }
     let msg = match token {
         None => {
             "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+        }
+        Some(t) if st.auth.is_ephemeral(&t) => {
+            "Ephemeral client secrets (ek_...) only open realtime sessions (/v1/realtime); this endpoint needs the API key."
         }
         Some(_) => "Incorrect API key provided.",
     };
@@ -162,6 +170,11 @@ async fn metrics(State(st): State<Shared>) -> Response {
         out,
         "# TYPE asr_router_http_transcriptions_total counter\nasr_router_http_transcriptions_total {}",
         st.requests.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE asr_router_realtime_partials_dropped_total counter\nasr_router_realtime_partials_dropped_total {}",
+        st.partials_dropped.load(Ordering::Relaxed)
     );
     let _ = writeln!(out, "# TYPE asr_router_queue_depth gauge");
     for name in st.engines.names() {

@@ -5,11 +5,13 @@ import json
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import openai
 import pytest
 import websockets
+import websockets.exceptions
 
 from conftest import FIXTURES, b64, normalize, pcm16, pcm24k, read_wav, reference, resample, ulaw_encode, wer
 
@@ -363,3 +365,133 @@ def test_idle_timeout_and_semantic_vad(base_url, api_key):
         assert upd["session"]["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
         await ws.close()
     asyncio.run(main())
+
+
+def assert_rest_refuses(base_url, secret):
+    """An ephemeral secret opens realtime sessions only: every REST endpoint answers 401."""
+    client = openai.OpenAI(api_key=secret, base_url=f"{base_url}/v1", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as e:
+        with open(FIXTURES / "en_librivox_sense_0880.wav", "rb") as f:
+            client.audio.transcriptions.create(file=f, model="whisper-1")
+    assert "realtime" in e.value.message, e.value.message
+    with pytest.raises(openai.AuthenticationError):
+        client.models.list()
+    # a secret cannot mint its own successor (that would outlive its expiry)
+    with pytest.raises(openai.AuthenticationError):
+        client.realtime.client_secrets.create(expires_after={"anchor": "created_at", "seconds": 600})
+    with pytest.raises(openai.AuthenticationError):
+        client.beta.realtime.transcription_sessions.create()
+    req = urllib.request.Request(f"{base_url}/metrics", headers={"Authorization": f"Bearer {secret}"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req)
+    assert e.value.code == 401
+    e.value.close()
+
+
+async def assert_ws_refuses(base_url, token):
+    with pytest.raises(websockets.exceptions.InvalidStatus) as e:
+        await websockets.connect(raw_url(base_url), additional_headers={"Authorization": f"Bearer {token}"})
+    assert e.value.response.status_code == 401
+    with pytest.raises(websockets.exceptions.InvalidStatus) as e:
+        await websockets.connect(raw_url(base_url), subprotocols=["realtime", f"openai-insecure-api-key.{token}"])
+    assert e.value.response.status_code == 401
+
+
+def test_python_sdk_beta_ephemeral_transcription_session(base_url, api_key):
+    """`client.beta.realtime.transcription_sessions.create` mints an `ek_` secret; the beta SDK
+    connects with it as its API key, gets the minted configuration, and transcribes."""
+    client = openai.OpenAI(api_key=api_key, base_url=f"{base_url}/v1")
+    t0 = int(time.time())
+    raw = client.beta.realtime.transcription_sessions.with_raw_response.create(
+        client_secret={"expires_at": {"anchor": "created_at", "seconds": 120}},
+        input_audio_format="pcm16",
+        input_audio_transcription={"model": "whisper-1", "language": "en"},
+        turn_detection={"type": "server_vad", "silence_duration_ms": 500},
+    )
+    assert raw.http_response.status_code == 200
+    body = raw.http_response.text
+    sess = raw.parse()
+    secret = sess.client_secret.value
+    assert secret.startswith("ek_") and len(secret) >= 20 and secret != api_key
+    assert t0 + 110 <= sess.client_secret.expires_at <= int(time.time()) + 121, (t0, sess.client_secret)
+    # the body never reveals the main key
+    assert api_key and api_key not in body and api_key not in secret
+    # the session object echoes what was asked for
+    assert sess.input_audio_format == "pcm16"
+    assert sess.input_audio_transcription.language == "en"
+    assert sess.turn_detection.type == "server_vad" and sess.turn_detection.silence_duration_ms == 500
+    assert json.loads(body)["object"] == "realtime.transcription_session"
+
+    async def main():
+        ws_base = base_url.replace("http://", "ws://") + "/v1"
+        browser = openai.AsyncOpenAI(api_key=secret, base_url=f"{base_url}/v1", websocket_base_url=ws_base)
+        col = Collector()
+        async with browser.beta.realtime.connect(model="auto", extra_query={"intent": "transcription"}) as conn:
+            first = as_dict(await conn.recv())
+            assert first["type"] == "transcription_session.created", first
+            # the session starts with the configuration the secret was minted with
+            assert first["session"]["input_audio_transcription"]["language"] == "en", first
+            assert first["session"]["turn_detection"]["silence_duration_ms"] == 500, first
+
+            async def events():
+                async for ev in conn:
+                    yield as_dict(ev)
+            # no session update: the minted configuration is the one in force
+            sender = asyncio.create_task(send_paced(conn.send, pcm24k("en_jfk.wav"), 1920))
+            await collect_until(events(), col, sender)
+            await sender
+        col.check_items()
+        text = " ".join(e["transcript"] for e in col.completed())
+        assert wer(reference("en_jfk"), text) <= 0.2, text
+        assert all(e["transcript"].strip() for e in col.completed())
+        # a made-up secret of the right shape is refused at the handshake
+        await assert_ws_refuses(base_url, "ek_" + "A1b2C3d4E5" * 4)
+        await assert_ws_refuses(base_url, "ek_")
+    asyncio.run(main())
+    assert_rest_refuses(base_url, secret)
+
+
+def test_python_sdk_ga_client_secret(base_url, api_key):
+    """GA: `client.realtime.client_secrets.create` mints a secret with a session; the GA SDK
+    connects with it, gets that session, and transcribes a real recording."""
+    client = openai.OpenAI(api_key=api_key, base_url=f"{base_url}/v1")
+    t0 = int(time.time())
+    raw = client.realtime.client_secrets.with_raw_response.create(
+        expires_after={"anchor": "created_at", "seconds": 300},
+        session={"type": "transcription", "audio": {"input": {
+            "format": {"type": "audio/pcm", "rate": 24000},
+            "transcription": {"model": "gpt-4o-mini-transcribe", "language": "en"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}}},
+    )
+    body = raw.http_response.text
+    cs = raw.parse()
+    assert cs.value.startswith("ek_") and cs.value != api_key
+    assert t0 + 290 <= cs.expires_at <= int(time.time()) + 301, (t0, cs.expires_at)
+    assert api_key and api_key not in body
+    assert cs.session.type == "transcription"
+    assert cs.session.audio.input.transcription.language == "en"
+    # out-of-range lifetimes are refused with OpenAI's error shape
+    with pytest.raises(openai.BadRequestError) as e:
+        client.realtime.client_secrets.create(expires_after={"anchor": "created_at", "seconds": 5})
+    assert e.value.body["param"] == "expires_after.seconds", e.value.body
+
+    async def main():
+        ws_base = base_url.replace("http://", "ws://") + "/v1"
+        browser = openai.AsyncOpenAI(api_key=cs.value, base_url=f"{base_url}/v1", websocket_base_url=ws_base)
+        col = Collector()
+        async with browser.realtime.connect(model="auto", extra_query={"intent": "transcription"}) as conn:
+            first = as_dict(await conn.recv())
+            assert first["type"] == "session.created", first
+            assert first["session"]["audio"]["input"]["transcription"]["language"] == "en", first
+
+            async def events():
+                async for ev in conn:
+                    yield as_dict(ev)
+            sender = asyncio.create_task(send_paced(conn.send, pcm24k("en_librivox_sense_0870.wav"), 1920))
+            await collect_until(events(), col, sender)
+            await sender
+        col.check_items()
+        text = " ".join(e["transcript"] for e in col.completed())
+        assert wer(reference("en_librivox_sense_0870"), text) <= 0.2, text
+    asyncio.run(main())
+    assert_rest_refuses(base_url, cs.value)
