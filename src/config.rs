@@ -19,6 +19,18 @@ pub enum Finalizer {
     StrongAbove(f32),
 }
 
+/// How much audio the encoder sees when a realtime utterance is finalized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalWindow {
+    /// The engine's full context window (Whisper: 30 s, mostly padding for a short utterance).
+    #[default]
+    Full,
+    /// The utterance plus a 2 s margin: several times less encoder work on short turns, at some
+    /// risk to accuracy (see docs/benchmarks.md).
+    Short,
+}
+
 /// Settings of one Whisper engine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -95,6 +107,8 @@ pub struct Config {
     pub partial_window_s: f32,
     /// Realtime: who finalizes.
     pub finalizer: Finalizer,
+    /// Realtime: the encoder window of finals.
+    pub final_window: FinalWindow,
     /// Realtime: outbound events buffered per client before partials are dropped.
     pub outbound_queue: usize,
     /// Whether `/metrics` is open without the API key.
@@ -135,6 +149,7 @@ impl Default for Config {
             partial_interval_ms: 200,
             partial_window_s: 15.0,
             finalizer: Finalizer::Fast,
+            final_window: FinalWindow::Full,
             outbound_queue: 256,
             metrics_open: false,
             demo_mints_secrets: true,

@@ -209,6 +209,7 @@ async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Tas
         word_timestamps: words,
         use_itn: true,
         draft: false,
+        short_window: false,
     };
     st.requests.fetch_add(1, Ordering::Relaxed);
     let samples: Arc<[f32]> = decoded.samples.into();

@@ -33,6 +33,11 @@ pub struct DecodeOptions {
     pub use_itn: bool,
     /// A provisional decode (a live partial): engines may trade accuracy for speed.
     pub draft: bool,
+    /// Encode only the audio plus a short margin instead of the engine's full context window
+    /// (Whisper: 30 s). Much faster on short utterances; the model was trained on full windows,
+    /// so accuracy can drop (measured in `docs/benchmarks.md`). Engines without a fixed window
+    /// ignore it.
+    pub short_window: bool,
 }
 
 /// One utterance to recognize: 16 kHz mono samples in [-1, 1].

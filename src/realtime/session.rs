@@ -29,6 +29,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use super::input::InputDecoder;
 use super::protocol::{self, ClientEvent, CompletedExtras, ErrorCode, ProtocolError, ServerEvent, SessionConfig};
 use super::stabilizer::Stabilizer;
+use crate::config::FinalWindow;
 use crate::engine::recognizer::{DecodeOptions, Utterance};
 use crate::engine::scheduler::{EngineHandle, PartialTicket, Priority, SchedError};
 use crate::engine::vad::{Segmenter, SegmenterConfig, SileroStream, VadEvent};
@@ -642,7 +643,10 @@ impl Session {
             samples,
             stabilizer: item.stabilizer,
             deltas_broken: item.deltas_broken,
-            options: self.options(),
+            options: DecodeOptions {
+                short_window: self.st.cfg.final_window == FinalWindow::Short,
+                ..self.options()
+            },
             engine,
             stopped_at: Instant::now(),
         };

@@ -106,8 +106,9 @@ impl WhisperEngine {
         // Drafts (live partials) use an encoder window of the audio plus 2 s instead of 30 s: several
         // times faster; a token cap and an n-gram block stop the loops short windows invite.
         let draft = windows.iter().all(|w| w.1.draft);
+        let short = windows.iter().all(|w| w.1.draft || w.1.short_window);
         let longest = windows.iter().map(|w| w.0.len()).max().unwrap_or(0);
-        let frames = if draft {
+        let frames = if short {
             (longest / 160 + 200).min(N_FRAMES)
         } else {
             N_FRAMES
@@ -163,9 +164,17 @@ impl WhisperEngine {
         let secs = longest as f32 / 16_000.0;
         let opts = sys::WhisperOptions {
             beam_size: if draft { 1 } else { self.settings.beam_size.max(1) },
-            max_length: if draft { (8.0 + 4.0 * secs) as usize } else { 448 },
-            no_repeat_ngram_size: if draft { 3 } else { 0 },
-            repetition_penalty: if draft { 1.05 } else { 1.0 },
+            // drafts: a tight cap (they are redone 200 ms later); short-window finals: room for fast
+            // speech (~6 tokens/s) but still a bound on the loops a short window can fall into
+            max_length: if draft {
+                (8.0 + 4.0 * secs) as usize
+            } else if short {
+                ((16.0 + 8.0 * secs) as usize).min(448)
+            } else {
+                448
+            },
+            no_repeat_ngram_size: if short { 3 } else { 0 },
+            repetition_penalty: if short { 1.05 } else { 1.0 },
             sampling_temperature: windows[0].1.temperature.max(0.0).max(1e-6),
             sampling_topk: if windows[0].1.temperature > 0.0 { 0 } else { 1 },
             return_no_speech_prob: true,
@@ -274,12 +283,16 @@ impl Recognizer for WhisperEngine {
     }
 
     fn recognize(&self, batch: &[Utterance]) -> Vec<Result<Hypothesis, EngineError>> {
-        // Finals and drafts go through separate batched runs (drafts use a shorter window);
-        // utterances over 30 s or with a different temperature are decoded alone.
+        // Finals, short-window finals and drafts go through separate batched runs (their encoder
+        // windows and search settings differ); utterances over 30 s or with a different
+        // temperature are decoded alone.
         let mut out: Vec<Option<Result<Hypothesis, EngineError>>> = (0..batch.len()).map(|_| None).collect();
-        for draft in [false, true] {
+        for kind in [(false, false), (false, true), (true, false), (true, true)] {
             let group: Vec<usize> = (0..batch.len())
-                .filter(|&i| batch[i].samples.len() <= N_SAMPLES && batch[i].options.draft == draft)
+                .filter(|&i| {
+                    let o = &batch[i].options;
+                    batch[i].samples.len() <= N_SAMPLES && (o.draft, o.short_window) == kind
+                })
                 .filter(|&i| batch[i].options.temperature == batch[0].options.temperature)
                 .collect();
             if group.is_empty() {
