@@ -10,8 +10,8 @@
 #   tiny-base     Whisper tiny.en partials, Whisper base finals
 #   sv            SenseVoice partials and finals
 #   sv-base-long  SenseVoice partials and finals, Whisper base finals for utterances >= LONG_S
-# Suffix any setup with `+nobatch` for the same setup with cross-stream batching off
-# (max_batch = 1 on every engine), e.g. `tiny+nobatch`.
+# Suffixes: `+nobatch` turns cross-stream batching off (max_batch = 1 on every engine);
+# `+short` finalizes with a short encoder window (final_window = "short"), e.g. `tiny+short+nobatch`.
 #
 # Environment: SWEEP (concurrency steps, default 1,2,3,4), DURATION (seconds per step, 40),
 # SOAK_S (when set: one --soak run of that many seconds at SESSIONS sessions instead of a sweep),
@@ -29,8 +29,9 @@ manifest=${MANIFEST:-$root/../shared/eval/manifest.jsonl}
 key=cap-$RANDOM$RANDOM
 
 config_for() { # setup -> TOML on stdout
-    local setup=${1%+nobatch} batch=8 strong_batch=4
-    if [ "$1" != "$setup" ]; then batch=1; strong_batch=1; fi
+    local setup=${1%%+*} batch=8 strong_batch=4
+    case $1 in *+nobatch*) batch=1; strong_batch=1 ;; esac
+    case $1 in *+short*) echo 'final_window = "short"' ;; esac
     case $setup in
         tiny) echo 'finalizer = "fast"' ;;
         tiny-base) echo 'finalizer = "strong"' ;;
