@@ -80,13 +80,35 @@ class Collector:
 
 async def collect_until(conn_iter, col: Collector, sender: asyncio.Task, timeout: float = 120):
     """Collects events until the audio is all sent and every started item has completed."""
+    def done():
+        started = len(col.of("input_audio_buffer.speech_started"))
+        finished = len(col.completed()) + len(col.of("conversation.item.input_audio_transcription.failed"))
+        return sender.done() and started > 0 and finished >= started
+
     async def run():
-        async for ev in conn_iter:
-            col.add(ev)
-            started = len(col.of("input_audio_buffer.speech_started"))
-            finished = len(col.completed()) + len(col.of("conversation.item.input_audio_transcription.failed"))
-            if sender.done() and started > 0 and finished >= started:
-                return
+        # The last final may arrive before the sender finishes; then no further event comes, so
+        # wake up on the sender too, not only on events.
+        it = conn_iter.__aiter__()
+        nxt = asyncio.ensure_future(it.__anext__())
+        try:
+            while True:
+                await asyncio.wait({nxt, sender}, return_when=asyncio.FIRST_COMPLETED)
+                if nxt.done():
+                    col.add(nxt.result())
+                    if done():
+                        return
+                    nxt = asyncio.ensure_future(it.__anext__())
+                elif done():
+                    return
+                else:
+                    # sender finished, items still open: only events can end the wait now
+                    col.add(await nxt)
+                    if done():
+                        return
+                    nxt = asyncio.ensure_future(it.__anext__())
+        finally:
+            if not nxt.done():
+                nxt.cancel()
     await asyncio.wait_for(run(), timeout)
 
 
