@@ -41,24 +41,6 @@ fn max_send_buffer() -> usize {
     usize::max(tcp, 2 * core)
 }
 
-async fn metric(s: &Server, name: &str) -> f64 {
-    let body = reqwest::Client::new()
-        .get(format!("{}/metrics", s.base))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    body.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{body}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// The next text event (pings and other frames are skipped); `None` when the socket ends or
 /// stays quiet for a minute.
 async fn next(rx: &mut (impl StreamExt<Item = Result<Message, WsError>> + Unpin)) -> Option<Value> {
@@ -81,7 +63,7 @@ fn pcm16(samples: &[f32]) -> Vec<u8> {
 #[tokio::test]
 async fn slow_reader_loses_partials_never_finals() {
     let s = Server::start("outbound_queue = 1\n", &[]);
-    assert_eq!(metric(&s, "asr_router_realtime_partials_dropped_total").await, 0.0);
+    assert_eq!(s.metric("asr_router_realtime_partials_dropped_total").await, 0.0);
 
     // A client socket with a small receive buffer (set before connecting, so the window stays small).
     let sock = tokio::net::TcpSocket::new_v4().unwrap();
@@ -202,7 +184,7 @@ async fn slow_reader_loses_partials_never_finals() {
     assert!(w <= 0.25, "WER {w:.2}: {text:?}");
 
     // the slow reader really lost partials
-    let dropped = metric(&s, "asr_router_realtime_partials_dropped_total").await;
+    let dropped = s.metric("asr_router_realtime_partials_dropped_total").await;
     assert!(dropped > 0.0, "no partial delta was dropped; events: {types:?}");
     let delivered = types.iter().filter(|t| **t == DELTA).count();
     eprintln!(

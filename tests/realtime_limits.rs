@@ -46,29 +46,6 @@ async fn close_code(
     }
 }
 
-async fn metrics(s: &Server) -> String {
-    reqwest::Client::new()
-        .get(format!("{}/metrics", s.base))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-async fn live(s: &Server) -> u64 {
-    metrics(s)
-        .await
-        .lines()
-        .find_map(|l| l.strip_prefix("asr_router_live_sessions "))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn session_cap_expiry_and_cleanup() {
     let s = Server::start("max_sessions = 2\nmax_session_s = 3\n", &[]);
@@ -79,18 +56,18 @@ async fn session_cap_expiry_and_cleanup() {
     // the third is refused cleanly: close 1013 (try again later)
     let mut c = connect(&s).await;
     assert_eq!(close_code(&mut c).await, Some(CloseCode::Again));
-    let metrics = metrics(&s).await;
+    let metrics = s.metrics().await;
     assert!(metrics.contains("asr_router_sessions_refused_total 1"), "{metrics}");
 
     // abrupt disconnect frees the slot
     drop(b);
     for _ in 0..50 {
-        if live(&s).await == 1 {
+        if s.metric("asr_router_live_sessions").await == 1.0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(live(&s).await, 1);
+    assert_eq!(s.metric("asr_router_live_sessions").await, 1.0);
 
     // the session length cap: error session_expired, then close 1001
     a.send(Message::Text(r#"{"type":"input_audio_buffer.clear"}"#.into()))
@@ -113,10 +90,10 @@ async fn session_cap_expiry_and_cleanup() {
     assert!(saw_expired);
     assert_eq!(code, Some(CloseCode::Away));
     for _ in 0..50 {
-        if live(&s).await == 0 {
+        if s.metric("asr_router_live_sessions").await == 0.0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(live(&s).await, 0);
+    assert_eq!(s.metric("asr_router_live_sessions").await, 0.0);
 }

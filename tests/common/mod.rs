@@ -96,6 +96,30 @@ impl Server {
     pub fn log(&self) -> String {
         self.logs.lock().unwrap().join("\n")
     }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        reqwest::Client::new()
+            .get(format!("{}/metrics", self.base))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// The value of one unlabelled metric; panics (showing `/metrics`) when it is missing.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let body = self.metrics().await;
+        body.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{body}"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
 }
 
 impl Drop for Server {
