@@ -112,6 +112,17 @@ async def collect_until(conn_iter, col: Collector, sender: asyncio.Task, timeout
     await asyncio.wait_for(run(), timeout)
 
 
+async def stream_sdk(conn, audio, col: Collector):
+    """Streams PCM16 at real-time pace through an SDK connection while collecting its events,
+    until the audio is sent and every started item has finished."""
+    async def events():
+        async for ev in conn:
+            yield as_dict(ev)
+    sender = asyncio.create_task(send_paced(conn.send, audio, 24000 * 2 * CHUNK_MS // 1000))
+    await collect_until(events(), col, sender)
+    await sender
+
+
 def as_dict(ev):
     return ev.model_dump(exclude_none=True) if hasattr(ev, "model_dump") else ev
 
@@ -132,12 +143,7 @@ def test_python_sdk_ga_live_partials_and_finals(base_url, api_key):
             assert upd["session"]["audio"]["input"]["transcription"]["language"] == "en"
             audio = pcm24k("en_jfk.wav") + pcm24k("en_librivox_sense_0870.wav")
 
-            async def events():
-                async for ev in conn:
-                    yield as_dict(ev)
-            sender = asyncio.create_task(send_paced(conn.send, audio, 24000 * 2 * CHUNK_MS // 1000))
-            await collect_until(events(), col, sender)
-            await sender
+            await stream_sdk(conn, audio, col)
         col.check_items()
         text = " ".join(e["transcript"] for e in col.completed())
         assert wer(reference("en_jfk") + " " + reference("en_librivox_sense_0870"), text) <= 0.2, text
@@ -165,12 +171,7 @@ def test_python_sdk_beta(base_url, api_key):
             assert upd["type"] == "transcription_session.updated", upd
             assert upd["session"]["input_audio_format"] == "pcm16"
 
-            async def events():
-                async for ev in conn:
-                    yield as_dict(ev)
-            sender = asyncio.create_task(send_paced(conn.send, pcm24k("en_librivox_sense_0870.wav"), 1920))
-            await collect_until(events(), col, sender)
-            await sender
+            await stream_sdk(conn, pcm24k("en_librivox_sense_0870.wav"), col)
         col.check_items()
         text = " ".join(e["transcript"] for e in col.completed())
         assert wer(reference("en_librivox_sense_0870"), text) <= 0.2, text
@@ -455,13 +456,8 @@ def test_python_sdk_beta_ephemeral_transcription_session(base_url, api_key):
             assert first["session"]["input_audio_transcription"]["language"] == "en", first
             assert first["session"]["turn_detection"]["silence_duration_ms"] == 500, first
 
-            async def events():
-                async for ev in conn:
-                    yield as_dict(ev)
             # no session update: the minted configuration is the one in force
-            sender = asyncio.create_task(send_paced(conn.send, pcm24k("en_jfk.wav"), 1920))
-            await collect_until(events(), col, sender)
-            await sender
+            await stream_sdk(conn, pcm24k("en_jfk.wav"), col)
         col.check_items()
         text = " ".join(e["transcript"] for e in col.completed())
         assert wer(reference("en_jfk"), text) <= 0.2, text
@@ -506,12 +502,7 @@ def test_python_sdk_ga_client_secret(base_url, api_key):
             assert first["type"] == "session.created", first
             assert first["session"]["audio"]["input"]["transcription"]["language"] == "en", first
 
-            async def events():
-                async for ev in conn:
-                    yield as_dict(ev)
-            sender = asyncio.create_task(send_paced(conn.send, pcm24k("en_librivox_sense_0870.wav"), 1920))
-            await collect_until(events(), col, sender)
-            await sender
+            await stream_sdk(conn, pcm24k("en_librivox_sense_0870.wav"), col)
         col.check_items()
         text = " ".join(e["transcript"] for e in col.completed())
         assert wer(reference("en_librivox_sense_0870"), text) <= 0.2, text
