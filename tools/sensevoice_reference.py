@@ -9,6 +9,9 @@ folder of 16 kHz mono 16-bit WAV files, this writes:
   FunASR's LFR rule (``WavFrontend.apply_lfr`` padding; sherpa-onnx 2.0.1 pads the same way)
   followed by CMVN (``(x + neg_mean) * inv_stddev``) from ``am.mvn`` (computed in float64 as
   funasr-onnx does) and from the sherpa metadata (float32), little-endian f32;
+* ``<out>/rfft/<n>.in.f32`` and ``<n>.out.f32``: frames (seeded random ones and real audio
+  frames) and their single-precision FFT from ``kaldi_native_fbank.Rfft`` in its packed
+  layout ``[re0, re(n/2), re1, im1, ...]``, for the bit-exact FFT test;
 * ``<out>/reference.json``: per file and option set, the token ids decoded by
   ``sherpa_onnx.OfflineRecognizer.from_sense_voice`` (fp32 and int8 models; its result
   drops the first four decoded tokens and reports them as lang/emotion/event) and by
@@ -192,6 +195,32 @@ def _funasr_model(model_dir: str, quantize: bool, batch: int):
     return _CACHE[key]
 
 
+def rfft_cases(out: str, wavs: list) -> list:
+    """Writes kaldi-native-fbank's FFT of seeded random and real frames; returns the index."""
+    import kaldi_native_fbank as knf
+
+    os.makedirs(os.path.join(out, "rfft"), exist_ok=True)
+    rng = np.random.default_rng(20261126)
+    audio = np.concatenate(wavs) * 32768.0
+    cases = []
+    for n in (4, 8, 16, 64, 128, 256, 512):
+        frames = [
+            (rng.standard_normal(n) * 1000.0 * np.exp(2.0 * rng.standard_normal(n))).astype(np.float32)
+            for _ in range(64)
+        ]
+        step = max(1, (audio.shape[0] - n) // 64)
+        frames += [audio[i * step : i * step + n].astype(np.float32) for i in range(64)]
+        rf = knf.Rfft(n)
+        inp = np.stack(frames).astype("<f4")
+        res = np.stack([np.array(rf.compute(f.tolist()), dtype=np.float32) for f in frames]).astype("<f4")
+        fi = os.path.join(out, "rfft", f"{n}.in.f32")
+        fo = os.path.join(out, "rfft", f"{n}.out.f32")
+        inp.tofile(fi)
+        res.tofile(fo)
+        cases.append({"n": n, "count": len(frames), "input": os.path.abspath(fi), "output": os.path.abspath(fo)})
+    return cases
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="dir with sherpa/ and funasr/ packagings")
@@ -290,6 +319,7 @@ def main() -> int:
         "int8": not args.no_int8,
         "files": entries,
         "batches": batches,
+        "rfft": rfft_cases(args.out, wavs),
     }
     with open(os.path.join(args.out, "reference.json"), "w", encoding="utf-8") as f:
         json.dump(doc, f, ensure_ascii=False)

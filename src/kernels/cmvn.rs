@@ -5,6 +5,13 @@
 //! `<AddShift>` component holds `neg_mean` and whose `<Rescale>` component holds
 //! `inv_stddev`) or from sherpa-onnx's model metadata (`neg_mean`, `inv_stddev` as
 //! comma-separated lists).
+//!
+//! Each source is applied in the precision its reference pipeline uses, so features match
+//! it to the last bit where the rest of the front end does: funasr-onnx adds and scales in
+//! double precision (numpy `float64`) and rounds to `f32` afterwards; sherpa-onnx works in
+//! `float` throughout.
+
+use std::str::FromStr;
 
 /// Why CMVN statistics could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,11 +24,34 @@ pub enum CmvnError {
 /// Per-dimension shift and scale.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cmvn {
-    neg_mean: Vec<f32>,
-    inv_stddev: Vec<f32>,
+    stats: Stats,
 }
 
-fn bracketed_after(tokens: &[&str], marker: &str) -> Result<Vec<f32>, CmvnError> {
+/// The statistics in the precision they are applied in.
+#[derive(Debug, Clone, PartialEq)]
+enum Stats {
+    /// `(x + m) * s` in `f32`.
+    Single { neg_mean: Vec<f32>, inv_stddev: Vec<f32> },
+    /// `(x + m) * s` in `f64`, rounded to `f32`.
+    Double { neg_mean: Vec<f64>, inv_stddev: Vec<f64> },
+}
+
+/// Checks that both vectors have the same, non-zero length and finite values.
+fn check<T: Copy + Into<f64>>(neg_mean: &[T], inv_stddev: &[T]) -> Result<(), CmvnError> {
+    if neg_mean.is_empty() || neg_mean.len() != inv_stddev.len() {
+        return Err(CmvnError::Malformed(format!(
+            "neg_mean has {} values, inv_stddev {}",
+            neg_mean.len(),
+            inv_stddev.len()
+        )));
+    }
+    if neg_mean.iter().chain(inv_stddev).any(|&v| !v.into().is_finite()) {
+        return Err(CmvnError::Malformed("non-finite value".into()));
+    }
+    Ok(())
+}
+
+fn bracketed_after<T: FromStr>(tokens: &[&str], marker: &str) -> Result<Vec<T>, CmvnError> {
     let start = tokens
         .iter()
         .position(|t| *t == marker)
@@ -37,7 +67,7 @@ fn bracketed_after(tokens: &[&str], marker: &str) -> Result<Vec<f32>, CmvnError>
             return Ok(values);
         }
         values.push(
-            t.parse::<f32>()
+            t.parse::<T>()
                 .map_err(|_| CmvnError::Malformed(format!("bad number {t:?} in {marker}")))?,
         );
     }
@@ -55,28 +85,23 @@ fn parse_list(s: &str, what: &str) -> Result<Vec<f32>, CmvnError> {
 }
 
 impl Cmvn {
-    /// From explicit vectors; they must have the same, non-zero length.
+    /// From explicit vectors, applied in `f32`; they must have the same, non-zero length.
     pub fn new(neg_mean: Vec<f32>, inv_stddev: Vec<f32>) -> Result<Self, CmvnError> {
-        if neg_mean.is_empty() || neg_mean.len() != inv_stddev.len() {
-            return Err(CmvnError::Malformed(format!(
-                "neg_mean has {} values, inv_stddev {}",
-                neg_mean.len(),
-                inv_stddev.len()
-            )));
-        }
-        if neg_mean.iter().chain(&inv_stddev).any(|v| !v.is_finite()) {
-            return Err(CmvnError::Malformed("non-finite value".into()));
-        }
-        Ok(Self { neg_mean, inv_stddev })
+        check(&neg_mean, &inv_stddev)?;
+        Ok(Self {
+            stats: Stats::Single { neg_mean, inv_stddev },
+        })
     }
 
-    /// Parses FunASR's `am.mvn` text.
+    /// Parses FunASR's `am.mvn` text; applied in `f64` as funasr-onnx does.
     pub fn from_am_mvn(text: &str) -> Result<Self, CmvnError> {
         let tokens: Vec<&str> = text.split_whitespace().collect();
-        Self::new(
-            bracketed_after(&tokens, "<AddShift>")?,
-            bracketed_after(&tokens, "<Rescale>")?,
-        )
+        let neg_mean: Vec<f64> = bracketed_after(&tokens, "<AddShift>")?;
+        let inv_stddev: Vec<f64> = bracketed_after(&tokens, "<Rescale>")?;
+        check(&neg_mean, &inv_stddev)?;
+        Ok(Self {
+            stats: Stats::Double { neg_mean, inv_stddev },
+        })
     }
 
     /// Parses sherpa-onnx's `neg_mean` / `inv_stddev` metadata strings.
@@ -86,7 +111,10 @@ impl Cmvn {
 
     /// Feature dimension the statistics apply to.
     pub fn dim(&self) -> usize {
-        self.neg_mean.len()
+        match &self.stats {
+            Stats::Single { neg_mean, .. } => neg_mean.len(),
+            Stats::Double { neg_mean, .. } => neg_mean.len(),
+        }
     }
 
     /// Normalises one frame in place; frames of another length are left untouched and `false`
@@ -95,8 +123,17 @@ impl Cmvn {
         if frame.len() != self.dim() {
             return false;
         }
-        for ((x, m), s) in frame.iter_mut().zip(&self.neg_mean).zip(&self.inv_stddev) {
-            *x = (*x + m) * s;
+        match &self.stats {
+            Stats::Single { neg_mean, inv_stddev } => {
+                for ((x, m), s) in frame.iter_mut().zip(neg_mean).zip(inv_stddev) {
+                    *x = (*x + m) * s;
+                }
+            }
+            Stats::Double { neg_mean, inv_stddev } => {
+                for ((x, m), s) in frame.iter_mut().zip(neg_mean).zip(inv_stddev) {
+                    *x = ((f64::from(*x) + m) * s) as f32;
+                }
+            }
         }
         true
     }
@@ -127,6 +164,20 @@ mod tests {
         assert!(c.apply(&mut f));
         assert_eq!(f, [1.0, 4.0, 2.0, 8.0]);
         assert!(!c.apply_frame(&mut [1.0]));
+    }
+
+    #[test]
+    fn am_mvn_is_applied_in_double_precision() {
+        // 0.1 + 0.2 rounds differently in f32 and f64; scaled by 3 the two results are
+        // different f32 values, and only the f64 one matches numpy's float64 pipeline.
+        let text = "<AddShift> 1 1 [ 0.2 ] <Rescale> 1 1 [ 3 ]";
+        let mut f = [0.1f32];
+        Cmvn::from_am_mvn(text).unwrap().apply_frame(&mut f);
+        assert_eq!(f[0], ((f64::from(0.1f32) + 0.2) * 3.0) as f32);
+        let mut g = [0.1f32];
+        Cmvn::new(vec![0.2], vec![3.0]).unwrap().apply_frame(&mut g);
+        assert_eq!(g[0], (0.1f32 + 0.2f32) * 3.0);
+        assert_ne!(f[0], g[0]);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! Per frame: take `frame_length` samples (scaled, e.g. to the int16 range), remove the DC
 //! offset, pre-emphasise (0.97), apply the window (Hamming for SenseVoice), zero-pad to the
-//! next power of two, take the power spectrum, apply triangular mel filters (Kaldi's mel scale
+//! next power of two, take the power spectrum (all in `f32`, the FFT being
+//! [`super::kiss_rfft`], which rounds exactly like kaldi-native-fbank's), apply triangular mel filters (Kaldi's mel scale
 //! `1127 ln(1 + f/700)`, 20 Hz to Nyquist) and the natural log (floored at `f32::EPSILON`).
 //! Frames follow Kaldi's `snip_edges = true` rule: frame `i` covers samples
 //! `[i * shift, i * shift + length)` and only complete frames exist. Dither is always 0.
@@ -13,10 +14,8 @@
 //! frame (only the feature matrix grows, once per call).
 
 use std::fmt;
-use std::sync::Arc;
 
-use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
+use super::kiss_rfft::{Cpx, KissRealFft};
 
 /// The analysis window applied to each frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,10 +121,9 @@ pub struct FbankComputer {
     window: Vec<f32>,
     filters: Vec<MelFilter>,
     frame: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f64>>,
-    fft_in: Vec<f64>,
-    fft_out: Vec<Complex<f64>>,
-    fft_scratch: Vec<Complex<f64>>,
+    fft: KissRealFft,
+    fft_in: Vec<f32>,
+    fft_out: Vec<Cpx>,
     power: Vec<f32>,
 }
 
@@ -214,10 +212,7 @@ impl FbankComputer {
             filters.push(MelFilter { first_bin, weights });
         }
 
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(padded);
-        let fft_in = fft.make_input_vec();
-        let fft_out = fft.make_output_vec();
-        let fft_scratch = fft.make_scratch_vec();
+        let fft = KissRealFft::new(padded).map_err(|e| FbankError::InvalidOptions(e.to_string()))?;
         Ok(Self {
             opts,
             frame: vec![0.0; frame_length],
@@ -225,9 +220,8 @@ impl FbankComputer {
             window,
             filters,
             fft,
-            fft_in,
-            fft_out,
-            fft_scratch,
+            fft_in: vec![0.0; padded],
+            fft_out: vec![(0.0, 0.0); num_fft_bins + 1],
             power: vec![0.0; num_fft_bins + 1],
         })
     }
@@ -265,21 +259,11 @@ impl FbankComputer {
         for (d, &w) in frame.iter_mut().zip(&self.window) {
             *d *= w;
         }
-        // Like kaldi-native-fbank: float pre-processing, double-precision FFT, float power.
-        for (d, &s) in self.fft_in.iter_mut().zip(self.frame.iter()) {
-            *d = f64::from(s);
-        }
+        // Single precision throughout, with kaldi-native-fbank's FFT rounding (see kiss_rfft).
+        self.fft_in[..n].copy_from_slice(&self.frame);
         self.fft_in[n..].fill(0.0);
-        // Only length mismatches can fail, and all buffers come from the plan itself.
-        if self
-            .fft
-            .process_with_scratch(&mut self.fft_in, &mut self.fft_out, &mut self.fft_scratch)
-            .is_err()
-        {
-            return false;
-        }
-        for (p, c) in self.power.iter_mut().zip(&self.fft_out) {
-            let (re, im) = (c.re as f32, c.im as f32);
+        self.fft.process(&self.fft_in, &mut self.fft_out);
+        for (p, &(re, im)) in self.power.iter_mut().zip(&self.fft_out) {
             *p = re * re + im * im;
         }
         for (o, f) in out.iter_mut().zip(&self.filters) {

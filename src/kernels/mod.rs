@@ -1,5 +1,5 @@
 //! Signal-processing and decoding kernels shared by the engines: Kaldi-compatible fbank,
-//! LFR stacking, CMVN and greedy CTC decoding.
+//! LFR stacking, CMVN, greedy CTC decoding, and the single-precision real FFT behind the fbank.
 //!
 //! All kernels are plain Rust over `f32` slices, allocation-free per frame after set-up, and
 //! written as simple loops over contiguous data so the compiler can vectorise them.
@@ -7,5 +7,6 @@
 pub mod cmvn;
 pub mod ctc;
 pub mod fbank;
+pub mod kiss_rfft;
 pub mod lfr;
 pub mod whisper_mel;
