@@ -427,4 +427,20 @@ mod tests {
         };
         assert!(FbankComputer::new(o).is_err());
     }
+
+    /// Throughput of the whole fbank on 10 s of audio (a benchmark, not a check; run with
+    /// `cargo test --release --lib fbank_throughput -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn fbank_throughput() {
+        let x = tone(160_000);
+        let o = FbankOptions::sensevoice();
+        let reps = 50;
+        let t = std::time::Instant::now();
+        for _ in 0..reps {
+            std::hint::black_box(compute_fbank(&o, std::hint::black_box(&x)).unwrap());
+        }
+        let ms = t.elapsed().as_secs_f64() * 1000.0 / reps as f64;
+        eprintln!("fbank, 10 s of 16 kHz audio (998 frames): {ms:.2} ms");
+    }
 }
