@@ -3,9 +3,10 @@
 //!
 //! Per frame: take `frame_length` samples (scaled, e.g. to the int16 range), remove the DC
 //! offset, pre-emphasise (0.97), apply the window (Hamming for SenseVoice), zero-pad to the
-//! next power of two, take the power spectrum (all in `f32`, the FFT being
-//! [`super::kiss_rfft`], which rounds exactly like kaldi-native-fbank's), apply triangular mel filters (Kaldi's mel scale
-//! `1127 ln(1 + f/700)`, 20 Hz to Nyquist) and the natural log (floored at `f32::EPSILON`).
+//! next power of two, take the power spectrum (all in `f32`; the FFT is
+//! [`super::kiss_rfft`], which rounds exactly like kaldi-native-fbank's), apply triangular
+//! mel filters (Kaldi's mel scale `1127 ln(1 + f/700)`, 20 Hz to Nyquist) and the natural
+//! log (floored at `f32::EPSILON`).
 //! Frames follow Kaldi's `snip_edges = true` rule: frame `i` covers samples
 //! `[i * shift, i * shift + length)` and only complete frames exist. Dither is always 0.
 //!
