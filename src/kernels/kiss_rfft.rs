@@ -28,24 +28,57 @@ pub type Cpx = (f32, f32);
 #[error("kissfft-compatible real FFT needs a power of two >= 4, got {0}")]
 pub struct UnsupportedLength(pub usize);
 
-/// A planned real FFT of one length, with its twiddle tables and scratch buffer.
+/// One radix stage of the complex FFT, with its twiddles laid out per butterfly.
+#[derive(Debug, Clone)]
+struct Stage {
+    /// 4 or 2.
+    radix: usize,
+    /// Butterflies per block (the length of each of the `radix` sub-transforms).
+    m: usize,
+    /// Real parts of the twiddles: twiddle `j` (1 ≤ j < radix) of butterfly `k` is at
+    /// `(j - 1) * m + k`.
+    w_re: Vec<f32>,
+    /// Imaginary parts, laid out like `w_re`.
+    w_im: Vec<f32>,
+}
+
+/// A planned real FFT of one length, with its tables and scratch buffers.
 #[derive(Debug, Clone)]
 pub struct KissRealFft {
     n: usize,
-    /// Twiddles of the `n / 2`-point complex FFT: `exp(-2 pi i k / (n / 2))`.
-    twiddles: Vec<Cpx>,
+    /// Where complex input `j` goes before the first (innermost) stage: kissfft's recursion
+    /// order, flattened.
+    order: Vec<usize>,
+    /// Stages, innermost first.
+    stages: Vec<Stage>,
     /// Twiddles of the real-spectrum split: `exp(-i pi ((k + 1) / (n / 2) + 1/2))`.
     super_twiddles: Vec<Cpx>,
-    /// `(radix, remaining length)` per stage, outermost first.
-    stages: Vec<(usize, usize)>,
-    /// Output of the complex FFT.
-    packed: Vec<Cpx>,
+    /// The complex FFT's working data, real and imaginary parts apart so the butterfly
+    /// loops vectorise.
+    re: Vec<f32>,
+    im: Vec<f32>,
 }
 
 /// `(cos, sin)` of a phase, computed in double precision and rounded to `f32` as kissfft's
 /// `kf_cexp` does.
 fn unit(phase: f64) -> Cpx {
     (phase.cos() as f32, phase.sin() as f32)
+}
+
+/// Fills `order` (length `radix * m` of the first stage) with the input index each output
+/// slot receives in kissfft's recursive decimation in time: slot `q * m + r` of a level
+/// belongs to sub-transform `q`, which reads input `offset + q * stride` with stride
+/// `stride * radix`.
+fn input_order(order: &mut [usize], offset: usize, stride: usize, plan: &[(usize, usize)]) {
+    let (radix, m) = plan[0];
+    for q in 0..radix {
+        let part = &mut order[q * m..(q + 1) * m];
+        if m == 1 {
+            part[0] = offset + q * stride;
+        } else {
+            input_order(part, offset + q * stride, stride * radix, &plan[1..]);
+        }
+    }
 }
 
 impl KissRealFft {
@@ -59,23 +92,45 @@ impl KissRealFft {
         // `-pi ((k + 1) / half + 0.5)` as `((k + 1) * (1 / half) + 0.5) * -pi`.
         let inv = 1.0 / half as f64;
         let step = inv * -std::f64::consts::TAU;
-        let twiddles = (0..half).map(|k| unit(k as f64 * step)).collect();
+        let twiddles: Vec<Cpx> = (0..half).map(|k| unit(k as f64 * step)).collect();
         let super_twiddles = (0..half / 2)
             .map(|k| unit(((k + 1) as f64 * inv + 0.5) * -std::f64::consts::PI))
             .collect();
-        let mut stages = Vec::new();
+
+        // kissfft's factorisation: radix 4 while it divides, then 2; outermost first.
+        let mut plan = Vec::new();
         let mut rest = half;
         while rest > 1 {
             let radix = if rest.is_multiple_of(4) { 4 } else { 2 };
             rest /= radix;
-            stages.push((radix, rest));
+            plan.push((radix, rest));
         }
+        let mut order = vec![0; half];
+        input_order(&mut order, 0, 1, &plan);
+
+        // A stage at depth d has twiddle stride radix_0 * ... * radix_(d-1).
+        let mut stages = Vec::with_capacity(plan.len());
+        let mut stride = 1;
+        for &(radix, m) in &plan {
+            let (mut w_re, mut w_im) = (Vec::new(), Vec::new());
+            for j in 1..radix {
+                for k in 0..m {
+                    let (re, im) = twiddles[j * k * stride];
+                    w_re.push(re);
+                    w_im.push(im);
+                }
+            }
+            stages.push(Stage { radix, m, w_re, w_im });
+            stride *= radix;
+        }
+        stages.reverse();
         Ok(Self {
             n,
-            twiddles,
-            super_twiddles,
+            order,
             stages,
-            packed: vec![(0.0, 0.0); half],
+            super_twiddles,
+            re: vec![0.0; half],
+            im: vec![0.0; half],
         })
     }
 
@@ -95,15 +150,28 @@ impl KissRealFft {
         let half = self.n / 2;
         assert_eq!(input.len(), self.n, "real FFT input length");
         assert_eq!(out.len(), half + 1, "real FFT output length");
-        transform(&mut self.packed, input, 0, 1, &self.stages, &self.twiddles);
+        // Complex value j of the packed input is (input[2 j], input[2 j + 1]).
+        for ((re, im), &j) in self.re.iter_mut().zip(self.im.iter_mut()).zip(&self.order) {
+            *re = input[2 * j];
+            *im = input[2 * j + 1];
+        }
+        for stage in &self.stages {
+            let block = stage.radix * stage.m;
+            let blocks = self.re.chunks_exact_mut(block).zip(self.im.chunks_exact_mut(block));
+            for (re, im) in blocks {
+                match stage.radix {
+                    4 => butterfly4(re, im, stage),
+                    _ => butterfly2(re, im, stage),
+                }
+            }
+        }
 
-        let p = &self.packed;
-        let (r0, i0) = p[0];
-        out[0] = (r0 + i0, 0.0);
-        out[half] = (r0 - i0, 0.0);
+        let (p_re, p_im) = (&self.re, &self.im);
+        out[0] = (p_re[0] + p_im[0], 0.0);
+        out[half] = (p_re[0] - p_im[0], 0.0);
         for k in 1..=half / 2 {
-            let (kr, ki) = p[k];
-            let (nr, ni) = p[half - k];
+            let (kr, ki) = (p_re[k], p_im[k]);
+            let (nr, ni) = (p_re[half - k], p_im[half - k]);
             let (wr, wi) = self.super_twiddles[k - 1];
             let f1r = nr + kr;
             let f2r = kr - nr;
@@ -116,75 +184,59 @@ impl KissRealFft {
     }
 }
 
-/// One level of the recursive decimation-in-time FFT: fills `out` (length `radix * m`)
-/// with the transform of the complex sequence `input[offset + j * stride]`, where complex
-/// value `j` of the packed real input is `(input[2 j], input[2 j + 1])`.
-fn transform(
-    out: &mut [Cpx],
-    input: &[f32],
-    offset: usize,
-    stride: usize,
-    stages: &[(usize, usize)],
-    twiddles: &[Cpx],
-) {
-    let (radix, m) = stages[0];
-    for q in 0..radix {
-        let from = offset + q * stride;
-        let part = &mut out[q * m..(q + 1) * m];
-        if m == 1 {
-            part[0] = (input[2 * from], input[2 * from + 1]);
-        } else {
-            transform(part, input, from, stride * radix, &stages[1..], twiddles);
-        }
-    }
-    match radix {
-        4 => butterfly4(out, stride, m, twiddles),
-        _ => butterfly2(out, stride, m, twiddles),
+/// Radix-2 butterflies over one block (`2 m` values), `a ± b w`.
+fn butterfly2(re: &mut [f32], im: &mut [f32], stage: &Stage) {
+    let m = stage.m;
+    let (ar, br) = re.split_at_mut(m);
+    let (ai, bi) = im.split_at_mut(m);
+    let w = stage.w_re.iter().zip(&stage.w_im);
+    for ((((ar, ai), br), bi), (&wr, &wi)) in ar.iter_mut().zip(ai).zip(br).zip(bi).zip(w) {
+        let (tr, ti) = (*br * wr - *bi * wi, *br * wi + *bi * wr);
+        (*br, *bi) = (*ar - tr, *ai - ti);
+        (*ar, *ai) = (*ar + tr, *ai + ti);
     }
 }
 
-/// Radix-2 butterflies over `out` (`2 * m` values), `a ± b w`.
-fn butterfly2(out: &mut [Cpx], stride: usize, m: usize, twiddles: &[Cpx]) {
+/// Radix-4 butterflies over one block (`4 m` values) in the operation order of the reference
+/// build: the real parts of the third input's product with its twiddle are folded into the
+/// first input one at a time instead of being rounded as a complex product first, and the
+/// fourth input's likewise into the second's.
+fn butterfly4(re: &mut [f32], im: &mut [f32], stage: &Stage) {
+    let m = stage.m;
+    let (w1r, rest) = stage.w_re.split_at(m);
+    let (w2r, w3r) = rest.split_at(m);
+    let (w1i, rest) = stage.w_im.split_at(m);
+    let (w2i, w3i) = rest.split_at(m);
+    let (a_re, rest) = re.split_at_mut(m);
+    let (b_re, rest) = rest.split_at_mut(m);
+    let (c_re, d_re) = rest.split_at_mut(m);
+    let (a_im, rest) = im.split_at_mut(m);
+    let (b_im, rest) = rest.split_at_mut(m);
+    let (c_im, d_im) = rest.split_at_mut(m);
     for k in 0..m {
-        let (wr, wi) = twiddles[k * stride];
-        let (a, b) = (out[k], out[k + m]);
-        let t = (b.0 * wr - b.1 * wi, b.0 * wi + b.1 * wr);
-        out[k + m] = (a.0 - t.0, a.1 - t.1);
-        out[k] = (a.0 + t.0, a.1 + t.1);
-    }
-}
+        let (ar, ai) = (a_re[k], a_im[k]);
+        let (br, bi) = (b_re[k], b_im[k]);
+        let (cr, ci) = (c_re[k], c_im[k]);
+        let (dr, di) = (d_re[k], d_im[k]);
 
-/// Radix-4 butterflies over `out` (`4 * m` values) in the operation order of the reference
-/// build: the products with the second and fourth inputs' twiddles are folded into the sums
-/// one at a time instead of being rounded as complex products first.
-fn butterfly4(out: &mut [Cpx], stride: usize, m: usize, twiddles: &[Cpx]) {
-    for k in 0..m {
-        let (w1r, w1i) = twiddles[k * stride];
-        let (w2r, w2i) = twiddles[2 * k * stride];
-        let (w3r, w3i) = twiddles[3 * k * stride];
-        let (ar, ai) = out[k];
-        let (br, bi) = out[k + m];
-        let (cr, ci) = out[k + 2 * m];
-        let (dr, di) = out[k + 3 * m];
-
-        let (c_rr, c_ii) = (w2r * cr, w2i * ci);
-        let c_im = ci * w2r + w2i * cr;
+        let (c_rr, c_ii) = (w2r[k] * cr, w2i[k] * ci);
+        let cw_im = ci * w2r[k] + w2i[k] * cr;
         let a_plus_c_re = (ar + c_rr) - c_ii;
         let a_minus_c_re = (ar + c_ii) - c_rr;
-        let (a_plus_c_im, a_minus_c_im) = (ai + c_im, ai - c_im);
+        let (a_plus_c_im, a_minus_c_im) = (ai + cw_im, ai - cw_im);
 
-        let b_re = w1r * br - w1i * bi;
-        let b_im = bi * w1r + w1i * br;
-        let (d_rr, d_ii) = (w3r * dr, w3i * di);
-        let d_im = di * w3r + w3i * dr;
-        let b_plus_d_re = (b_re - d_ii) + d_rr;
-        let b_minus_d_re = (b_re - d_rr) + d_ii;
-        let b_plus_d_im = d_im + b_im;
+        let bw_re = w1r[k] * br - w1i[k] * bi;
+        let bw_im = bi * w1r[k] + w1i[k] * br;
+        let (d_rr, d_ii) = (w3r[k] * dr, w3i[k] * di);
+        let dw_im = di * w3r[k] + w3i[k] * dr;
+        let b_plus_d_re = (bw_re - d_ii) + d_rr;
+        let b_minus_d_re = (bw_re - d_rr) + d_ii;
+        let b_plus_d_im = dw_im + bw_im;
 
-        out[k] = (b_plus_d_re + a_plus_c_re, b_plus_d_im + a_plus_c_im);
-        out[k + 2 * m] = (a_plus_c_re - b_plus_d_re, a_plus_c_im - b_plus_d_im);
-        out[k + m] = ((a_minus_c_re + b_im) - d_im, a_minus_c_im - b_minus_d_re);
-        out[k + 3 * m] = ((a_minus_c_re + d_im) - b_im, b_minus_d_re + a_minus_c_im);
+        (a_re[k], a_im[k]) = (b_plus_d_re + a_plus_c_re, b_plus_d_im + a_plus_c_im);
+        (c_re[k], c_im[k]) = (a_plus_c_re - b_plus_d_re, a_plus_c_im - b_plus_d_im);
+        (b_re[k], b_im[k]) = ((a_minus_c_re + bw_im) - dw_im, a_minus_c_im - b_minus_d_re);
+        (d_re[k], d_im[k]) = ((a_minus_c_re + dw_im) - bw_im, b_minus_d_re + a_minus_c_im);
     }
 }
 
