@@ -40,6 +40,8 @@ const RATE: usize = 16_000;
 const MIN_COMMIT_SAMPLES: usize = RATE / 10;
 /// Longest manual-mode buffer kept, seconds.
 const MAX_MANUAL_BUFFER_S: usize = 300;
+/// How long an expiring session waits for its pending finals before it closes anyway.
+const EXPIRY_DRAIN: Duration = Duration::from_secs(30);
 
 /// How a session was opened.
 #[derive(Debug, Clone)]
@@ -149,7 +151,7 @@ pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
     let out = Arc::new(Outbound::new(qtx, delta_places));
 
     let (ftx, frx) = mpsc::channel::<FinalJob>(64);
-    let finalizer = tokio::spawn(finalize_loop(frx, out.clone()));
+    let mut finalizer = tokio::spawn(finalize_loop(frx, out.clone()));
 
     let mut s = Session::new(st.clone(), params, out.clone(), ftx);
     s.send_created().await;
@@ -161,6 +163,7 @@ pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
     let mut ping = tokio::time::interval(Duration::from_secs(20));
+    let mut expired = false;
 
     loop {
         tokio::select! {
@@ -187,10 +190,8 @@ pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
                 out.try_send_control(Message::Ping(Vec::new().into()));
             }
             _ = &mut expiry => {
-                let minutes = st.cfg.max_session_s as f64 / 60.0;
-                let err = ProtocolError::new(ErrorCode::SessionExpired, format!("Your session hit the maximum duration of {minutes} minutes."));
-                out.send(ServerEvent::error(&err)).await;
-                out.close(1001, "session expired").await;
+                s.finish_open_item().await;
+                expired = true;
                 break;
             }
         }
@@ -198,9 +199,25 @@ pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
             break;
         }
     }
-    // Teardown: no task outlives the session.
+    // Teardown: no task outlives the session. Dropping the session drops the only sender of
+    // final jobs, so the finalizer ends once the finals already accepted are reported.
     drop(s);
-    finalizer.abort();
+    if expired {
+        // The length cap ends the session, not the work accepted before it: deliver the
+        // pending finals (bounded), then the error and the close.
+        if tokio::time::timeout(EXPIRY_DRAIN, &mut finalizer).await.is_err() {
+            finalizer.abort();
+        }
+        let minutes = st.cfg.max_session_s as f64 / 60.0;
+        let err = ProtocolError::new(
+            ErrorCode::SessionExpired,
+            format!("Your session hit the maximum duration of {minutes} minutes."),
+        );
+        out.send(ServerEvent::error(&err)).await;
+        out.close(1001, "session expired").await;
+    } else {
+        finalizer.abort();
+    }
     drop(out);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
 }
@@ -651,6 +668,24 @@ impl Session {
             stopped_at: Instant::now(),
         };
         let _ = self.finals.send(job).await;
+    }
+
+    /// At the session length cap: ends an utterance still in progress as if VAD had heard it
+    /// stop, so its audio is transcribed before the session closes. Manual-commit sessions
+    /// keep their uncommitted buffer uncommitted (the client decides what a turn is).
+    async fn finish_open_item(&mut self) {
+        let Some(item) = self.open.take() else { return };
+        let end = self.total;
+        if end.saturating_sub(item.start.max(self.buffer_start)) < MIN_COMMIT_SAMPLES {
+            return;
+        }
+        if let Some((_, seg)) = self.vad.as_mut() {
+            seg.force_end();
+        }
+        self.out
+            .send(ServerEvent::speech_stopped(&item.id, (end / 16) as u64))
+            .await;
+        self.finalize(item, end).await;
     }
 
     async fn commit(&mut self, event_id: Option<String>) {
