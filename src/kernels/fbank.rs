@@ -261,8 +261,8 @@ impl FbankComputer {
             *d *= w;
         }
         // Single precision throughout, with kaldi-native-fbank's FFT rounding (see kiss_rfft).
+        // The zero padding after `n` is written once, in `new`; nothing else touches it.
         self.fft_in[..n].copy_from_slice(&self.frame);
-        self.fft_in[n..].fill(0.0);
         self.fft.process(&self.fft_in, &mut self.fft_out);
         for (p, &(re, im)) in self.power.iter_mut().zip(&self.fft_out) {
             *p = re * re + im * im;
