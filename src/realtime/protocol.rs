@@ -27,9 +27,13 @@
 //! optional `container`) and `partial_interval_ms` are extensions; numbers such as `500.0`
 //! are accepted where an integer is expected.
 //!
-//! Extensions on the wire: `session.partial_interval_ms` (GA and beta, session level) and,
-//! on `…input_audio_transcription.completed`, the optional fields `language`, `speaker`,
-//! `latency_ms` (omitted when unset; python and node clients ignore unknown fields).
+//! Extensions on the wire (the full list, checked against the SDK's models, is in `docs/api.md`,
+//! "Strict clients"): `session.partial_interval_ms` (GA and beta, session level), the beta
+//! session's `input_audio_transcription.router_model` (the configured model when it is not one of
+//! the beta enum's), and, on `…input_audio_transcription.completed`, the optional fields
+//! `language`, `speaker`, `latency_ms` (omitted when unset; python and node clients ignore
+//! unknown fields). `include: ["item.input_audio_transcription.logprobs"]` is refused: no engine
+//! reports logprobs.
 
 use std::fmt;
 
@@ -865,7 +869,9 @@ impl TurnDetection {
                 m.insert("threshold".into(), json!(v.threshold));
                 m.insert("prefix_padding_ms".into(), json!(v.prefix_padding_ms));
                 m.insert("silence_duration_ms".into(), json!(v.silence_duration_ms));
-                m.insert("idle_timeout_ms".into(), json!(v.idle_timeout_ms));
+                if let Some(ms) = v.idle_timeout_ms {
+                    m.insert("idle_timeout_ms".into(), json!(ms));
+                }
                 if let Some(b) = v.create_response {
                     m.insert("create_response".into(), json!(b));
                 }
@@ -891,8 +897,13 @@ impl TurnDetection {
     }
 }
 
-/// The only accepted `include` entry.
+/// OpenAI's only `include` entry. Refused (`invalid_value`): our engines do not report token
+/// logprobs, and accepting it would promise `logprobs` that never come.
 pub const INCLUDE_LOGPROBS: &str = "item.input_audio_transcription.logprobs";
+
+/// The models the beta `input_audio_transcription.model` enumerates (the SDK's
+/// `TranscriptionSession` rejects any other string).
+pub const BETA_TRANSCRIPTION_MODELS: [&str; 3] = ["gpt-4o-transcribe", "gpt-4o-mini-transcribe", "whisper-1"];
 
 /// Inclusive bounds of `partial_interval_ms` (0 disables partial deltas).
 pub const PARTIAL_INTERVAL_RANGE_MS: (u32, u32) = (50, 60_000);
@@ -916,7 +927,7 @@ pub struct SessionConfig {
     pub turn_detection: TurnDetection,
     /// Noise reduction (`None` = off, OpenAI's default).
     pub noise_reduction: Option<NoiseReduction>,
-    /// `include` entries (only [`INCLUDE_LOGPROBS`] is accepted).
+    /// `include` entries. Always empty: [`INCLUDE_LOGPROBS`], OpenAI's only entry, is refused.
     pub include: Vec<String>,
     /// Extension: interval between partial decodes of the open utterance, ms.
     /// `None` ⇒ server default; `Some(0)` ⇒ no partial deltas.
@@ -936,7 +947,7 @@ impl SessionConfig {
         self.format.sample_rate()
     }
 
-    /// True if the client asked for logprobs.
+    /// True if the client asked for logprobs (never, since the option is refused).
     pub fn include_logprobs(&self) -> bool {
         self.include.iter().any(|s| s == INCLUDE_LOGPROBS)
     }
@@ -1057,16 +1068,35 @@ impl SessionConfig {
         Value::Object(m)
     }
 
+    /// Beta `input_audio_transcription`: `model` is one of [`BETA_TRANSCRIPTION_MODELS`] or
+    /// `null`; any other configured name (`auto`, an engine, another OpenAI alias) is `null` there
+    /// and goes in the extension `router_model`, so the object stays valid for the beta schema and
+    /// sending it back unchanged keeps the configuration.
+    fn beta_transcription_json(&self) -> Value {
+        let mut v = self.transcription_json();
+        if let Some(m) = self.transcription.model.as_deref()
+            && !BETA_TRANSCRIPTION_MODELS.contains(&m)
+        {
+            v["model"] = Value::Null;
+            v["router_model"] = json!(m);
+        }
+        v
+    }
+
     /// Beta (flat) session object for `transcription_session.created|updated`.
+    ///
+    /// `client_secret` is required by the beta schema but only exists for sessions minted over
+    /// REST (`POST /v1/realtime/transcription_sessions` overwrites it with the real one); a socket
+    /// session has none, which is written `{"value": "", "expires_at": 0}`.
     pub fn to_beta_json(&self, session_id: &str, expires_at: u64) -> Value {
         let mut m = Map::new();
         m.insert("id".into(), json!(session_id));
         m.insert("object".into(), json!("realtime.transcription_session"));
         m.insert("expires_at".into(), json!(expires_at));
         m.insert("modalities".into(), json!(["text"]));
-        m.insert("client_secret".into(), Value::Null);
+        m.insert("client_secret".into(), json!({"value": "", "expires_at": 0}));
         m.insert("input_audio_format".into(), json!(self.format.beta_name()));
-        m.insert("input_audio_transcription".into(), self.transcription_json());
+        m.insert("input_audio_transcription".into(), self.beta_transcription_json());
         m.insert("turn_detection".into(), self.turn_detection.to_json());
         m.insert("input_audio_noise_reduction".into(), self.noise_reduction_json());
         m.insert("include".into(), self.include_json());
@@ -1279,17 +1309,19 @@ fn apply_common(
         Patch::Absent => {}
         Patch::Null => next.include.clear(),
         Patch::Value(list) => {
-            for (i, item) in list.iter().enumerate() {
-                if item != INCLUDE_LOGPROBS {
-                    return Err(ProtocolError::invalid_enum(
-                        &format!("session.include[{i}]"),
-                        item,
-                        &[INCLUDE_LOGPROBS],
-                    ));
-                }
+            // OpenAI's only entry asks for token logprobs, which no engine here reports: refuse it
+            // rather than accept it and never send them.
+            if let Some(item) = list.first() {
+                let message = if item == INCLUDE_LOGPROBS {
+                    format!(
+                        "Invalid value: '{item}'. This server does not return logprobs, so no 'include' values are supported."
+                    )
+                } else {
+                    format!("Invalid value: '{item}'. No 'include' values are supported.")
+                };
+                return Err(ProtocolError::new(ErrorCode::InvalidValue, message).with_param("session.include[0]"));
             }
-            next.include = list.clone();
-            next.include.dedup();
+            next.include.clear();
         }
     }
     match partial_interval_ms {
@@ -2602,7 +2634,7 @@ mod tests {
             "noise_reduction":{"type":"near_field"},
             "transcription":{"model":"gpt-4o-transcribe","language":"en","prompt":"Kubernetes, gRPC, Tokio"},
             "turn_detection":{"type":"server_vad","threshold":0.5,"prefix_padding_ms":300,"silence_duration_ms":500}}},
-          "include":["item.input_audio_transcription.logprobs"]}}"#;
+          "include":[]}}"#;
         let ev = parse_ok(text);
         assert_eq!(ev.event_id(), Some("evt_client_1"));
         assert_eq!(ev.event_type(), "session.update");
@@ -2617,7 +2649,7 @@ mod tests {
         assert_eq!(c.transcription.model.as_deref(), Some("gpt-4o-transcribe"));
         assert_eq!(c.transcription.language.as_deref(), Some("en"));
         assert_eq!(c.transcription.prompt.as_deref(), Some("Kubernetes, gRPC, Tokio"));
-        assert!(c.include_logprobs());
+        assert!(!c.include_logprobs());
 
         let js = c.to_ga_json("sess_X", 1_760_000_000);
         assert_eq!(js["type"], "transcription");
@@ -2628,7 +2660,11 @@ mod tests {
         assert_eq!(js["audio"]["input"]["noise_reduction"], json!({"type":"near_field"}));
         assert_eq!(js["audio"]["input"]["turn_detection"]["type"], "server_vad");
         assert_eq!(js["audio"]["input"]["turn_detection"]["threshold"], 0.5);
-        assert_eq!(js["include"], json!([INCLUDE_LOGPROBS]));
+        assert!(
+            js["audio"]["input"]["turn_detection"].get("idle_timeout_ms").is_none(),
+            "an unset idle timeout is omitted"
+        );
+        assert_eq!(js["include"], Value::Null);
         assert!(js.get("partial_interval_ms").is_none());
     }
 
@@ -2864,6 +2900,31 @@ mod tests {
     }
 
     #[test]
+    fn logprobs_are_refused_not_promised() {
+        // No engine reports logprobs: asking for them is an error (GA and beta), and nothing
+        // of the session changes.
+        let mut c = SessionConfig::default();
+        let e = apply_ga(&mut c, json!({"type":"transcription","include":[INCLUDE_LOGPROBS]})).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidValue);
+        assert_eq!(e.param.as_deref(), Some("session.include[0]"));
+        assert!(e.message.contains("logprobs"), "{}", e.message);
+        assert_eq!(c, SessionConfig::default());
+        let p = beta_patch(
+            r#"{"type":"transcription_session.update","session":{"include":["item.input_audio_transcription.logprobs"]}}"#,
+        );
+        let e = c.apply_beta_update(&p).unwrap_err();
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            (ErrorCode::InvalidValue, Some("session.include[0]"))
+        );
+        // An empty list or null is fine.
+        apply_ga(&mut c, json!({"type":"transcription","include":[]})).unwrap();
+        apply_ga(&mut c, json!({"type":"transcription","include":null})).unwrap();
+        assert!(!c.include_logprobs());
+        assert_eq!(c.to_ga_json("s", 0)["include"], Value::Null);
+    }
+
+    #[test]
     fn type_errors_carry_paths() {
         let e = parse_err(
             r#"{"type":"session.update","event_id":"x","session":{"type":"transcription","audio":{"input":{"format":{"type":"audio/pcm","rate":"24000"}}}}}"#,
@@ -2936,7 +2997,7 @@ mod tests {
           "input_audio_transcription":{"model":"gpt-4o-transcribe","language":"en","prompt":""},
           "turn_detection":{"type":"server_vad","threshold":0.6,"prefix_padding_ms":200,"silence_duration_ms":400},
           "input_audio_noise_reduction":{"type":"near_field"},
-          "include":["item.input_audio_transcription.logprobs"],
+          "include":[],
           "modalities":["text"], "partial_interval_ms": 300}}"#;
         let p = beta_patch(text);
         assert_eq!(p.ignored, vec!["session.modalities".to_string()]);
@@ -2949,6 +3010,8 @@ mod tests {
         assert_eq!(js["input_audio_format"], "g711_ulaw");
         assert_eq!(js["object"], "realtime.transcription_session");
         assert_eq!(js["input_audio_transcription"]["model"], "gpt-4o-transcribe");
+        assert!(js["input_audio_transcription"].get("router_model").is_none());
+        assert_eq!(js["client_secret"], json!({"value": "", "expires_at": 0}));
         assert_eq!(js["turn_detection"]["threshold"], 0.6);
         assert_eq!(js["turn_detection"]["silence_duration_ms"], 400);
         assert_eq!(js["input_audio_noise_reduction"]["type"], "near_field");
@@ -2977,6 +3040,44 @@ mod tests {
         c3.apply_beta_update(&session).unwrap();
         assert_eq!(c3.transcription.model.as_deref(), Some("whisper-1"));
         assert_eq!(c3.turn_detection, TurnDetection::Manual);
+    }
+
+    #[test]
+    fn beta_session_object_fits_the_beta_schema() {
+        // `model` is the beta enum or null; other names go in `router_model`.
+        for (configured, model, router_model) in [
+            (Some("whisper-1"), json!("whisper-1"), None),
+            (Some("gpt-4o-mini-transcribe"), json!("gpt-4o-mini-transcribe"), None),
+            (Some("auto"), Value::Null, Some("auto")),
+            (Some("sensevoice-small"), Value::Null, Some("sensevoice-small")),
+            (
+                Some("gpt-4o-transcribe-diarize"),
+                Value::Null,
+                Some("gpt-4o-transcribe-diarize"),
+            ),
+            (None, Value::Null, None),
+        ] {
+            let mut c = SessionConfig::default();
+            c.transcription.model = configured.map(str::to_owned);
+            let js = c.to_beta_json("sess_b", 9);
+            let t = &js["input_audio_transcription"];
+            assert_eq!(t["model"], model, "{configured:?}");
+            assert_eq!(
+                t.get("router_model").and_then(Value::as_str),
+                router_model,
+                "{configured:?}"
+            );
+            // Sending the echoed object back keeps the configuration.
+            let back = json!({"type": "transcription_session.update", "session": {"input_audio_transcription": {
+                "model": t.get("router_model").unwrap_or(&t["model"]), "language": t["language"], "prompt": t["prompt"]}}});
+            let mut again = SessionConfig::default();
+            again.apply_beta_update(&beta_patch(&back.to_string())).unwrap();
+            assert_eq!(again.transcription.model, c.transcription.model, "{configured:?}");
+        }
+        // A socket session has no ephemeral key: the required object says so.
+        let js = SessionConfig::default().to_beta_json("sess_b", 9);
+        assert_eq!(js["client_secret"], json!({"value": "", "expires_at": 0}));
+        assert!(js["turn_detection"].get("idle_timeout_ms").is_none());
     }
 
     #[test]
@@ -3091,7 +3192,6 @@ mod tests {
             ..ServerVad::default()
         });
         c.noise_reduction = Some(NoiseReduction::FarField);
-        c.include = vec![INCLUDE_LOGPROBS.into()];
         c.partial_interval_ms = Some(200);
         for cfg in [
             c.clone(),

@@ -504,7 +504,7 @@ impl Session {
         self.cfg = next;
         self.reconfigure();
         let ev = if beta_reply {
-            ServerEvent::transcription_session_updated(self.session_json())
+            ServerEvent::transcription_session_updated(self.cfg.to_beta_json(&self.id, self.expires_at))
         } else {
             ServerEvent::session_updated(self.session_json())
         };
