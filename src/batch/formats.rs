@@ -92,6 +92,7 @@ fn cues(t: &Transcript) -> Vec<Segment> {
             start: 0.0,
             end: t.duration_s as f32,
             text: t.text.clone(),
+            ..Default::default()
         }];
     }
     t.segments.clone()
@@ -128,34 +129,60 @@ pub fn vtt(t: &Transcript) -> String {
     out
 }
 
-/// The `usage` object OpenAI returns for duration-billed models.
+/// The `usage` object OpenAI returns for duration-billed models (transcriptions only: the
+/// translation bodies have no `usage`, and the streamed `transcript.text.done` allows only token
+/// usage, which we do not count).
 pub fn usage(t: &Transcript) -> serde_json::Value {
     json!({"type": "duration", "seconds": (t.duration_s * 100.0).ceil() / 100.0})
 }
 
-/// `json` body.
+/// `json` body of a transcription.
 pub fn json_body(t: &Transcript) -> serde_json::Value {
     json!({"text": t.text, "usage": usage(t)})
 }
 
-/// `verbose_json` body; `words` only when asked for.
+/// `json` body of a translation (OpenAI's `Translation` is `{"text"}` alone).
+pub fn translation_json(t: &Transcript) -> serde_json::Value {
+    json!({"text": t.text})
+}
+
+/// One `verbose_json` segment. OpenAI's `TranscriptionSegment` requires every decoder statistic;
+/// we send the ones the engine measured (see [`Segment`]) and leave out the others rather than
+/// invent them: `compression_ratio` always (it is a zlib ratio and no zlib is linked in), and
+/// `avg_logprob` / `no_speech_prob` for SenseVoice (docs/api.md, "Strict clients").
+fn verbose_segment(id: usize, s: &Segment) -> serde_json::Value {
+    // OpenAI's `seek`: where the decoding window began, in 10 ms frames
+    let seek = ((s.start - s.window_offset) * 100.0).round().max(0.0) as u64;
+    let mut v = json!({"id": id, "seek": seek, "start": s.start, "end": s.end,
+                       "text": format!(" {}", s.text.trim())});
+    if !s.tokens.is_empty() {
+        v["tokens"] = json!(s.tokens);
+    }
+    for (key, value) in [
+        ("temperature", s.temperature),
+        ("avg_logprob", s.avg_logprob),
+        ("no_speech_prob", s.no_speech_prob),
+    ] {
+        if let Some(x) = value.filter(|x| x.is_finite()) {
+            v[key] = json!(x);
+        }
+    }
+    v
+}
+
+/// `verbose_json` body (`task` `transcribe` or `translate`); `words` only when asked for.
 pub fn verbose_json(t: &Transcript, task: &str, segments: bool, words: bool) -> serde_json::Value {
     let mut v = json!({
         "task": task,
         "language": language_name(t.language.as_deref().unwrap_or("en")),
         "duration": (t.duration_s * 100.0).round() / 100.0,
         "text": t.text,
-        "usage": usage(t),
     });
+    if task != "translate" {
+        v["usage"] = usage(t);
+    }
     if segments {
-        v["segments"] = cues(t)
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                json!({"id": i, "seek": 0, "start": s.start, "end": s.end, "text": format!(" {}", s.text.trim()),
-                       "tokens": [], "temperature": 0.0, "avg_logprob": 0.0, "compression_ratio": 0.0, "no_speech_prob": 0.0})
-            })
-            .collect();
+        v["segments"] = cues(t).iter().enumerate().map(|(i, s)| verbose_segment(i, s)).collect();
     }
     if words {
         v["words"] = t
@@ -191,11 +218,19 @@ mod tests {
                     start: 0.0,
                     end: 1.5,
                     text: "Hello there.".into(),
+                    tokens: vec![50364, 2425, 456, 13, 50439],
+                    temperature: Some(0.0),
+                    avg_logprob: Some(-0.25),
+                    no_speech_prob: Some(0.01),
+                    ..Default::default()
                 },
                 Segment {
                     start: 3723.25,
                     end: 3725.5,
                     text: "General Kenobi.".into(),
+                    // decoded in a window that began at 3720 s
+                    window_offset: 3.25,
+                    ..Default::default()
                 },
             ],
             ..Default::default()
@@ -220,8 +255,33 @@ mod tests {
     fn verbose_json_shape() {
         let v = verbose_json(&sample(), "transcribe", true, false);
         assert_eq!(v["language"], "english");
+        assert_eq!(v["usage"]["type"], "duration");
         assert_eq!(v["segments"][1]["start"], 3723.25);
         assert!(v.get("words").is_none());
+        // measured values are reported, unmeasured ones left out rather than invented
+        let s0 = &v["segments"][0];
+        assert_eq!(s0["seek"], 0);
+        assert_eq!(s0["tokens"], json!([50364, 2425, 456, 13, 50439]));
+        assert_eq!(s0["avg_logprob"], -0.25);
+        assert_eq!(s0["temperature"], 0.0);
+        assert!(s0.get("compression_ratio").is_none());
+        let s1 = &v["segments"][1];
+        assert_eq!(s1["seek"], 372_000);
+        for k in [
+            "tokens",
+            "temperature",
+            "avg_logprob",
+            "no_speech_prob",
+            "compression_ratio",
+        ] {
+            assert!(s1.get(k).is_none(), "{k}");
+        }
+        // translations have no usage in OpenAI's models
+        assert!(verbose_json(&sample(), "translate", true, false).get("usage").is_none());
+        assert_eq!(
+            translation_json(&sample()),
+            json!({"text": "Hello there. General Kenobi."})
+        );
         assert_eq!(ResponseFormat::parse("verbose_json"), Some(ResponseFormat::VerboseJson));
         assert_eq!(ResponseFormat::parse("xml"), None);
     }

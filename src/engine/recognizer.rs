@@ -49,8 +49,8 @@ pub struct Utterance {
     pub options: DecodeOptions,
 }
 
-/// A timed span of recognized text.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// A timed span of recognized text, with what the decoder measured while producing it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Segment {
     /// Start, seconds from the beginning of the utterance.
     pub start: f32,
@@ -58,6 +58,25 @@ pub struct Segment {
     pub end: f32,
     /// The text of the span.
     pub text: String,
+    /// Token ids the decoder produced for the span (Whisper: its text tokens between the
+    /// timestamp tokens that bound it, those included; SenseVoice: its CTC text tokens).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<i64>,
+    /// How far into its decoding window the span starts, seconds: `start` minus the start of the
+    /// window. Code that moves `start`/`end` onto a longer time axis leaves it alone, so
+    /// `start - window_offset` is always where the window began (OpenAI's `seek`).
+    pub window_offset: f32,
+    /// Sampling temperature the window was decoded at (0 = greedy / beam search; SenseVoice's
+    /// argmax CTC decoding is 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// Average log-probability per token of the window's decoded sequence (Whisper; shared by
+    /// the window's segments, as in openai-whisper). `None` where the engine does not measure it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avg_logprob: Option<f32>,
+    /// Probability of Whisper's no-speech token for the window. `None` where not measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_speech_prob: Option<f32>,
 }
 
 /// A timed word.

@@ -53,6 +53,7 @@ pub fn build_hypothesis(
     let mut detected = None;
     // Words as (text, first frame, last frame).
     let mut words: Vec<(String, u32, u32)> = Vec::new();
+    let mut text_tokens: Vec<i64> = Vec::new();
     let mut prev_cjk = false;
     for t in tokens {
         match vocab.kind(t.id) {
@@ -65,6 +66,7 @@ pub fn build_hypothesis(
                 let Some(piece) = vocab.piece(t.id) else {
                     continue;
                 };
+                text_tokens.push(i64::from(t.id));
                 let starts_word = piece.starts_with(WORD_MARK);
                 let body = piece.trim_start_matches(WORD_MARK);
                 if body.is_empty() {
@@ -118,6 +120,12 @@ pub fn build_hypothesis(
             start: first.start,
             end: last.end,
             text: text.clone(),
+            tokens: text_tokens,
+            // the utterance is one window that starts at 0
+            window_offset: first.start,
+            // argmax CTC decoding; no log-probability or no-speech measurement is kept
+            temperature: Some(0.0),
+            ..Default::default()
         });
     }
     if want_words {

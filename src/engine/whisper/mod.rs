@@ -178,6 +178,8 @@ impl WhisperEngine {
             sampling_temperature: windows[0].1.temperature.max(0.0).max(1e-6),
             sampling_topk: if windows[0].1.temperature > 0.0 { 0 } else { 1 },
             return_no_speech_prob: true,
+            // the sequence's score gives its average token log-probability (below)
+            return_scores: true,
             ..Default::default()
         };
         let results = model.generate(&encoded, &prompts, &opts).map_err(inf)?;
@@ -203,6 +205,18 @@ impl WhisperEngine {
             let duration = windows[i].0.len() as f32 / 16_000.0;
             let mut h = self.vocab.hypothesis(&ids, duration);
             h.language = langs[i].clone();
+            // CTranslate2 returns the cumulative log-probability divided by length^length_penalty;
+            // recover the average over the tokens plus the end-of-text token, as openai-whisper
+            // and faster-whisper report it. Every segment of the window shares the window's values.
+            let avg_logprob = res.scores.first().map(|&score| {
+                let n = ids.len() as f32;
+                score * n.powf(opts.length_penalty) / (n + 1.0)
+            });
+            for s in &mut h.segments {
+                s.temperature = Some(windows[i].1.temperature.max(0.0));
+                s.avg_logprob = avg_logprob.filter(|v| v.is_finite());
+                s.no_speech_prob = Some(res.no_speech_prob);
+            }
             if res.no_speech_prob > 0.6 && h.text.split_whitespace().count() <= 2 {
                 // Whisper's own no-speech rule: hallucinations on silence are dropped.
                 h = Hypothesis {

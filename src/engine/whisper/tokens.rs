@@ -92,39 +92,56 @@ impl WhisperVocab {
     /// Builds text and segments from generated ids with timestamp tokens.
     pub fn hypothesis(&self, ids: &[usize], duration: f32) -> Hypothesis {
         let mut segments = Vec::new();
+        // text tokens of the open segment, and all its tokens (timestamps included)
         let mut cur: Vec<usize> = Vec::new();
+        let mut seg_ids: Vec<i64> = Vec::new();
         let mut seg_start: Option<f32> = None;
         let mut last_time = 0.0f32;
+        let segment = |text: String, start: f32, end: f32, tokens: Vec<i64>| Segment {
+            start,
+            end,
+            text,
+            tokens,
+            // the window starts at 0 on this time axis
+            window_offset: start,
+            ..Default::default()
+        };
         for &id in ids {
             if id >= self.timestamp_begin {
                 let t = (id - self.timestamp_begin) as f32 * TIME_PRECISION;
                 if cur.is_empty() {
                     seg_start = Some(t);
+                    seg_ids = vec![id as i64];
                 } else {
+                    seg_ids.push(id as i64);
                     let text = self.decode(&cur).trim().to_string();
                     if !text.is_empty() {
-                        segments.push(Segment {
-                            start: seg_start.unwrap_or(last_time),
-                            end: t,
+                        segments.push(segment(
                             text,
-                        });
+                            seg_start.unwrap_or(last_time),
+                            t,
+                            std::mem::take(&mut seg_ids),
+                        ));
                     }
                     cur.clear();
+                    seg_ids.clear();
                     seg_start = None;
                 }
                 last_time = t;
             } else if id < self.eot {
                 cur.push(id);
+                seg_ids.push(id as i64);
             }
         }
         if !cur.is_empty() {
             let text = self.decode(&cur).trim().to_string();
             if !text.is_empty() {
-                segments.push(Segment {
-                    start: seg_start.unwrap_or(last_time),
-                    end: duration.max(last_time),
+                segments.push(segment(
                     text,
-                });
+                    seg_start.unwrap_or(last_time),
+                    duration.max(last_time),
+                    seg_ids,
+                ));
             }
         }
         let text = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
