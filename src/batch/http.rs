@@ -32,6 +32,7 @@ struct Form {
     granularities: Vec<String>,
     stream: bool,
     quality: Option<String>,
+    include: Vec<String>,
 }
 
 async fn read_form(st: &Shared, mp: Result<Multipart, MultipartRejection>) -> Result<Form, ApiError> {
@@ -87,7 +88,8 @@ async fn read_form(st: &Shared, mp: Result<Multipart, MultipartRejection>) -> Re
             "timestamp_granularities[]" | "timestamp_granularities" => form.granularities.push(text()),
             "stream" => form.stream = matches!(text().as_str(), "true" | "True" | "1"),
             "quality" => form.quality = Some(text()),
-            _ => {} // include[], chunking_strategy, keywords[] …: accepted and ignored
+            "include[]" | "include" => form.include.push(text()),
+            _ => {} // chunking_strategy, keywords[] …: accepted and ignored
         }
     }
     Ok(form)
@@ -158,6 +160,17 @@ async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Tas
             ));
         }
     }
+    // OpenAI's only `include` value is `logprobs`, which no engine here reports: refuse it
+    // rather than accept it and never send any.
+    if let Some(i) = form.include.first() {
+        return Err(ApiError::invalid(
+            format!(
+                "Invalid value: '{i}'. This server does not return logprobs, so no 'include' values are supported."
+            ),
+            Some("include"),
+            Some("invalid_value"),
+        ));
+    }
     let words = form.granularities.iter().any(|g| g == "word");
     if !form.granularities.is_empty() && format != ResponseFormat::VerboseJson {
         return Err(ApiError::invalid(
@@ -224,6 +237,7 @@ async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Tas
     }
     let t = pipeline::transcribe(&st.engines, &engine, samples, options, true, |_, _, _| {}).await?;
     let body = match format {
+        ResponseFormat::Json if task == Task::Translate => formats::translation_json(&t).to_string(),
         ResponseFormat::Json => formats::json_body(&t).to_string(),
         ResponseFormat::VerboseJson => formats::verbose_json(&t, task_name, true, words).to_string(),
         other => formats::plain(&t, other).unwrap_or_default(),
@@ -239,6 +253,7 @@ async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Tas
 }
 
 /// SSE: a `transcript.text.delta` per decoded window, then `transcript.text.done` and `[DONE]`.
+/// `done` has no `usage`: the event's schema allows token usage only, which we do not count.
 fn stream_response(
     st: Shared,
     engine: crate::engine::scheduler::EngineHandle,
@@ -263,7 +278,7 @@ fn stream_response(
         })
         .await;
         let last = match result {
-            Ok(t) => json!({"type": "transcript.text.done", "text": t.text, "usage": formats::usage(&t)}),
+            Ok(t) => json!({"type": "transcript.text.done", "text": t.text}),
             Err(e) => ApiError::from(e).body(),
         };
         let _ = tx.send(Event::default().data(last.to_string())).await;
@@ -273,4 +288,18 @@ fn stream_response(
         rx.recv().await.map(|ev| (Ok::<_, Infallible>(ev), rx))
     });
     Sse::new(s).into_response()
+}
+
+/// A known route called with a method it does not serve (`GET /v1/audio/transcriptions`): 405
+/// with OpenAI's error body instead of an empty one (axum adds the `Allow` header). Installed
+/// for every route by `server::router`.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("Invalid method for URL ({method} {}).", uri.path()),
+        kind: "invalid_request_error",
+        param: None,
+        code: Some("method_not_allowed"),
+        retry_after: None,
+    }
 }

@@ -93,6 +93,7 @@ pub fn router(state: Shared) -> Router {
         .route("/health", get(|| async { axum::Json(json!({"status": "ok"})) }))
         .route("/ready", get(ready))
         .fallback(|| async { ApiError::not_found("Unknown request URL. Please check the URL and method.") })
+        .method_not_allowed_fallback(crate::batch::http::method_not_allowed)
         .with_state(state)
 }
 
