@@ -113,9 +113,9 @@ pub struct Config {
     pub outbound_queue: usize,
     /// Whether `/metrics` is open without the API key.
     pub metrics_open: bool,
-    /// Whether the `/demo/` page may mint ephemeral secrets without the key (same-origin requests
-    /// only). Anyone who can load the page can then transcribe: turn off on exposed servers.
-    pub demo_mints_secrets: bool,
+    /// On SIGTERM/SIGINT: how long the server waits for in-flight requests, open sessions and
+    /// their finals before it exits anyway, seconds.
+    pub shutdown_deadline_s: u64,
 }
 
 impl Default for Config {
@@ -152,7 +152,7 @@ impl Default for Config {
             final_window: FinalWindow::Full,
             outbound_queue: 256,
             metrics_open: false,
-            demo_mints_secrets: true,
+            shutdown_deadline_s: 30,
         }
     }
 }

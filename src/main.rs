@@ -164,6 +164,10 @@ fn main() -> anyhow::Result<()> {
             }
             let state = asr_router::server::AppState::new(cfg, engines);
             rt.block_on(asr_router::server::serve(state))?;
+            // Whatever is left (a task past the shutdown deadline, a blocking VAD call) must not
+            // keep the process alive; the engine threads end with the process.
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            return Ok(());
         }
         Command::Transcribe {
             file,

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{KEY, Server, cer, ffmpeg, fixture, reference, wer};
+use common::{KEY, Server, cer, ffmpeg, fixture, read_wav, reference, wav_bytes, wer};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
@@ -464,4 +464,33 @@ async fn limits_full_queue_and_upload_size() {
         }
     }
     assert!(ok >= 1 && busy >= 1, "ok {ok} busy {busy}");
+}
+
+#[tokio::test]
+async fn audio_under_a_tenth_of_a_second_is_audio_too_short() {
+    let s = Server::start("", &[]);
+    let (samples, rate) = read_wav(&fixture("en_jfk.wav"));
+    for (n, what) in [(28, "a 100-byte WAV"), (1_500, "94 ms")] {
+        let bytes = wav_bytes(&samples[16_000..16_000 + n], rate);
+        let r = post(
+            &s,
+            "/v1/audio/transcriptions",
+            form(bytes, "short.wav", &[("model", "auto")]),
+        )
+        .await;
+        assert_eq!(r.status(), 400, "{what}");
+        let v: Value = r.json().await.unwrap();
+        assert_openai_error(&v);
+        assert_eq!(v["error"]["code"], "audio_too_short", "{what}: {v}");
+        assert_eq!(v["error"]["param"], "file", "{what}: {v}");
+    }
+    // 100 ms is enough
+    let bytes = wav_bytes(&samples[16_000..17_600], rate);
+    let r = post(
+        &s,
+        "/v1/audio/transcriptions",
+        form(bytes, "short.wav", &[("model", "auto")]),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
 }

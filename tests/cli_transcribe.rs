@@ -1,7 +1,7 @@
 //! `asr-router transcribe FILE --format txt|srt|vtt|json` with the real binary and the installed
 //! models: the content of every format for a real recording, a recording longer than one 30 s
 //! window (absolute cue times, clean stdout while the progress bar runs), and clear errors with a
-//! non-zero exit for a missing and a corrupt file.
+//! non-zero exit for a missing and a corrupt file, and for audio too short to transcribe.
 
 mod common;
 
@@ -266,4 +266,17 @@ fn missing_and_corrupt_files_fail_clearly() {
         assert_clear_failure(&o, &["decoding", path.to_str().unwrap()]);
         let _ = std::fs::remove_file(&path);
     }
+}
+
+#[test]
+fn audio_under_a_tenth_of_a_second_is_refused() {
+    // a 100-byte WAV: the 44-byte header and 28 samples (1.75 ms)
+    let (samples, rate) = read_wav(&fixture("en_jfk.wav"));
+    let bytes = wav_bytes(&samples[16_000..16_028], rate);
+    assert_eq!(bytes.len(), 100);
+    let path = temp_path("tiny.wav");
+    std::fs::write(&path, bytes).unwrap();
+    let o = transcribe(&path, &["--format", "json"]);
+    assert_clear_failure(&o, &["decoding", "below the minimum of 0.1 s"]);
+    let _ = std::fs::remove_file(&path);
 }

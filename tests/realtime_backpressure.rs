@@ -14,7 +14,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{KEY, Server, fixture, read_wav, reference, wer};
+use common::{KEY, Server, fixture, pcm16, read_wav, reference, wer};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -51,13 +51,6 @@ async fn next(rx: &mut (impl StreamExt<Item = Result<Message, WsError>> + Unpin)
             _ => return None,
         }
     }
-}
-
-fn pcm16(samples: &[f32]) -> Vec<u8> {
-    samples
-        .iter()
-        .flat_map(|x| ((x.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes())
-        .collect()
 }
 
 #[tokio::test]

@@ -1,13 +1,19 @@
 // asr-router live-captions demo. Plain browser JS, no build step, no external resources.
 //
-// Flow: POST /v1/realtime/client_secrets (same origin) -> ephemeral "ek_..." secret ->
+// Flow: POST /v1/realtime/client_secrets (with the API key, when the server has one) ->
+// ephemeral "ek_..." secret ->
 // WebSocket /v1/realtime?intent=transcription with subprotocols
 // ["realtime", "openai-insecure-api-key.<secret>"] -> GA session.update -> microphone audio as
 // base64 PCM16 24 kHz input_audio_buffer.append events -> captions from the server events.
 //
 // Test hooks: window.__captions = {finals, partialsSeen, events, ...}; ?autostart=1 starts at once;
 // optional ?lang=xx and ?prompt=... preset the language and glossary fields, ?model=<id> replaces
-// the default transcription model "auto".
+// the default transcription model "auto"; #key=<api key> in the fragment (never sent to the
+// server, removed from the address bar at once) fills the key field.
+//
+// The key: a server started with ASR_ROUTER_API_KEY mints secrets for key holders only, so the
+// page asks its user for the key (the field appears on the first 401) and keeps it in this tab's
+// sessionStorage. The key itself never goes into the WebSocket; only the short-lived secret does.
 (function () {
   'use strict';
 
@@ -24,8 +30,10 @@
   var ui = {
     start: $('start'), stop: $('stop'), level: $('level'), language: $('language'),
     glossary: $('glossary'), status: $('status'), captions: $('captions'), empty: $('empty'),
-    dlTxt: $('dl-txt'), dlSrt: $('dl-srt'), clear: $('clear')
+    dlTxt: $('dl-txt'), dlSrt: $('dl-srt'), clear: $('clear'),
+    keyField: $('key-field'), apiKey: $('api-key')
   };
+  var KEY_STORE = 'asr-router-api-key';
 
   // Base path: the page lives at <base>/demo/, the API at <base>/v1/... (works behind a path prefix).
   var params = new URLSearchParams(location.search);
@@ -354,14 +362,22 @@
       expires_after: { anchor: 'created_at', seconds: 600 },
       session: sessionConfig()
     };
+    var headers = { 'Content-Type': 'application/json' };
+    var key = ui.apiKey.value.trim();
+    if (key) headers.Authorization = 'Bearer ' + key;
     return fetch(secretsUrl, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: headers,
       body: JSON.stringify(body),
       credentials: 'same-origin',
       cache: 'no-store'
     }).then(function (r) {
       if (r.status === 404 || r.status === 405) return null; // server without secrets: try keyless
+      if (r.status === 401) {
+        var e = new Error(key ? 'the server refused this API key' : 'this server needs its API key');
+        e.needsKey = true;
+        throw e;
+      }
       if (!r.ok) {
         return r.text().then(function (t) {
           var msg = t;
@@ -418,6 +434,15 @@
       };
     }).catch(function (err) {
       if (!running) return;
+      if (err.needsKey) {
+        // retrying cannot help: ask for the key and wait for the user
+        ui.keyField.hidden = false;
+        captions.errors.push(err.message);
+        stop();
+        setStatus('Stopped: ' + err.message + '. Enter the API key above and press Start.', 'error');
+        ui.apiKey.focus();
+        return;
+      }
       scheduleReconnect('Could not get a session secret: ' + err.message);
     });
   }
@@ -690,6 +715,17 @@
     ui.language.value = want;
   }
   if (params.has('prompt')) ui.glossary.value = params.get('prompt');
+  try { ui.apiKey.value = sessionStorage.getItem(KEY_STORE) || ''; } catch (_) { /* private mode */ }
+  var hash = new URLSearchParams(location.hash.replace(/^#/, ''));
+  if (hash.has('key')) {
+    ui.apiKey.value = hash.get('key');
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  if (ui.apiKey.value) ui.keyField.hidden = false;
+  ui.apiKey.addEventListener('change', function () {
+    try { sessionStorage.setItem(KEY_STORE, ui.apiKey.value.trim()); } catch (_) { /* private mode */ }
+  });
+  try { if (ui.apiKey.value) sessionStorage.setItem(KEY_STORE, ui.apiKey.value.trim()); } catch (_) { /* private mode */ }
 
   // exported for tests / debugging
   captions.toTxt = toTxt;

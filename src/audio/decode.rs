@@ -34,8 +34,13 @@ impl DecodedAudio {
     }
 }
 
+/// Shortest audio accepted for transcription, seconds (OpenAI refuses shorter files with
+/// `audio_too_short`).
+pub const MIN_DURATION_S: f64 = 0.1;
+
 /// Decodes a complete file held in memory. `max_duration_s` bounds the decoded length so that a
-/// small compressed upload cannot expand into unbounded memory.
+/// small compressed upload cannot expand into unbounded memory; audio shorter than
+/// [`MIN_DURATION_S`] is refused with [`AudioError::TooShort`].
 pub fn decode_bytes(bytes: Vec<u8>, max_duration_s: f64) -> Result<DecodedAudio, AudioError> {
     if bytes.is_empty() {
         return Err(AudioError::Empty);
@@ -61,6 +66,13 @@ pub fn decode_bytes(bytes: Vec<u8>, max_duration_s: f64) -> Result<DecodedAudio,
     };
     if mono.is_empty() {
         return Err(AudioError::Empty);
+    }
+    let got_s = mono.len() as f64 / rate.max(1) as f64;
+    if got_s < MIN_DURATION_S {
+        return Err(AudioError::TooShort {
+            got_s,
+            min_s: MIN_DURATION_S,
+        });
     }
     let samples = resample_to_16k(mono, rate)?;
     Ok(DecodedAudio {
@@ -263,5 +275,22 @@ mod tests {
         };
         let bytes = wav(spec, 16_000 * 3, |_, _| 0.1);
         assert!(matches!(decode_bytes(bytes, 2.0), Err(AudioError::TooLong { .. })));
+    }
+
+    #[test]
+    fn audio_under_a_tenth_of_a_second_is_too_short() {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let wav = |n: usize| wav(spec, n, |_, _| 0.1);
+        assert!(matches!(decode_bytes(wav(40), 10.0), Err(AudioError::TooShort { .. })));
+        assert!(matches!(
+            decode_bytes(wav(1_599), 10.0),
+            Err(AudioError::TooShort { .. })
+        ));
+        assert_eq!(decode_bytes(wav(1_600), 10.0).unwrap().samples.len(), 1_600);
     }
 }

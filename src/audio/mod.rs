@@ -34,6 +34,14 @@ pub enum AudioError {
         /// Configured limit in seconds.
         max_s: f64,
     },
+    /// The audio is shorter than anything worth transcribing (OpenAI's `audio_too_short`).
+    #[error("audio duration {got_s:.3} s is below the minimum of {min_s} s")]
+    TooShort {
+        /// Measured duration in seconds.
+        got_s: f64,
+        /// The minimum, seconds.
+        min_s: f64,
+    },
     /// Resampler set-up or processing failed.
     #[error("resampling failed: {0}")]
     Resample(String),

@@ -68,6 +68,10 @@ pub struct EngineMetrics {
     pub refused: AtomicU64,
     /// Partials dropped unrun because a newer one superseded them.
     pub stale_dropped: AtomicU64,
+    /// Jobs skipped unrun because their caller had gone (client disconnected).
+    pub cancelled: AtomicU64,
+    /// Jobs decoded whose caller left while they ran; the result was discarded.
+    pub abandoned: AtomicU64,
     /// Audio seconds decoded, in milliseconds.
     pub audio_ms: AtomicU64,
     /// Compute seconds spent, in milliseconds.

@@ -6,6 +6,8 @@
 //!   503 with `Retry-After`); realtime finals wait for room instead, so accepted speech is never lost.
 //! * A partial carries a generation ticket; if its session has asked for a newer partial by the
 //!   time a worker picks it up, it is dropped unrun ([`SchedError::Stale`]).
+//! * A job whose caller has gone (its future was dropped) is skipped unrun when a worker reaches
+//!   it (`cancelled`); one whose caller leaves while it runs is discarded (`abandoned`).
 //! * A worker takes the first job, then waits up to `max_wait` for more, up to the engine's batch
 //!   limit, finals first.
 
@@ -295,12 +297,21 @@ fn worker(
             let r = results
                 .next()
                 .unwrap_or_else(|| Err(EngineError::Inference("engine returned too few results".into())));
-            let _ = job.reply.send(r.map_err(SchedError::from));
+            if job.reply.send(r.map_err(SchedError::from)).is_err() {
+                // its caller left while it ran
+                m.abandoned.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }
 
+/// Adds a job to the batch unless nobody waits for it any more (its caller was dropped: a REST
+/// client hung up, a realtime client left) or it is a stale partial.
 fn push_live(batch: &mut Vec<Job>, job: Job, m: &EngineMetrics) {
+    if job.reply.is_closed() {
+        m.cancelled.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
     if job.ticket.as_ref().is_some_and(|t| t.is_stale()) {
         m.stale_dropped.fetch_add(1, Ordering::Relaxed);
         let _ = job.reply.send(Err(SchedError::Stale));

@@ -42,6 +42,8 @@ const MIN_COMMIT_SAMPLES: usize = RATE / 10;
 const MAX_MANUAL_BUFFER_S: usize = 300;
 /// How long an expiring session waits for its pending finals before it closes anyway.
 const EXPIRY_DRAIN: Duration = Duration::from_secs(30);
+/// How long the server waits for its last frames to be written, and for the client's close frame.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
 
 /// How a session was opened.
 #[derive(Debug, Clone)]
@@ -141,8 +143,74 @@ enum Internal {
     },
 }
 
+/// Why the read loop of a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// The client closed the socket, reset it, or stopped answering pings: nobody reads the
+    /// finals any more, so queued ones are cancelled and running ones abandoned.
+    ClientGone,
+    /// The session reached `max_session_s`.
+    Expired,
+    /// The server is shutting down.
+    Shutdown,
+    /// The client sent a frame over the size limit (close 1009).
+    TooBig,
+}
+
+impl Ending {
+    /// The error event and close frame that end a session the server ends, after its finals.
+    fn farewell(self, max_session_s: u64, max_frame: usize) -> Option<(ProtocolError, u16, &'static str)> {
+        match self {
+            Ending::ClientGone => None,
+            Ending::Expired => {
+                let minutes = max_session_s as f64 / 60.0;
+                let err = ProtocolError::new(
+                    ErrorCode::SessionExpired,
+                    format!("Your session hit the maximum duration of {minutes} minutes."),
+                );
+                Some((err, 1001, "session expired"))
+            }
+            Ending::Shutdown => {
+                let err = ProtocolError::server_error(
+                    ErrorCode::Other("server_shutting_down".into()),
+                    "The server is shutting down. Finals of committed audio were delivered; reconnect to continue.",
+                );
+                Some((err, 1001, "server shutting down"))
+            }
+            Ending::TooBig => {
+                let err = ProtocolError::new(
+                    ErrorCode::InvalidValue,
+                    format!(
+                        "A WebSocket message exceeded the maximum size of {max_frame} bytes; the session is closed."
+                    ),
+                );
+                Some((err, 1009, "message too big"))
+            }
+        }
+    }
+}
+
+/// Whether a read error is a frame or message over the configured size limit.
+fn is_too_big(e: &axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if matches!(err.downcast_ref::<WsError>(), Some(WsError::Capacity(_))) {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
 /// Runs a session on an upgraded socket until either side ends it.
-pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
+///
+/// Invariant: a session the server ends (length cap, shutdown, oversize frame) first ends the
+/// utterance in progress, then delivers every final it accepted (bounded by [`EXPIRY_DRAIN`], and
+/// only while the client is still there), then sends an `error` event and its close frame. A
+/// session whose client is gone delivers nothing: its queued finals are cancelled in the engine
+/// queues (counted in `/metrics`).
+pub async fn run(socket: WebSocket, st: Shared, params: SessionParams, max_frame: usize) {
     let (sink, mut stream) = socket.split();
     // Deltas hold at most `outbound_queue` places, so must-deliver events always have theirs.
     let delta_places = st.cfg.outbound_queue.max(1);
@@ -163,18 +231,21 @@ pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
     let mut ping = tokio::time::interval(Duration::from_secs(20));
-    let mut expired = false;
+    let shutdown = st.shutdown.clone();
 
-    loop {
+    let ending = loop {
         tokio::select! {
             msg = stream.next() => {
-                let Some(Ok(msg)) = msg else { break };
                 last_heard = Instant::now();
                 match msg {
-                    Message::Text(t) => s.on_text(t.as_str()).await,
-                    Message::Binary(b) => s.on_audio(None, &b).await,
-                    Message::Close(_) => break,
-                    Message::Ping(_) | Message::Pong(_) => {}
+                    Some(Ok(Message::Text(t))) => s.on_text(t.as_str()).await,
+                    Some(Ok(Message::Binary(b))) => s.on_audio(None, &b).await,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Err(e)) if is_too_big(&e) => {
+                        tracing::info!("realtime session {}: {e}", s.id);
+                        break Ending::TooBig;
+                    }
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break Ending::ClientGone,
                 }
             }
             Some(m) = irx.recv() => s.on_internal(m).await,
@@ -185,44 +256,64 @@ pub async fn run(socket: WebSocket, st: Shared, params: SessionParams) {
             _ = ping.tick() => {
                 if last_heard.elapsed() > Duration::from_secs(60) {
                     tracing::info!("realtime session {} timed out (no pong)", s.id);
-                    break;
+                    break Ending::ClientGone;
                 }
                 out.try_send_control(Message::Ping(Vec::new().into()));
             }
-            _ = &mut expiry => {
-                s.finish_open_item().await;
-                expired = true;
-                break;
-            }
+            _ = &mut expiry => break Ending::Expired,
+            _ = shutdown.cancelled() => break Ending::Shutdown,
         }
-        if s.closing {
-            break;
-        }
+    };
+    if matches!(ending, Ending::Expired | Ending::Shutdown) {
+        // Speech in progress is accepted work: end it as if VAD had heard it stop.
+        s.finish_open_item().await;
     }
     // Teardown: no task outlives the session. Dropping the session drops the only sender of
     // final jobs, so the finalizer ends once the finals already accepted are reported.
+    let id = s.id.clone();
     drop(s);
-    if expired {
-        // The length cap ends the session, not the work accepted before it: deliver the
-        // pending finals (bounded), then the error and the close.
-        if tokio::time::timeout(EXPIRY_DRAIN, &mut finalizer).await.is_err() {
+    match ending.farewell(st.cfg.max_session_s, max_frame) {
+        None => {
+            // Dropping the pending decodes closes their reply channels: the engine skips the
+            // queued ones and discards the running ones.
             finalizer.abort();
         }
-        let minutes = st.cfg.max_session_s as f64 / 60.0;
-        let err = ProtocolError::new(
-            ErrorCode::SessionExpired,
-            format!("Your session hit the maximum duration of {minutes} minutes."),
-        );
-        out.send(ServerEvent::error(&err)).await;
-        out.close(1001, "session expired").await;
-    } else {
-        finalizer.abort();
+        Some((err, code, reason)) => {
+            let drained = tokio::select! {
+                r = &mut finalizer => r.is_ok(),
+                _ = tokio::time::sleep(EXPIRY_DRAIN) => false,
+                _ = out.queue.closed() => false,
+            };
+            if !drained {
+                finalizer.abort();
+            }
+            tracing::info!(session = %id, ?ending, drained, "realtime session ended by the server");
+            out.send(ServerEvent::error(&err)).await;
+            out.close(code, reason).await;
+        }
     }
     drop(out);
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, writer).await;
+    match ending {
+        Ending::ClientGone => {}
+        // The rest of the oversize message was never read and the stream cannot be resynced:
+        // closing now would reset the connection (unread data) and the client could lose the
+        // 1009 frame, so linger while it reads the close frame.
+        Ending::TooBig => tokio::time::sleep(CLOSE_HANDSHAKE).await,
+        // Complete the close handshake: read (and discard) until the client's close frame, so the
+        // socket is not torn down with unread client data (the kernel would answer with a reset,
+        // and the client could lose the finals just sent).
+        Ending::Expired | Ending::Shutdown => {
+            let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+                while let Some(Ok(_)) = stream.next().await {}
+            })
+            .await;
+        }
+    }
 }
 
-/// Writes queued frames in order; a delta gives its place back once written.
+/// Writes queued frames in order; a delta gives its place back once written. Ends (closing the
+/// queue, which tells the session its client is gone) when a write fails or after a close frame.
 async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut queue: mpsc::Receiver<Outgoing>) {
     while let Some(Outgoing { msg, _place: place }) = queue.recv().await {
         let closing = matches!(msg, Message::Close(_));
@@ -232,52 +323,55 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut queue: mpsc::Re
             break;
         }
     }
+    queue.close();
     let _ = sink.close().await;
 }
 
-/// Runs finals concurrently but reports them in commit order.
+/// Runs finals concurrently but reports them in commit order; ends when the session has dropped
+/// its sender and every accepted final is reported.
 async fn finalize_loop(mut jobs: mpsc::Receiver<FinalJob>, out: Arc<Outbound>) {
     let mut pending = FuturesOrdered::new();
-    loop {
+    let mut open = true;
+    while open || !pending.is_empty() {
         tokio::select! {
-            job = jobs.recv() => {
-                let Some(job) = job else { break };
+            job = jobs.recv(), if open => {
+                let Some(job) = job else { open = false; continue };
                 pending.push_back(async move {
                     let utt = Utterance { samples: job.samples.clone(), options: job.options.clone() };
                     let r = job.engine.recognize_final(utt).await;
                     (job, r)
                 });
             }
-            Some((mut job, r)) = pending.next(), if !pending.is_empty() => {
-                let seconds = job.samples.len() as f64 / RATE as f64;
-                match r {
-                    Ok(h) => {
-                        let text = h.text.trim().to_string();
-                        if !job.deltas_broken
-                            && let Some(d) = job.stabilizer.finish(&text) {
-                                out.send(ServerEvent::delta(&job.item_id, d)).await;
-                            }
-                        let extras = CompletedExtras {
-                            language: h.language.clone(),
-                            latency_ms: Some(job.stopped_at.elapsed().as_millis() as u64),
-                            ..Default::default()
-                        };
-                        out.send(ServerEvent::completed_with(&job.item_id, text, seconds, extras)).await;
-                    }
-                    Err(e) => {
-                        let err = ProtocolError::server_error(ErrorCode::Other("transcription_failed".into()), format!("Transcription failed: {e}"));
-                        out.send(ServerEvent::failed(&job.item_id, &err)).await;
-                    }
-                }
-            }
+            Some((job, r)) = pending.next(), if !pending.is_empty() => report_final(job, r, &out).await,
         }
     }
-    // the socket is closing: finish what was accepted so the reader gets it if still there
-    while let Some((job, r)) = pending.next().await {
-        if let Ok(h) = r {
-            let seconds = job.samples.len() as f64 / RATE as f64;
-            out.send(ServerEvent::completed(&job.item_id, h.text.trim(), seconds))
+}
+
+/// Sends the outcome of one final: the last delta and `completed`, or `failed`.
+async fn report_final(mut job: FinalJob, r: Result<crate::engine::recognizer::Hypothesis, SchedError>, out: &Outbound) {
+    let seconds = job.samples.len() as f64 / RATE as f64;
+    match r {
+        Ok(h) => {
+            let text = h.text.trim().to_string();
+            if !job.deltas_broken
+                && let Some(d) = job.stabilizer.finish(&text)
+            {
+                out.send(ServerEvent::delta(&job.item_id, d)).await;
+            }
+            let extras = CompletedExtras {
+                language: h.language.clone(),
+                latency_ms: Some(job.stopped_at.elapsed().as_millis() as u64),
+                ..Default::default()
+            };
+            out.send(ServerEvent::completed_with(&job.item_id, text, seconds, extras))
                 .await;
+        }
+        Err(e) => {
+            let err = ProtocolError::server_error(
+                ErrorCode::Other("transcription_failed".into()),
+                format!("Transcription failed: {e}"),
+            );
+            out.send(ServerEvent::failed(&job.item_id, &err)).await;
         }
     }
 }
@@ -305,7 +399,6 @@ struct Session {
     /// Absolute sample where the current silence began, and whether `timeout_triggered` was sent.
     idle_since: usize,
     idle_reported: bool,
-    closing: bool,
     scratch: Vec<f32>,
 }
 
@@ -337,7 +430,6 @@ impl Session {
             partial_gen: Arc::new(AtomicU64::new(0)),
             idle_since: 0,
             idle_reported: false,
-            closing: false,
             scratch: Vec::new(),
             st,
         };

@@ -42,6 +42,10 @@ pub async fn realtime(
     Query(q): Query<HashMap<String, String>>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
+    if st.shutdown.is_cancelled() {
+        return ApiError::unavailable("The server is shutting down; reconnect to another instance or retry shortly.")
+            .into_response();
+    }
     let protocols = offered_protocols(&headers);
     let token = auth::bearer(&headers)
         .or_else(|| {
@@ -103,9 +107,13 @@ pub async fn realtime(
             })
             .into_response();
     }
-    ws.on_upgrade(move |socket| async move {
-        let _g = guard;
-        session::run(socket, st, params).await;
+    // The tracker lets a graceful shutdown wait for the session (and its finals) to end.
+    let tracker = st.sessions.clone();
+    ws.on_upgrade(move |socket| {
+        tracker.track_future(async move {
+            let _g = guard;
+            session::run(socket, st, params, max_frame).await;
+        })
     })
     .into_response()
 }

@@ -82,6 +82,18 @@ impl ApiError {
         }
     }
 
+    /// 503 while the server shuts down (no `Retry-After`: this instance is going away).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: message.into(),
+            kind: "server_error",
+            param: None,
+            code: Some("server_shutting_down"),
+            retry_after: None,
+        }
+    }
+
     /// 500 for a failure on our side.
     pub fn internal(message: impl Into<String>) -> Self {
         Self {
@@ -116,6 +128,11 @@ impl From<crate::audio::AudioError> for ApiError {
         match &e {
             A::TooLong { .. } => ApiError::invalid(e.to_string(), Some("file"), Some("audio_too_long")),
             A::Empty => ApiError::invalid("The audio file is empty.", Some("file"), Some("empty_file")),
+            A::TooShort { min_s, .. } => ApiError::invalid(
+                format!("Audio file is too short. Minimum audio length is {min_s} seconds."),
+                Some("file"),
+                Some("audio_too_short"),
+            ),
             A::Resample(_) => ApiError::internal(e.to_string()),
             _ => ApiError::invalid(
                 format!("Audio file might be corrupted or unsupported: {e}"),

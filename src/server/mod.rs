@@ -9,7 +9,7 @@ pub mod tls;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -18,6 +18,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::engine::Engines;
@@ -42,6 +44,11 @@ pub struct AppState {
     pub partials_dropped: AtomicU64,
     /// Process start.
     pub started: Instant,
+    /// Cancelled when the server begins a graceful shutdown: sessions end their open utterances,
+    /// deliver their finals and close with 1001.
+    pub shutdown: CancellationToken,
+    /// Every running realtime session; the shutdown waits for them (up to its deadline).
+    pub sessions: TaskTracker,
 }
 
 /// Shared state handle.
@@ -60,6 +67,8 @@ impl AppState {
             requests: AtomicU64::new(0),
             partials_dropped: AtomicU64::new(0),
             started: Instant::now(),
+            shutdown: CancellationToken::new(),
+            sessions: TaskTracker::new(),
         })
     }
 }
@@ -101,10 +110,10 @@ async fn require_key(State(st): State<Shared>, req: Request, next: Next) -> Resp
     if req.uri().path() == "/metrics" && st.cfg.metrics_open {
         return next.run(req).await;
     }
-    if req.uri().path() == "/v1/realtime/client_secrets" && st.cfg.demo_mints_secrets && same_origin(req.headers()) {
-        // The demo page asks for its own ephemeral secret; browsers cannot forge `Origin`.
-        return next.run(req).await;
-    }
+    // Only the `Authorization`/`X-API-Key` value is read: no other client-supplied header
+    // (`Origin`, `Referer`, `Sec-Fetch-*`, `Host`, forwarding headers) can authorize a request,
+    // since any non-browser client can send whatever it likes. The demo page asks its user for the
+    // key instead (docs/api.md, "The demo page and the key").
     let token = auth::bearer(req.headers());
     // Ephemeral secrets open realtime sessions only (as OpenAI's do): a secret handed to a
     // browser must not transcribe over REST, read metrics, or mint itself a successor.
@@ -121,18 +130,6 @@ async fn require_key(State(st): State<Shared>, req: Request, next: Next) -> Resp
         Some(_) => "Incorrect API key provided.",
     };
     ApiError::unauthorized(msg).into_response()
-}
-
-/// Whether a request comes from a page served by this server (its `Origin` names our `Host`).
-fn same_origin(h: &axum::http::HeaderMap) -> bool {
-    let origin = h.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
-    match (origin, host) {
-        (Some(o), Some(host)) => o
-            .split_once("://")
-            .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host),
-        _ => false,
-    }
 }
 
 async fn ready(State(st): State<Shared>) -> Response {
@@ -207,6 +204,8 @@ async fn metrics(State(st): State<Shared>) -> Response {
         ("utterances", "counter"),
         ("refused", "counter"),
         ("stale_dropped", "counter"),
+        ("cancelled", "counter"),
+        ("abandoned", "counter"),
         ("rtf", "gauge"),
         ("decode_seconds", "histogram"),
         ("queue_wait_seconds", "histogram"),
@@ -222,6 +221,8 @@ async fn metrics(State(st): State<Shared>) -> Response {
                 "utterances" => Some(m.utterances.load(Ordering::Relaxed) as f64),
                 "refused" => Some(m.refused.load(Ordering::Relaxed) as f64),
                 "stale_dropped" => Some(m.stale_dropped.load(Ordering::Relaxed) as f64),
+                "cancelled" => Some(m.cancelled.load(Ordering::Relaxed) as f64),
+                "abandoned" => Some(m.abandoned.load(Ordering::Relaxed) as f64),
                 "rtf" => Some(m.rtf()),
                 "decode_seconds" => {
                     m.decode_time.render(&mut out, "asr_router_engine_decode_seconds", &l);
@@ -258,38 +259,101 @@ async fn metrics(State(st): State<Shared>) -> Response {
 }
 
 /// Serves the router on the configured address, with TLS when a certificate is configured.
+///
+/// On SIGTERM or SIGINT the shutdown is graceful and bounded: the listener stops accepting, HTTP
+/// requests in flight complete, realtime sessions end their open utterances, deliver every final
+/// already committed and close with 1001; after `shutdown_deadline_s` the server returns anyway.
 pub async fn serve(state: Shared) -> std::io::Result<()> {
     let cfg = state.cfg.clone();
+    let token = state.shutdown.clone();
+    let sessions = state.sessions.clone();
     let app = router(state).into_make_service();
     let tcp = tokio::net::TcpListener::bind(cfg.listen).await?;
     let addr = tcp.local_addr()?;
-    match (&cfg.tls_cert, &cfg.tls_key) {
-        (Some(cert), Some(key)) => {
-            let acc = tls::acceptor(cert, key).map_err(std::io::Error::other)?;
-            tracing::info!("listening on https://{addr} (wss:// for realtime)");
-            axum::serve(tls::TlsListener::new(tcp, acc)?, app)
-                .with_graceful_shutdown(shutdown())
-                .await
+    let signal = shutdown_signal()?;
+    let stop = token.clone();
+    tokio::spawn(async move {
+        signal.await;
+        stop.cancel();
+    });
+    let http = async {
+        match (&cfg.tls_cert, &cfg.tls_key) {
+            (Some(cert), Some(key)) => {
+                let acc = tls::acceptor(cert, key).map_err(std::io::Error::other)?;
+                tracing::info!("listening on https://{addr} (wss:// for realtime)");
+                axum::serve(tls::TlsListener::new(tcp, acc)?, app)
+                    .with_graceful_shutdown(token.clone().cancelled_owned())
+                    .await
+            }
+            _ => {
+                tracing::info!("listening on http://{addr}");
+                axum::serve(tcp, app)
+                    .with_graceful_shutdown(token.clone().cancelled_owned())
+                    .await
+            }
         }
-        _ => {
-            tracing::info!("listening on http://{addr}");
-            axum::serve(tcp, app).with_graceful_shutdown(shutdown()).await
+    };
+    tokio::pin!(http);
+    // Before the signal, `http` only ends on an error. After it, axum may finish first (no
+    // request in flight): the sessions must still be waited for.
+    let mut http_result = None;
+    tokio::select! {
+        r = &mut http => {
+            if !token.is_cancelled() {
+                return r;
+            }
+            http_result = Some(r);
+        }
+        _ = token.cancelled() => {}
+    }
+    tracing::info!(
+        sessions = sessions.len(),
+        deadline_s = cfg.shutdown_deadline_s,
+        "shutting down: finishing requests and sessions"
+    );
+    // Upgraded WebSockets are not connections axum waits for; the tracker counts them.
+    sessions.close();
+    let drain = async {
+        let r = match http_result {
+            Some(r) => r,
+            None => http.await,
+        };
+        sessions.wait().await;
+        r
+    };
+    match tokio::time::timeout(Duration::from_secs(cfg.shutdown_deadline_s), drain).await {
+        Ok(r) => {
+            tracing::info!("shut down cleanly");
+            r
+        }
+        Err(_) => {
+            tracing::warn!(
+                sessions = sessions.len(),
+                "shutdown deadline of {} s passed: exiting with work unfinished",
+                cfg.shutdown_deadline_s
+            );
+            Ok(())
         }
     }
 }
 
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on the first SIGTERM or SIGINT. The handlers are installed when this is called, not
+/// when the future is first polled, so a signal that arrives right after start-up is not lost
+/// (nor does it kill the process with the default action).
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
-        }
-    };
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+        })
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }

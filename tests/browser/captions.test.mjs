@@ -6,8 +6,9 @@
 //   [CHROMIUM=/usr/bin/chromium] [ASR_ROUTER_MAX_WER=0.35] [ASR_ROUTER_CAPTION_TIMEOUT_MS=60000] \
 //   [ASR_ROUTER_DEMO_PARAMS="lang=en&model=whisper-tiny.en"] \
 //   node --test captions.test.mjs
-// The page gets its ephemeral secret from POST /v1/realtime/client_secrets, so the test never needs
-// ASR_ROUTER_API_KEY. Skips (does not fail) when ASR_ROUTER_URL is unset. Writes captions.png,
+// The page gets its ephemeral secret from POST /v1/realtime/client_secrets. With ASR_ROUTER_API_KEY
+// set (the server has a key), the test first checks that the page gets nothing without the key
+// (it stops and shows the key field), then types the key into that field and starts again. Skips (does not fail) when ASR_ROUTER_URL is unset. Writes captions.png,
 // captions.json, console.log and the padded fake-audio WAV to $ASR_ROUTER_TEST_OUTPUT/browser/
 // (relative paths are taken from the repository root; default <repo>/test-output/browser/).
 import { test } from 'node:test';
@@ -29,6 +30,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const MAX_WER = Number(process.env.ASR_ROUTER_MAX_WER || 0.35);
 const TIMEOUT_MS = Number(process.env.ASR_ROUTER_CAPTION_TIMEOUT_MS || 60000);
 const DEMO_PARAMS = process.env.ASR_ROUTER_DEMO_PARAMS || ''; // extra page query, e.g. "lang=en&model=whisper-tiny.en"
+const API_KEY = process.env.ASR_ROUTER_API_KEY || '';
 const PAD_SILENCE_S = 1.5;
 
 // ---- WER -----------------------------------------------------------------------------------------
@@ -169,6 +171,18 @@ test('live captions from a fake microphone', { skip: !BASE_URL && 'ASR_ROUTER_UR
     const url = `${BASE_URL}/demo/?autostart=1${DEMO_PARAMS ? '&' + DEMO_PARAMS.replace(/^[?&]/, '') : ''}`;
     const resp = await page.goto(url, { waitUntil: 'load', timeout: 20000 });
     assert.ok(resp && resp.ok(), `GET ${url} -> ${resp && resp.status()}`);
+    if (API_KEY) {
+      // no key typed yet: the server must refuse the page a secret, and the page must ask for the key
+      await page.waitForFunction(
+        () => window.__captions && window.__captions.state === 'stopped' && !document.getElementById('key-field').hidden,
+        null, { timeout: 20000 });
+      const refused = await page.evaluate(() => ({ errors: window.__captions.errors.slice(), opened: window.__captions.events.length }));
+      assert.ok(refused.errors.some((e) => /API key/.test(e)), `expected an API-key error, got ${JSON.stringify(refused.errors)}`);
+      assert.equal(refused.opened, 0, 'no session may open without the key');
+      await page.fill('#api-key', API_KEY);
+      await page.dispatchEvent('#api-key', 'change');
+      await page.click('#start');
+    }
 
     const deadline = Date.now() + TIMEOUT_MS;
     let match = null;

@@ -11,6 +11,9 @@ use std::time::Duration;
 /// The API key every test server is started with.
 pub const KEY: &str = "sk-test-asr-router";
 
+/// Marks the end of a server's log in `Server::log` once its stderr has closed.
+const LOG_END: &str = "<end of log>";
+
 /// A running server, killed on drop.
 pub struct Server {
     child: Child,
@@ -72,6 +75,8 @@ impl Server {
                 }
                 logs2.lock().unwrap().push(line);
             }
+            // end of the log: the process has exited (or closed stderr)
+            logs2.lock().unwrap().push(LOG_END.to_string());
         });
         let url = rx
             .recv_timeout(Duration::from_secs(120))
@@ -84,6 +89,39 @@ impl Server {
             port,
             dir,
             logs,
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal (`TERM`, `INT`, `KILL`, …) to the server process.
+    pub fn signal(&self, name: &str) {
+        let st = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill(1)");
+        assert!(st.success(), "kill -{name} failed");
+    }
+
+    /// Waits up to `limit` for the process to exit (and its log to be read to the end); its
+    /// status, or `None` if it is still running.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                while !self.log().ends_with(LOG_END) && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                return Some(st);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -194,4 +232,76 @@ pub fn ffmpeg(input: &Path, out_name: &str, args: &[&str]) -> PathBuf {
         .expect("ffmpeg is installed by scripts/install-deps --test");
     assert!(st.success(), "ffmpeg failed for {out_name}");
     out
+}
+
+/// A realtime client socket.
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `/v1/realtime?intent=transcription` with the main key.
+pub async fn ws_connect(s: &Server) -> Ws {
+    ws_connect_with(s, &[("Authorization", &format!("Bearer {KEY}"))])
+        .await
+        .expect("handshake")
+}
+
+/// Opens `/v1/realtime?intent=transcription` with these request headers; the handshake error
+/// (e.g. the HTTP 401 response) when refused.
+pub async fn ws_connect_with(
+    s: &Server,
+    headers: &[(&str, &str)],
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://127.0.0.1:{}/v1/realtime?intent=transcription", s.port)
+        .into_client_request()
+        .unwrap();
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
+}
+
+/// The next text event (pings and other frames skipped); `None` when the socket closes, fails or
+/// stays quiet for `quiet`.
+pub async fn next_event(ws: &mut Ws, quiet: Duration) -> Option<serde_json::Value> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(quiet, ws.next()).await.ok()?? {
+            Ok(Message::Text(t)) => return serde_json::from_str(t.as_str()).ok(),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+/// Reads until the close frame; its code (`None` if the socket ended without one, or stayed quiet
+/// for 20 s). Text events read on the way are returned too.
+pub async fn read_to_close(
+    ws: &mut Ws,
+) -> (
+    Option<tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode>,
+    Vec<serde_json::Value>,
+) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut events = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => events.extend(serde_json::from_str(t.as_str()).ok()),
+            Ok(Some(Ok(Message::Close(f)))) => return (f.map(|f| f.code), events),
+            Ok(Some(Ok(_))) => continue,
+            _ => return (None, events),
+        }
+    }
+}
+
+/// Little-endian PCM16 bytes of `[-1, 1]` samples.
+pub fn pcm16(samples: &[f32]) -> Vec<u8> {
+    samples
+        .iter()
+        .flat_map(|x| ((x.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes())
+        .collect()
 }
