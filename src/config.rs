@@ -1,11 +1,25 @@
 //! One typed configuration: defaults < TOML file (`--config`) < environment < command-line flags.
+//!
+//! A leaf module: every layer may read it, it imports none of them.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::whisper::ComputeType;
+/// How CTranslate2 stores and computes weights on the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComputeType {
+    /// 8-bit integer weights and matmuls (fastest on AVX-512 VNNI CPUs).
+    Int8,
+    /// 32-bit float everywhere.
+    Float32,
+    /// int8 matmuls with float32 for the rest.
+    Int8Float32,
+    /// Let CTranslate2 pick.
+    Auto,
+}
 
 /// Which engine finalizes realtime utterances.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

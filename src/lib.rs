@@ -1,7 +1,9 @@
 //! asr-router: a local, OpenAI-compatible speech server.
 //!
 //! Data flows one way: bytes → PCM ([`audio`]) → VAD and recognizers ([`engine`], on
-//! [`kernels`]) → text → events and outputs ([`realtime`], [`batch`]), served by [`server`].
+//! [`kernels`]) → text → events and outputs ([`realtime`], [`batch`]), served by [`http`].
+//! Imports point the same way: `http` (transport) → `realtime` / `batch` (domain) → `engine` →
+//! `kernels` / `audio`; [`config`] and [`ids`] are leaves every layer may use.
 //! [`models`] installs model packagings from a hub (`asr-router models pull`).
 
 pub mod audio;
@@ -9,7 +11,8 @@ pub mod batch;
 pub mod bench;
 pub mod config;
 pub mod engine;
+pub mod http;
+pub mod ids;
 pub mod kernels;
 pub mod models;
 pub mod realtime;
-pub mod server;

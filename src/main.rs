@@ -162,8 +162,8 @@ fn main() -> anyhow::Result<()> {
             for m in engines.models() {
                 tracing::info!(model = %m.id, roles = ?m.role, "loaded");
             }
-            let state = asr_router::server::AppState::new(cfg, engines);
-            rt.block_on(asr_router::server::serve(state))?;
+            let state = asr_router::http::AppState::new(cfg, engines);
+            rt.block_on(asr_router::http::serve(state))?;
             // Whatever is left (a task past the shutdown deadline, a blocking VAD call) must not
             // keep the process alive; the engine threads end with the process.
             rt.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -1,6 +1,5 @@
 //! Batch transcription: the file pipeline (decode → VAD windows → recognizer → stitched
-//! transcript), output formats, and the REST handlers that expose it.
+//! transcript) and output formats. The REST handlers are in `crate::http::transcriptions`.
 
 pub mod formats;
-pub mod http;
 pub mod pipeline;

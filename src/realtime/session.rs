@@ -33,7 +33,7 @@ use crate::config::FinalWindow;
 use crate::engine::recognizer::{DecodeOptions, Utterance};
 use crate::engine::scheduler::{EngineHandle, PartialTicket, Priority, SchedError};
 use crate::engine::vad::{Segmenter, SegmenterConfig, SileroStream, VadEvent};
-use crate::server::Shared;
+use super::context::SessionContext;
 
 const RATE: usize = 16_000;
 /// Audio needed for a commit (OpenAI: 100 ms).
@@ -210,10 +210,10 @@ fn is_too_big(e: &axum::Error) -> bool {
 /// only while the client is still there), then sends an `error` event and its close frame. A
 /// session whose client is gone delivers nothing: its queued finals are cancelled in the engine
 /// queues (counted in `/metrics`).
-pub async fn run(socket: WebSocket, st: Shared, params: SessionParams, max_frame: usize) {
+pub async fn run(socket: WebSocket, ctx: Arc<SessionContext>, params: SessionParams, max_frame: usize) {
     let (sink, mut stream) = socket.split();
     // Deltas hold at most `outbound_queue` places, so must-deliver events always have theirs.
-    let delta_places = st.cfg.outbound_queue.max(1);
+    let delta_places = ctx.limits.outbound_queue.max(1);
     let (qtx, qrx) = mpsc::channel::<Outgoing>(MUST_DELIVER_QUEUE + delta_places);
     let writer = tokio::spawn(write_loop(sink, qrx));
     let out = Arc::new(Outbound::new(qtx, delta_places));
@@ -221,17 +221,17 @@ pub async fn run(socket: WebSocket, st: Shared, params: SessionParams, max_frame
     let (ftx, frx) = mpsc::channel::<FinalJob>(64);
     let mut finalizer = tokio::spawn(finalize_loop(frx, out.clone()));
 
-    let mut s = Session::new(st.clone(), params, out.clone(), ftx);
+    let mut s = Session::new(ctx.clone(), params, out.clone(), ftx);
     s.send_created().await;
 
     let (itx, mut irx) = mpsc::channel::<Internal>(16);
-    let expiry = tokio::time::sleep(Duration::from_secs(st.cfg.max_session_s));
+    let expiry = tokio::time::sleep(Duration::from_secs(ctx.limits.max_session_s));
     tokio::pin!(expiry);
     let mut tick = tokio::time::interval(Duration::from_millis(40));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
     let mut ping = tokio::time::interval(Duration::from_secs(20));
-    let shutdown = st.shutdown.clone();
+    let shutdown = ctx.shutdown.clone();
 
     let ending = loop {
         tokio::select! {
@@ -272,7 +272,7 @@ pub async fn run(socket: WebSocket, st: Shared, params: SessionParams, max_frame
     // final jobs, so the finalizer ends once the finals already accepted are reported.
     let id = s.id.clone();
     drop(s);
-    match ending.farewell(st.cfg.max_session_s, max_frame) {
+    match ending.farewell(ctx.limits.max_session_s, max_frame) {
         None => {
             // Dropping the pending decodes closes their reply channels: the engine skips the
             // queued ones and discards the running ones.
@@ -377,7 +377,7 @@ async fn report_final(mut job: FinalJob, r: Result<crate::engine::recognizer::Hy
 }
 
 struct Session {
-    st: Shared,
+    ctx: Arc<SessionContext>,
     id: String,
     beta: bool,
     expires_at: u64,
@@ -403,15 +403,15 @@ struct Session {
 }
 
 impl Session {
-    fn new(st: Shared, params: SessionParams, out: Arc<Outbound>, finals: mpsc::Sender<FinalJob>) -> Self {
+    fn new(ctx: Arc<SessionContext>, params: SessionParams, out: Arc<Outbound>, finals: mpsc::Sender<FinalJob>) -> Self {
         let mut cfg = match params.preset.clone() {
             Some(c) => c,
             None => SessionConfig::with_model(params.url_model.clone().unwrap_or_else(|| "auto".into())),
         };
-        if st.cfg.partial_interval_ms == 0 {
+        if ctx.limits.partial_interval_ms == 0 {
             cfg.partial_interval_ms = Some(0);
         }
-        let expires_at = crate::server::auth::now_s() + st.cfg.max_session_s;
+        let expires_at = crate::ids::now_s() + ctx.limits.max_session_s;
         let mut s = Self {
             id: protocol::new_session_id(),
             beta: params.beta,
@@ -431,7 +431,7 @@ impl Session {
             idle_since: 0,
             idle_reported: false,
             scratch: Vec::new(),
-            st,
+            ctx,
         };
         s.reconfigure();
         s
@@ -471,13 +471,13 @@ impl Session {
                     threshold: v.threshold as f32,
                     min_speech_ms: 200,
                     min_silence_ms: v.silence_duration_ms,
-                    max_segment_s: self.st.cfg.partial_window_s.max(2.0),
+                    max_segment_s: self.ctx.limits.partial_window_s.max(2.0),
                     padding_ms: v.prefix_padding_ms,
                 };
                 match self.vad.as_mut() {
                     Some((_, s)) => s.set_config(seg),
                     None => {
-                        self.vad = Some((self.st.engines.vad.stream(), Segmenter::new(seg)));
+                        self.vad = Some((self.ctx.engines.vad.stream(), Segmenter::new(seg)));
                         self.vad_offset = self.total;
                     }
                 }
@@ -491,7 +491,7 @@ impl Session {
             .transcription
             .language
             .clone()
-            .or_else(|| self.st.engines.default_language().map(str::to_string))
+            .or_else(|| self.ctx.engines.default_language().map(str::to_string))
     }
 
     fn options(&self) -> DecodeOptions {
@@ -515,11 +515,11 @@ impl Session {
     fn final_engine(&self, duration_s: f32) -> EngineHandle {
         let lang = self.language();
         if let Some(m) = self.cfg.transcription.model.as_deref()
-            && let Some(h) = self.st.engines.get(m)
+            && let Some(h) = self.ctx.engines.get(m)
         {
             return h.clone();
         }
-        self.st.engines.finalizer(lang.as_deref(), duration_s).clone()
+        self.ctx.engines.finalizer(lang.as_deref(), duration_s).clone()
     }
 
     async fn on_text(&mut self, text: &str) {
@@ -566,9 +566,9 @@ impl Session {
     async fn apply(&mut self, next: SessionConfig, event_id: Option<String>, beta_reply: bool) {
         if let Some(m) = next.transcription.model.as_deref()
             && !crate::engine::is_auto_alias(m)
-            && self.st.engines.get(m).is_none()
+            && self.ctx.engines.get(m).is_none()
         {
-            let names = self.st.engines.names().join(", ");
+            let names = self.ctx.engines.names().join(", ");
             let e = ProtocolError::new(
                 ErrorCode::InvalidModel,
                 format!("Model \"{m}\" is not available. Available models: auto, {names}."),
@@ -604,13 +604,13 @@ impl Session {
     }
 
     async fn on_audio(&mut self, event_id: Option<String>, bytes: &[u8]) {
-        if bytes.len() > self.st.cfg.max_append_bytes {
+        if bytes.len() > self.ctx.limits.max_append_bytes {
             let e = ProtocolError::new(
                 ErrorCode::InvalidValue,
                 format!(
                     "Audio chunk of {} bytes exceeds the maximum of {} bytes per append.",
                     bytes.len(),
-                    self.st.cfg.max_append_bytes
+                    self.ctx.limits.max_append_bytes
                 ),
             )
             .with_param("audio")
@@ -753,7 +753,7 @@ impl Session {
             stabilizer: item.stabilizer,
             deltas_broken: item.deltas_broken,
             options: DecodeOptions {
-                short_window: self.st.cfg.final_window == FinalWindow::Short,
+                short_window: self.ctx.limits.final_window == FinalWindow::Short,
                 ..self.options()
             },
             engine,
@@ -826,12 +826,12 @@ impl Session {
             .cfg
             .partial_interval_ms
             .map(u64::from)
-            .unwrap_or(self.st.cfg.partial_interval_ms);
+            .unwrap_or(self.ctx.limits.partial_interval_ms);
         if base == 0 {
             return None;
         }
         // Under pressure, partials slow down before finals suffer.
-        let fast = self.st.engines.fast(self.language().as_deref());
+        let fast = self.ctx.engines.fast(self.language().as_deref());
         let (finals, partials) = fast.queue_depth();
         let factor = (1 + finals * 2 + partials / 2).min(8) as u64;
         Some(Duration::from_millis(base * factor))
@@ -841,7 +841,7 @@ impl Session {
         let Some(interval) = self.partial_interval() else {
             return;
         };
-        let window = (self.st.cfg.partial_window_s * RATE as f32) as usize;
+        let window = (self.ctx.limits.partial_window_s * RATE as f32) as usize;
         let total = self.total;
         let Some(item) = self.open.as_ref() else { return };
         if item.partial_inflight || item.deltas_broken {
@@ -855,7 +855,7 @@ impl Session {
             return;
         }
         let samples = self.slice(item.start, total);
-        let engine = self.st.engines.fast(self.language().as_deref()).clone();
+        let engine = self.ctx.engines.fast(self.language().as_deref()).clone();
         let options = DecodeOptions {
             language: self.language(),
             draft: true,
@@ -894,7 +894,7 @@ impl Session {
                     && !self.out.try_send_partial(ServerEvent::delta(&item.id, delta))
                 {
                     item.deltas_broken = true;
-                    self.st.partials_dropped.fetch_add(1, Ordering::Relaxed);
+                    self.ctx.partials_dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use ct2rs::sys::{self, StorageView};
 
+pub use crate::config::ComputeType;
 use crate::engine::recognizer::{DecodeOptions, EngineError, Hypothesis, Recognizer, Segment, Task, Utterance, Word};
 use crate::kernels::whisper_mel::{N_FRAMES, N_SAMPLES, WhisperMel};
 use tokens::WhisperVocab;
@@ -16,29 +17,14 @@ use tokens::WhisperVocab;
 /// Seconds per timestamp token step and per encoder frame pair.
 const TIME_PRECISION: f32 = 0.02;
 
-/// How CTranslate2 stores and computes weights on the CPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ComputeType {
-    /// 8-bit integer weights and matmuls (fastest on AVX-512 VNNI CPUs).
-    Int8,
-    /// 32-bit float everywhere.
-    Float32,
-    /// int8 matmuls with float32 for the rest.
-    Int8Float32,
-    /// Let CTranslate2 pick.
-    Auto,
-}
-
-impl ComputeType {
-    fn to_ct2(self) -> sys::ComputeType {
-        match self {
+/// The CTranslate2 compute type of a configured one.
+fn to_ct2(c: ComputeType) -> sys::ComputeType {
+        match c {
             ComputeType::Int8 => sys::ComputeType::INT8,
             ComputeType::Float32 => sys::ComputeType::FLOAT32,
             ComputeType::Int8Float32 => sys::ComputeType::INT8_FLOAT32,
             ComputeType::Auto => sys::ComputeType::AUTO,
         }
-    }
 }
 
 /// Load-time settings of a Whisper engine.
@@ -76,7 +62,7 @@ impl WhisperEngine {
             return Err(load_err("model.bin not found (run scripts/fetch-models)".into()));
         }
         let cfg = sys::Config {
-            compute_type: settings.compute_type.to_ct2(),
+            compute_type: to_ct2(settings.compute_type),
             num_threads_per_replica: settings.threads.max(1),
             ..Default::default()
         };

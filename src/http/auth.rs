@@ -3,13 +3,13 @@
 //! secret opens realtime sessions and nothing else: the REST API (minting further secrets
 //! included) takes the main key only.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 use dashmap::DashMap;
-use rand::Rng;
 use subtle::ConstantTimeEq;
 
+use crate::ids::{now_s, random_id};
 use crate::realtime::protocol::SessionConfig;
 
 /// Checks keys and mints ephemeral secrets.
@@ -24,24 +24,6 @@ struct Secret {
     expires_at: u64,
     /// The session configuration it was minted with, applied to every session it opens.
     session: Option<SessionConfig>,
-}
-
-/// Seconds since the Unix epoch.
-pub fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// A random identifier with a prefix, e.g. `sess_3fa9…`.
-pub fn random_id(prefix: &str, len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    let s: String = (0..len)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect();
-    format!("{prefix}{s}")
 }
 
 impl Auth {

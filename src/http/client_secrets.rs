@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::protocol::{self, SessionConfig};
-use crate::server::{ApiError, Shared};
+use super::{ApiError, Shared};
+use crate::realtime::protocol::{self, SessionConfig};
 
 fn ttl(v: &Value, path: &str) -> Result<u64, ApiError> {
     match v.pointer(path) {

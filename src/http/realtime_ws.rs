@@ -10,8 +10,8 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use super::session::{self, SessionParams};
-use crate::server::{ApiError, Shared, auth};
+use super::{ApiError, Shared, auth};
+use crate::realtime::session::{self, SessionParams};
 
 const KEY_PROTOCOL: &str = "openai-insecure-api-key.";
 const BETA_PROTOCOL: &str = "openai-beta.realtime-v1";
@@ -112,7 +112,7 @@ pub async fn realtime(
     ws.on_upgrade(move |socket| {
         tracker.track_future(async move {
             let _g = guard;
-            session::run(socket, st, params, max_frame).await;
+            session::run(socket, st.realtime.clone(), params, max_frame).await;
         })
     })
     .into_response()

@@ -15,10 +15,10 @@ use futures_util::stream;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::formats::{self, ResponseFormat};
-use super::pipeline;
+use super::{ApiError, Shared};
+use crate::batch::formats::{self, ResponseFormat};
+use crate::batch::pipeline;
 use crate::engine::recognizer::{DecodeOptions, Task};
-use crate::server::{ApiError, Shared};
 
 /// The parsed multipart form.
 #[derive(Debug, Default)]
@@ -292,7 +292,7 @@ fn stream_response(
 
 /// A known route called with a method it does not serve (`GET /v1/audio/transcriptions`): 405
 /// with OpenAI's error body instead of an empty one (axum adds the `Allow` header). Installed
-/// for every route by `server::router`.
+/// for every route by `http::router`.
 pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError {
         status: axum::http::StatusCode::METHOD_NOT_ALLOWED,

@@ -1,99 +1,53 @@
-//! The HTTP layer: axum router, API-key middleware, shared state, health, models and metrics.
-//! Handlers translate between HTTP and the engine layer; they know nothing of model internals.
+//! The transport layer: the axum router, the API-key middleware, health and models, and the
+//! server's life cycle (TLS, graceful shutdown). One handler file per endpoint family.
+//!
+//! Invariant: dependencies point down. Handlers here call the domain ([`crate::realtime`],
+//! [`crate::batch`]) and read engines through [`crate::engine`]; nothing below imports this
+//! module. Every error leaves as an OpenAI-shaped [`ApiError`].
 
 pub mod auth;
+pub mod client_secrets;
 pub mod demo;
 pub mod error;
+pub mod metrics;
+pub mod realtime_ws;
+pub mod state;
 pub mod tls;
+pub mod transcriptions;
 
-use std::fmt::Write;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
-use crate::engine::Engines;
-use auth::Auth;
 pub use error::ApiError;
-
-/// State shared by every handler.
-pub struct AppState {
-    /// The configuration in force.
-    pub cfg: Config,
-    /// Loaded engines.
-    pub engines: Arc<Engines>,
-    /// Key checks and ephemeral secrets.
-    pub auth: Auth,
-    /// Open realtime sessions.
-    pub live_sessions: AtomicUsize,
-    /// Realtime sessions refused at capacity.
-    pub sessions_refused: AtomicU64,
-    /// HTTP transcription requests served.
-    pub requests: AtomicU64,
-    /// Realtime partial deltas dropped because a client's outbound queue had no room for them.
-    pub partials_dropped: AtomicU64,
-    /// Process start.
-    pub started: Instant,
-    /// Cancelled when the server begins a graceful shutdown: sessions end their open utterances,
-    /// deliver their finals and close with 1001.
-    pub shutdown: CancellationToken,
-    /// Every running realtime session; the shutdown waits for them (up to its deadline).
-    pub sessions: TaskTracker,
-}
-
-/// Shared state handle.
-pub type Shared = Arc<AppState>;
-
-impl AppState {
-    /// Builds the state from loaded engines.
-    pub fn new(cfg: Config, engines: Arc<Engines>) -> Shared {
-        let auth = Auth::new(cfg.api_key.clone());
-        Arc::new(Self {
-            cfg,
-            engines,
-            auth,
-            live_sessions: AtomicUsize::new(0),
-            sessions_refused: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
-            partials_dropped: AtomicU64::new(0),
-            started: Instant::now(),
-            shutdown: CancellationToken::new(),
-            sessions: TaskTracker::new(),
-        })
-    }
-}
+pub use state::{AppState, Shared};
 
 /// The whole HTTP API.
 pub fn router(state: Shared) -> Router {
     let upload_limit = state.cfg.max_upload_bytes + 64 * 1024;
     let protected = Router::new()
         .route("/v1/models", get(list_models))
-        .route("/v1/audio/transcriptions", post(crate::batch::http::transcriptions))
-        .route("/v1/audio/translations", post(crate::batch::http::translations))
+        .route("/v1/audio/transcriptions", post(transcriptions::transcriptions))
+        .route("/v1/audio/translations", post(transcriptions::translations))
         .route(
             "/v1/realtime/client_secrets",
-            post(crate::realtime::secrets::client_secrets),
+            post(client_secrets::client_secrets),
         )
         .route(
             "/v1/realtime/transcription_sessions",
-            post(crate::realtime::secrets::transcription_sessions),
+            post(client_secrets::transcription_sessions),
         )
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics::metrics))
         .layer(DefaultBodyLimit::max(upload_limit))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     Router::new()
         .merge(protected)
-        .route("/v1/realtime", get(crate::realtime::ws::realtime))
+        .route("/v1/realtime", get(realtime_ws::realtime))
         .route("/demo", get(demo::redirect))
         .route("/demo/", get(demo::index))
         .route("/demo/app.js", get(demo::app))
@@ -102,7 +56,7 @@ pub fn router(state: Shared) -> Router {
         .route("/health", get(|| async { axum::Json(json!({"status": "ok"})) }))
         .route("/ready", get(ready))
         .fallback(|| async { ApiError::not_found("Unknown request URL. Please check the URL and method.") })
-        .method_not_allowed_fallback(crate::batch::http::method_not_allowed)
+        .method_not_allowed_fallback(transcriptions::method_not_allowed)
         .with_state(state)
 }
 
@@ -144,118 +98,12 @@ async fn ready(State(st): State<Shared>) -> Response {
 }
 
 async fn list_models(State(st): State<Shared>) -> Response {
-    let created = auth::now_s() - st.started.elapsed().as_secs();
+    let created = crate::ids::now_s() - st.started.elapsed().as_secs();
     let mut data = vec![json!({"id": "auto", "object": "model", "created": created, "owned_by": "asr-router"})];
     for m in st.engines.models() {
         data.push(json!({"id": m.id, "object": "model", "created": created, "owned_by": "asr-router", "roles": m.role, "languages": m.languages}));
     }
     axum::Json(json!({"object": "list", "data": data})).into_response()
-}
-
-async fn metrics(State(st): State<Shared>) -> Response {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# TYPE asr_router_live_sessions gauge\nasr_router_live_sessions {}",
-        st.live_sessions.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# TYPE asr_router_sessions_refused_total counter\nasr_router_sessions_refused_total {}",
-        st.sessions_refused.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# TYPE asr_router_http_transcriptions_total counter\nasr_router_http_transcriptions_total {}",
-        st.requests.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# TYPE asr_router_realtime_partials_dropped_total counter\nasr_router_realtime_partials_dropped_total {}",
-        st.partials_dropped.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(out, "# TYPE asr_router_queue_depth gauge");
-    for name in st.engines.names() {
-        if let Some(h) = st.engines.get(&name) {
-            let (f, p) = h.queue_depth();
-            let _ = writeln!(out, "asr_router_queue_depth{{engine=\"{name}\",queue=\"final\"}} {f}");
-            let _ = writeln!(out, "asr_router_queue_depth{{engine=\"{name}\",queue=\"partial\"}} {p}");
-        }
-    }
-    let _ = writeln!(out, "# TYPE asr_router_engine_audio_seconds_total counter");
-    let _ = writeln!(out, "# TYPE asr_router_engine_compute_seconds_total counter");
-    for name in st.engines.names() {
-        if let Some(h) = st.engines.get(&name) {
-            let m = h.metrics();
-            let audio = m.audio_ms.load(Ordering::Relaxed) as f64 / 1000.0;
-            let compute = m.compute_ms.load(Ordering::Relaxed) as f64 / 1000.0;
-            let _ = writeln!(
-                out,
-                "asr_router_engine_audio_seconds_total{{engine=\"{name}\"}} {audio}"
-            );
-            let _ = writeln!(
-                out,
-                "asr_router_engine_compute_seconds_total{{engine=\"{name}\"}} {compute}"
-            );
-        }
-    }
-    for (metric, kind) in [
-        ("batches", "counter"),
-        ("utterances", "counter"),
-        ("refused", "counter"),
-        ("stale_dropped", "counter"),
-        ("cancelled", "counter"),
-        ("abandoned", "counter"),
-        ("rtf", "gauge"),
-        ("decode_seconds", "histogram"),
-        ("queue_wait_seconds", "histogram"),
-        ("batch_size", "counter"),
-    ] {
-        let _ = writeln!(out, "# TYPE asr_router_engine_{metric} {kind}");
-        for name in st.engines.names() {
-            let Some(h) = st.engines.get(&name) else { continue };
-            let m = h.metrics();
-            let l = format!("engine=\"{name}\"");
-            let line = match metric {
-                "batches" => Some(m.batches.load(Ordering::Relaxed) as f64),
-                "utterances" => Some(m.utterances.load(Ordering::Relaxed) as f64),
-                "refused" => Some(m.refused.load(Ordering::Relaxed) as f64),
-                "stale_dropped" => Some(m.stale_dropped.load(Ordering::Relaxed) as f64),
-                "cancelled" => Some(m.cancelled.load(Ordering::Relaxed) as f64),
-                "abandoned" => Some(m.abandoned.load(Ordering::Relaxed) as f64),
-                "rtf" => Some(m.rtf()),
-                "decode_seconds" => {
-                    m.decode_time.render(&mut out, "asr_router_engine_decode_seconds", &l);
-                    None
-                }
-                "queue_wait_seconds" => {
-                    m.queue_wait
-                        .render(&mut out, "asr_router_engine_queue_wait_seconds", &l);
-                    None
-                }
-                _ => {
-                    for (i, c) in m.batch_sizes.iter().enumerate() {
-                        let _ = writeln!(
-                            out,
-                            "asr_router_engine_batch_size{{{l},size=\"{}\"}} {}",
-                            i + 1,
-                            c.load(Ordering::Relaxed)
-                        );
-                    }
-                    None
-                }
-            };
-            if let Some(v) = line {
-                let _ = writeln!(out, "asr_router_engine_{metric}{{{l}}} {v}");
-            }
-        }
-    }
-    let mut r = out.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
-    r
 }
 
 /// Serves the router on the configured address, with TLS when a certificate is configured.

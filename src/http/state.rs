@@ -1,0 +1,64 @@
+//! The state every handler shares: configuration, engines, the key checker, counters, and the
+//! shutdown signal. Realtime sessions get only [`SessionContext`], never this whole state.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::auth::Auth;
+use crate::config::Config;
+use crate::engine::Engines;
+use crate::realtime::context::{SessionContext, SessionLimits};
+
+/// State shared by every handler.
+pub struct AppState {
+    /// The configuration in force.
+    pub cfg: Config,
+    /// Loaded engines.
+    pub engines: Arc<Engines>,
+    /// Key checks and ephemeral secrets.
+    pub auth: Auth,
+    /// Open realtime sessions.
+    pub live_sessions: AtomicUsize,
+    /// Realtime sessions refused at capacity.
+    pub sessions_refused: AtomicU64,
+    /// HTTP transcription requests served.
+    pub requests: AtomicU64,
+    /// What realtime sessions get of the server: engines, limits, their counters, the shutdown.
+    pub realtime: Arc<SessionContext>,
+    /// Process start.
+    pub started: Instant,
+    /// Cancelled when the server begins a graceful shutdown: sessions end their open utterances,
+    /// deliver their finals and close with 1001.
+    pub shutdown: CancellationToken,
+    /// Every running realtime session; the shutdown waits for them (up to its deadline).
+    pub sessions: TaskTracker,
+}
+
+/// Shared state handle.
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    /// Builds the state from loaded engines.
+    pub fn new(cfg: Config, engines: Arc<Engines>) -> Shared {
+        let auth = Auth::new(cfg.api_key.clone());
+        let shutdown = CancellationToken::new();
+        let realtime = Arc::new(SessionContext::new(engines.clone(), SessionLimits::from(&cfg), shutdown.clone()));
+        Arc::new(Self {
+            cfg,
+            engines,
+            auth,
+            live_sessions: AtomicUsize::new(0),
+            sessions_refused: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            realtime,
+            started: Instant::now(),
+            shutdown,
+            sessions: TaskTracker::new(),
+        })
+    }
+}
+

@@ -1,0 +1,67 @@
+//! What a realtime session needs from the server, and nothing more: the engines, the limits that
+//! shape a session, the counters a session moves, and the shutdown signal. The transport builds
+//! one [`SessionContext`] at start-up and hands each session an `Arc` of it; sessions never see
+//! the HTTP layer's state (keys, REST counters, the router).
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, FinalWindow};
+use crate::engine::Engines;
+
+/// The limits and defaults of a session, taken from the server configuration.
+#[derive(Debug, Clone)]
+pub struct SessionLimits {
+    /// Longest session, seconds.
+    pub max_session_s: u64,
+    /// Largest decoded `input_audio_buffer.append`, bytes.
+    pub max_append_bytes: usize,
+    /// Default partial interval, ms (0 = no partials).
+    pub partial_interval_ms: u64,
+    /// Longest window re-decoded for a partial, seconds.
+    pub partial_window_s: f32,
+    /// The encoder window of finals.
+    pub final_window: FinalWindow,
+    /// Outbound partial deltas buffered per client before they are dropped.
+    pub outbound_queue: usize,
+}
+
+impl From<&Config> for SessionLimits {
+    fn from(c: &Config) -> Self {
+        Self {
+            max_session_s: c.max_session_s,
+            max_append_bytes: c.max_append_bytes,
+            partial_interval_ms: c.partial_interval_ms,
+            partial_window_s: c.partial_window_s,
+            final_window: c.final_window,
+            outbound_queue: c.outbound_queue,
+        }
+    }
+}
+
+/// Shared by every realtime session of a server.
+pub struct SessionContext {
+    /// Loaded engines (VAD, fast and strong recognizers).
+    pub engines: Arc<Engines>,
+    /// Limits and defaults.
+    pub limits: SessionLimits,
+    /// Partial deltas dropped because a client's outbound queue had no room for them.
+    pub partials_dropped: AtomicU64,
+    /// Cancelled when the server shuts down: sessions end their utterances, deliver their finals
+    /// and close with 1001.
+    pub shutdown: CancellationToken,
+}
+
+impl SessionContext {
+    /// A context over `engines` with `limits`, ending sessions when `shutdown` is cancelled.
+    pub fn new(engines: Arc<Engines>, limits: SessionLimits, shutdown: CancellationToken) -> Self {
+        Self {
+            engines,
+            limits,
+            partials_dropped: AtomicU64::new(0),
+            shutdown,
+        }
+    }
+}
