@@ -2,7 +2,8 @@
 //! utterance into **append-only** `…input_audio_transcription.delta` text.
 //!
 //! This module owns the rule that decides which words of a re-decoded partial are safe to
-//! send. OpenAI clients concatenate deltas verbatim and never retract them (notes §7), so:
+//! send. OpenAI clients concatenate deltas verbatim and never retract them (the official SDKs'
+//! realtime helpers and OpenAI's own examples append each `delta` to the item's text), so:
 //!
 //! * A hypothesis is split into *words*: whitespace-separated tokens, except that each CJK
 //!   ideograph / kana is its own word (Chinese and Japanese are written without spaces).
