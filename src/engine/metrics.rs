@@ -1,6 +1,6 @@
-//! Counters and histograms of one engine, rendered in Prometheus' text format by the server.
+//! Counters and histograms of one engine: lock-free atomics on the hot path, read by the
+//! server's `/metrics` handler, which renders them with the `prometheus` crate.
 
-use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -44,17 +44,32 @@ impl Histogram {
         }
     }
 
-    /// Appends the Prometheus lines of this histogram.
-    pub fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let Ok(g) = self.inner.lock() else { return };
-        let sep = if labels.is_empty() { "" } else { "," };
-        for (i, b) in self.bounds.iter().enumerate() {
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}", g.0[i]);
+    /// The buckets (cumulative counts, one per bound), sum and count so far.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let (cumulative, sum, count) = match self.inner.lock() {
+            Ok(g) => (g.0.clone(), g.1, g.2),
+            Err(_) => (vec![0; self.bounds.len()], 0.0, 0),
+        };
+        HistogramSnapshot {
+            bounds: self.bounds,
+            cumulative,
+            sum,
+            count,
         }
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", g.2);
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", g.1);
-        let _ = writeln!(out, "{name}_count{{{labels}}} {}", g.2);
     }
+}
+
+/// A histogram's state at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSnapshot {
+    /// Upper bounds of the buckets.
+    pub bounds: &'static [f64],
+    /// Observations at or below each bound.
+    pub cumulative: Vec<u64>,
+    /// Sum of all observations.
+    pub sum: f64,
+    /// Number of observations.
+    pub count: u64,
 }
 
 /// What one engine has done.

@@ -1,118 +1,222 @@
 //! `GET /metrics`: the server's and each engine's counters in Prometheus' text format.
+//!
+//! The hot paths count with plain atomics (the scheduler, sessions, handlers); this handler reads
+//! them at scrape time into the `prometheus` crate's data model and lets its encoder write the
+//! exposition format. The metric names are a public interface (dashboards, the load generator,
+//! the k6 script): change them only with a note in the changelog.
 
-use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use prometheus::proto::{self, MetricFamily, MetricType};
+use prometheus::{Encoder, TextEncoder};
 
+use super::ApiError;
 use super::state::Shared;
+use crate::engine::metrics::HistogramSnapshot;
+
+/// One family being built: a name, its help and type, and its samples.
+struct Family(MetricFamily);
+
+impl Family {
+    fn new(name: &str, help: &str, kind: MetricType) -> Self {
+        let mut f = MetricFamily::default();
+        f.set_name(name.to_string());
+        f.set_help(help.to_string());
+        f.set_field_type(kind);
+        Self(f)
+    }
+
+    fn sample(&mut self, labels: &[(&str, &str)], value: f64) -> &mut Self {
+        let mut m = metric(labels);
+        match self.0.get_field_type() {
+            MetricType::COUNTER => {
+                let mut c = proto::Counter::default();
+                c.set_value(value);
+                m.set_counter(c);
+            }
+            _ => {
+                let mut g = proto::Gauge::default();
+                g.set_value(value);
+                m.set_gauge(g);
+            }
+        }
+        self.0.mut_metric().push(m);
+        self
+    }
+
+    fn histogram(&mut self, labels: &[(&str, &str)], h: &HistogramSnapshot) -> &mut Self {
+        let mut m = metric(labels);
+        let mut ph = proto::Histogram::default();
+        ph.set_sample_count(h.count);
+        ph.set_sample_sum(h.sum);
+        let buckets = h
+            .bounds
+            .iter()
+            .zip(&h.cumulative)
+            .map(|(&bound, &n)| {
+                let mut b = proto::Bucket::default();
+                b.set_upper_bound(bound);
+                b.set_cumulative_count(n);
+                b
+            })
+            .collect();
+        ph.set_bucket(buckets);
+        m.set_histogram(ph);
+        self.0.mut_metric().push(m);
+        self
+    }
+}
+
+fn metric(labels: &[(&str, &str)]) -> proto::Metric {
+    let mut m = proto::Metric::default();
+    let pairs = labels
+        .iter()
+        .map(|(k, v)| {
+            let mut l = proto::LabelPair::default();
+            l.set_name(k.to_string());
+            l.set_value(v.to_string());
+            l
+        })
+        .collect();
+    m.set_label(pairs);
+    m
+}
+
+/// Every metric family of the server, read now.
+fn families(st: &Shared) -> Vec<MetricFamily> {
+    use MetricType::{COUNTER, GAUGE, HISTOGRAM};
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
+    let mut out = Vec::new();
+    let mut single = |name: &str, help: &str, kind, v: f64| {
+        let mut f = Family::new(name, help, kind);
+        f.sample(&[], v);
+        out.push(f.0);
+    };
+    single(
+        "asr_router_live_sessions",
+        "Open realtime sessions.",
+        GAUGE,
+        st.live_sessions.load(Ordering::Relaxed) as f64,
+    );
+    single(
+        "asr_router_sessions_refused_total",
+        "Realtime sessions refused at the session limit (close 1013).",
+        COUNTER,
+        load(&st.sessions_refused),
+    );
+    single(
+        "asr_router_http_transcriptions_total",
+        "REST transcription and translation requests served.",
+        COUNTER,
+        load(&st.requests),
+    );
+    single(
+        "asr_router_realtime_partials_dropped_total",
+        "Partial deltas dropped because a client's outbound queue had no room for them.",
+        COUNTER,
+        load(&st.realtime.partials_dropped),
+    );
+
+    let engines: Vec<_> = st
+        .engines
+        .names()
+        .into_iter()
+        .filter_map(|n| st.engines.get(&n).map(|h| (n, h)))
+        .collect();
+    let mut depth = Family::new("asr_router_queue_depth", "Jobs waiting in an engine queue.", GAUGE);
+    for (name, h) in &engines {
+        let (finals, partials) = h.queue_depth();
+        depth.sample(&[("engine", name), ("queue", "final")], finals as f64);
+        depth.sample(&[("engine", name), ("queue", "partial")], partials as f64);
+    }
+    out.push(depth.0);
+
+    type Read = fn(&crate::engine::metrics::EngineMetrics) -> f64;
+    let per_engine: [(&str, &str, MetricType, Read); 9] = [
+        ("audio_seconds_total", "Audio decoded, seconds.", COUNTER, |m| {
+            m.audio_ms.load(Ordering::Relaxed) as f64 / 1000.0
+        }),
+        ("compute_seconds_total", "Model compute, seconds.", COUNTER, |m| {
+            m.compute_ms.load(Ordering::Relaxed) as f64 / 1000.0
+        }),
+        ("batches", "Model runs.", COUNTER, |m| {
+            m.batches.load(Ordering::Relaxed) as f64
+        }),
+        ("utterances", "Utterances decoded.", COUNTER, |m| {
+            m.utterances.load(Ordering::Relaxed) as f64
+        }),
+        ("refused", "Requests refused because a queue was full.", COUNTER, |m| {
+            m.refused.load(Ordering::Relaxed) as f64
+        }),
+        (
+            "stale_dropped",
+            "Partials dropped unrun, superseded by a newer one.",
+            COUNTER,
+            |m| m.stale_dropped.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "cancelled",
+            "Jobs skipped unrun because their client had gone.",
+            COUNTER,
+            |m| m.cancelled.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "abandoned",
+            "Jobs decoded after their client left; the result was discarded.",
+            COUNTER,
+            |m| m.abandoned.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "rtf",
+            "Real-time factor so far: compute time over audio time.",
+            GAUGE,
+            |m| m.rtf(),
+        ),
+    ];
+    for (suffix, help, kind, read) in per_engine {
+        let mut f = Family::new(&format!("asr_router_engine_{suffix}"), help, kind);
+        for (name, h) in &engines {
+            f.sample(&[("engine", name)], read(h.metrics()));
+        }
+        out.push(f.0);
+    }
+    let mut decode = Family::new(
+        "asr_router_engine_decode_seconds",
+        "Duration of each model run.",
+        HISTOGRAM,
+    );
+    let mut wait = Family::new(
+        "asr_router_engine_queue_wait_seconds",
+        "Time from enqueue to the start of the run.",
+        HISTOGRAM,
+    );
+    let mut sizes = Family::new("asr_router_engine_batch_size", "Model runs by batch size.", COUNTER);
+    for (name, h) in &engines {
+        let m = h.metrics();
+        decode.histogram(&[("engine", name)], &m.decode_time.snapshot());
+        wait.histogram(&[("engine", name)], &m.queue_wait.snapshot());
+        for (i, c) in m.batch_sizes.iter().enumerate() {
+            let size = (i + 1).to_string();
+            sizes.sample(&[("engine", name), ("size", &size)], c.load(Ordering::Relaxed) as f64);
+        }
+    }
+    out.extend([decode.0, wait.0, sizes.0]);
+    out
+}
 
 /// `GET /metrics`: Prometheus text of the server and engine counters.
 pub async fn metrics(State(st): State<Shared>) -> Response {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# TYPE asr_router_live_sessions gauge\nasr_router_live_sessions {}",
-        st.live_sessions.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# TYPE asr_router_sessions_refused_total counter\nasr_router_sessions_refused_total {}",
-        st.sessions_refused.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# TYPE asr_router_http_transcriptions_total counter\nasr_router_http_transcriptions_total {}",
-        st.requests.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# TYPE asr_router_realtime_partials_dropped_total counter\nasr_router_realtime_partials_dropped_total {}",
-        st.realtime.partials_dropped.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(out, "# TYPE asr_router_queue_depth gauge");
-    for name in st.engines.names() {
-        if let Some(h) = st.engines.get(&name) {
-            let (f, p) = h.queue_depth();
-            let _ = writeln!(out, "asr_router_queue_depth{{engine=\"{name}\",queue=\"final\"}} {f}");
-            let _ = writeln!(out, "asr_router_queue_depth{{engine=\"{name}\",queue=\"partial\"}} {p}");
-        }
+    let encoder = TextEncoder::new();
+    let mut body = Vec::new();
+    if let Err(e) = encoder.encode(&families(&st), &mut body) {
+        return ApiError::internal(format!("encoding metrics: {e}")).into_response();
     }
-    let _ = writeln!(out, "# TYPE asr_router_engine_audio_seconds_total counter");
-    let _ = writeln!(out, "# TYPE asr_router_engine_compute_seconds_total counter");
-    for name in st.engines.names() {
-        if let Some(h) = st.engines.get(&name) {
-            let m = h.metrics();
-            let audio = m.audio_ms.load(Ordering::Relaxed) as f64 / 1000.0;
-            let compute = m.compute_ms.load(Ordering::Relaxed) as f64 / 1000.0;
-            let _ = writeln!(
-                out,
-                "asr_router_engine_audio_seconds_total{{engine=\"{name}\"}} {audio}"
-            );
-            let _ = writeln!(
-                out,
-                "asr_router_engine_compute_seconds_total{{engine=\"{name}\"}} {compute}"
-            );
-        }
+    let mut r = body.into_response();
+    if let Ok(v) = HeaderValue::from_str(encoder.format_type()) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
     }
-    for (metric, kind) in [
-        ("batches", "counter"),
-        ("utterances", "counter"),
-        ("refused", "counter"),
-        ("stale_dropped", "counter"),
-        ("cancelled", "counter"),
-        ("abandoned", "counter"),
-        ("rtf", "gauge"),
-        ("decode_seconds", "histogram"),
-        ("queue_wait_seconds", "histogram"),
-        ("batch_size", "counter"),
-    ] {
-        let _ = writeln!(out, "# TYPE asr_router_engine_{metric} {kind}");
-        for name in st.engines.names() {
-            let Some(h) = st.engines.get(&name) else { continue };
-            let m = h.metrics();
-            let l = format!("engine=\"{name}\"");
-            let line = match metric {
-                "batches" => Some(m.batches.load(Ordering::Relaxed) as f64),
-                "utterances" => Some(m.utterances.load(Ordering::Relaxed) as f64),
-                "refused" => Some(m.refused.load(Ordering::Relaxed) as f64),
-                "stale_dropped" => Some(m.stale_dropped.load(Ordering::Relaxed) as f64),
-                "cancelled" => Some(m.cancelled.load(Ordering::Relaxed) as f64),
-                "abandoned" => Some(m.abandoned.load(Ordering::Relaxed) as f64),
-                "rtf" => Some(m.rtf()),
-                "decode_seconds" => {
-                    m.decode_time.render(&mut out, "asr_router_engine_decode_seconds", &l);
-                    None
-                }
-                "queue_wait_seconds" => {
-                    m.queue_wait
-                        .render(&mut out, "asr_router_engine_queue_wait_seconds", &l);
-                    None
-                }
-                _ => {
-                    for (i, c) in m.batch_sizes.iter().enumerate() {
-                        let _ = writeln!(
-                            out,
-                            "asr_router_engine_batch_size{{{l},size=\"{}\"}} {}",
-                            i + 1,
-                            c.load(Ordering::Relaxed)
-                        );
-                    }
-                    None
-                }
-            };
-            if let Some(v) = line {
-                let _ = writeln!(out, "asr_router_engine_{metric}{{{l}}} {v}");
-            }
-        }
-    }
-    let mut r = out.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
     r
 }
-

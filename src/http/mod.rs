@@ -34,10 +34,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/models", get(list_models))
         .route("/v1/audio/transcriptions", post(transcriptions::transcriptions))
         .route("/v1/audio/translations", post(transcriptions::translations))
-        .route(
-            "/v1/realtime/client_secrets",
-            post(client_secrets::client_secrets),
-        )
+        .route("/v1/realtime/client_secrets", post(client_secrets::client_secrets))
         .route(
             "/v1/realtime/transcription_sessions",
             post(client_secrets::transcription_sessions),

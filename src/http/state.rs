@@ -46,7 +46,11 @@ impl AppState {
     pub fn new(cfg: Config, engines: Arc<Engines>) -> Shared {
         let auth = Auth::new(cfg.api_key.clone());
         let shutdown = CancellationToken::new();
-        let realtime = Arc::new(SessionContext::new(engines.clone(), SessionLimits::from(&cfg), shutdown.clone()));
+        let realtime = Arc::new(SessionContext::new(
+            engines.clone(),
+            SessionLimits::from(&cfg),
+            shutdown.clone(),
+        ));
         Arc::new(Self {
             cfg,
             engines,
@@ -61,4 +65,3 @@ impl AppState {
         })
     }
 }
-
