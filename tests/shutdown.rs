@@ -95,7 +95,8 @@ async fn sigterm_delivers_the_committed_final_then_exits() {
 
 #[tokio::test]
 async fn sigterm_lets_a_rest_upload_finish() {
-    let mut s = Server::start("", &[]);
+    // a deadline no machine reaches: the upload must complete however slow the decoding is
+    let mut s = Server::start("shutdown_deadline_s = 900\n", &[]);
     // JFK five times over (55 s): several windows, so the upload is mid-way when the signal comes
     let (samples, rate) = read_wav(&fixture("en_jfk.wav"));
     let wav = common::wav_bytes(&samples.repeat(5), rate);
