@@ -80,7 +80,12 @@ async fn require_key(State(st): State<Shared>, req: Request, next: Next) -> Resp
         }
         Some(_) => "Incorrect API key provided.",
     };
-    ApiError::unauthorized(msg).into_response()
+    // The request body (an upload, perhaps) was never read: ask the client not to reuse this
+    // connection, or its next request could meet a socket the server is closing.
+    let mut r = ApiError::unauthorized(msg).into_response();
+    r.headers_mut()
+        .insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    r
 }
 
 async fn ready(State(st): State<Shared>) -> Response {
