@@ -16,3 +16,4 @@ pub mod ids;
 pub mod kernels;
 pub mod models;
 pub mod realtime;
+pub mod routing;

@@ -4,15 +4,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use asr_router::batch::{formats, pipeline};
 use asr_router::config::Config;
 use asr_router::engine::Engines;
-use asr_router::engine::recognizer::DecodeOptions;
+use asr_router::engine::recognizer::{DecodeOptions, Task};
 use asr_router::engine::sensevoice::Packaging;
 use asr_router::models;
+use asr_router::routing::{RoutePolicy, RouteRequest};
 
 #[derive(Parser)]
 #[command(name = "asr-router", version, about = "Local, OpenAI-compatible speech server")]
@@ -180,10 +181,15 @@ fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("decoding {}", file.display()))?;
             let engines = Arc::new(Engines::load(&cfg).context("loading models (run scripts/fetch-models)")?);
             let language = language.or_else(|| cfg.default_language.clone());
-            let engine = match engines.route(&model, decoded.duration_s(), language.as_deref(), false, false) {
-                Ok(e) => e.clone(),
-                Err(m) => bail!(m),
-            };
+            let engine = RoutePolicy::new(&engines, &cfg)
+                .route(&RouteRequest {
+                    model,
+                    duration_s: decoded.duration_s(),
+                    language: language.clone(),
+                    quality_high: false,
+                    task: Task::Transcribe,
+                })?
+                .clone();
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} windows {elapsed}")

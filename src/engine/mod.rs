@@ -1,7 +1,8 @@
 //! Model backends behind traits, and the scheduler that feeds them.
 //!
 //! [`Engines`] is what the transports see: named recognizers behind bounded queues, the VAD model,
-//! and the routing rules (`model=auto`, fast vs strong). Nothing here knows about HTTP.
+//! and which engines are fast and strong. The rules that pick one for a request live in
+//! [`crate::routing`]. Nothing here knows about HTTP.
 
 pub mod metrics;
 pub mod ort_runtime;
@@ -49,28 +50,92 @@ pub struct ModelInfo {
     pub languages: Vec<String>,
 }
 
-/// Every loaded engine and the routing rules.
+/// Every loaded engine, and which of them are fast and strong. Which engine serves a request is
+/// decided by [`crate::routing::RoutePolicy`] from the [`Roster`] and each model's
+/// [`ModelAbilities`](recognizer::ModelAbilities).
 pub struct Engines {
-    by_name: BTreeMap<String, EngineHandle>,
+    roster: Arc<Roster>,
     infos: Vec<ModelInfo>,
-    /// Fast engine for English.
-    fast_en: String,
-    /// Fast engine for other or unknown languages.
-    fast_any: String,
-    /// Strong engine.
-    strong: String,
     /// The VAD model.
     pub vad: SileroModel,
-    short_clip_s: f64,
     finalizer: Finalizer,
     default_language: Option<String>,
 }
 
-/// Model names of the default installation.
+/// The recognizers by name and their roles: what routing chooses from.
+pub struct Roster {
+    by_name: BTreeMap<String, EngineHandle>,
+    /// Fast engines, most preferred first.
+    fast: Vec<String>,
+    /// The strong engine.
+    strong: String,
+}
+
+impl Roster {
+    /// A roster of one strong engine and fast engines in order of preference.
+    pub fn new(strong: EngineHandle, fast: Vec<EngineHandle>) -> Self {
+        let mut by_name = BTreeMap::new();
+        let strong_name = strong.name().to_string();
+        by_name.insert(strong_name.clone(), strong);
+        let fast_names = fast.iter().map(|h| h.name().to_string()).collect();
+        for h in fast {
+            by_name.insert(h.name().to_string(), h);
+        }
+        Self {
+            by_name,
+            fast: fast_names,
+            strong: strong_name,
+        }
+    }
+
+    /// Engine names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.by_name.keys().cloned().collect()
+    }
+
+    /// An engine by exact name.
+    pub fn get(&self, name: &str) -> Option<&EngineHandle> {
+        self.by_name.get(name)
+    }
+
+    /// The fast engine for a language: the most preferred fast engine that transcribes it (for
+    /// an unknown language, one that can detect it), else the strong engine.
+    pub fn fast(&self, language: Option<&str>) -> &EngineHandle {
+        let fits = |h: &&EngineHandle| {
+            let a = h.abilities();
+            match language {
+                Some(l) => a.transcribes(l),
+                None => a.is_multilingual(),
+            }
+        };
+        self.fast
+            .iter()
+            .map(|n| &self.by_name[n])
+            .find(fits)
+            .unwrap_or_else(|| self.strong())
+    }
+
+    /// The strong engine.
+    pub fn strong(&self) -> &EngineHandle {
+        &self.by_name[&self.strong]
+    }
+
+    /// The engine that finalizes a realtime utterance of `duration_s` under `rule`.
+    pub fn finalizer(&self, rule: Finalizer, language: Option<&str>, duration_s: f32) -> &EngineHandle {
+        match rule {
+            Finalizer::Strong => self.strong(),
+            Finalizer::Fast => self.fast(language),
+            Finalizer::StrongAbove(s) if duration_s >= s => self.strong(),
+            Finalizer::StrongAbove(_) => self.fast(language),
+        }
+    }
+}
+
+/// Whisper tiny, English-only: the fast engine of the default installation.
 pub const TINY_EN: &str = "whisper-tiny.en";
-/// Whisper base, multilingual.
+/// Whisper base, multilingual: the strong engine.
 pub const BASE: &str = "whisper-base";
-/// SenseVoice-Small, when the user installed its weights.
+/// SenseVoice-Small, when the user installed its weights: then the preferred fast engine.
 pub const SENSEVOICE: &str = "sensevoice-small";
 
 fn policy_base(cfg: &Config) -> BatchPolicy {
@@ -111,20 +176,31 @@ fn whisper_settings(name: &str, c: &WhisperConfig) -> WhisperSettings {
     }
 }
 
+/// What `/v1/models` and `models list` say about an installed engine.
+fn model_info(handle: &EngineHandle, role: Vec<Role>, dir: &Path) -> ModelInfo {
+    ModelInfo {
+        id: handle.name().to_string(),
+        role,
+        path: dir.display().to_string(),
+        size_bytes: dir_size(dir),
+        languages: match handle.abilities().languages {
+            Some(l) => l.iter().map(|s| s.to_string()).collect(),
+            None => vec!["multilingual".into()],
+        },
+    }
+}
+
 impl Engines {
-    /// Loads every installed model under `cfg.models_dir` and starts its workers.
+    /// Loads every installed model under `cfg.models_dir` and starts its workers: Whisper base
+    /// (required, the strong engine), Whisper tiny.en and SenseVoice-Small when installed (fast
+    /// engines, SenseVoice preferred).
     pub fn load(cfg: &Config) -> Result<Self, EngineError> {
         let dir = &cfg.models_dir;
         ort_runtime::init(dir)?;
         let vad_path = dir.join("silero-vad/silero_vad.onnx");
         let vad = SileroModel::load(&vad_path)?;
-        let policy = BatchPolicy {
-            max_batch: 16,
-            max_wait: Duration::from_millis(cfg.batch_wait_ms),
-            final_queue: cfg.queue_capacity,
-            partial_queue: cfg.queue_capacity,
-        };
-        let mut by_name = BTreeMap::new();
+        let policy = policy_base(cfg);
+        let workers = cfg.workers_per_engine;
         let mut infos = vec![ModelInfo {
             id: "silero-vad".into(),
             role: vec![Role::Vad],
@@ -132,68 +208,40 @@ impl Engines {
             size_bytes: std::fs::metadata(&vad_path).map(|m| m.len()).unwrap_or(0),
             languages: vec!["any".into()],
         }];
+
         let base_dir = dir.join(BASE);
         let base = Arc::new(WhisperEngine::load(&base_dir, whisper_settings(BASE, &cfg.strong))?);
-        by_name.insert(
-            BASE.to_string(),
-            EngineHandle::spawn(base, policy.clone(), cfg.workers_per_engine),
-        );
-        infos.push(ModelInfo {
-            id: BASE.into(),
-            role: vec![Role::Strong, Role::Fast],
-            path: base_dir.display().to_string(),
-            size_bytes: dir_size(&base_dir),
-            languages: vec!["multilingual".into()],
-        });
+        let strong = EngineHandle::spawn(base, policy.clone(), workers);
+        infos.push(model_info(&strong, vec![Role::Strong, Role::Fast], &base_dir));
+
+        let mut fast = Vec::new();
         let tiny_dir = dir.join(TINY_EN);
-        let fast_en = if tiny_dir.join("model.bin").exists() {
+        if tiny_dir.join("model.bin").exists() {
             let tiny = Arc::new(WhisperEngine::load(&tiny_dir, whisper_settings(TINY_EN, &cfg.fast))?);
-            by_name.insert(
-                TINY_EN.to_string(),
-                EngineHandle::spawn(tiny, policy, cfg.workers_per_engine),
-            );
-            infos.push(ModelInfo {
-                id: TINY_EN.into(),
-                role: vec![Role::Fast],
-                path: tiny_dir.display().to_string(),
-                size_bytes: dir_size(&tiny_dir),
-                languages: vec!["en".into()],
-            });
-            TINY_EN.to_string()
-        } else {
-            BASE.to_string()
-        };
+            let h = EngineHandle::spawn(tiny, policy.clone(), workers);
+            infos.push(model_info(&h, vec![Role::Fast], &tiny_dir));
+            fast.push(h);
+        }
         // SenseVoice, when installed, is the fast engine for every language it knows.
         let sv_dir = cfg.sensevoice_dir.clone().unwrap_or_else(|| dir.join(SENSEVOICE));
-        let mut fast_any = BASE.to_string();
-        let mut fast_en = fast_en;
         if sensevoice::is_sensevoice_dir(&sv_dir) {
             let sv = Arc::new(sensevoice::SenseVoice::load(&sv_dir, cfg.fast.threads)?);
-            by_name.insert(
-                SENSEVOICE.to_string(),
-                EngineHandle::spawn(sv, sv_policy(&cfg.fast, &policy_base(cfg)), cfg.workers_per_engine),
-            );
-            infos.push(ModelInfo {
-                id: SENSEVOICE.into(),
-                role: vec![Role::Fast],
-                path: sv_dir.display().to_string(),
-                size_bytes: dir_size(&sv_dir),
-                languages: ["zh", "en", "yue", "ja", "ko"].iter().map(|s| s.to_string()).collect(),
-            });
-            fast_en = SENSEVOICE.to_string();
-            fast_any = SENSEVOICE.to_string();
+            let h = EngineHandle::spawn(sv, sv_policy(&cfg.fast, &policy), workers);
+            infos.push(model_info(&h, vec![Role::Fast], &sv_dir));
+            fast.insert(0, h);
         }
         Ok(Self {
-            by_name,
+            roster: Arc::new(Roster::new(strong, fast)),
             infos,
-            fast_en,
-            fast_any,
-            strong: BASE.into(),
             vad,
-            short_clip_s: cfg.short_clip_s,
             finalizer: cfg.finalizer,
             default_language: cfg.default_language.clone(),
         })
+    }
+
+    /// The engines and their roles.
+    pub fn roster(&self) -> &Arc<Roster> {
+        &self.roster
     }
 
     /// Installed models with roles and sizes.
@@ -203,12 +251,12 @@ impl Engines {
 
     /// Names a request may use in `model`, besides the aliases.
     pub fn names(&self) -> Vec<String> {
-        self.by_name.keys().cloned().collect()
+        self.roster.names()
     }
 
     /// An engine by exact name.
     pub fn get(&self, name: &str) -> Option<&EngineHandle> {
-        self.by_name.get(name)
+        self.roster.get(name)
     }
 
     /// The language to use when the request names none.
@@ -216,58 +264,19 @@ impl Engines {
         self.default_language.as_deref()
     }
 
-    /// The fast engine for a language.
+    /// The fast engine for a language (see [`Roster::fast`]).
     pub fn fast(&self, language: Option<&str>) -> &EngineHandle {
-        let name = match language {
-            Some("en") => &self.fast_en,
-            // SenseVoice knows five languages; anything else goes to multilingual Whisper
-            Some(l) if self.fast_any == SENSEVOICE && !matches!(l, "zh" | "yue" | "ja" | "ko") => &self.strong,
-            _ => &self.fast_any,
-        };
-        &self.by_name[name]
+        self.roster.fast(language)
     }
 
     /// The strong engine.
     pub fn strong(&self) -> &EngineHandle {
-        &self.by_name[&self.strong]
+        self.roster.strong()
     }
 
-    /// The engine that finalizes a realtime utterance of `duration_s`.
+    /// The engine that finalizes a realtime utterance of `duration_s` under the configured rule.
     pub fn finalizer(&self, language: Option<&str>, duration_s: f32) -> &EngineHandle {
-        match self.finalizer {
-            Finalizer::Strong => self.strong(),
-            Finalizer::Fast => self.fast(language),
-            Finalizer::StrongAbove(s) if duration_s >= s => self.strong(),
-            Finalizer::StrongAbove(_) => self.fast(language),
-        }
-    }
-
-    /// Picks the engine for a batch request: `auto` routes by duration and quality; a model name
-    /// picks that engine; OpenAI's names count as `auto`. `Err` lists what is available.
-    pub fn route(
-        &self,
-        model: &str,
-        duration_s: f64,
-        language: Option<&str>,
-        high_quality: bool,
-        translate: bool,
-    ) -> Result<&EngineHandle, String> {
-        if let Some(h) = self.by_name.get(model) {
-            if translate && !h.supports_translation() {
-                return Err(format!("model '{model}' cannot translate; use {}", self.strong));
-            }
-            return Ok(h);
-        }
-        if is_auto_alias(model) {
-            if translate || high_quality || duration_s > self.short_clip_s {
-                return Ok(self.strong());
-            }
-            return Ok(self.fast(language));
-        }
-        Err(format!(
-            "The model '{model}' does not exist. Available models: auto, {}",
-            self.names().join(", ")
-        ))
+        self.roster.finalizer(self.finalizer, language, duration_s)
     }
 }
 

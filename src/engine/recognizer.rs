@@ -142,8 +142,73 @@ pub trait Recognizer: Send + Sync {
         1
     }
 
-    /// Whether the engine can translate to English.
-    fn supports_translation(&self) -> bool {
-        false
+    /// What the model can do: the languages it transcribes and whether it translates. The
+    /// router decides with this, never with model names.
+    fn abilities(&self) -> ModelAbilities {
+        ModelAbilities::default()
+    }
+}
+
+/// What a model can do, as the router needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ModelAbilities {
+    /// The languages it transcribes (ISO-639-1 codes); `None`: any language (multilingual Whisper).
+    pub languages: Option<&'static [&'static str]>,
+    /// Whether it translates speech into English.
+    pub translation: bool,
+}
+
+impl ModelAbilities {
+    /// A model that knows only English and does not translate (Whisper `.en`).
+    pub const ENGLISH_ONLY: Self = Self {
+        languages: Some(&["en"]),
+        translation: false,
+    };
+
+    /// Whether it transcribes `language`. Compares the primary subtag, ignoring case, so `en-US`
+    /// and `EN` count as `en`.
+    pub fn transcribes(&self, language: &str) -> bool {
+        let Some(known) = self.languages else {
+            return true;
+        };
+        let primary = primary_subtag(language);
+        known.iter().any(|k| k.eq_ignore_ascii_case(primary))
+    }
+
+    /// Whether it knows more than one language (and can therefore detect which one is spoken).
+    pub fn is_multilingual(&self) -> bool {
+        self.languages.is_none_or(|l| l.len() > 1)
+    }
+}
+
+/// `en-US` / `en_us` / ` en ` → `en`.
+fn primary_subtag(language: &str) -> &str {
+    let l = language.trim();
+    l.split(['-', '_']).next().unwrap_or(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ModelAbilities;
+
+    #[test]
+    fn abilities_match_languages_by_primary_subtag() {
+        let en = ModelAbilities::ENGLISH_ONLY;
+        assert!(en.transcribes("en") && en.transcribes("EN") && en.transcribes("en-US"));
+        assert!(!en.transcribes("zh") && !en.transcribes("de") && !en.transcribes("eng"));
+        assert!(!en.is_multilingual() && !en.translation);
+
+        let any = ModelAbilities {
+            languages: None,
+            translation: true,
+        };
+        assert!(any.transcribes("de") && any.transcribes("xx") && any.is_multilingual());
+
+        let five = ModelAbilities {
+            languages: Some(&["zh", "en", "yue", "ja", "ko"]),
+            translation: false,
+        };
+        assert!(five.transcribes("yue") && five.transcribes("zh-CN") && !five.transcribes("de"));
+        assert!(five.is_multilingual());
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::metrics::EngineMetrics;
-use super::recognizer::{EngineError, Hypothesis, Recognizer, Utterance};
+use super::recognizer::{EngineError, Hypothesis, ModelAbilities, Recognizer, Utterance};
 
 /// How urgent a request is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +110,7 @@ pub struct EngineHandle {
     partials: flume::Sender<Job>,
     metrics: Arc<EngineMetrics>,
     inflight: Arc<AtomicUsize>,
-    translation: bool,
+    abilities: ModelAbilities,
 }
 
 impl EngineHandle {
@@ -120,7 +120,7 @@ impl EngineHandle {
         let (ptx, prx) = flume::bounded(policy.partial_queue);
         let metrics = Arc::new(EngineMetrics::default());
         let name: Arc<str> = engine.name().into();
-        let translation = engine.supports_translation();
+        let abilities = engine.abilities();
         for i in 0..workers.max(1) {
             let (e, f, p, m, pol) = (
                 engine.clone(),
@@ -140,7 +140,7 @@ impl EngineHandle {
             partials: ptx,
             metrics,
             inflight: Arc::new(AtomicUsize::new(0)),
-            translation,
+            abilities,
         }
     }
 
@@ -149,9 +149,9 @@ impl EngineHandle {
         &self.name
     }
 
-    /// Whether the engine can translate.
-    pub fn supports_translation(&self) -> bool {
-        self.translation
+    /// What the engine's model can do (languages, translation).
+    pub fn abilities(&self) -> ModelAbilities {
+        self.abilities
     }
 
     /// Metrics of this engine.

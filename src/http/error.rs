@@ -154,3 +154,16 @@ impl From<crate::engine::scheduler::SchedError> for ApiError {
         }
     }
 }
+
+impl From<crate::routing::RouteError> for ApiError {
+    /// 400 with the field at fault: `model` (`model_not_found`: no such model, or one that cannot
+    /// translate) or `language` (`unsupported_language`).
+    fn from(e: crate::routing::RouteError) -> Self {
+        use crate::routing::RouteError as R;
+        let code = match &e {
+            R::UnknownModel { .. } | R::CannotTranslate { .. } => "model_not_found",
+            R::UnsupportedLanguage { .. } => "unsupported_language",
+        };
+        ApiError::invalid(e.to_string(), Some(e.param()), Some(code))
+    }
+}

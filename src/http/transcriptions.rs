@@ -19,6 +19,7 @@ use super::{ApiError, Shared};
 use crate::batch::formats::{self, ResponseFormat};
 use crate::batch::pipeline;
 use crate::engine::recognizer::{DecodeOptions, Task};
+use crate::routing::{RoutePolicy, RouteRequest};
 
 /// The parsed multipart form.
 #[derive(Debug, Default)]
@@ -50,7 +51,9 @@ async fn read_form(st: &Shared, mp: Result<Multipart, MultipartRejection>) -> Re
         let field = match mp.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(too_big());
+            }
             Err(e) => {
                 return Err(ApiError::invalid(
                     format!("Malformed multipart body: {}", e.body_text()),
@@ -63,7 +66,9 @@ async fn read_form(st: &Shared, mp: Result<Multipart, MultipartRejection>) -> Re
         let filename = field.file_name().map(str::to_string);
         let data = match field.bytes().await {
             Ok(b) => b,
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(too_big());
+            }
             Err(e) => {
                 return Err(ApiError::invalid(
                     format!("Malformed multipart body: {}", e.body_text()),
@@ -192,28 +197,16 @@ async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Tas
             .clone()
             .or_else(|| st.engines.default_language().map(str::to_string)),
     };
-    let high = form.quality.as_deref() == Some("high");
-    let engine = st
-        .engines
-        .route(
-            &model,
-            decoded.duration_s(),
-            language.as_deref(),
-            high,
-            task == Task::Translate,
-        )
-        .map_err(|m| ApiError::invalid(m, Some("model"), Some("model_not_found")))?
+    let policy = RoutePolicy::new(&st.engines, &st.cfg);
+    let engine = policy
+        .route(&RouteRequest {
+            model,
+            duration_s: decoded.duration_s(),
+            language: language.clone(),
+            quality_high: form.quality.as_deref() == Some("high"),
+            task,
+        })?
         .clone();
-    if task == Task::Transcribe
-        && language.as_deref().is_some_and(|l| l != "en")
-        && engine.name() == crate::engine::TINY_EN
-    {
-        return Err(ApiError::invalid(
-            format!("model '{}' only transcribes English", engine.name()),
-            Some("language"),
-            Some("unsupported_language"),
-        ));
-    }
     let options = DecodeOptions {
         language,
         prompt: form.prompt.clone(),

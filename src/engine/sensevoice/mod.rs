@@ -23,7 +23,7 @@ use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use crate::engine::recognizer::{EngineError, Hypothesis, Recognizer, Utterance};
+use crate::engine::recognizer::{EngineError, Hypothesis, ModelAbilities, Recognizer, Utterance};
 use crate::kernels::cmvn::Cmvn;
 use crate::kernels::ctc::greedy_decode;
 use crate::kernels::fbank::FbankOptions;
@@ -523,7 +523,17 @@ impl Recognizer for SenseVoice {
     fn max_batch(&self) -> usize {
         self.max_batch
     }
+
+    fn abilities(&self) -> ModelAbilities {
+        ModelAbilities {
+            languages: Some(&LANGUAGES),
+            translation: false,
+        }
+    }
 }
+
+/// The languages SenseVoice-Small transcribes (besides auto-detection among them).
+pub const LANGUAGES: [&str; 5] = ["zh", "en", "yue", "ja", "ko"];
 
 /// Features, frame count and query options of one utterance.
 type Prepared = (Vec<f32>, usize, QueryOptions);

@@ -10,7 +10,9 @@ use std::sync::Mutex;
 use ct2rs::sys::{self, StorageView};
 
 pub use crate::config::ComputeType;
-use crate::engine::recognizer::{DecodeOptions, EngineError, Hypothesis, Recognizer, Segment, Task, Utterance, Word};
+use crate::engine::recognizer::{
+    DecodeOptions, EngineError, Hypothesis, ModelAbilities, Recognizer, Segment, Task, Utterance, Word,
+};
 use crate::kernels::whisper_mel::{N_FRAMES, N_SAMPLES, WhisperMel};
 use tokens::WhisperVocab;
 
@@ -19,12 +21,12 @@ const TIME_PRECISION: f32 = 0.02;
 
 /// The CTranslate2 compute type of a configured one.
 fn to_ct2(c: ComputeType) -> sys::ComputeType {
-        match c {
-            ComputeType::Int8 => sys::ComputeType::INT8,
-            ComputeType::Float32 => sys::ComputeType::FLOAT32,
-            ComputeType::Int8Float32 => sys::ComputeType::INT8_FLOAT32,
-            ComputeType::Auto => sys::ComputeType::AUTO,
-        }
+    match c {
+        ComputeType::Int8 => sys::ComputeType::INT8,
+        ComputeType::Float32 => sys::ComputeType::FLOAT32,
+        ComputeType::Int8Float32 => sys::ComputeType::INT8_FLOAT32,
+        ComputeType::Auto => sys::ComputeType::AUTO,
+    }
 }
 
 /// Load-time settings of a Whisper engine.
@@ -327,8 +329,15 @@ impl Recognizer for WhisperEngine {
         self.settings.max_batch.max(1)
     }
 
-    fn supports_translation(&self) -> bool {
-        self.multilingual
+    fn abilities(&self) -> ModelAbilities {
+        if self.multilingual {
+            ModelAbilities {
+                languages: None,
+                translation: true,
+            }
+        } else {
+            ModelAbilities::ENGLISH_ONLY
+        }
     }
 }
 
