@@ -16,4 +16,5 @@ pub mod ids;
 pub mod kernels;
 pub mod models;
 pub mod realtime;
+pub mod review;
 pub mod routing;

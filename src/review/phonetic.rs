@@ -1,0 +1,275 @@
+//! Sound-alike keys: toneless pinyin with fuzzy initials and finals for Chinese, a coarse
+//! consonant-skeleton key for English, and a romanization of Han transliterations so an English
+//! term written phonetically in Chinese characters can be compared with the term.
+
+use pinyin::ToPinyinMulti;
+
+/// One reading of a Han character: toneless pinyin (`ü` written `v`) and tone (0 = neutral or
+/// unknown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    /// Toneless pinyin, e.g. `"sheng"`, `"lv"`.
+    pub plain: String,
+    /// Tone number 1–4, 0 when neutral or unknown.
+    pub tone: u8,
+}
+
+/// Every reading of `c` (the most common first); empty for a character without pinyin.
+pub fn readings(c: char) -> Vec<Reading> {
+    let Some(multi) = c.to_pinyin_multi() else {
+        return Vec::new();
+    };
+    multi
+        .into_iter()
+        .map(|p| {
+            let numbered = p.with_tone_num_end();
+            let tone = numbered.chars().last().and_then(|d| d.to_digit(10)).unwrap_or(0) as u8;
+            Reading {
+                plain: p.plain().replace('ü', "v"),
+                tone,
+            }
+        })
+        .collect()
+}
+
+/// A toneless syllable with the usual fuzzy pairs folded: initials z/zh, c/ch, s/sh, n/l, f/h;
+/// finals an/ang, en/eng, in/ing. Two syllables that fold to the same string sound alike to a
+/// speaker (or recognizer) that confuses these pairs.
+pub fn fuzzy_syllable(plain: &str) -> String {
+    let (initial, fin) = split_syllable(plain);
+    let initial = match initial {
+        "zh" => "z",
+        "ch" => "c",
+        "sh" => "s",
+        "n" => "l",
+        "h" => "f",
+        other => other,
+    };
+    let fin = if let Some(stem) = fin.strip_suffix("ng").filter(|s| s.ends_with(['a', 'e', 'i'])) {
+        // ang → an, eng → en, ing → in (ong stays: it has no -n partner)
+        format!("{stem}n")
+    } else {
+        fin.to_string()
+    };
+    format!("{initial}{fin}")
+}
+
+/// Split a toneless syllable into initial and final.
+fn split_syllable(s: &str) -> (&str, &str) {
+    for two in ["zh", "ch", "sh"] {
+        if let Some(rest) = s.strip_prefix(two) {
+            return (two, rest);
+        }
+    }
+    match s.chars().next() {
+        Some(c) if "bpmfdtnlgkhjqxrzcsyw".contains(c) && s.len() > 1 => s.split_at(1),
+        _ => ("", s),
+    }
+}
+
+/// A coarse English sound key: the consonant skeleton of the spelling with letters that sound
+/// alike (or that recognizers swap) merged: b/p → P, d/t/th → T, hard c/g/k/q/ck → K, soft c and
+/// s/z → S, soft g/j → J, f/ph → F, v/w → W, x → KS; vowels and y are dropped except a leading
+/// one (→ A), h is kept only at the start; adjacent repeats collapse (not across a vowel). Digits are kept. `l` and
+/// `r` stay apart (see [`fold_liquids`] for cross-script matching). Examples: "Kubernetes" and
+/// "CuberNets" → `KPRNTS`; "PostgreSQL" → `PSTKRSKL`.
+pub fn english_key(letters: &str) -> String {
+    let s: Vec<char> = letters
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let mut out = String::new();
+    let push = |out: &mut String, k: char| {
+        if !out.ends_with(k) {
+            out.push(k);
+        }
+    };
+    let vowel = |c: Option<&char>| c.is_some_and(|c| "aeiouy".contains(*c));
+    let front = |c: Option<&char>| c.is_some_and(|c| "eiy".contains(*c));
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        let next = s.get(i + 1);
+        match c {
+            'a' | 'e' | 'i' | 'o' | 'u' | 'y' => {
+                if i == 0 {
+                    out.push('A');
+                } else {
+                    // A vowel separates two equal consonants ("papa" → PP is wrong: keep both).
+                    if out.ends_with(|k: char| k != '_') {
+                        out.push('_');
+                    }
+                }
+            }
+            '0'..='9' => out.push(c),
+            'b' | 'p' => {
+                if c == 'p' && next == Some(&'h') {
+                    push(&mut out, 'F');
+                    i += 1;
+                } else {
+                    push(&mut out, 'P');
+                }
+            }
+            'd' | 't' => {
+                if c == 't' && next == Some(&'h') {
+                    i += 1;
+                }
+                push(&mut out, 'T');
+            }
+            'c' => {
+                if next == Some(&'h') {
+                    push(&mut out, 'K');
+                    i += 1;
+                } else if front(next) {
+                    push(&mut out, 'S');
+                } else {
+                    push(&mut out, 'K');
+                }
+            }
+            'g' => {
+                if i > 0 && s[i - 1] == 'n' && !vowel(next) {
+                    // "ng" is one nasal sound
+                } else if front(next) && i + 2 < s.len() {
+                    push(&mut out, 'J');
+                } else {
+                    push(&mut out, 'K');
+                }
+            }
+            'k' | 'q' => push(&mut out, 'K'),
+            'j' => push(&mut out, 'J'),
+            's' | 'z' => {
+                if c == 's' && next == Some(&'h') {
+                    i += 1;
+                }
+                push(&mut out, 'S');
+            }
+            'x' => {
+                if i == 0 {
+                    push(&mut out, 'S');
+                } else {
+                    push(&mut out, 'K');
+                    push(&mut out, 'S');
+                }
+            }
+            'f' => push(&mut out, 'F'),
+            'v' | 'w' => {
+                if c == 'w' && !vowel(next) {
+                    // "ow", "aw": a vowel sound
+                } else {
+                    push(&mut out, 'W');
+                }
+            }
+            'h' if i == 0 && vowel(next) => push(&mut out, 'H'),
+            'l' => push(&mut out, 'L'),
+            'r' => push(&mut out, 'R'),
+            'm' => push(&mut out, 'M'),
+            'n' => push(&mut out, 'N'),
+            _ => {}
+        }
+        i += 1;
+    }
+    out.retain(|c| c != '_');
+    out
+}
+
+/// Merge `R` into `L` (Chinese transliterations render both with l- syllables or 尔).
+pub fn fold_liquids(key: &str) -> String {
+    key.replace('R', "L")
+}
+
+/// Characters used to write foreign names phonetically (the core of the standard
+/// English–Chinese transliteration table, plus a few that recognizers favour). A run of Han
+/// characters is compared with English terms only when every character is one of these.
+pub const TRANSLITERATION_CHARS: &str = "阿埃艾爱安昂奥澳巴拜班邦堡鲍贝本比彼宾波伯泊博布查达戴丹道德登邓迪蒂\
+丁东杜顿多厄恩尔法凡范菲斐芬丰佛夫弗伏福盖甘冈高戈格根贡古瓜圭哈海汉豪赫亨洪胡华怀霍基吉加贾\
+杰金卡凯坎康考柯科克肯库酷夸奎昆拉莱兰朗劳勒雷蕾累冷里利莉连林琳灵隆卢鲁路伦罗洛马玛迈麦曼\
+毛梅门蒙米密敏明莫默姆穆纳娜奈南内妮尼宁纽努诺欧帕派潘庞佩彭皮珀普奇齐恰乔切钦琼丘萨塞赛\
+桑瑟森沙莎山尚绍舍申圣施什史士舒斯松苏索塔泰坦汤唐陶特提汀廷通图托瓦威韦维温文沃乌西希锡\
+夏谢辛欣休逊雅亚扬耶伊依英尤约扎赞泽詹章兹祖佐";
+
+/// Whether `c` is a transliteration character (see [`TRANSLITERATION_CHARS`]).
+pub fn is_transliteration_char(c: char) -> bool {
+    TRANSLITERATION_CHARS.contains(c)
+}
+
+/// An English-like spelling of a pinyin sequence, for [`english_key`]: pinyin letters that do
+/// not read as in English are respelled (x → s, q → ch, zh → j, c → ts, er → r).
+pub fn romanize_pinyin<'a>(syllables: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for s in syllables {
+        if s == "er" {
+            out.push('r');
+            continue;
+        }
+        let (initial, fin) = split_syllable(s);
+        let initial = match initial {
+            "x" => "s",
+            "q" => "ch",
+            "zh" => "j",
+            "c" => "ts",
+            other => other,
+        };
+        out.push_str(initial);
+        out.push_str(fin);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinyin_readings_and_fuzzy_pairs() {
+        let r = readings('昇');
+        assert_eq!(
+            r[0],
+            Reading {
+                plain: "sheng".into(),
+                tone: 1
+            }
+        );
+        assert_eq!(readings('绿')[0].plain, "lv");
+        assert_eq!(fuzzy_syllable("zheng"), fuzzy_syllable("zen"));
+        assert_eq!(fuzzy_syllable("shi"), fuzzy_syllable("si"));
+        assert_eq!(fuzzy_syllable("nan"), fuzzy_syllable("lang"));
+        assert_eq!(fuzzy_syllable("hu"), fuzzy_syllable("fu"));
+        assert_eq!(fuzzy_syllable("xing"), fuzzy_syllable("xin"));
+        assert_ne!(fuzzy_syllable("gong"), fuzzy_syllable("gon"));
+        assert_ne!(fuzzy_syllable("ma"), fuzzy_syllable("mo"));
+    }
+
+    #[test]
+    fn english_keys_merge_respellings() {
+        assert_eq!(english_key("Kubernetes"), english_key("CuberNets"));
+        assert_eq!(english_key("Kubernetes"), "KPRNTS");
+        assert_eq!(english_key("PostgreSQL"), english_key("PostGurseQL"));
+        assert_eq!(english_key("Grafana"), english_key("Graphana"));
+        assert_eq!(english_key("Jira"), english_key("Gira"));
+        assert_ne!(english_key("Kafka"), english_key("Kubernetes"));
+    }
+
+    #[test]
+    fn transliterations_romanize_close_to_the_english_key() {
+        let roman = |s: &str| {
+            romanize_pinyin(
+                s.chars()
+                    .map(|c| readings(c)[0].plain.clone())
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(String::as_str),
+            )
+        };
+        assert_eq!(
+            fold_liquids(&english_key(&roman("克劳德"))),
+            fold_liquids(&english_key("Claude"))
+        );
+        assert_eq!(
+            fold_liquids(&english_key(&roman("米尔沃斯"))),
+            fold_liquids(&english_key("Milvus"))
+        );
+        assert!("克劳德".chars().all(is_transliteration_char));
+        assert!(!"我们".chars().all(is_transliteration_char));
+    }
+}
