@@ -7,13 +7,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use asr_router::batch::{formats, pipeline};
+use asr_router::batch::formats::{self, ResponseFormat};
+use asr_router::batch::pipeline::Admission;
+use asr_router::batch::request::{TranscriptionParams, TranscriptionRequest};
+use asr_router::batch::service::BatchService;
 use asr_router::config::Config;
 use asr_router::engine::Engines;
-use asr_router::engine::recognizer::{DecodeOptions, Task};
+use asr_router::engine::recognizer::Task;
 use asr_router::engine::sensevoice::Packaging;
 use asr_router::models;
-use asr_router::routing::{RoutePolicy, RouteRequest};
 
 #[derive(Parser)]
 #[command(name = "asr-router", version, about = "Local, OpenAI-compatible speech server")]
@@ -176,48 +178,47 @@ fn main() -> anyhow::Result<()> {
             model,
             language,
         } => {
+            let format = match format.as_str() {
+                "json" => "verbose_json",
+                other => other,
+            };
+            let req = TranscriptionRequest::validate(
+                TranscriptionParams {
+                    file: Some(file.display().to_string()),
+                    model: Some(model),
+                    language,
+                    response_format: Some(format.into()),
+                    ..Default::default()
+                },
+                Task::Transcribe,
+            )?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let decoded = asr_router::audio::decode_bytes(bytes, cfg.max_audio_s)
                 .with_context(|| format!("decoding {}", file.display()))?;
-            let engines = Arc::new(Engines::load(&cfg).context("loading models (run scripts/fetch-models)")?);
-            let language = language.or_else(|| cfg.default_language.clone());
-            let engine = RoutePolicy::new(&engines, &cfg)
-                .route(&RouteRequest {
-                    model,
-                    duration_s: decoded.duration_s(),
-                    language: language.clone(),
-                    quality_high: false,
-                    task: Task::Transcribe,
-                })?
-                .clone();
+            let engines = Engines::load(&cfg).context("loading models (run scripts/fetch-models)")?;
+            let service = BatchService::new(&engines, &cfg);
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} windows {elapsed}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            let options = DecodeOptions {
-                language,
-                ..Default::default()
-            };
-            let samples: Arc<[f32]> = decoded.samples.into();
-            let t = rt.block_on(pipeline::transcribe(
-                &engines,
-                &engine,
-                samples,
-                options,
-                false,
-                |done, total, _| {
-                    if total > 1 {
-                        bar.set_length(total as u64);
-                        bar.set_position(done as u64);
-                    }
-                },
-            ))?;
+            let t = rt
+                .block_on(
+                    service.transcribe(&req, decoded.samples.into(), Admission::Wait, |done, total, _| {
+                        if total > 1 {
+                            bar.set_length(total as u64);
+                            bar.set_position(done as u64);
+                        }
+                    }),
+                )
+                .with_context(|| format!("transcribing {}", file.display()))?;
             bar.finish_and_clear();
-            let out = match format.as_str() {
-                "srt" => formats::srt(&t),
-                "vtt" => formats::vtt(&t),
-                "json" => serde_json::to_string_pretty(&formats::verbose_json(&t, "transcribe", true, false))?,
+            let out = match req.response_format() {
+                ResponseFormat::Srt => formats::srt(&t),
+                ResponseFormat::Vtt => formats::vtt(&t),
+                ResponseFormat::VerboseJson => {
+                    serde_json::to_string_pretty(&formats::verbose_json(&t, "transcribe", true, false))?
+                }
                 _ => format!("{}\n", t.text),
             };
             print!("{out}");

@@ -1,7 +1,8 @@
 //! `asr-router transcribe FILE --format txt|srt|vtt|json` with the real binary and the installed
 //! models: the content of every format for a real recording, a recording longer than one 30 s
 //! window (absolute cue times, clean stdout while the progress bar runs), and clear errors with a
-//! non-zero exit for a missing and a corrupt file, and for audio too short to transcribe.
+//! non-zero exit for a missing and a corrupt file, for audio too short to transcribe, and for a
+//! model asked for what it cannot do (the same routing checks as REST).
 
 mod common;
 
@@ -279,4 +280,25 @@ fn audio_under_a_tenth_of_a_second_is_refused() {
     let o = transcribe(&path, &["--format", "json"]);
     assert_clear_failure(&o, &["decoding", "below the minimum of 0.1 s"]);
     let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn models_refuse_what_they_cannot_do_as_rest_does() {
+    // whisper-tiny.en only knows English: Chinese is refused before it is transcribed, as REST
+    // answers 400 param=language
+    let zh = fixture("zh_aishell_BAC009S0724W0121.wav");
+    let o = transcribe(&zh, &["--model", "whisper-tiny.en", "--language", "zh"]);
+    assert_clear_failure(
+        &o,
+        &[zh.to_str().unwrap(), "whisper-tiny.en", "only transcribes English"],
+    );
+
+    // an unknown model names the installed ones
+    let jfk = fixture("en_jfk.wav");
+    let o = transcribe(&jfk, &["--model", "nope-9000"]);
+    assert_clear_failure(&o, &["nope-9000", "does not exist", "whisper-base"]);
+
+    // the same model in its own language transcribes
+    let txt = stdout_ok(&transcribe(&jfk, &["--model", "whisper-tiny.en", "--language", "en"]));
+    assert!(wer(&reference("en_jfk"), &txt) <= 0.15, "{txt:?}");
 }

@@ -1,6 +1,6 @@
-//! The whole-file pipeline shared by the REST API and the `transcribe` command. Short clips are
-//! one utterance; longer audio is cut at VAD pauses into windows of at most 30 s, decoded as a
-//! batch through the scheduler, and stitched back together with time offsets.
+//! The whole-file pipeline behind [`crate::batch::service`]. Short clips are one utterance;
+//! longer audio is cut at VAD pauses into windows of at most 30 s, decoded as a batch through the
+//! scheduler, and stitched back together with time offsets.
 
 use std::sync::Arc;
 
@@ -8,7 +8,6 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 
 use crate::audio::SAMPLE_RATE;
-use crate::engine::Engines;
 use crate::engine::recognizer::{DecodeOptions, Hypothesis, Utterance};
 use crate::engine::scheduler::{EngineHandle, Priority, SchedError};
 use crate::engine::vad::{SileroModel, segmenter};
@@ -16,6 +15,16 @@ use crate::engine::vad::{SileroModel, segmenter};
 /// Longest window handed to the recognizer, seconds. Whisper sees 30 s, but tends to drop speech
 /// that ends near the edge of its window, so windows keep a margin.
 pub const WINDOW_S: f64 = 25.0;
+
+/// How a file's windows enter a full engine queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The first window is refused at once ([`SchedError::Busy`]) so that a caller who can retry
+    /// (a REST client: 503) is not kept waiting; the rest wait for room.
+    RefuseWhenBusy,
+    /// Every window waits for room (the CLI, the bench).
+    Wait,
+}
 
 /// A finished transcript of a file.
 #[derive(Debug, Clone, Default)]
@@ -65,18 +74,19 @@ pub fn plan_windows(
     Ok(windows)
 }
 
-/// Transcribes decoded 16 kHz audio with `engine`. `progress(done, total, text)` is told after
-/// each window, in order, with that window's text (SSE streams it as deltas).
+/// Transcribes decoded 16 kHz audio with `engine`, cutting it into windows with `vad`.
+/// `progress(done, total, text)` is told after each window, in order, with that window's text
+/// (SSE streams it as deltas).
 pub async fn transcribe(
-    engines: &Arc<Engines>,
+    vad: &SileroModel,
     engine: &EngineHandle,
     samples: Arc<[f32]>,
     options: DecodeOptions,
-    first_may_refuse: bool,
+    admission: Admission,
     progress: impl Fn(usize, usize, &str),
 ) -> Result<Transcript, SchedError> {
     let duration_s = samples.len() as f64 / SAMPLE_RATE as f64;
-    let vad = engines.vad.clone();
+    let vad = vad.clone();
     let s2 = samples.clone();
     let windows = tokio::task::spawn_blocking(move || plan_windows(&vad, &s2))
         .await
@@ -89,7 +99,7 @@ pub async fn transcribe(
             options: options.clone(),
         };
         let h = engine.clone();
-        let refuse = first_may_refuse && i == 0;
+        let refuse = admission == Admission::RefuseWhenBusy && i == 0;
         pending.push_back(async move {
             if refuse {
                 h.try_recognize(utt, Priority::Final, None).await

@@ -2,16 +2,18 @@
 //! faster-whisper (the peer) run on the same CTranslate2 model in the same run.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use serde::Deserialize;
 
 use super::wer::{cer, wer};
+use crate::batch::pipeline::Admission;
+use crate::batch::request::{TranscriptionParams, TranscriptionRequest};
+use crate::batch::service::BatchService;
 use crate::config::Config;
 use crate::engine::Engines;
-use crate::engine::recognizer::DecodeOptions;
+use crate::engine::recognizer::Task;
 
 /// Arguments of `bench transcribe`.
 #[derive(Debug, clap::Args)]
@@ -80,7 +82,8 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
         .filter(|r| !r.tags.iter().any(|t| t == "possible-training-data"))
         .filter(|r| args.lang.is_empty() || args.lang.contains(&r.lang))
         .collect();
-    let engines = Arc::new(Engines::load(cfg)?);
+    let engines = Engines::load(cfg)?;
+    let service = BatchService::new(&engines, cfg);
     let names: Vec<String> = if args.engine.is_empty() {
         engines.names()
     } else {
@@ -93,26 +96,33 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
         "engine", "lang", "files", "WER/CER", "audio_s", "RTF"
     );
     for name in &names {
-        let h = engines.get(name).with_context(|| format!("no engine {name}"))?.clone();
+        let abilities = engines
+            .get(name)
+            .with_context(|| format!("no engine {name}"))?
+            .abilities();
         let mut by_lang: std::collections::BTreeMap<String, Agg> = Default::default();
         for r in &rows {
-            if name.ends_with(".en") && r.lang != "en" {
+            // only rows in languages the model knows (`zh+en`: code-switched, all of them)
+            if !r.lang.split('+').all(|l| abilities.transcribes(l)) {
                 continue;
             }
+            let req = TranscriptionRequest::validate(
+                TranscriptionParams {
+                    file: Some(r.path.clone()),
+                    model: Some(name.clone()),
+                    // code-switched rows: let the model detect
+                    language: Some(r.lang.clone()).filter(|l| !l.contains('+')),
+                    ..Default::default()
+                },
+                Task::Transcribe,
+            )?;
             let bytes = std::fs::read(base.join(&r.path)).with_context(|| format!("reading {}", r.path))?;
             let audio = crate::audio::decode_bytes(bytes, 3600.0)?;
-            let lang = if r.lang.contains('+') {
-                None
-            } else {
-                Some(r.lang.clone())
-            };
-            let opts = DecodeOptions {
-                language: lang,
-                ..Default::default()
-            };
             let t0 = Instant::now();
-            let t = crate::batch::pipeline::transcribe(&engines, &h, audio.samples.into(), opts, false, |_, _, _| {})
-                .await?;
+            let t = service
+                .transcribe(&req, audio.samples.into(), Admission::Wait, |_, _, _| {})
+                .await
+                .with_context(|| format!("{name} on {}", r.path))?;
             let secs = t0.elapsed().as_secs_f64();
             let reference = r.text.clone().unwrap_or_default();
             let e = score(&r.lang, &reference, &t.text);

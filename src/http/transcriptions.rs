@@ -2,7 +2,6 @@
 //! SDKs send it (arrays as `key[]`), with `stream=true` answered as server-sent events.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
@@ -17,26 +16,17 @@ use tokio::sync::mpsc;
 
 use super::{ApiError, Shared};
 use crate::batch::formats::{self, ResponseFormat};
-use crate::batch::pipeline;
-use crate::engine::recognizer::{DecodeOptions, Task};
-use crate::routing::{RoutePolicy, RouteRequest};
+use crate::batch::pipeline::Admission;
+use crate::batch::request::{TranscriptionParams, TranscriptionRequest, ValidationError};
+use crate::batch::service::{BatchService, Job};
+use crate::engine::recognizer::Task;
 
-/// The parsed multipart form.
-#[derive(Debug, Default)]
-struct Form {
-    file: Option<(String, Bytes)>,
-    model: Option<String>,
-    language: Option<String>,
-    prompt: Option<String>,
-    response_format: Option<String>,
-    temperature: Option<String>,
-    granularities: Vec<String>,
-    stream: bool,
-    quality: Option<String>,
-    include: Vec<String>,
-}
-
-async fn read_form(st: &Shared, mp: Result<Multipart, MultipartRejection>) -> Result<Form, ApiError> {
+/// Reads the multipart form into the request's fields and the uploaded bytes (empty when no file
+/// was sent: validation refuses that).
+async fn read_form(
+    st: &Shared,
+    mp: Result<Multipart, MultipartRejection>,
+) -> Result<(TranscriptionParams, Bytes), ApiError> {
     let mut mp = mp.map_err(|e| {
         ApiError::invalid(
             format!("Expected a multipart/form-data body: {e}"),
@@ -44,16 +34,15 @@ async fn read_form(st: &Shared, mp: Result<Multipart, MultipartRejection>) -> Re
             Some("invalid_request"),
         )
     })?;
-    let mut form = Form::default();
+    let mut form = TranscriptionParams::default();
+    let mut file = Bytes::new();
     let limit = st.cfg.max_upload_bytes;
     let too_big = || ApiError::too_large(format!("Maximum content size limit ({limit} bytes) exceeded."));
     loop {
         let field = match mp.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(too_big());
-            }
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
             Err(e) => {
                 return Err(ApiError::invalid(
                     format!("Malformed multipart body: {}", e.body_text()),
@@ -66,9 +55,7 @@ async fn read_form(st: &Shared, mp: Result<Multipart, MultipartRejection>) -> Re
         let filename = field.file_name().map(str::to_string);
         let data = match field.bytes().await {
             Ok(b) => b,
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(too_big());
-            }
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
             Err(e) => {
                 return Err(ApiError::invalid(
                     format!("Malformed multipart body: {}", e.body_text()),
@@ -83,21 +70,28 @@ async fn read_form(st: &Shared, mp: Result<Multipart, MultipartRejection>) -> Re
                 if data.len() > limit {
                     return Err(too_big());
                 }
-                form.file = Some((filename.unwrap_or_else(|| "audio".into()), data.clone()));
+                form.file = Some(filename.unwrap_or_else(|| "audio".into()));
+                file = data.clone();
             }
             "model" => form.model = Some(text()),
             "language" => form.language = Some(text()).filter(|s| !s.is_empty()),
             "prompt" => form.prompt = Some(text()),
             "response_format" => form.response_format = Some(text()),
             "temperature" => form.temperature = Some(text()),
-            "timestamp_granularities[]" | "timestamp_granularities" => form.granularities.push(text()),
+            "timestamp_granularities[]" | "timestamp_granularities" => form.timestamp_granularities.push(text()),
             "stream" => form.stream = matches!(text().as_str(), "true" | "True" | "1"),
             "quality" => form.quality = Some(text()),
             "include[]" | "include" => form.include.push(text()),
             _ => {} // chunking_strategy, keywords[] …: accepted and ignored
         }
     }
-    Ok(form)
+    Ok((form, file))
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::invalid(e.to_string(), Some(e.param()), Some(e.code()))
+    }
 }
 
 /// `POST /v1/audio/transcriptions`.
@@ -115,120 +109,33 @@ pub async fn translations(State(st): State<Shared>, mp: Result<Multipart, Multip
 }
 
 async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Task) -> Result<Response, ApiError> {
-    let form = read_form(&st, mp).await?;
-    let model = form.model.clone().filter(|m| !m.is_empty()).ok_or_else(|| {
-        ApiError::invalid(
-            "you must provide a model parameter",
-            Some("model"),
-            Some("missing_required_parameter"),
-        )
-    })?;
-    let (filename, bytes) = form.file.clone().ok_or_else(|| {
-        ApiError::invalid(
-            "you must provide a file parameter",
-            Some("file"),
-            Some("missing_required_parameter"),
-        )
-    })?;
-    let format = match form.response_format.as_deref() {
-        None | Some("") => ResponseFormat::Json,
-        Some(f) => ResponseFormat::parse(f).ok_or_else(|| {
-            ApiError::invalid(
-                format!(
-                    "Invalid value: '{f}'. Supported values are: 'json', 'text', 'srt', 'verbose_json', and 'vtt'."
-                ),
-                Some("response_format"),
-                Some("invalid_value"),
-            )
-        })?,
-    };
-    let temperature = match form.temperature.as_deref() {
-        None | Some("") => 0.0,
-        Some(t) => t
-            .parse::<f32>()
-            .ok()
-            .filter(|v| (0.0..=1.0).contains(v))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    format!("Invalid temperature '{t}': expected a number between 0 and 1."),
-                    Some("temperature"),
-                    Some("invalid_value"),
-                )
-            })?,
-    };
-    for g in &form.granularities {
-        if g != "word" && g != "segment" {
-            return Err(ApiError::invalid(
-                format!("Invalid value: '{g}'. Supported values are: 'word' and 'segment'."),
-                Some("timestamp_granularities"),
-                Some("invalid_value"),
-            ));
-        }
-    }
-    // OpenAI's only `include` value is `logprobs`, which no engine here reports: refuse it
-    // rather than accept it and never send any.
-    if let Some(i) = form.include.first() {
-        return Err(ApiError::invalid(
-            format!(
-                "Invalid value: '{i}'. This server does not return logprobs, so no 'include' values are supported."
-            ),
-            Some("include"),
-            Some("invalid_value"),
-        ));
-    }
-    let words = form.granularities.iter().any(|g| g == "word");
-    if !form.granularities.is_empty() && format != ResponseFormat::VerboseJson {
-        return Err(ApiError::invalid(
-            "timestamp_granularities requires response_format=verbose_json",
-            Some("timestamp_granularities"),
-            Some("invalid_value"),
-        ));
-    }
-    tracing::debug!(%filename, bytes = bytes.len(), %model, "transcription request");
+    let (form, bytes) = read_form(&st, mp).await?;
+    let req = TranscriptionRequest::validate(form, task)?;
+    tracing::debug!(
+        file = req.file(),
+        bytes = bytes.len(),
+        model = req.model(),
+        "transcription request"
+    );
 
     let max_s = st.cfg.max_audio_s;
     let decoded = tokio::task::spawn_blocking(move || crate::audio::decode_bytes(bytes.to_vec(), max_s))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
-    let language = match task {
-        Task::Translate => None,
-        Task::Transcribe => form
-            .language
-            .clone()
-            .or_else(|| st.engines.default_language().map(str::to_string)),
-    };
-    let policy = RoutePolicy::new(&st.engines, &st.cfg);
-    let engine = policy
-        .route(&RouteRequest {
-            model,
-            duration_s: decoded.duration_s(),
-            language: language.clone(),
-            quality_high: form.quality.as_deref() == Some("high"),
-            task,
-        })?
-        .clone();
-    let options = DecodeOptions {
-        language,
-        prompt: form.prompt.clone(),
-        task,
-        temperature,
-        word_timestamps: words,
-        use_itn: true,
-        draft: false,
-        short_window: false,
-    };
+    let job =
+        BatchService::new(&st.engines, &st.cfg).prepare(&req, decoded.samples.into(), Admission::RefuseWhenBusy)?;
     st.requests.fetch_add(1, Ordering::Relaxed);
-    let samples: Arc<[f32]> = decoded.samples.into();
-    let task_name = if task == Task::Translate {
-        "translate"
-    } else {
-        "transcribe"
-    };
 
-    if form.stream {
-        return Ok(stream_response(st, engine, samples, options));
+    if req.stream() {
+        return Ok(stream_response(job));
     }
-    let t = pipeline::transcribe(&st.engines, &engine, samples, options, true, |_, _, _| {}).await?;
+    let t = job.run(|_, _, _| {}).await?;
+    let format = req.response_format();
+    let words = req.word_timestamps();
+    let task_name = match task {
+        Task::Translate => "translate",
+        Task::Transcribe => "transcribe",
+    };
     let body = match format {
         ResponseFormat::Json if task == Task::Translate => formats::translation_json(&t).to_string(),
         ResponseFormat::Json => formats::json_body(&t).to_string(),
@@ -247,29 +154,25 @@ async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Tas
 
 /// SSE: a `transcript.text.delta` per decoded window, then `transcript.text.done` and `[DONE]`.
 /// `done` has no `usage`: the event's schema allows token usage only, which we do not count.
-fn stream_response(
-    st: Shared,
-    engine: crate::engine::scheduler::EngineHandle,
-    samples: Arc<[f32]>,
-    options: DecodeOptions,
-) -> Response {
+fn stream_response(job: Job) -> Response {
     let (tx, rx) = mpsc::channel::<Event>(1024);
     tokio::spawn(async move {
         let tx2 = tx.clone();
         let first = std::sync::atomic::AtomicBool::new(true);
-        let result = pipeline::transcribe(&st.engines, &engine, samples, options, true, |_, _, text| {
-            if text.is_empty() {
-                return;
-            }
-            let delta = if first.swap(false, Ordering::Relaxed) {
-                text.to_string()
-            } else {
-                format!(" {text}")
-            };
-            let ev = Event::default().data(json!({"type": "transcript.text.delta", "delta": delta}).to_string());
-            let _ = tx2.try_send(ev);
-        })
-        .await;
+        let result = job
+            .run(|_, _, text| {
+                if text.is_empty() {
+                    return;
+                }
+                let delta = if first.swap(false, Ordering::Relaxed) {
+                    text.to_string()
+                } else {
+                    format!(" {text}")
+                };
+                let ev = Event::default().data(json!({"type": "transcript.text.delta", "delta": delta}).to_string());
+                let _ = tx2.try_send(ev);
+            })
+            .await;
         let last = match result {
             Ok(t) => json!({"type": "transcript.text.done", "text": t.text}),
             Err(e) => ApiError::from(e).body(),

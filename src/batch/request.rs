@@ -1,0 +1,332 @@
+//! A transcription request checked before any audio is decoded or any engine runs (in the manner
+//! of TGI's `validation.rs`): the raw fields a client sent ([`TranscriptionParams`], strings as
+//! they arrived) become a [`TranscriptionRequest`] with typed values, or a [`ValidationError`]
+//! that names the field at fault. REST, the CLI and the bench all build requests this way.
+
+use crate::batch::formats::ResponseFormat;
+use crate::engine::recognizer::Task;
+
+/// The fields of a request as a client sent them, unchecked.
+#[derive(Debug, Clone, Default)]
+pub struct TranscriptionParams {
+    /// Name of the audio file (the upload's file name, or the CLI's path); `None` when no file
+    /// was sent.
+    pub file: Option<String>,
+    /// Model name or alias.
+    pub model: Option<String>,
+    /// ISO-639-1 language code.
+    pub language: Option<String>,
+    /// Text that biases the decoder.
+    pub prompt: Option<String>,
+    /// `json`, `text`, `srt`, `verbose_json` or `vtt` (default `json`).
+    pub response_format: Option<String>,
+    /// Sampling temperature, 0 to 1 (default 0).
+    pub temperature: Option<String>,
+    /// `word` and/or `segment`.
+    pub timestamp_granularities: Vec<String>,
+    /// OpenAI's `include[]` (`logprobs`): not supported.
+    pub include: Vec<String>,
+    /// Answer as server-sent events.
+    pub stream: bool,
+    /// `high` sends even short clips to the strong engine.
+    pub quality: Option<String>,
+}
+
+/// Why a request was refused before any work was done. The message is OpenAI's where OpenAI
+/// has one; [`ValidationError::param`] and [`ValidationError::code`] give its error fields.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// A required field is missing (`model`, `file`).
+    #[error("you must provide a {0} parameter")]
+    Missing(&'static str),
+    /// An unknown `response_format`.
+    #[error("Invalid value: '{0}'. Supported values are: 'json', 'text', 'srt', 'verbose_json', and 'vtt'.")]
+    ResponseFormat(String),
+    /// A `temperature` that is no number in [0, 1].
+    #[error("Invalid temperature '{0}': expected a number between 0 and 1.")]
+    Temperature(String),
+    /// A timestamp granularity other than `word` or `segment`.
+    #[error("Invalid value: '{0}'. Supported values are: 'word' and 'segment'.")]
+    TimestampGranularity(String),
+    /// Any `include` value: no engine here reports logprobs.
+    #[error("Invalid value: '{0}'. This server does not return logprobs, so no 'include' values are supported.")]
+    Include(String),
+    /// Timestamp granularities without `response_format=verbose_json`.
+    #[error("timestamp_granularities requires response_format=verbose_json")]
+    GranularitiesNeedVerboseJson,
+}
+
+impl ValidationError {
+    /// The request field at fault.
+    pub fn param(&self) -> &'static str {
+        match self {
+            Self::Missing(field) => field,
+            Self::ResponseFormat(_) => "response_format",
+            Self::Temperature(_) => "temperature",
+            Self::TimestampGranularity(_) | Self::GranularitiesNeedVerboseJson => "timestamp_granularities",
+            Self::Include(_) => "include",
+        }
+    }
+
+    /// OpenAI's error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing(_) => "missing_required_parameter",
+            _ => "invalid_value",
+        }
+    }
+}
+
+/// A checked request: every field typed and within range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranscriptionRequest {
+    file: String,
+    model: String,
+    language: Option<String>,
+    prompt: Option<String>,
+    task: Task,
+    response_format: ResponseFormat,
+    temperature: f32,
+    word_timestamps: bool,
+    stream: bool,
+    quality_high: bool,
+}
+
+impl TranscriptionRequest {
+    /// Checks `params` for `task`, fields in the order OpenAI reports them: model, file,
+    /// response_format, temperature, timestamp_granularities, include. A translation has no
+    /// source language (Whisper detects it).
+    pub fn validate(params: TranscriptionParams, task: Task) -> Result<Self, ValidationError> {
+        let model = params
+            .model
+            .filter(|m| !m.is_empty())
+            .ok_or(ValidationError::Missing("model"))?;
+        let file = params.file.ok_or(ValidationError::Missing("file"))?;
+        let response_format = match params.response_format.as_deref() {
+            None | Some("") => ResponseFormat::Json,
+            Some(f) => ResponseFormat::parse(f).ok_or_else(|| ValidationError::ResponseFormat(f.to_string()))?,
+        };
+        let temperature = match params.temperature.as_deref() {
+            None | Some("") => 0.0,
+            Some(t) => t
+                .parse::<f32>()
+                .ok()
+                .filter(|v| (0.0..=1.0).contains(v))
+                .ok_or_else(|| ValidationError::Temperature(t.to_string()))?,
+        };
+        if let Some(g) = params
+            .timestamp_granularities
+            .iter()
+            .find(|g| *g != "word" && *g != "segment")
+        {
+            return Err(ValidationError::TimestampGranularity(g.clone()));
+        }
+        // OpenAI's only `include` value is `logprobs`, which no engine here reports: refuse it
+        // rather than accept it and never send any.
+        if let Some(i) = params.include.first() {
+            return Err(ValidationError::Include(i.clone()));
+        }
+        if !params.timestamp_granularities.is_empty() && response_format != ResponseFormat::VerboseJson {
+            return Err(ValidationError::GranularitiesNeedVerboseJson);
+        }
+        Ok(Self {
+            file,
+            model,
+            language: match task {
+                Task::Translate => None,
+                Task::Transcribe => params.language.filter(|l| !l.is_empty()),
+            },
+            prompt: params.prompt,
+            task,
+            response_format,
+            temperature,
+            word_timestamps: params.timestamp_granularities.iter().any(|g| g == "word"),
+            stream: params.stream,
+            quality_high: params.quality.as_deref() == Some("high"),
+        })
+    }
+
+    /// The audio file's name.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The requested model or alias.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The language asked for (`None`: the configured default, else detection).
+    pub fn language(&self) -> Option<&str> {
+        self.language.as_deref()
+    }
+
+    /// The decoder prompt.
+    pub fn prompt(&self) -> Option<&str> {
+        self.prompt.as_deref()
+    }
+
+    /// Transcribe or translate.
+    pub fn task(&self) -> Task {
+        self.task
+    }
+
+    /// How the answer is written.
+    pub fn response_format(&self) -> ResponseFormat {
+        self.response_format
+    }
+
+    /// Sampling temperature, 0 to 1.
+    pub fn temperature(&self) -> f32 {
+        self.temperature
+    }
+
+    /// Whether word timestamps were asked for.
+    pub fn word_timestamps(&self) -> bool {
+        self.word_timestamps
+    }
+
+    /// Whether the answer streams as server-sent events.
+    pub fn stream(&self) -> bool {
+        self.stream
+    }
+
+    /// `quality=high`.
+    pub fn quality_high(&self) -> bool {
+        self.quality_high
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(fields: &[(&str, &str)]) -> TranscriptionParams {
+        let mut p = TranscriptionParams {
+            file: Some("a.wav".into()),
+            ..Default::default()
+        };
+        for (k, v) in fields {
+            let v = v.to_string();
+            match *k {
+                "file" => p.file = None,
+                "model" => p.model = Some(v),
+                "language" => p.language = Some(v),
+                "prompt" => p.prompt = Some(v),
+                "response_format" => p.response_format = Some(v),
+                "temperature" => p.temperature = Some(v),
+                "timestamp_granularities" => p.timestamp_granularities.push(v),
+                "include" => p.include.push(v),
+                "stream" => p.stream = true,
+                "quality" => p.quality = Some(v),
+                other => panic!("no field {other}"),
+            }
+        }
+        p
+    }
+
+    fn refused(fields: &[(&str, &str)]) -> ValidationError {
+        TranscriptionRequest::validate(params(fields), Task::Transcribe).unwrap_err()
+    }
+
+    #[test]
+    fn refusals_name_the_field_in_openais_order() {
+        // no model and no file: the model is reported first
+        let e = refused(&[("file", "")]);
+        assert_eq!((e.param(), e.code()), ("model", "missing_required_parameter"));
+        assert_eq!(e.to_string(), "you must provide a model parameter");
+        assert_eq!(refused(&[("model", "")]), ValidationError::Missing("model"));
+        let e = refused(&[("model", "auto"), ("file", ""), ("response_format", "xml")]);
+        assert_eq!((e.param(), e.code()), ("file", "missing_required_parameter"));
+
+        for (fields, param, message) in [
+            (
+                &[("response_format", "xml"), ("temperature", "hot")][..],
+                "response_format",
+                "Invalid value: 'xml'. Supported values are: 'json', 'text', 'srt', 'verbose_json', and 'vtt'.",
+            ),
+            (
+                &[("temperature", "hot")][..],
+                "temperature",
+                "Invalid temperature 'hot': expected a number between 0 and 1.",
+            ),
+            (
+                &[("temperature", "1.5")][..],
+                "temperature",
+                "Invalid temperature '1.5': expected a number between 0 and 1.",
+            ),
+            (
+                &[("timestamp_granularities", "char"), ("include", "logprobs")][..],
+                "timestamp_granularities",
+                "Invalid value: 'char'. Supported values are: 'word' and 'segment'.",
+            ),
+            (
+                &[("include", "logprobs")][..],
+                "include",
+                "Invalid value: 'logprobs'. This server does not return logprobs, so no 'include' values are supported.",
+            ),
+            (
+                &[("timestamp_granularities", "word"), ("response_format", "json")][..],
+                "timestamp_granularities",
+                "timestamp_granularities requires response_format=verbose_json",
+            ),
+        ] {
+            let mut all = vec![("model", "auto")];
+            all.extend_from_slice(fields);
+            let e = refused(&all);
+            assert_eq!(
+                (e.param(), e.code(), e.to_string().as_str()),
+                (param, "invalid_value", message)
+            );
+        }
+    }
+
+    #[test]
+    fn a_valid_request_has_typed_fields_and_defaults() {
+        let r = TranscriptionRequest::validate(params(&[("model", "whisper-1")]), Task::Transcribe).unwrap();
+        assert_eq!((r.model(), r.file()), ("whisper-1", "a.wav"));
+        assert_eq!(r.response_format(), ResponseFormat::Json);
+        assert_eq!(r.temperature(), 0.0);
+        assert!(!r.word_timestamps() && !r.stream() && !r.quality_high());
+        assert_eq!((r.language(), r.prompt()), (None, None));
+
+        let r = TranscriptionRequest::validate(
+            params(&[
+                ("model", "auto"),
+                ("language", "de"),
+                ("prompt", "Hallo"),
+                ("response_format", "verbose_json"),
+                ("temperature", "0.4"),
+                ("timestamp_granularities", "segment"),
+                ("timestamp_granularities", "word"),
+                ("stream", ""),
+                ("quality", "high"),
+            ]),
+            Task::Transcribe,
+        )
+        .unwrap();
+        assert_eq!((r.language(), r.prompt()), (Some("de"), Some("Hallo")));
+        assert_eq!(r.response_format(), ResponseFormat::VerboseJson);
+        assert_eq!(r.temperature(), 0.4);
+        assert!(r.word_timestamps() && r.stream() && r.quality_high());
+        assert_eq!(r.task(), Task::Transcribe);
+
+        // segments alone are no word timestamps; other quality values are the default
+        let r = TranscriptionRequest::validate(
+            params(&[
+                ("model", "auto"),
+                ("response_format", "verbose_json"),
+                ("timestamp_granularities", "segment"),
+                ("quality", "best"),
+            ]),
+            Task::Transcribe,
+        )
+        .unwrap();
+        assert!(!r.word_timestamps() && !r.quality_high());
+
+        // a translation has no source language
+        let r =
+            TranscriptionRequest::validate(params(&[("model", "auto"), ("language", "de")]), Task::Translate).unwrap();
+        assert_eq!((r.task(), r.language()), (Task::Translate, None));
+    }
+}
