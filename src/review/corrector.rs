@@ -209,7 +209,7 @@ impl GlossaryCorrector {
                     continue;
                 }
                 let key = phonetic::english_key(&letters);
-                if key.len() < 2 {
+                if key.len() < 2 || letters.len() < MIN_WINDOW_LETTERS {
                     continue;
                 }
                 let mut tried = HashSet::new();
@@ -234,10 +234,11 @@ impl GlossaryCorrector {
                         if a < 0.6 * b || a > 1.6 * b {
                             continue;
                         }
-                        let score = 0.5 * text::similarity(&letters, &form.letters)
-                            + 0.5 * text::similarity(&key, &form.key)
-                            + self.bonus(seen, form.form.entry);
-                        if score >= threshold && letters != form.letters {
+                        let spelled = text::similarity(&letters, &form.letters);
+                        let score =
+                            0.5 * spelled + 0.5 * text::similarity(&key, &form.key) + self.bonus(seen, form.form.entry);
+                        // A sound-key coincidence between different spellings is no evidence.
+                        if spelled >= MIN_SPELLING_SIMILARITY && score >= threshold && letters != form.letters {
                             out.push(Candidate {
                                 first,
                                 last,
@@ -403,6 +404,10 @@ impl GlossaryCorrector {
 const MISRECOGNITION_ANCHOR_LETTERS: usize = usize::MAX;
 /// Longest Han run compared with Latin terms.
 const MAX_TRANSLITERATION_CHARS: usize = 6;
+/// Fewest letters of a window matched by sound ("ASR" is nobody's respelling).
+const MIN_WINDOW_LETTERS: usize = 4;
+/// Least letter similarity of an English sound-alike match ("bad line" is not "PDL one").
+const MIN_SPELLING_SIMILARITY: f32 = 0.6;
 /// Mean similarity the other syllables of a five-or-more-character term need when one is off.
 const ONE_MISS_REST: f32 = 0.9;
 /// Syllable similarity of the same toneless pinyin with the same tone.
@@ -471,12 +476,21 @@ fn exact_candidates(text: &str, tokens: &[Token], glossary: &Glossary, code_swit
         let canonical = refs.iter().find(|r| r.kind == FormKind::Canonical);
         let misrecognition = refs.iter().find(|r| r.kind == FormKind::Misrecognition);
         let surface = &text[window[0].start..window[window.len() - 1].end];
+        // An alias whose key is also listed as a misrecognition of its term is not a correct name.
+        let listed_wrong = |entry: u32| {
+            refs.iter()
+                .any(|m| m.kind == FormKind::Misrecognition && m.entry == entry)
+        };
         let written = |r: &&super::glossary::FormRef| {
             let e = &glossary.entries()[r.entry as usize];
-            r.kind != FormKind::Misrecognition && (e.term == surface || e.aliases.iter().any(|a| a == surface))
+            match r.kind {
+                FormKind::Canonical => e.term == surface,
+                FormKind::Alias => e.aliases.iter().any(|a| a == surface) && !listed_wrong(r.entry),
+                FormKind::Misrecognition => false,
+            }
         };
         let (entry, keep) = if let Some(r) = refs.iter().find(written) {
-            // Written exactly as the glossary writes a correct name ("int8" is an alias of INT8).
+            // Written exactly as the glossary writes a correct name ("ECR" for Amazon ECR).
             (r.entry, true)
         } else if let Some(c) = canonical {
             // A term written with other spacing: fix it. Only case differs: fix it only for
@@ -544,10 +558,10 @@ fn build_review(text: &str, tokens: &[Token], glossary: &Glossary, chosen: Vec<C
     for c in chosen {
         let term = &glossary.entries()[c.entry as usize].term;
         let (start, mut end) = (tokens[c.first].start, tokens[c.last].end);
-        // A dotted acronym ("W.E.R.") is replaced with its last dot.
+        // A window ending in a dotted acronym ("W.E.R.", "Argos e.d.") takes its last dot.
         let dotted = c.last > c.first
-            && (c.first..c.last).all(|k| &text[tokens[k].end..tokens[k + 1].start] == ".")
-            && (c.first..=c.last).all(|k| tokens[k].end - tokens[k].start == 1);
+            && &text[tokens[c.last - 1].end..tokens[c.last].start] == "."
+            && tokens[c.last].end - tokens[c.last].start == 1;
         if dotted && text[end..].starts_with('.') {
             end += 1;
         }
@@ -734,6 +748,16 @@ mod tests {
         );
         assert_eq!(fix(&g, "Pull from Amazon ECA now."), "Pull from Amazon ECR now.");
         assert_eq!(fix(&g, "The engine X controller."), "The NGINX controller.");
+        // an alias whose spelling is also a listed misrecognition is corrected
+        let g = Glossary::new(vec![entry(
+            "FlashAttention",
+            &["Flash Attention"],
+            &["flash attention"],
+        )]);
+        assert_eq!(
+            fix(&g, "Switching to Flash Attention helped."),
+            "Switching to FlashAttention helped."
+        );
     }
 
     #[test]
@@ -784,7 +808,7 @@ mod tests {
     #[test]
     fn previous_utterances_support_a_term() {
         let g = Glossary::new(vec![entry("Terraform", &[], &[])]);
-        let text = "Run Teraphorn plan.";
+        let text = "Run Teraforn plan.";
         let probe = CorrectorConfig {
             latin_threshold: 0.0,
             ..Default::default()
@@ -795,7 +819,7 @@ mod tests {
         let score = r
             .edits
             .iter()
-            .find(|e| e.from == "Teraphorn")
+            .find(|e| e.from == "Teraforn")
             .expect("a candidate")
             .score;
         // just above the threshold on its own, above it with the term in the conversation
