@@ -5,7 +5,7 @@
 //!   policy choose: clips up to `short_clip_s` go to the fast engine for their language, longer
 //!   ones, `quality=high` and translations to the strong one.
 //! * What a model can do (its languages, whether it translates) comes from its
-//!   [`ModelAbilities`], never from its name.
+//!   [`ModelAbilities`](crate::engine::recognizer::ModelAbilities), never from its name.
 //! * Every refusal is a [`RouteError`]; the HTTP layer turns it into OpenAI's error body in one
 //!   place (`impl From<RouteError> for ApiError`).
 

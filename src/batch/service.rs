@@ -55,11 +55,6 @@ impl BatchService {
         }
     }
 
-    /// The routing rules in force.
-    pub fn policy(&self) -> &RoutePolicy {
-        &self.policy
-    }
-
     /// Routes `req` for `samples` (16 kHz mono) and builds its decoding options. A transcription
     /// without a language gets the configured default; a translation never has one.
     pub fn prepare(
@@ -120,11 +115,6 @@ impl Job {
     /// The engine the request was routed to.
     pub fn engine(&self) -> &EngineHandle {
         &self.engine
-    }
-
-    /// The options the engine will decode with.
-    pub fn options(&self) -> &DecodeOptions {
-        &self.options
     }
 
     /// Transcribes. `progress(done, total, text)` is told after each window, in order, with that

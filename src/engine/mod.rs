@@ -131,10 +131,11 @@ impl Roster {
     }
 }
 
-/// Whisper tiny, English-only: the fast engine of the default installation.
+/// Whisper tiny, English-only: the fast engine of the default installation. (Realtime sessions
+/// still compare with it; [`crate::routing::RoutePolicy::check_language`] replaces that.)
 pub const TINY_EN: &str = "whisper-tiny.en";
 /// Whisper base, multilingual: the strong engine.
-pub const BASE: &str = "whisper-base";
+const BASE: &str = "whisper-base";
 /// SenseVoice-Small, when the user installed its weights: then the preferred fast engine.
 pub const SENSEVOICE: &str = "sensevoice-small";
 
