@@ -1,0 +1,497 @@
+//! The session proper: client events in, server events out. It owns the session's
+//! configuration, its input decoder and its [`Turns`], reads each client event into a change of
+//! configuration or of turns, and speaks every [`TurnEvent`] on the wire in the session's
+//! dialect, choosing engines and decode options for partials and finals on the way.
+//!
+//! ```text
+//!  text frame ─► parse ─► session.update / transcription_session.update ─► checks ─► config
+//!                   └───► append / binary frame ─► decoder ─► Turns::push_audio ─┐
+//!                   └───► commit / clear ───────────────────► Turns::commit|clear ┤
+//!  tick (40 ms) ─► Turns::poll_partial, Turns::check_idle ────────────────────────┤
+//!                                                                                  ▼
+//!         TurnEvent ─► wire event ─► Outbound      PartialDue ─► fast engine ─► partial_result
+//!                                                  FinalReady ─► FinalJob ─► finalizer
+//! ```
+//!
+//! # Invariants
+//!
+//! * **Turn events are spoken in the order they happened**, each as it is handled: a
+//!   `committed` is queued before its final job goes to the finalizer, so the item's `completed`
+//!   can only follow it.
+//! * **A refused update changes nothing.** An unknown model, a non-English language on the
+//!   English-only model, or an input format the decoder cannot read is answered with an
+//!   `error` (param named, event id echoed) and the configuration, decoder and VAD stay as they
+//!   were. An accepted one is answered in the dialect of the update event (GA `session.updated`,
+//!   beta `transcription_session.updated`), whatever dialect the socket opened with.
+//! * **Bad client input never ends the session**: oversize appends, undecodable audio and
+//!   unsupported events are answered with an `error` and the session goes on.
+//! * **Partials yield to finals**: the partial interval stretches (up to 8×) with the fast
+//!   engine's queue depth, and a delta the outbound queue cannot take is dropped (counted in
+//!   `partials_dropped`) and ends its item's deltas.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::SessionParams;
+use super::finals::FinalJob;
+use super::outbound::Outbound;
+use super::turns::{FinalAudio, RATE, SpeechDetector, TurnEvent, Turns, VadSettings};
+use crate::config::FinalWindow;
+use crate::engine::recognizer::{DecodeOptions, Utterance};
+use crate::engine::scheduler::{EngineHandle, PartialTicket, Priority, SchedError};
+use crate::realtime::context::SessionContext;
+use crate::realtime::input::InputDecoder;
+use crate::realtime::protocol::{self, ClientEvent, ErrorCode, ProtocolError, ServerEvent, SessionConfig};
+
+/// The outcome of a partial decode, back from its task.
+pub struct PartialDone {
+    item: String,
+    result: Result<String, SchedError>,
+}
+
+/// The wire event of a turn event that maps to one (`None` for the turn engine's requests to
+/// the caller: partials, deltas and finals, and for `CommitTooShort`, whose error needs the
+/// client's event id). The same in both dialects.
+pub fn wire_event(ev: &TurnEvent) -> Option<ServerEvent> {
+    Some(match ev {
+        TurnEvent::SpeechStarted { item, audio_start_ms } => ServerEvent::speech_started(item, *audio_start_ms),
+        TurnEvent::SpeechStopped { item, audio_end_ms } => ServerEvent::speech_stopped(item, *audio_end_ms),
+        TurnEvent::Committed { item, previous } => ServerEvent::committed(item, previous.clone()),
+        TurnEvent::Cleared => ServerEvent::cleared(),
+        TurnEvent::IdleTimeout {
+            item,
+            audio_start_ms,
+            audio_end_ms,
+        } => ServerEvent::timeout_triggered(item, *audio_start_ms, *audio_end_ms),
+        TurnEvent::CommitTooShort { .. }
+        | TurnEvent::PartialDue { .. }
+        | TurnEvent::Delta { .. }
+        | TurnEvent::FinalReady(_) => return None,
+    })
+}
+
+/// The VAD settings of a configuration (`None`: manual commit).
+fn vad_settings(cfg: &SessionConfig) -> Option<VadSettings> {
+    cfg.turn_detection.effective_vad().map(|v| VadSettings {
+        threshold: v.threshold as f32,
+        prefix_padding_ms: v.prefix_padding_ms,
+        silence_duration_ms: v.silence_duration_ms,
+        idle_timeout_ms: v.idle_timeout_ms,
+    })
+}
+
+/// One session's state between its client and the engines.
+pub struct Session {
+    ctx: Arc<SessionContext>,
+    id: String,
+    beta: bool,
+    expires_at: u64,
+    cfg: SessionConfig,
+    out: Arc<Outbound>,
+    finals: mpsc::Sender<FinalJob>,
+    partials: mpsc::Sender<PartialDone>,
+    /// In a mutex only so that the session is `Sync` (libopus state is not); never contended.
+    decoder: std::sync::Mutex<Option<InputDecoder>>,
+    turns: Turns,
+    scratch: Vec<f32>,
+}
+
+impl Session {
+    /// A session opened with `params`, speaking through `out`, handing finals to `finals` and
+    /// sending the outcomes of its partial decodes to `partials`.
+    pub fn new(
+        ctx: Arc<SessionContext>,
+        params: SessionParams,
+        out: Arc<Outbound>,
+        finals: mpsc::Sender<FinalJob>,
+        partials: mpsc::Sender<PartialDone>,
+    ) -> Self {
+        let mut cfg = match params.preset.clone() {
+            Some(c) => c,
+            None => SessionConfig::with_model(params.url_model.clone().unwrap_or_else(|| "auto".into())),
+        };
+        if ctx.limits.partial_interval_ms == 0 {
+            cfg.partial_interval_ms = Some(0);
+        }
+        let expires_at = crate::ids::now_s() + ctx.limits.max_session_s;
+        let turns = Turns::new(ctx.limits.partial_window_s, Box::new(protocol::new_item_id));
+        let mut s = Self {
+            id: protocol::new_session_id(),
+            beta: params.beta,
+            expires_at,
+            cfg,
+            out,
+            finals,
+            partials,
+            decoder: std::sync::Mutex::new(None),
+            turns,
+            scratch: Vec::new(),
+            ctx,
+        };
+        s.reconfigure();
+        s
+    }
+
+    /// The session id (`sess_…`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn session_json(&self) -> serde_json::Value {
+        if self.beta {
+            self.cfg.to_beta_json(&self.id, self.expires_at)
+        } else {
+            self.cfg.to_ga_json(&self.id, self.expires_at)
+        }
+    }
+
+    /// Sends `session.created` (GA) or `transcription_session.created` (beta).
+    pub async fn send_created(&self) {
+        let ev = if self.beta {
+            ServerEvent::transcription_session_created(self.session_json())
+        } else {
+            ServerEvent::session_created(self.session_json())
+        };
+        self.out.send(ev).await;
+    }
+
+    async fn error(&self, err: ProtocolError) {
+        self.out.send(ServerEvent::error(&err)).await;
+    }
+
+    /// Rebuilds decoder and VAD after a configuration change.
+    fn reconfigure(&mut self) {
+        let mut dec = self.decoder.lock().unwrap_or_else(|p| p.into_inner());
+        if dec.as_ref().map(|d| d.format()) != Some(self.cfg.format) {
+            *dec = InputDecoder::new(self.cfg.format).ok();
+        }
+        drop(dec);
+        let vad = &self.ctx.engines.vad;
+        self.turns.configure(vad_settings(&self.cfg), || {
+            Box::new(vad.stream()) as Box<dyn SpeechDetector>
+        });
+    }
+
+    fn language(&self) -> Option<String> {
+        self.cfg
+            .transcription
+            .language
+            .clone()
+            .or_else(|| self.ctx.engines.default_language().map(str::to_string))
+    }
+
+    fn options(&self) -> DecodeOptions {
+        let mut prompt = self.cfg.transcription.prompt.clone().filter(|p| !p.is_empty());
+        if let Some(k) = &self.cfg.transcription.keywords
+            && !k.is_empty()
+        {
+            let joined = k.join(", ");
+            prompt = Some(match prompt {
+                Some(p) => format!("{p} {joined}"),
+                None => joined,
+            });
+        }
+        DecodeOptions {
+            language: self.language(),
+            prompt,
+            ..Default::default()
+        }
+    }
+
+    fn final_engine(&self, duration_s: f32) -> EngineHandle {
+        let lang = self.language();
+        if let Some(m) = self.cfg.transcription.model.as_deref()
+            && let Some(h) = self.ctx.engines.get(m)
+        {
+            return h.clone();
+        }
+        self.ctx.engines.finalizer(lang.as_deref(), duration_s).clone()
+    }
+
+    /// Handles one text frame.
+    pub async fn on_text(&mut self, text: &str) {
+        let ev = match protocol::parse_client_event(text) {
+            Ok(ev) => ev,
+            Err(e) => return self.error(e).await,
+        };
+        let event_id = ev.event_id().map(str::to_string);
+        match ev {
+            ClientEvent::SessionUpdate { session, .. } => {
+                let mut next = self.cfg.clone();
+                if let Err(e) = next.apply_ga_update(&session) {
+                    return self.error(e.with_event_id(event_id)).await;
+                }
+                self.apply(next, event_id, false).await;
+            }
+            ClientEvent::TranscriptionSessionUpdate { session, .. }
+            | ClientEvent::LegacySessionUpdate { session, .. } => {
+                let mut next = self.cfg.clone();
+                if let Err(e) = next.apply_beta_update(&session) {
+                    return self.error(e.with_event_id(event_id)).await;
+                }
+                self.apply(next, event_id, true).await;
+            }
+            ClientEvent::InputAudioBufferAppend { audio, .. } => self.on_audio(event_id, &audio).await,
+            ClientEvent::InputAudioBufferCommit { .. } => {
+                let events = self.turns.commit();
+                self.emit(events, event_id).await;
+            }
+            ClientEvent::InputAudioBufferClear { .. } => {
+                let events = self.turns.clear();
+                self.emit(events, event_id).await;
+            }
+            ClientEvent::Unsupported { event, .. } => {
+                if let Some(e) = event.reply_error(event_id.as_deref()) {
+                    self.error(e).await;
+                }
+            }
+        }
+    }
+
+    async fn apply(&mut self, next: SessionConfig, event_id: Option<String>, beta_reply: bool) {
+        if let Some(m) = next.transcription.model.as_deref()
+            && !crate::engine::is_auto_alias(m)
+            && self.ctx.engines.get(m).is_none()
+        {
+            let names = self.ctx.engines.names().join(", ");
+            let e = ProtocolError::new(
+                ErrorCode::InvalidModel,
+                format!("Model \"{m}\" is not available. Available models: auto, {names}."),
+            )
+            .with_param("session.audio.input.transcription.model")
+            .with_event_id(event_id);
+            return self.error(e).await;
+        }
+        if next.transcription.language.as_deref().is_some_and(|l| l != "en")
+            && next.transcription.model.as_deref() == Some(crate::engine::TINY_EN)
+        {
+            let e = ProtocolError::new(ErrorCode::InvalidValue, "whisper-tiny.en only transcribes English")
+                .with_param("session.audio.input.transcription.language")
+                .with_event_id(event_id);
+            return self.error(e).await;
+        }
+        if next.format != self.cfg.format
+            && let Err(e) = InputDecoder::new(next.format)
+        {
+            let e = ProtocolError::new(ErrorCode::InvalidValue, e.to_string())
+                .with_param("session.audio.input.format")
+                .with_event_id(event_id);
+            return self.error(e).await;
+        }
+        self.cfg = next;
+        self.reconfigure();
+        let ev = if beta_reply {
+            ServerEvent::transcription_session_updated(self.cfg.to_beta_json(&self.id, self.expires_at))
+        } else {
+            ServerEvent::session_updated(self.session_json())
+        };
+        self.out.send(ev).await;
+    }
+
+    /// Handles the audio of an `append` (`event_id` set) or of a binary frame.
+    pub async fn on_audio(&mut self, event_id: Option<String>, bytes: &[u8]) {
+        if bytes.len() > self.ctx.limits.max_append_bytes {
+            let e = ProtocolError::new(
+                ErrorCode::InvalidValue,
+                format!(
+                    "Audio chunk of {} bytes exceeds the maximum of {} bytes per append.",
+                    bytes.len(),
+                    self.ctx.limits.max_append_bytes
+                ),
+            )
+            .with_param("audio")
+            .with_event_id(event_id);
+            return self.error(e).await;
+        }
+        self.scratch.clear();
+        let pushed = {
+            let mut guard = self.decoder.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(dec) = guard.as_mut() else { return };
+            dec.push(bytes, &mut self.scratch)
+        };
+        if let Err(e) = pushed {
+            let e = ProtocolError::new(ErrorCode::InvalidValue, format!("Invalid audio: {e}"))
+                .with_param("audio")
+                .with_event_id(event_id);
+            return self.error(e).await;
+        }
+        let chunk = std::mem::take(&mut self.scratch);
+        let events = self.turns.push_audio(&chunk).await;
+        self.scratch = chunk;
+        self.emit(events, None).await;
+    }
+
+    /// The session's clock: a partial when one is due, and the idle timeout.
+    pub async fn on_tick(&mut self) {
+        let interval = self.partial_interval();
+        if let Some(ev) = self.turns.poll_partial(Instant::now(), interval) {
+            self.emit(vec![ev], None).await;
+        }
+        if let Some(ev) = self.turns.check_idle() {
+            self.emit(vec![ev], None).await;
+        }
+    }
+
+    /// A partial decode came back.
+    pub async fn on_partial(&mut self, done: PartialDone) {
+        let text = done.result.ok();
+        if let Some(ev) = self.turns.partial_result(&done.item, text.as_deref()) {
+            self.emit(vec![ev], None).await;
+        }
+    }
+
+    /// At the end of a session the server ends: the utterance in progress is committed and
+    /// handed to the finalizer (see [`Turns::finish_open_item`]).
+    pub async fn finish_open_item(&mut self) {
+        let events = self.turns.finish_open_item();
+        self.emit(events, None).await;
+    }
+
+    fn partial_interval(&self) -> Option<Duration> {
+        let base = self
+            .cfg
+            .partial_interval_ms
+            .map(u64::from)
+            .unwrap_or(self.ctx.limits.partial_interval_ms);
+        if base == 0 {
+            return None;
+        }
+        // Under pressure, partials slow down before finals suffer.
+        let fast = self.ctx.engines.fast(self.language().as_deref());
+        let (finals, partials) = fast.queue_depth();
+        let factor = (1 + finals * 2 + partials / 2).min(8) as u64;
+        Some(Duration::from_millis(base * factor))
+    }
+
+    /// Speaks turn events, in order; `event_id` is the client event that caused them.
+    async fn emit(&mut self, events: Vec<TurnEvent>, event_id: Option<String>) {
+        for ev in events {
+            match ev {
+                TurnEvent::CommitTooShort { ms } => {
+                    self.error(ProtocolError::commit_empty(ms).with_event_id(event_id.clone()))
+                        .await
+                }
+                TurnEvent::PartialDue { item, samples, ticket } => self.start_partial(item, samples, ticket),
+                TurnEvent::Delta { item, text } => self.send_delta(&item, text),
+                TurnEvent::FinalReady(audio) => {
+                    let job = self.final_job(audio);
+                    let _ = self.finals.send(job).await;
+                }
+                other => {
+                    if let Some(wire) = wire_event(&other) {
+                        self.out.send(wire).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decodes a partial of `item` on the fast engine; the outcome comes back as [`PartialDone`].
+    fn start_partial(&self, item: String, samples: Arc<[f32]>, ticket: PartialTicket) {
+        let engine = self.ctx.engines.fast(self.language().as_deref()).clone();
+        let options = DecodeOptions {
+            language: self.language(),
+            draft: true,
+            ..Default::default()
+        };
+        let partials = self.partials.clone();
+        tokio::spawn(async move {
+            let r = engine
+                .try_recognize(Utterance { samples, options }, Priority::Partial, Some(ticket))
+                .await;
+            let done = PartialDone {
+                item,
+                result: r.map(|h| h.text),
+            };
+            let _ = partials.send(done).await;
+        });
+    }
+
+    /// Queues a delta if a delta place is free; otherwise drops it, which ends the item's deltas.
+    fn send_delta(&mut self, item: &str, text: String) {
+        if !self.out.try_send_partial(ServerEvent::delta(item, text)) {
+            self.turns.delta_dropped(item);
+            self.ctx.partials_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The final job of a committed item: engine by model, language and length.
+    fn final_job(&self, audio: FinalAudio) -> FinalJob {
+        let engine = self.final_engine(audio.samples.len() as f32 / RATE as f32);
+        FinalJob {
+            audio,
+            options: DecodeOptions {
+                short_window: self.ctx.limits.final_window == FinalWindow::Short,
+                ..self.options()
+            },
+            engine,
+            stopped_at: Instant::now(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(ev: &TurnEvent) -> serde_json::Value {
+        serde_json::from_str(&wire_event(ev).expect("a wire event").to_json()).unwrap()
+    }
+
+    #[test]
+    fn turn_events_map_onto_openai_events() {
+        let v = json(&TurnEvent::SpeechStarted {
+            item: "item_1".into(),
+            audio_start_ms: 340,
+        });
+        assert_eq!(
+            (v["type"].as_str(), v["item_id"].as_str(), v["audio_start_ms"].as_u64()),
+            (Some("input_audio_buffer.speech_started"), Some("item_1"), Some(340))
+        );
+        let v = json(&TurnEvent::SpeechStopped {
+            item: "item_1".into(),
+            audio_end_ms: 2220,
+        });
+        assert_eq!(
+            (v["type"].as_str(), v["audio_end_ms"].as_u64()),
+            (Some("input_audio_buffer.speech_stopped"), Some(2220))
+        );
+        let v = json(&TurnEvent::Committed {
+            item: "item_2".into(),
+            previous: Some("item_1".into()),
+        });
+        assert_eq!(v["type"], "input_audio_buffer.committed");
+        assert_eq!(v["previous_item_id"], "item_1");
+        let v = json(&TurnEvent::Committed {
+            item: "item_1".into(),
+            previous: None,
+        });
+        assert!(v["previous_item_id"].is_null() && v.get("previous_item_id").is_some());
+        assert_eq!(json(&TurnEvent::Cleared)["type"], "input_audio_buffer.cleared");
+        let v = json(&TurnEvent::IdleTimeout {
+            item: "item_9".into(),
+            audio_start_ms: 0,
+            audio_end_ms: 1024,
+        });
+        assert_eq!(v["type"], "input_audio_buffer.timeout_triggered");
+        assert_eq!(
+            (v["audio_start_ms"].as_u64(), v["audio_end_ms"].as_u64()),
+            (Some(0), Some(1024))
+        );
+        assert!(wire_event(&TurnEvent::CommitTooShort { ms: 50.0 }).is_none());
+    }
+
+    #[test]
+    fn a_short_commit_is_answered_with_openais_commit_empty_error() {
+        let v: serde_json::Value = serde_json::from_str(
+            &ServerEvent::error(&ProtocolError::commit_empty(99.0).with_event_id(Some("evt_1"))).to_json(),
+        )
+        .unwrap();
+        assert_eq!(v["error"]["code"], "input_audio_buffer_commit_empty");
+        assert_eq!(v["error"]["event_id"], "evt_1");
+        assert!(v["error"]["message"].as_str().unwrap().contains("99.00ms"));
+    }
+}
