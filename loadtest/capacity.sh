@@ -31,16 +31,17 @@ key=cap-$RANDOM$RANDOM
 config_for() { # setup -> TOML on stdout
     local setup=${1%%+*} batch=8 strong_batch=4
     case $1 in *+nobatch*) batch=1; strong_batch=1 ;; esac
+    echo "[realtime]"
     case $1 in *+short*) echo 'final_window = "short"' ;; esac
     case $setup in
         tiny) echo 'finalizer = "fast"' ;;
         tiny-base) echo 'finalizer = "strong"' ;;
-        sv) echo 'finalizer = "fast"'; echo "sensevoice_dir = \"$sv_dir\"" ;;
-        sv-base-long) echo "finalizer = { strong_above = ${LONG_S:-4} }"; echo "sensevoice_dir = \"$sv_dir\"" ;;
+        sv) echo 'finalizer = "fast"'; echo "[engines]"; echo "sensevoice_dir = \"$sv_dir\"" ;;
+        sv-base-long) echo "finalizer = { strong_above = ${LONG_S:-4} }"; echo "[engines]"; echo "sensevoice_dir = \"$sv_dir\"" ;;
         *) echo "unknown setup $1" >&2; return 2 ;;
     esac
-    echo "[fast]"; echo "max_batch = $batch"
-    echo "[strong]"; echo "max_batch = $strong_batch"
+    echo "[engines.fast]"; echo "max_batch = $batch"
+    echo "[engines.strong]"; echo "max_batch = $strong_batch"
 }
 
 for setup in "$@"; do

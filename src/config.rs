@@ -70,26 +70,61 @@ impl Default for WhisperConfig {
     }
 }
 
-/// Everything the server and CLI can be told.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+/// Everything the server and CLI can be told, in the sections of the TOML file:
+/// `[server]`, `[engines]` (with `[engines.fast]` and `[engines.strong]`), `[realtime]`, `[batch]`.
+/// Unknown keys are refused, so a typo (or a key of the old flat layout) is an error at start-up
+/// rather than a setting silently ignored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Address to listen on.
+    /// Listening, keys, TLS, metrics, shutdown.
+    pub server: ServerConfig,
+    /// Models and the engine queues.
+    pub engines: EnginesConfig,
+    /// Realtime sessions.
+    pub realtime: RealtimeConfig,
+    /// File transcription.
+    pub batch: BatchConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on (`ASR_ROUTER_LISTEN`, `serve --listen`).
     pub listen: SocketAddr,
-    /// The one API key; `None` leaves the server open (with a warning).
+    /// The one API key (`ASR_ROUTER_API_KEY`); `None` leaves the server open (with a warning).
     pub api_key: Option<String>,
-    /// Where models live (`ASR_ROUTER_MODELS`).
-    pub models_dir: PathBuf,
     /// TLS certificate chain (PEM); with `tls_key`, the server speaks HTTPS/WSS.
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
     pub tls_key: Option<PathBuf>,
-    /// Largest accepted upload, bytes.
-    pub max_upload_bytes: usize,
-    /// Longest accepted audio, seconds.
-    pub max_audio_s: f64,
-    /// Clips up to this long go to the fast engine under `model=auto`.
-    pub short_clip_s: f64,
+    /// Whether `/metrics` is open without the API key.
+    pub metrics_open: bool,
+    /// On SIGTERM/SIGINT: how long the server waits for in-flight requests, open sessions and
+    /// their finals before it exits anyway, seconds.
+    pub shutdown_deadline_s: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:18081".parse().expect("static address"),
+            api_key: None,
+            tls_cert: None,
+            tls_key: None,
+            metrics_open: false,
+            shutdown_deadline_s: 30,
+        }
+    }
+}
+
+/// `[engines]`, `[engines.fast]`, `[engines.strong]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnginesConfig {
+    /// Where models live (`ASR_ROUTER_MODELS`, `--models`).
+    pub models_dir: PathBuf,
     /// A SenseVoice-Small model directory (sherpa-onnx or FunASR packaging). When set, or when
     /// `<models_dir>/sensevoice-small` holds one, SenseVoice becomes the fast engine.
     pub sensevoice_dir: Option<PathBuf>,
@@ -99,53 +134,28 @@ pub struct Config {
     pub hub_url: Option<String>,
     /// Language assumed when a request names none (`None` = detect).
     pub default_language: Option<String>,
-    /// The fast engine's settings (Whisper tiny.en until SenseVoice is installed).
-    pub fast: WhisperConfig,
-    /// The strong engine's settings (Whisper base).
-    pub strong: WhisperConfig,
     /// Worker threads per engine.
     pub workers_per_engine: usize,
     /// Max time a worker waits to fill a batch, ms.
     pub batch_wait_ms: u64,
     /// Capacity of each engine queue.
     pub queue_capacity: usize,
-    /// Realtime: maximum concurrent sessions.
-    pub max_sessions: usize,
-    /// Realtime: largest decoded `input_audio_buffer.append`, bytes.
-    pub max_append_bytes: usize,
-    /// Realtime: longest session, seconds.
-    pub max_session_s: u64,
-    /// Realtime: default partial interval, ms.
-    pub partial_interval_ms: u64,
-    /// Realtime: longest window re-decoded for a partial, seconds.
-    pub partial_window_s: f32,
-    /// Realtime: who finalizes.
-    pub finalizer: Finalizer,
-    /// Realtime: the encoder window of finals.
-    pub final_window: FinalWindow,
-    /// Realtime: outbound events buffered per client before partials are dropped.
-    pub outbound_queue: usize,
-    /// Whether `/metrics` is open without the API key.
-    pub metrics_open: bool,
-    /// On SIGTERM/SIGINT: how long the server waits for in-flight requests, open sessions and
-    /// their finals before it exits anyway, seconds.
-    pub shutdown_deadline_s: u64,
+    /// The fast engine's settings (Whisper tiny.en until SenseVoice is installed).
+    pub fast: WhisperConfig,
+    /// The strong engine's settings (Whisper base).
+    pub strong: WhisperConfig,
 }
 
-impl Default for Config {
+impl Default for EnginesConfig {
     fn default() -> Self {
         Self {
-            listen: "127.0.0.1:18081".parse().expect("static address"),
-            api_key: None,
             models_dir: PathBuf::from("models"),
-            tls_cert: None,
-            tls_key: None,
-            max_upload_bytes: 25 * 1024 * 1024,
-            max_audio_s: 4.0 * 3600.0,
-            short_clip_s: 30.0,
             sensevoice_dir: None,
             hub_url: None,
             default_language: None,
+            workers_per_engine: 1,
+            batch_wait_ms: 10,
+            queue_capacity: 64,
             fast: WhisperConfig {
                 max_batch: 8,
                 ..Default::default()
@@ -154,9 +164,35 @@ impl Default for Config {
                 max_batch: 4,
                 ..Default::default()
             },
-            workers_per_engine: 1,
-            batch_wait_ms: 10,
-            queue_capacity: 64,
+        }
+    }
+}
+
+/// `[realtime]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RealtimeConfig {
+    /// Maximum concurrent sessions.
+    pub max_sessions: usize,
+    /// Largest decoded `input_audio_buffer.append`, bytes.
+    pub max_append_bytes: usize,
+    /// Longest session, seconds.
+    pub max_session_s: u64,
+    /// Default partial interval, ms.
+    pub partial_interval_ms: u64,
+    /// Longest window re-decoded for a partial, seconds.
+    pub partial_window_s: f32,
+    /// Who finalizes.
+    pub finalizer: Finalizer,
+    /// The encoder window of finals.
+    pub final_window: FinalWindow,
+    /// Outbound events buffered per client before partials are dropped.
+    pub outbound_queue: usize,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
             max_sessions: 64,
             max_append_bytes: 15 * 1024 * 1024,
             max_session_s: 30 * 60,
@@ -165,10 +201,43 @@ impl Default for Config {
             finalizer: Finalizer::Fast,
             final_window: FinalWindow::Full,
             outbound_queue: 256,
-            metrics_open: false,
-            shutdown_deadline_s: 30,
         }
     }
+}
+
+/// `[batch]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Largest accepted upload, bytes.
+    pub max_upload_bytes: usize,
+    /// Longest accepted audio, seconds.
+    pub max_audio_s: f64,
+    /// Clips up to this long go to the fast engine under `model=auto`.
+    pub short_clip_s: f64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 25 * 1024 * 1024,
+            max_audio_s: 4.0 * 3600.0,
+            short_clip_s: 30.0,
+        }
+    }
+}
+
+/// Settings given on the command line; they win over the file and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--models`
+    pub models_dir: Option<PathBuf>,
+    /// `serve --listen`
+    pub listen: Option<SocketAddr>,
+    /// `serve --tls-cert`
+    pub tls_cert: Option<PathBuf>,
+    /// `serve --tls-key`
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Why the configuration could not be read.
@@ -201,8 +270,35 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The one override path: defaults < the TOML file (if any) < the environment < flags.
+    pub fn resolve(file: Option<&Path>, flags: &Overrides) -> Result<Self, ConfigError> {
+        let mut cfg = Self::load(file)?;
+        if let Some(m) = &flags.models_dir {
+            cfg.engines.models_dir = m.clone();
+        }
+        if let Some(l) = flags.listen {
+            cfg.server.listen = l;
+        }
+        if let Some(c) = &flags.tls_cert {
+            cfg.server.tls_cert = Some(c.clone());
+        }
+        if let Some(k) = &flags.tls_key {
+            cfg.server.tls_key = Some(k.clone());
+        }
+        Ok(cfg)
+    }
+
+    /// The effective configuration as TOML, with the API key masked (`asr-router config print`).
+    pub fn to_toml_redacted(&self) -> String {
+        let mut shown = self.clone();
+        if shown.server.api_key.is_some() {
+            shown.server.api_key = Some("<set>".into());
+        }
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
+    }
+
     /// Defaults, overlaid with the TOML file (if any) and the environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+    fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut cfg = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -219,18 +315,18 @@ impl Config {
         if let Ok(k) = std::env::var("ASR_ROUTER_API_KEY")
             && !k.is_empty()
         {
-            cfg.api_key = Some(k);
+            cfg.server.api_key = Some(k);
         }
         if let Ok(d) = std::env::var("ASR_ROUTER_MODELS") {
-            cfg.models_dir = d.into();
+            cfg.engines.models_dir = d.into();
         }
         if let Ok(h) = std::env::var("ASR_ROUTER_HUB_URL")
             && !h.is_empty()
         {
-            cfg.hub_url = Some(h);
+            cfg.engines.hub_url = Some(h);
         }
         if let Ok(l) = std::env::var("ASR_ROUTER_LISTEN") {
-            cfg.listen = l.parse().map_err(|e| ConfigError::Env {
+            cfg.server.listen = l.parse().map_err(|e| ConfigError::Env {
                 name: "ASR_ROUTER_LISTEN",
                 reason: format!("{e}"),
             })?;
@@ -244,13 +340,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn toml_overrides_defaults_partially() {
-        let c: Config =
-            toml::from_str("max_sessions = 3\nfinalizer = { strong_above = 4.0 }\n[fast]\nthreads = 1\n").unwrap();
-        assert_eq!(c.max_sessions, 3);
-        assert_eq!(c.finalizer, Finalizer::StrongAbove(4.0));
-        assert_eq!(c.fast.threads, 1);
-        assert_eq!(c.fast.beam_size, 1);
-        assert_eq!(c.listen.port(), 18081);
+    fn toml_sections_override_defaults_partially() {
+        let c: Config = toml::from_str(
+            "[realtime]\nmax_sessions = 3\nfinalizer = { strong_above = 4.0 }\n[engines.fast]\nthreads = 1\n",
+        )
+        .unwrap();
+        assert_eq!(c.realtime.max_sessions, 3);
+        assert_eq!(c.realtime.finalizer, Finalizer::StrongAbove(4.0));
+        assert_eq!(c.engines.fast.threads, 1);
+        assert_eq!(c.engines.fast.beam_size, 1);
+        assert_eq!(
+            c.engines.fast.max_batch, 8,
+            "the rest of [engines.fast] keeps its default"
+        );
+        assert_eq!(c.server.listen.port(), 18081);
+    }
+
+    #[test]
+    fn unknown_and_old_flat_keys_are_refused() {
+        let e = toml::from_str::<Config>("max_sessions = 3\n").unwrap_err().to_string();
+        assert!(e.contains("max_sessions"), "{e}");
+        let e = toml::from_str::<Config>("[realtime]\nmax_sesions = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_sesions"), "{e}");
+    }
+
+    #[test]
+    fn flags_win_and_print_round_trips_without_the_key() {
+        let dir = std::env::temp_dir().join(format!("asr-router-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:1000\"\napi_key = \"sk-secret\"\n",
+        )
+        .unwrap();
+        let flags = Overrides {
+            listen: Some("127.0.0.1:2000".parse().unwrap()),
+            ..Default::default()
+        };
+        let c = Config::resolve(Some(&file), &flags).unwrap();
+        assert_eq!(c.server.listen.port(), 2000);
+        let printed = c.to_toml_redacted();
+        assert!(!printed.contains("sk-secret"), "{printed}");
+        let back: Config = toml::from_str(&printed).unwrap();
+        assert_eq!(back.server.listen.port(), 2000);
+        assert_eq!(back.realtime.max_sessions, c.realtime.max_sessions);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,4 +1,5 @@
-//! The `asr-router` command: `serve`, `transcribe`, `models`, `bench` (one file each in `cli/`).
+//! The `asr-router` command: `serve`, `transcribe`, `models`, `bench`, `config` (one file each in
+//! `cli/`).
 
 mod cli;
 
@@ -17,9 +18,15 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let cfg = cli.config()?;
     match cli.cmd {
-        Command::Serve(args) => cli::serve::run(args, cfg),
+        Command::Serve(_) => cli::serve::run(cfg),
         Command::Transcribe(args) => cli::transcribe::run(args, &cfg),
         Command::Models { cmd } => cli::models::run(cmd, &cfg),
         Command::Bench { cmd } => cli::bench::run(cmd, &cfg),
+        Command::Config {
+            cmd: cli::ConfigCmd::Print(_),
+        } => {
+            print!("{}", cfg.to_toml_redacted());
+            Ok(())
+        }
     }
 }

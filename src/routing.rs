@@ -94,9 +94,9 @@ impl RoutePolicy {
     pub fn new(engines: &Engines, cfg: &Config) -> Self {
         Self {
             roster: engines.roster().clone(),
-            short_clip_s: cfg.short_clip_s,
-            finalizer: cfg.finalizer,
-            default_language: cfg.default_language.clone(),
+            short_clip_s: cfg.batch.short_clip_s,
+            finalizer: cfg.realtime.finalizer,
+            default_language: cfg.engines.default_language.clone(),
         }
     }
 

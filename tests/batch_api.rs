@@ -430,7 +430,7 @@ async fn long_audio_goes_to_the_strong_engine_in_windows() {
 async fn limits_full_queue_and_upload_size() {
     // one-slot queues and a 200 kB upload cap
     let s = Server::start(
-        "queue_capacity = 1\nmax_upload_bytes = 200000\nbatch_wait_ms = 0\n[strong]\nmax_batch = 1\n",
+        "[engines]\nqueue_capacity = 1\nbatch_wait_ms = 0\n[engines.strong]\nmax_batch = 1\n[batch]\nmax_upload_bytes = 200000\n",
         &[],
     );
     let r = transcribe(&s, "en_jfk.wav", &[("model", "auto")]).await; // 352 kB

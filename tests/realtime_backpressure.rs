@@ -55,7 +55,7 @@ async fn next(rx: &mut (impl StreamExt<Item = Result<Message, WsError>> + Unpin)
 
 #[tokio::test]
 async fn slow_reader_loses_partials_never_finals() {
-    let s = Server::start("outbound_queue = 1\n", &[]);
+    let s = Server::start("[realtime]\noutbound_queue = 1\n", &[]);
     assert_eq!(s.metric("asr_router_realtime_partials_dropped_total").await, 0.0);
 
     // A client socket with a small receive buffer (set before connecting, so the window stays small).

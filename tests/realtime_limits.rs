@@ -26,7 +26,7 @@ async fn close_code(ws: &mut Ws) -> Option<CloseCode> {
 
 #[tokio::test]
 async fn session_cap_expiry_and_cleanup() {
-    let s = Server::start("max_sessions = 2\nmax_session_s = 3\n", &[]);
+    let s = Server::start("[realtime]\nmax_sessions = 2\nmax_session_s = 3\n", &[]);
     let mut a = connect(&s).await;
     assert_eq!(next_json(&mut a).await.unwrap()["type"], "session.created");
     let mut b = connect(&s).await;
@@ -78,7 +78,7 @@ async fn session_cap_expiry_and_cleanup() {
 
 #[tokio::test]
 async fn expiry_transcribes_the_speech_it_accepted_first() {
-    let s = Server::start("max_session_s = 4\n", &[]);
+    let s = Server::start("[realtime]\nmax_session_s = 4\n", &[]);
     let mut ws = connect(&s).await;
     assert_eq!(next_json(&mut ws).await.unwrap()["type"], "session.created");
     let setup = serde_json::json!({"type": "session.update", "session": {"type": "transcription",
@@ -137,7 +137,7 @@ async fn expiry_transcribes_the_speech_it_accepted_first() {
 #[tokio::test]
 async fn an_oversize_message_closes_with_1009_and_an_error() {
     // max_append_bytes = 3000 gives a frame limit of 3000 * 4/3 + 64 KiB
-    let s = Server::start("max_append_bytes = 3000\n", &[]);
+    let s = Server::start("[realtime]\nmax_append_bytes = 3000\n", &[]);
     let mut ws = connect(&s).await;
     assert_eq!(next_json(&mut ws).await.unwrap()["type"], "session.created");
     ws.send(Message::Binary(vec![0u8; 200_000].into())).await.unwrap();
@@ -155,7 +155,7 @@ async fn an_oversize_message_closes_with_1009_and_an_error() {
 async fn work_of_a_departed_client_is_cancelled() {
     // One worker on the strong engine: ten 11 s utterances are far more than it decodes before
     // the client leaves, so some of them are still queued then.
-    let s = Server::start("workers_per_engine = 1\n", &[]);
+    let s = Server::start("[engines]\nworkers_per_engine = 1\n", &[]);
     let mut ws = connect(&s).await;
     assert_eq!(next_json(&mut ws).await.unwrap()["type"], "session.created");
     let setup = serde_json::json!({"type": "session.update", "session": {"type": "transcription",

@@ -15,7 +15,7 @@ fn standin() -> String {
 
 #[tokio::test]
 async fn sensevoice_serves_short_clips_and_whisper_the_rest() {
-    let s = Server::start(&format!("sensevoice_dir = {:?}\n", standin()), &[]);
+    let s = Server::start(&format!("[engines]\nsensevoice_dir = {:?}\n", standin()), &[]);
     let c = reqwest::Client::new();
     let m: Value = c
         .get(format!("{}/v1/models", s.base))

@@ -96,7 +96,7 @@ async fn sigterm_delivers_the_committed_final_then_exits() {
 #[tokio::test]
 async fn sigterm_lets_a_rest_upload_finish() {
     // a deadline no machine reaches: the upload must complete however slow the decoding is
-    let mut s = Server::start("shutdown_deadline_s = 900\n", &[]);
+    let mut s = Server::start("[server]\nshutdown_deadline_s = 900\n", &[]);
     // JFK five times over (55 s): several windows, so the upload is mid-way when the signal comes
     let (samples, rate) = read_wav(&fixture("en_jfk.wav"));
     let wav = common::wav_bytes(&samples.repeat(5), rate);
@@ -161,7 +161,10 @@ async fn sigterm_with_an_idle_session_closes_it_and_exits() {
 #[tokio::test]
 async fn the_deadline_bounds_a_shutdown_with_work_left() {
     // far more queued work than 1 s allows: the server exits at its deadline anyway
-    let mut s = Server::start("shutdown_deadline_s = 1\nworkers_per_engine = 1\n", &[]);
+    let mut s = Server::start(
+        "[server]\nshutdown_deadline_s = 1\n[engines]\nworkers_per_engine = 1\n",
+        &[],
+    );
     let mut ws = manual_session(&s).await;
     let (samples, _) = read_wav(&fixture("en_jfk.wav"));
     let pcm = pcm16(&samples);

@@ -187,10 +187,10 @@ fn peer(
     for name in names {
         let out = std::process::Command::new(py)
             .arg(&script)
-            .arg(cfg.models_dir.join(&name))
+            .arg(cfg.engines.models_dir.join(&name))
             .arg(serde_json::to_string(&list)?)
-            .arg(format!("{:?}", cfg.strong.compute_type).to_lowercase())
-            .arg(cfg.strong.threads.to_string())
+            .arg(format!("{:?}", cfg.engines.strong.compute_type).to_lowercase())
+            .arg(cfg.engines.strong.threads.to_string())
             .output()
             .with_context(|| format!("running {}", py.display()))?;
         if !out.status.success() {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use asr_router::config::Config;
+use asr_router::config::{Config, Overrides};
 
 #[derive(Parser)]
 #[command(name = "asr-router", version, about = "Local, OpenAI-compatible speech server")]
@@ -26,13 +26,22 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// The configuration: defaults < `--config` file < environment < `--models`.
+    /// The effective configuration: defaults < `--config` file < environment < flags.
     pub fn config(&self) -> anyhow::Result<Config> {
-        let mut cfg = Config::load(self.config.as_deref())?;
-        if let Some(m) = &self.models {
-            cfg.models_dir = m.clone();
-        }
-        Ok(cfg)
+        let serve = match &self.cmd {
+            Command::Serve(a)
+            | Command::Config {
+                cmd: ConfigCmd::Print(a),
+            } => Some(a),
+            _ => None,
+        };
+        let flags = Overrides {
+            models_dir: self.models.clone(),
+            listen: serve.and_then(|a| a.listen),
+            tls_cert: serve.and_then(|a| a.tls_cert.clone()),
+            tls_key: serve.and_then(|a| a.tls_key.clone()),
+        };
+        Ok(Config::resolve(self.config.as_deref(), &flags)?)
     }
 }
 
@@ -52,9 +61,21 @@ pub enum Command {
         #[command(subcommand)]
         cmd: asr_router::bench::BenchCmd,
     },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        cmd: ConfigCmd,
+    },
 }
 
-/// `serve`.
+#[derive(Subcommand)]
+pub enum ConfigCmd {
+    /// Print the effective configuration (defaults < file < environment < flags) as TOML, with
+    /// the API key masked. Takes `serve`'s flags, to show what `serve` with them would use.
+    Print(ServeArgs),
+}
+
+/// `serve` (and `config print`).
 #[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:18081).

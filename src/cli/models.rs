@@ -72,7 +72,7 @@ fn pull(args: PullArgs, cfg: &Config) -> anyhow::Result<()> {
         PrecisionArg::Both => models::Precision::Both,
     };
     let mut req = models::PullRequest::new(source, precision, model.install_dir(cfg));
-    if let Some(hub) = from.or(cfg.hub_url.clone()) {
+    if let Some(hub) = from.or(cfg.engines.hub_url.clone()) {
         req.hub = hub;
     }
     if let Some(r) = repo {

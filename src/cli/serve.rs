@@ -4,21 +4,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::ServeArgs;
 use asr_router::config::Config;
 use asr_router::engine::Engines;
 
 /// Serves until SIGTERM/SIGINT and the graceful shutdown.
-pub fn run(args: ServeArgs, mut cfg: Config) -> anyhow::Result<()> {
-    if let Some(l) = args.listen {
-        cfg.listen = l;
-    }
-    cfg.tls_cert = args.tls_cert.or(cfg.tls_cert);
-    cfg.tls_key = args.tls_key.or(cfg.tls_key);
-    if cfg.api_key.is_none() {
+/// `cfg` already holds `serve`'s flags (`Cli::config`).
+pub fn run(cfg: Config) -> anyhow::Result<()> {
+    if cfg.server.api_key.is_none() {
         tracing::warn!(
             "NO API KEY CONFIGURED: every endpoint is open to anyone who can reach {}. Set ASR_ROUTER_API_KEY.",
-            cfg.listen
+            cfg.server.listen
         );
     }
     let rt = super::runtime()?;
@@ -27,9 +22,20 @@ pub fn run(args: ServeArgs, mut cfg: Config) -> anyhow::Result<()> {
         tracing::info!(model = %m.id, roles = ?m.role, "loaded");
     }
     let state = asr_router::http::AppState::new(cfg, engines);
-    rt.block_on(asr_router::http::serve(state))?;
-    // Whatever is left (a task past the shutdown deadline, a blocking VAD call) must not
-    // keep the process alive; the engine threads end with the process.
+    let ended = rt.block_on(asr_router::http::serve(state))?;
+    if ended == asr_router::http::Shutdown::DeadlinePassed {
+        // An engine thread may be inside a native model run: a normal exit would run the C++
+        // runtime's static destructors, which can wait on it (seen: a process alive 90 s after
+        // the deadline on a loaded box). The deadline is a promise to exit, so exit now.
+        use std::io::Write;
+        let _ = std::io::stderr().flush();
+        let _ = std::io::stdout().flush();
+        // SAFETY: `_exit` ends the process without running destructors or atexit handlers;
+        // nothing after this point needs them (logs are flushed above, no file is half-written).
+        unsafe { libc::_exit(0) };
+    }
+    // Whatever is left (a blocking VAD call) must not keep the process alive; the idle engine
+    // threads end with the process.
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(())
 }

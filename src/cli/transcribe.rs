@@ -36,7 +36,7 @@ pub fn run(args: TranscribeArgs, cfg: &Config) -> anyhow::Result<()> {
         Task::Transcribe,
     )?;
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-    let decoded = asr_router::audio::decode_bytes(bytes, cfg.max_audio_s)
+    let decoded = asr_router::audio::decode_bytes(bytes, cfg.batch.max_audio_s)
         .with_context(|| format!("decoding {}", file.display()))?;
     let engines = Engines::load(cfg).context("loading models (run scripts/fetch-models)")?;
     let service = BatchService::new(&engines, cfg);

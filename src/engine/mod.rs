@@ -142,9 +142,9 @@ pub const SENSEVOICE: &str = "sensevoice-small";
 fn policy_base(cfg: &Config) -> BatchPolicy {
     BatchPolicy {
         max_batch: 16,
-        max_wait: Duration::from_millis(cfg.batch_wait_ms),
-        final_queue: cfg.queue_capacity,
-        partial_queue: cfg.queue_capacity,
+        max_wait: Duration::from_millis(cfg.engines.batch_wait_ms),
+        final_queue: cfg.engines.queue_capacity,
+        partial_queue: cfg.engines.queue_capacity,
     }
 }
 
@@ -192,16 +192,16 @@ fn model_info(handle: &EngineHandle, role: Vec<Role>, dir: &Path) -> ModelInfo {
 }
 
 impl Engines {
-    /// Loads every installed model under `cfg.models_dir` and starts its workers: Whisper base
+    /// Loads every installed model under `cfg.engines.models_dir` and starts its workers: Whisper base
     /// (required, the strong engine), Whisper tiny.en and SenseVoice-Small when installed (fast
     /// engines, SenseVoice preferred).
     pub fn load(cfg: &Config) -> Result<Self, EngineError> {
-        let dir = &cfg.models_dir;
+        let dir = &cfg.engines.models_dir;
         ort_runtime::init(dir)?;
         let vad_path = dir.join("silero-vad/silero_vad.onnx");
         let vad = SileroModel::load(&vad_path)?;
         let policy = policy_base(cfg);
-        let workers = cfg.workers_per_engine;
+        let workers = cfg.engines.workers_per_engine;
         let mut infos = vec![ModelInfo {
             id: "silero-vad".into(),
             role: vec![Role::Vad],
@@ -211,23 +211,33 @@ impl Engines {
         }];
 
         let base_dir = dir.join(BASE);
-        let base = Arc::new(WhisperEngine::load(&base_dir, whisper_settings(BASE, &cfg.strong))?);
+        let base = Arc::new(WhisperEngine::load(
+            &base_dir,
+            whisper_settings(BASE, &cfg.engines.strong),
+        )?);
         let strong = EngineHandle::spawn(base, policy.clone(), workers);
         infos.push(model_info(&strong, vec![Role::Strong, Role::Fast], &base_dir));
 
         let mut fast = Vec::new();
         let tiny_dir = dir.join(TINY_EN);
         if tiny_dir.join("model.bin").exists() {
-            let tiny = Arc::new(WhisperEngine::load(&tiny_dir, whisper_settings(TINY_EN, &cfg.fast))?);
+            let tiny = Arc::new(WhisperEngine::load(
+                &tiny_dir,
+                whisper_settings(TINY_EN, &cfg.engines.fast),
+            )?);
             let h = EngineHandle::spawn(tiny, policy.clone(), workers);
             infos.push(model_info(&h, vec![Role::Fast], &tiny_dir));
             fast.push(h);
         }
         // SenseVoice, when installed, is the fast engine for every language it knows.
-        let sv_dir = cfg.sensevoice_dir.clone().unwrap_or_else(|| dir.join(SENSEVOICE));
+        let sv_dir = cfg
+            .engines
+            .sensevoice_dir
+            .clone()
+            .unwrap_or_else(|| dir.join(SENSEVOICE));
         if sensevoice::is_sensevoice_dir(&sv_dir) {
-            let sv = Arc::new(sensevoice::SenseVoice::load(&sv_dir, cfg.fast.threads)?);
-            let h = EngineHandle::spawn(sv, sv_policy(&cfg.fast, &policy), workers);
+            let sv = Arc::new(sensevoice::SenseVoice::load(&sv_dir, cfg.engines.fast.threads)?);
+            let h = EngineHandle::spawn(sv, sv_policy(&cfg.engines.fast, &policy), workers);
             infos.push(model_info(&h, vec![Role::Fast], &sv_dir));
             fast.insert(0, h);
         }
@@ -235,8 +245,8 @@ impl Engines {
             roster: Arc::new(Roster::new(strong, fast)),
             infos,
             vad,
-            finalizer: cfg.finalizer,
-            default_language: cfg.default_language.clone(),
+            finalizer: cfg.realtime.finalizer,
+            default_language: cfg.engines.default_language.clone(),
         })
     }
 

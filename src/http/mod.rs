@@ -29,7 +29,7 @@ pub use state::{AppState, Shared};
 
 /// The whole HTTP API.
 pub fn router(state: Shared) -> Router {
-    let upload_limit = state.cfg.max_upload_bytes + 64 * 1024;
+    let upload_limit = state.cfg.batch.max_upload_bytes + 64 * 1024;
     let protected = Router::new()
         .route("/v1/models", get(list_models))
         .route("/v1/audio/transcriptions", post(transcriptions::transcriptions))
@@ -58,7 +58,7 @@ pub fn router(state: Shared) -> Router {
 }
 
 async fn require_key(State(st): State<Shared>, req: Request, next: Next) -> Response {
-    if req.uri().path() == "/metrics" && st.cfg.metrics_open {
+    if req.uri().path() == "/metrics" && st.cfg.server.metrics_open {
         return next.run(req).await;
     }
     // Only the `Authorization`/`X-API-Key` value is read: no other client-supplied header
@@ -83,15 +83,17 @@ async fn require_key(State(st): State<Shared>, req: Request, next: Next) -> Resp
     // The request body (an upload, perhaps) was never read: ask the client not to reuse this
     // connection, or its next request could meet a socket the server is closing.
     let mut r = ApiError::unauthorized(msg).into_response();
-    r.headers_mut()
-        .insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    r.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
     r
 }
 
 async fn ready(State(st): State<Shared>) -> Response {
     let saturated = st.engines.names().iter().filter_map(|n| st.engines.get(n)).any(|h| {
         let (f, _) = h.queue_depth();
-        f >= st.cfg.queue_capacity
+        f >= st.cfg.engines.queue_capacity
     });
     if saturated {
         return ApiError::busy("engine queues are full").into_response();
@@ -113,12 +115,14 @@ async fn list_models(State(st): State<Shared>) -> Response {
 /// On SIGTERM or SIGINT the shutdown is graceful and bounded: the listener stops accepting, HTTP
 /// requests in flight complete, realtime sessions end their open utterances, deliver every final
 /// already committed and close with 1001; after `shutdown_deadline_s` the server returns anyway.
-pub async fn serve(state: Shared) -> std::io::Result<()> {
+/// The answer says which: [`Shutdown::Clean`], or [`Shutdown::DeadlinePassed`] with work still
+/// running (an engine thread may be inside a model run).
+pub async fn serve(state: Shared) -> std::io::Result<Shutdown> {
     let cfg = state.cfg.clone();
     let token = state.shutdown.clone();
     let sessions = state.sessions.clone();
     let app = router(state).into_make_service();
-    let tcp = tokio::net::TcpListener::bind(cfg.listen).await?;
+    let tcp = tokio::net::TcpListener::bind(cfg.server.listen).await?;
     let addr = tcp.local_addr()?;
     let signal = shutdown_signal()?;
     let stop = token.clone();
@@ -127,7 +131,7 @@ pub async fn serve(state: Shared) -> std::io::Result<()> {
         stop.cancel();
     });
     let http = async {
-        match (&cfg.tls_cert, &cfg.tls_key) {
+        match (&cfg.server.tls_cert, &cfg.server.tls_key) {
             (Some(cert), Some(key)) => {
                 let acc = tls::acceptor(cert, key).map_err(std::io::Error::other)?;
                 tracing::info!("listening on https://{addr} (wss:// for realtime)");
@@ -150,7 +154,7 @@ pub async fn serve(state: Shared) -> std::io::Result<()> {
     tokio::select! {
         r = &mut http => {
             if !token.is_cancelled() {
-                return r;
+                return r.map(|()| Shutdown::Clean);
             }
             http_result = Some(r);
         }
@@ -158,7 +162,7 @@ pub async fn serve(state: Shared) -> std::io::Result<()> {
     }
     tracing::info!(
         sessions = sessions.len(),
-        deadline_s = cfg.shutdown_deadline_s,
+        deadline_s = cfg.server.shutdown_deadline_s,
         "shutting down: finishing requests and sessions"
     );
     // Upgraded WebSockets are not connections axum waits for; the tracker counts them.
@@ -171,20 +175,29 @@ pub async fn serve(state: Shared) -> std::io::Result<()> {
         sessions.wait().await;
         r
     };
-    match tokio::time::timeout(Duration::from_secs(cfg.shutdown_deadline_s), drain).await {
+    match tokio::time::timeout(Duration::from_secs(cfg.server.shutdown_deadline_s), drain).await {
         Ok(r) => {
             tracing::info!("shut down cleanly");
-            r
+            r.map(|()| Shutdown::Clean)
         }
         Err(_) => {
             tracing::warn!(
                 sessions = sessions.len(),
                 "shutdown deadline of {} s passed: exiting with work unfinished",
-                cfg.shutdown_deadline_s
+                cfg.server.shutdown_deadline_s
             );
-            Ok(())
+            Ok(Shutdown::DeadlinePassed)
         }
     }
+}
+
+/// How [`serve`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Every request and session finished.
+    Clean,
+    /// The deadline passed with work still running.
+    DeadlinePassed,
 }
 
 /// Resolves on the first SIGTERM or SIGINT. The handlers are installed when this is called, not

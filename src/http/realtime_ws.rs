@@ -89,12 +89,12 @@ pub async fn realtime(
     } else {
         ws
     };
-    let max_frame = st.cfg.max_append_bytes * 4 / 3 + 64 * 1024;
+    let max_frame = st.cfg.realtime.max_append_bytes * 4 / 3 + 64 * 1024;
     let ws = ws.max_message_size(max_frame).max_frame_size(max_frame);
 
     let live = st.live_sessions.fetch_add(1, Ordering::SeqCst) + 1;
     let guard = LiveGuard(st.clone());
-    if live > st.cfg.max_sessions {
+    if live > st.cfg.realtime.max_sessions {
         st.sessions_refused.fetch_add(1, Ordering::Relaxed);
         return ws
             .on_upgrade(move |mut socket| async move {

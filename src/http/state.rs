@@ -44,7 +44,7 @@ pub type Shared = Arc<AppState>;
 impl AppState {
     /// Builds the state from loaded engines.
     pub fn new(cfg: Config, engines: Arc<Engines>) -> Shared {
-        let auth = Auth::new(cfg.api_key.clone());
+        let auth = Auth::new(cfg.server.api_key.clone());
         let shutdown = CancellationToken::new();
         let realtime = Arc::new(SessionContext::new(
             engines.clone(),

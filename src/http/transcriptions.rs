@@ -36,7 +36,7 @@ async fn read_form(
     })?;
     let mut form = TranscriptionParams::default();
     let mut file = Bytes::new();
-    let limit = st.cfg.max_upload_bytes;
+    let limit = st.cfg.batch.max_upload_bytes;
     let too_big = || ApiError::too_large(format!("Maximum content size limit ({limit} bytes) exceeded."));
     loop {
         let field = match mp.next_field().await {
@@ -118,7 +118,7 @@ async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Tas
         "transcription request"
     );
 
-    let max_s = st.cfg.max_audio_s;
+    let max_s = st.cfg.batch.max_audio_s;
     let decoded = tokio::task::spawn_blocking(move || crate::audio::decode_bytes(bytes.to_vec(), max_s))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;

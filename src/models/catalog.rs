@@ -113,9 +113,9 @@ impl Model {
 
     /// Where the server looks for this model, hence where it is installed.
     pub fn install_dir(&self, cfg: &Config) -> PathBuf {
-        match (self.name, &cfg.sensevoice_dir) {
+        match (self.name, &cfg.engines.sensevoice_dir) {
             (SENSEVOICE, Some(dir)) => dir.clone(),
-            _ => cfg.models_dir.join(self.name),
+            _ => cfg.engines.models_dir.join(self.name),
         }
     }
 }

@@ -31,12 +31,12 @@ pub struct SessionLimits {
 impl From<&Config> for SessionLimits {
     fn from(c: &Config) -> Self {
         Self {
-            max_session_s: c.max_session_s,
-            max_append_bytes: c.max_append_bytes,
-            partial_interval_ms: c.partial_interval_ms,
-            partial_window_s: c.partial_window_s,
-            final_window: c.final_window,
-            outbound_queue: c.outbound_queue,
+            max_session_s: c.realtime.max_session_s,
+            max_append_bytes: c.realtime.max_append_bytes,
+            partial_interval_ms: c.realtime.partial_interval_ms,
+            partial_window_s: c.realtime.partial_window_s,
+            final_window: c.realtime.final_window,
+            outbound_queue: c.realtime.outbound_queue,
         }
     }
 }
