@@ -143,15 +143,7 @@ impl RoutePolicy {
 
     /// Whether `handle` transcribes `language` (`None`, detection, always passes).
     pub fn check_language(&self, handle: &EngineHandle, language: Option<&str>) -> Result<(), RouteError> {
-        let abilities = handle.abilities();
-        match (language, abilities.languages) {
-            (Some(l), Some(supported)) if !abilities.transcribes(l) => Err(RouteError::UnsupportedLanguage {
-                model: handle.name().to_string(),
-                language: l.to_string(),
-                supported: supported.iter().map(|s| s.to_string()).collect(),
-            }),
-            _ => Ok(()),
-        }
+        check_language(handle, language)
     }
 
     /// Whether `handle` translates; the refusal suggests an engine that does (the strong one
@@ -173,6 +165,20 @@ impl RoutePolicy {
     /// The engine that finalizes a realtime utterance of `duration_s` in `language`.
     pub fn finalizer(&self, language: Option<&str>, duration_s: f32) -> &EngineHandle {
         self.roster.finalizer(self.finalizer, language, duration_s)
+    }
+}
+
+/// Whether `handle` transcribes `language` (`None`, detection, always passes), from the
+/// abilities the model reports. Realtime sessions check a configured model with it.
+pub fn check_language(handle: &EngineHandle, language: Option<&str>) -> Result<(), RouteError> {
+    let abilities = handle.abilities();
+    match (language, abilities.languages) {
+        (Some(l), Some(supported)) if !abilities.transcribes(l) => Err(RouteError::UnsupportedLanguage {
+            model: handle.name().to_string(),
+            language: l.to_string(),
+            supported: supported.iter().map(|s| s.to_string()).collect(),
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -131,9 +131,9 @@ impl Roster {
     }
 }
 
-/// Whisper tiny, English-only: the fast engine of the default installation. (Realtime sessions
-/// still compare with it; [`crate::routing::RoutePolicy::check_language`] replaces that.)
-pub const TINY_EN: &str = "whisper-tiny.en";
+/// Whisper tiny, English-only: the fast engine of the default installation (its directory name;
+/// what it can do comes from the model, see `crate::routing`).
+const TINY_EN: &str = "whisper-tiny.en";
 /// Whisper base, multilingual: the strong engine.
 const BASE: &str = "whisper-base";
 /// SenseVoice-Small, when the user installed its weights: then the preferred fast engine.

@@ -231,6 +231,8 @@ def test_manual_commit_and_errors(base_url, api_key):
             (json.dumps({"type": "session.update", "session": {"type": "transcription", "audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": "high"}}}}}), "invalid_type"),
             (json.dumps({"type": "session.update", "session": {"type": "transcription", "audio": {"input": {"format": {"type": "audio/pcm", "rate": 44100}}}}}), None),
             (json.dumps({"type": "session.update", "session": {"type": "transcription", "audio": {"input": {"transcription": {"model": "no-such-model"}}}}}), "invalid_model"),
+            # an English-only model asked for Chinese: refused from the model's abilities, as REST does
+            (json.dumps({"type": "session.update", "session": {"type": "transcription", "audio": {"input": {"transcription": {"model": "whisper-tiny.en", "language": "zh"}}}}}), "invalid_value"),
             (json.dumps({"type": "response.create"}), None),
         ]:
             await ws.send(bad)

@@ -265,10 +265,15 @@ impl Session {
             .with_event_id(event_id);
             return self.error(e).await;
         }
-        if next.transcription.language.as_deref().is_some_and(|l| l != "en")
-            && next.transcription.model.as_deref() == Some(crate::engine::TINY_EN)
+        // The model's own abilities decide, as for REST (`routing`), never its name.
+        if let Some(h) = next
+            .transcription
+            .model
+            .as_deref()
+            .and_then(|m| self.ctx.engines.get(m))
+            && let Err(refused) = crate::routing::check_language(h, next.transcription.language.as_deref())
         {
-            let e = ProtocolError::new(ErrorCode::InvalidValue, "whisper-tiny.en only transcribes English")
+            let e = ProtocolError::new(ErrorCode::InvalidValue, refused.to_string())
                 .with_param("session.audio.input.transcription.language")
                 .with_event_id(event_id);
             return self.error(e).await;
