@@ -2,9 +2,12 @@
 //!
 //! Data flows one way: bytes → PCM ([`audio`]) → VAD and recognizers ([`engine`], on
 //! [`kernels`]) → text → events and outputs ([`realtime`], [`batch`]), served by [`http`].
-//! Imports point the same way: `http` (transport) → `realtime` / `batch` (domain) → `engine` →
-//! `kernels` / `audio`; [`config`] and [`ids`] are leaves every layer may use.
-//! [`models`] installs model packagings from a hub (`asr-router models pull`).
+//! Imports point the same way: `http` (transport) → `realtime` / `batch` / [`routing`] /
+//! [`review`] (domain) → `engine` → `kernels` / `audio`; [`config`] and [`ids`] are leaves every
+//! layer may use. [`routing`] is the one place that picks an engine, from the abilities models
+//! report; [`review`] holds the second-pass reviewers (script form, glossary corrector).
+//! [`models`] installs model packagings from a hub (`asr-router models pull`); [`bench`] measures.
+//! docs/architecture.md draws the whole picture.
 
 pub mod audio;
 pub mod batch;
