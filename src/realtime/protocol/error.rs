@@ -268,28 +268,44 @@ impl ProtocolError {
 
     /// `decimal_below_min_value` / `decimal_above_max_value` for a number outside `min..=max`.
     pub fn decimal_out_of_range(param: &str, got: f64, min: f64, max: f64) -> Self {
-        let (code, what, bound) = if got < min {
-            (ErrorCode::DecimalBelowMinValue, "below minimum", format!(">= {min}"))
+        let below = got < min;
+        let code = if below {
+            ErrorCode::DecimalBelowMinValue
         } else {
-            (ErrorCode::DecimalAboveMaxValue, "above maximum", format!("<= {max}"))
+            ErrorCode::DecimalAboveMaxValue
         };
-        ProtocolError::new(
-            code,
-            format!("Invalid '{param}': decimal {what} value. Expected a value {bound}, but got {got} instead."),
-        )
-        .with_param(param)
+        Self::out_of_range(code, "decimal", param, below, got, min, max)
     }
 
     /// `integer_below_min_value` / `integer_above_max_value` for an integer outside `min..=max`.
     pub fn integer_out_of_range(param: &str, got: i128, min: i128, max: i128) -> Self {
-        let (code, what, bound) = if got < min {
-            (ErrorCode::IntegerBelowMinValue, "below minimum", format!(">= {min}"))
+        let below = got < min;
+        let code = if below {
+            ErrorCode::IntegerBelowMinValue
         } else {
-            (ErrorCode::IntegerAboveMaxValue, "above maximum", format!("<= {max}"))
+            ErrorCode::IntegerAboveMaxValue
+        };
+        Self::out_of_range(code, "integer", param, below, got, min, max)
+    }
+
+    /// OpenAI's wording for a `kind` (decimal, integer) value outside `min..=max`.
+    fn out_of_range<T: std::fmt::Display>(
+        code: ErrorCode,
+        kind: &str,
+        param: &str,
+        below: bool,
+        got: T,
+        min: T,
+        max: T,
+    ) -> Self {
+        let (what, bound) = if below {
+            ("below minimum", format!(">= {min}"))
+        } else {
+            ("above maximum", format!("<= {max}"))
         };
         ProtocolError::new(
             code,
-            format!("Invalid '{param}': integer {what} value. Expected a value {bound}, but got {got} instead."),
+            format!("Invalid '{param}': {kind} {what} value. Expected a value {bound}, but got {got} instead."),
         )
         .with_param(param)
     }
