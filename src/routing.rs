@@ -110,6 +110,11 @@ impl RoutePolicy {
         self.default_language.as_deref()
     }
 
+    /// The fast engine for `language` (realtime partials), from the models' abilities.
+    pub fn fast(&self, language: Option<&str>) -> &EngineHandle {
+        self.roster.fast(language)
+    }
+
     /// Picks the engine for a request, or says why none fits.
     pub fn route(&self, req: &RouteRequest) -> Result<&EngineHandle, RouteError> {
         let handle = match self.named(&req.model)? {

@@ -58,8 +58,6 @@ pub struct Engines {
     infos: Vec<ModelInfo>,
     /// The VAD model.
     pub vad: SileroModel,
-    finalizer: Finalizer,
-    default_language: Option<String>,
 }
 
 /// The recognizers by name and their roles: what routing chooses from.
@@ -245,8 +243,6 @@ impl Engines {
             roster: Arc::new(Roster::new(strong, fast)),
             infos,
             vad,
-            finalizer: cfg.realtime.finalizer,
-            default_language: cfg.engines.default_language.clone(),
         })
     }
 
@@ -268,26 +264,6 @@ impl Engines {
     /// An engine by exact name.
     pub fn get(&self, name: &str) -> Option<&EngineHandle> {
         self.roster.get(name)
-    }
-
-    /// The language to use when the request names none.
-    pub fn default_language(&self) -> Option<&str> {
-        self.default_language.as_deref()
-    }
-
-    /// The fast engine for a language (see [`Roster::fast`]).
-    pub fn fast(&self, language: Option<&str>) -> &EngineHandle {
-        self.roster.fast(language)
-    }
-
-    /// The strong engine.
-    pub fn strong(&self) -> &EngineHandle {
-        self.roster.strong()
-    }
-
-    /// The engine that finalizes a realtime utterance of `duration_s` under the configured rule.
-    pub fn finalizer(&self, language: Option<&str>, duration_s: f32) -> &EngineHandle {
-        self.roster.finalizer(self.finalizer, language, duration_s)
     }
 }
 

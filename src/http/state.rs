@@ -12,6 +12,7 @@ use super::auth::Auth;
 use crate::config::Config;
 use crate::engine::Engines;
 use crate::realtime::context::{SessionContext, SessionLimits};
+use crate::routing::RoutePolicy;
 
 /// State shared by every handler.
 pub struct AppState {
@@ -48,6 +49,7 @@ impl AppState {
         let shutdown = CancellationToken::new();
         let realtime = Arc::new(SessionContext::new(
             engines.clone(),
+            RoutePolicy::new(&engines, &cfg),
             SessionLimits::from(&cfg),
             shutdown.clone(),
         ));

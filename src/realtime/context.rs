@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, FinalWindow};
 use crate::engine::Engines;
+use crate::routing::RoutePolicy;
 
 /// The limits and defaults of a session, taken from the server configuration.
 #[derive(Debug, Clone)]
@@ -45,6 +46,8 @@ impl From<&Config> for SessionLimits {
 pub struct SessionContext {
     /// Loaded engines (VAD, fast and strong recognizers).
     pub engines: Arc<Engines>,
+    /// The one router: which engine decodes partials and finals.
+    pub routes: RoutePolicy,
     /// Limits and defaults.
     pub limits: SessionLimits,
     /// Partial deltas dropped because a client's outbound queue had no room for them.
@@ -55,10 +58,12 @@ pub struct SessionContext {
 }
 
 impl SessionContext {
-    /// A context over `engines` with `limits`, ending sessions when `shutdown` is cancelled.
-    pub fn new(engines: Arc<Engines>, limits: SessionLimits, shutdown: CancellationToken) -> Self {
+    /// A context over `engines` routed by `routes`, with `limits`, ending sessions when
+    /// `shutdown` is cancelled.
+    pub fn new(engines: Arc<Engines>, routes: RoutePolicy, limits: SessionLimits, shutdown: CancellationToken) -> Self {
         Self {
             engines,
+            routes,
             limits,
             partials_dropped: AtomicU64::new(0),
             shutdown,

@@ -180,7 +180,7 @@ impl Session {
             .transcription
             .language
             .clone()
-            .or_else(|| self.ctx.engines.default_language().map(str::to_string))
+            .or_else(|| self.ctx.routes.default_language().map(str::to_string))
     }
 
     fn options(&self) -> DecodeOptions {
@@ -208,7 +208,7 @@ impl Session {
         {
             return h.clone();
         }
-        self.ctx.engines.finalizer(lang.as_deref(), duration_s).clone()
+        self.ctx.routes.finalizer(lang.as_deref(), duration_s).clone()
     }
 
     /// Handles one text frame.
@@ -365,7 +365,7 @@ impl Session {
             return None;
         }
         // Under pressure, partials slow down before finals suffer.
-        let fast = self.ctx.engines.fast(self.language().as_deref());
+        let fast = self.ctx.routes.fast(self.language().as_deref());
         let (finals, partials) = fast.queue_depth();
         let factor = (1 + finals * 2 + partials / 2).min(8) as u64;
         Some(Duration::from_millis(base * factor))
@@ -396,7 +396,7 @@ impl Session {
 
     /// Decodes a partial of `item` on the fast engine; the outcome comes back as [`PartialDone`].
     fn start_partial(&self, item: String, samples: Arc<[f32]>, ticket: PartialTicket) {
-        let engine = self.ctx.engines.fast(self.language().as_deref()).clone();
+        let engine = self.ctx.routes.fast(self.language().as_deref()).clone();
         let options = DecodeOptions {
             language: self.language(),
             draft: true,
