@@ -71,7 +71,8 @@ impl Default for WhisperConfig {
 }
 
 /// Everything the server and CLI can be told, in the sections of the TOML file:
-/// `[server]`, `[engines]` (with `[engines.fast]` and `[engines.strong]`), `[realtime]`, `[batch]`.
+/// `[server]`, `[engines]` (with `[engines.fast]`, `[engines.strong]` and `[[engines.upstream]]`),
+/// `[realtime]`, `[batch]`, `[review]` (with `[review.llm]`).
 /// Unknown keys are refused, so a typo (or a key of the old flat layout) is an error at start-up
 /// rather than a setting silently ignored.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -85,6 +86,8 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     /// File transcription.
     pub batch: BatchConfig,
+    /// The second pass's reviewers: glossaries, script, the LLM.
+    pub review: ReviewConfig,
 }
 
 /// `[server]`
@@ -144,6 +147,132 @@ pub struct EnginesConfig {
     pub fast: WhisperConfig,
     /// The strong engine's settings (Whisper base).
     pub strong: WhisperConfig,
+    /// Upstream OpenAI-compatible ASR servers (`[[engines.upstream]]`), each a named engine.
+    pub upstream: Vec<UpstreamConfig>,
+}
+
+/// One `[[engines.upstream]]`: an OpenAI-compatible ASR server (`POST {base_url}/v1/audio/transcriptions`),
+/// for example Qwen3-ASR behind vLLM, used as a named engine and, with `strong = true`, as the
+/// strong pass of finals. Its failures fall back to an in-process engine (see `crate::finalize`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// The engine's name in requests and `/v1/models`.
+    pub name: String,
+    /// Base URL, without `/v1` (`http://127.0.0.1:8000`).
+    pub base_url: String,
+    /// Bearer key sent upstream, if it wants one.
+    pub api_key: Option<String>,
+    /// The `model` field sent upstream.
+    pub model: String,
+    /// Whole-request timeout per attempt, ms.
+    pub timeout_ms: u64,
+    /// Requests in flight to this upstream at most (its worker threads).
+    pub max_concurrency: usize,
+    /// Retries after a failed attempt (connection error, 5xx, 429), with exponential backoff.
+    pub retries: u32,
+    /// First backoff, ms (doubled per retry).
+    pub backoff_ms: u64,
+    /// Consecutive failures that open the circuit breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker refuses at once before it lets one request try, seconds.
+    pub breaker_cooldown_s: u64,
+    /// Languages it transcribes (ISO-639-1); empty: any.
+    pub languages: Vec<String>,
+    /// Use it as the strong engine (finals, long files, `quality=high`) instead of Whisper base.
+    pub strong: bool,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            name: "upstream".into(),
+            base_url: "http://127.0.0.1:8000".into(),
+            api_key: None,
+            model: "qwen3-asr".into(),
+            timeout_ms: 30_000,
+            max_concurrency: 4,
+            retries: 1,
+            backoff_ms: 200,
+            breaker_failures: 5,
+            breaker_cooldown_s: 30,
+            languages: Vec::new(),
+            strong: false,
+        }
+    }
+}
+
+/// What a request without a `review` field gets, and what `review` may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewMode {
+    /// The recognizer's text as it is.
+    None,
+    /// Script and form, then the glossary corrector (deterministic, microseconds).
+    #[default]
+    Glossary,
+    /// The glossary reviewers, then the LLM reviewer (`[review.llm]` must be configured).
+    Llm,
+}
+
+/// `[review]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// The review of requests that name none.
+    pub default: ReviewMode,
+    /// A folder of named glossaries (`<id>.json`, the eval glossary schema) for `glossary_id`;
+    /// files are re-read when they change.
+    pub glossary_dir: Option<PathBuf>,
+    /// Mandarin in traditional characters (`zh-Hant`) instead of simplified by default.
+    pub traditional_chinese: bool,
+    /// How long a realtime final may wait for its review before it is sent unreviewed, ms.
+    pub realtime_budget_ms: u64,
+    /// The LLM reviewer, if any.
+    pub llm: Option<LlmReviewConfig>,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        Self {
+            default: ReviewMode::Glossary,
+            glossary_dir: None,
+            traditional_chinese: false,
+            realtime_budget_ms: 1500,
+            llm: None,
+        }
+    }
+}
+
+/// `[review.llm]`: an OpenAI-compatible `/v1/chat/completions` server (llama.cpp, vLLM, Ollama, oMLX).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmReviewConfig {
+    /// Base URL, without `/v1`.
+    pub base_url: String,
+    /// Bearer key, if the server wants one.
+    pub api_key: Option<String>,
+    /// The `model` field sent.
+    pub model: String,
+    /// Time budget of one review, ms; past it the previous text is kept.
+    pub timeout_ms: u64,
+    /// Largest accepted change, as character edit distance over the input's length.
+    pub max_edit_ratio: f32,
+    /// Earlier utterances given as context.
+    pub context_utterances: usize,
+}
+
+impl Default for LlmReviewConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "http://127.0.0.1:8080".into(),
+            api_key: None,
+            model: "gemma-3".into(),
+            timeout_ms: 3000,
+            max_edit_ratio: 0.3,
+            context_utterances: 3,
+        }
+    }
 }
 
 impl Default for EnginesConfig {
@@ -164,6 +293,7 @@ impl Default for EnginesConfig {
                 max_batch: 4,
                 ..Default::default()
             },
+            upstream: Vec::new(),
         }
     }
 }
@@ -291,8 +421,17 @@ impl Config {
     /// The effective configuration as TOML, with the API key masked (`asr-router config print`).
     pub fn to_toml_redacted(&self) -> String {
         let mut shown = self.clone();
-        if shown.server.api_key.is_some() {
-            shown.server.api_key = Some("<set>".into());
+        let mask = |k: &mut Option<String>| {
+            if k.is_some() {
+                *k = Some("<set>".into());
+            }
+        };
+        mask(&mut shown.server.api_key);
+        for u in &mut shown.engines.upstream {
+            mask(&mut u.api_key);
+        }
+        if let Some(l) = &mut shown.review.llm {
+            mask(&mut l.api_key);
         }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
     }
