@@ -234,14 +234,11 @@ pub(crate) mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
-    #[tokio::test]
-    async fn finals_are_reported_in_commit_order_when_the_engine_answers_out_of_order() {
-        let stub = StubRecognizer::new(&[
-            (1000, Script::Text("first", 400 * MS)),
-            (2000, Script::Text("second", 10 * MS)),
-            (3000, Script::Text("third", 150 * MS)),
-        ]);
-        let engine = stub.spawn(3);
+    /// Commits `item_1`, `item_2` and `item_3` (1000, 2000 and 3000 samples) to a finalizer
+    /// serving `stub` on `workers` threads, waits until it has reported them all, and returns
+    /// every event it queued.
+    async fn finalize_three(stub: &Arc<StubRecognizer>, workers: usize) -> Vec<serde_json::Value> {
+        let engine = stub.spawn(workers);
         let (out, mut rx) = Outbound::channel(8);
         let (tx, task) = spawn(out);
         for (item, len) in [("item_1", 1000), ("item_2", 2000), ("item_3", 3000)] {
@@ -249,8 +246,28 @@ pub(crate) mod tests {
         }
         drop(tx);
         task.await.unwrap();
+        drain(&mut rx)
+    }
+
+    /// Decodes one job on its own engine and reports it to `out`, bypassing the loop.
+    async fn decode_and_report(j: FinalJob, out: &Outbound) {
+        let utt = Utterance {
+            samples: j.audio.samples.clone(),
+            options: j.options.clone(),
+        };
+        let r = j.engine.recognize_final(utt).await;
+        report_final(j, r, out).await;
+    }
+
+    #[tokio::test]
+    async fn finals_are_reported_in_commit_order_when_the_engine_answers_out_of_order() {
+        let stub = StubRecognizer::new(&[
+            (1000, Script::Text("first", 400 * MS)),
+            (2000, Script::Text("second", 10 * MS)),
+            (3000, Script::Text("third", 150 * MS)),
+        ]);
+        let all = finalize_three(&stub, 3).await;
         assert_eq!(stub.answered(), [2000, 3000, 1000], "the engine answered out of order");
-        let all = drain(&mut rx);
         // without partials, each final first sends its whole text as the item's only delta
         let deltas: Vec<&str> = all
             .iter()
@@ -278,15 +295,7 @@ pub(crate) mod tests {
             (2000, Script::Fail(MS)),
             (3000, Script::Text("three", MS)),
         ]);
-        let engine = stub.spawn(2);
-        let (out, mut rx) = Outbound::channel(8);
-        let (tx, task) = spawn(out);
-        for (item, len) in [("item_1", 1000), ("item_2", 2000), ("item_3", 3000)] {
-            tx.send(job(item, len, &engine)).await.unwrap();
-        }
-        drop(tx);
-        task.await.unwrap();
-        let events = without_deltas(drain(&mut rx));
+        let events = without_deltas(finalize_three(&stub, 2).await);
         let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
         assert_eq!(
             types,
@@ -319,20 +328,8 @@ pub(crate) mod tests {
         );
         let mut broken = job("item_2", 1000, &engine);
         broken.audio.deltas_broken = true;
-        let r = engine
-            .recognize_final(Utterance {
-                samples: j.audio.samples.clone(),
-                options: DecodeOptions::default(),
-            })
-            .await;
-        report_final(j, r, &out).await;
-        let r = engine
-            .recognize_final(Utterance {
-                samples: broken.audio.samples.clone(),
-                options: DecodeOptions::default(),
-            })
-            .await;
-        report_final(broken, r, &out).await;
+        decode_and_report(j, &out).await;
+        decode_and_report(broken, &out).await;
         let events = drain(&mut rx);
         let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
         assert_eq!(
