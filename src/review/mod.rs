@@ -23,6 +23,8 @@
 
 pub mod corrector;
 pub mod glossary;
+pub mod guard;
+pub mod llm;
 pub mod phonetic;
 pub mod script;
 pub mod text;
@@ -32,6 +34,7 @@ mod eval;
 
 pub use corrector::GlossaryCorrector;
 pub use glossary::{Glossary, GlossaryEntry, GlossaryError, TermLang};
+pub use llm::{LlmError, LlmReviewer, LlmStats, LlmStatsSnapshot};
 pub use script::{ScriptNormalizer, ScriptTarget};
 
 /// What a reviewer knows besides the text itself.
@@ -98,6 +101,9 @@ pub enum ReviewError {
     /// The glossary could not be loaded.
     #[error("glossary: {0}")]
     Glossary(#[from] GlossaryError),
+    /// The LLM reviewer failed or its answer was refused ([`llm::LlmError`]).
+    #[error("llm reviewer: {0}")]
+    Llm(#[from] llm::LlmError),
     /// A reviewer produced edits that do not describe its output (a bug in that reviewer).
     #[error("reviewer {reviewer} produced inconsistent edits: {reason}")]
     InconsistentEdits {
