@@ -615,20 +615,28 @@ mod tests {
     use super::*;
     use crate::review::{GlossaryEntry, apply_edits};
 
-    fn entry(term: &str, aliases: &[&str], mis: &[&str]) -> GlossaryEntry {
-        let mut e = GlossaryEntry::new(term);
-        e.aliases = aliases.iter().map(|s| s.to_string()).collect();
-        e.misrecognitions = mis.iter().map(|s| s.to_string()).collect();
-        e
+    /// A glossary entry written as (term, aliases, misrecognitions).
+    type Spec<'a> = (&'a str, &'a [&'a str], &'a [&'a str]);
+
+    fn glossary(specs: &[Spec]) -> Glossary {
+        Glossary::new(
+            specs
+                .iter()
+                .map(|(term, aliases, mis)| {
+                    let mut e = GlossaryEntry::new(*term);
+                    e.aliases = aliases.iter().map(|s| s.to_string()).collect();
+                    e.misrecognitions = mis.iter().map(|s| s.to_string()).collect();
+                    e
+                })
+                .collect(),
+        )
     }
 
+    /// The corrected text of `s` (no language hint), after checking that every edit describes
+    /// the span it replaces and that applying the edits gives the reviewed text.
     fn fix(g: &Glossary, s: &str) -> String {
-        fix_in(g, s, None)
-    }
-
-    fn fix_in(g: &Glossary, s: &str, lang: Option<&str>) -> String {
         let r = GlossaryCorrector::default()
-            .review(s, &ReviewContext::with_language(lang), g)
+            .review(s, &ReviewContext::default(), g)
             .unwrap();
         assert_eq!(apply_edits(s, &r.edits), r.text);
         for e in &r.edits {
@@ -639,175 +647,207 @@ mod tests {
         r.text
     }
 
+    /// Checks every (heard, expected) case against `g`.
+    fn assert_fixes(g: &Glossary, cases: &[(&str, &str)]) {
+        for (heard, expected) in cases {
+            assert_eq!(fix(g, heard), *expected, "heard: {heard}");
+        }
+    }
+
     #[test]
     fn pinyin_homophones_become_the_term() {
-        let g = Glossary::new(vec![
-            entry("昇腾", &[], &[]),
-            entry("何恺明", &[], &[]),
-            entry("澜舟科技", &[], &[]),
-        ]);
-        assert_eq!(fix(&g, "训练任务迁移到升腾集群上了"), "训练任务迁移到昇腾集群上了");
-        assert_eq!(fix(&g, "何凯明的论文"), "何恺明的论文");
-        // a made-up company name, one homophone character
-        assert_eq!(fix(&g, "我们和兰舟科技合作"), "我们和澜舟科技合作");
-        // traditional input matches too
-        assert_eq!(fix(&g, "遷移到昇騰"), "遷移到昇腾");
+        let g = glossary(&[("昇腾", &[], &[]), ("何恺明", &[], &[]), ("澜舟科技", &[], &[])]);
+        assert_fixes(
+            &g,
+            &[
+                ("训练任务迁移到升腾集群上了", "训练任务迁移到昇腾集群上了"),
+                ("何凯明的论文", "何恺明的论文"),
+                // a made-up company name, one homophone character
+                ("我们和兰舟科技合作", "我们和澜舟科技合作"),
+                // traditional input matches too
+                ("遷移到昇騰", "遷移到昇腾"),
+            ],
+        );
     }
 
     #[test]
     fn near_homophones_with_fuzzy_initials_and_finals() {
-        let g = Glossary::new(vec![
-            entry("知识蒸馏", &[], &[]),
-            entry("深度求索", &[], &[]),
-            entry("星澜智算", &[], &[]),
-        ]);
-        // zheng/zhen (eng/en), zh/z
-        assert_eq!(fix(&g, "我们用知识真流把大模型压缩了"), "我们用知识蒸馏把大模型压缩了");
-        assert_eq!(fix(&g, "深度球索发布了新模型"), "深度求索发布了新模型");
-        // made-up term: xing/xin (ing/in), lan/nan (n/l)
-        assert_eq!(fix(&g, "新南智算的集群"), "星澜智算的集群");
+        let g = glossary(&[("知识蒸馏", &[], &[]), ("深度求索", &[], &[]), ("星澜智算", &[], &[])]);
+        assert_fixes(
+            &g,
+            &[
+                // zheng/zhen (eng/en), zh/z
+                ("我们用知识真流把大模型压缩了", "我们用知识蒸馏把大模型压缩了"),
+                ("深度球索发布了新模型", "深度求索发布了新模型"),
+                // made-up term: xing/xin (ing/in), lan/nan (n/l)
+                ("新南智算的集群", "星澜智算的集群"),
+            ],
+        );
     }
 
     #[test]
     fn two_character_terms_need_same_tones_and_a_shared_character() {
-        let g = Glossary::new(vec![entry("实时", &[], &[]), entry("幂等", &[], &[])]);
-        // 事实 shi4 shi2 vs 实时 shi2 shi2: another word, left alone
-        assert_eq!(fix(&g, "这是事实"), "这是事实");
-        assert_eq!(fix(&g, "接口必须保证密等"), "接口必须保证幂等");
+        let g = glossary(&[("实时", &[], &[]), ("幂等", &[], &[])]);
+        assert_fixes(
+            &g,
+            &[
+                // 事实 shi4 shi2 vs 实时 shi2 shi2: another word, left alone
+                ("这是事实", "这是事实"),
+                ("接口必须保证密等", "接口必须保证幂等"),
+            ],
+        );
     }
 
     #[test]
     fn english_phonetic_respellings() {
-        let g = Glossary::new(vec![
-            entry("Kubernetes", &["K8s"], &[]),
-            entry("Grafana", &[], &[]),
-            entry("Zorblatix", &[], &[]),
+        let g = glossary(&[
+            ("Kubernetes", &["K8s"], &[]),
+            ("Grafana", &[], &[]),
+            ("Zorblatix", &[], &[]),
         ]);
-        assert_eq!(
-            fix(&g, "We moved the service to CuberNets and the pods."),
-            "We moved the service to Kubernetes and the pods."
-        );
-        assert_eq!(fix(&g, "Check the Graphana dashboard."), "Check the Grafana dashboard.");
-        // a made-up product
-        assert_eq!(
-            fix(&g, "Deploy it with Zorblaticks today."),
-            "Deploy it with Zorblatix today."
+        assert_fixes(
+            &g,
+            &[
+                (
+                    "We moved the service to CuberNets and the pods.",
+                    "We moved the service to Kubernetes and the pods.",
+                ),
+                ("Check the Graphana dashboard.", "Check the Grafana dashboard."),
+                // a made-up product
+                ("Deploy it with Zorblaticks today.", "Deploy it with Zorblatix today."),
+            ],
         );
         // a lower-case term starting a sentence keeps the capital
-        let g = Glossary::new(vec![entry("troponin", &[], &[]), entry("pyannote", &[], &[])]);
-        assert_eq!(fix(&g, "Trapenin was elevated."), "Troponin was elevated.");
-        assert_eq!(fix(&g, "Troponin was elevated."), "Troponin was elevated.");
+        let g = glossary(&[("troponin", &[], &[]), ("pyannote", &[], &[])]);
+        assert_fixes(
+            &g,
+            &[
+                ("Trapenin was elevated.", "Troponin was elevated."),
+                ("Troponin was elevated.", "Troponin was elevated."),
+            ],
+        );
         // a split window does not swallow a function word
         assert!(fix(&g, "The step uses Pya No to find speakers.").contains(" to find"));
     }
 
     #[test]
     fn split_latin_runs_are_joined() {
-        let g = Glossary::new(vec![
-            entry("Kubernetes", &[], &[]),
-            entry("PostgreSQL", &["Postgres"], &[]),
-            entry("LangChain", &[], &[]),
-            entry("Argo CD", &["ArgoCD"], &["Argo City"]),
-            entry("Quillbase", &[], &[]),
+        let g = glossary(&[
+            ("Kubernetes", &[], &[]),
+            ("PostgreSQL", &["Postgres"], &[]),
+            ("LangChain", &[], &[]),
+            ("Argo CD", &["ArgoCD"], &["Argo City"]),
+            ("Quillbase", &[], &[]),
         ]);
-        assert_eq!(fix(&g, "Kuber netes runs it."), "Kubernetes runs it.");
-        assert_eq!(
-            fix(&g, "the audit log in post gress QL."),
-            "the audit log in PostgreSQL."
+        assert_fixes(
+            &g,
+            &[
+                ("Kuber netes runs it.", "Kubernetes runs it."),
+                ("the audit log in post gress QL.", "the audit log in PostgreSQL."),
+                ("We built it with Lang chain.", "We built it with LangChain."),
+                ("Argo City syncs the cluster.", "Argo CD syncs the cluster."),
+                ("Data lives in Quill Base now.", "Data lives in Quillbase now."),
+            ],
         );
-        assert_eq!(fix(&g, "We built it with Lang chain."), "We built it with LangChain.");
-        assert_eq!(fix(&g, "Argo City syncs the cluster."), "Argo CD syncs the cluster.");
-        assert_eq!(fix(&g, "Data lives in Quill Base now."), "Data lives in Quillbase now.");
     }
 
     #[test]
     fn transliterations_across_scripts() {
-        let g = Glossary::new(vec![
-            entry("Claude", &[], &[]),
-            entry("Milvus", &[], &[]),
-            entry("Zendaro", &[], &[]),
-        ]);
-        assert_eq!(fix(&g, "聊一下克劳德的配额"), "聊一下 Claude 的配额");
-        assert_eq!(fix(&g, "向量库用的是米尔沃斯。"), "向量库用的是 Milvus。");
-        // made-up: 赞达罗 zan da luo → Zendaro
-        assert_eq!(fix(&g, "我们接入了赞达罗的接口"), "我们接入了 Zendaro 的接口");
-        // ordinary Chinese stays
-        assert_eq!(fix(&g, "我们明天开会讨论这个问题"), "我们明天开会讨论这个问题");
+        let g = glossary(&[("Claude", &[], &[]), ("Milvus", &[], &[]), ("Zendaro", &[], &[])]);
+        assert_fixes(
+            &g,
+            &[
+                ("聊一下克劳德的配额", "聊一下 Claude 的配额"),
+                ("向量库用的是米尔沃斯。", "向量库用的是 Milvus。"),
+                // made-up: 赞达罗 zan da luo → Zendaro
+                ("我们接入了赞达罗的接口", "我们接入了 Zendaro 的接口"),
+                // ordinary Chinese stays
+                ("我们明天开会讨论这个问题", "我们明天开会讨论这个问题"),
+            ],
+        );
     }
 
     #[test]
     fn aliases_are_left_alone_unless_listed_as_misrecognitions() {
-        let g = Glossary::new(vec![
-            entry("Amazon ECR", &["ECR", "Elastic Container Registry"], &["Amazon ECA"]),
-            entry("NGINX", &["engine x"], &["engine X", "Enginex"]),
+        let g = glossary(&[
+            ("Amazon ECR", &["ECR", "Elastic Container Registry"], &["Amazon ECA"]),
+            ("NGINX", &["engine x"], &["engine X", "Enginex"]),
         ]);
-        assert_eq!(fix(&g, "Images come from ECR."), "Images come from ECR.");
-        assert_eq!(
-            fix(&g, "Use the Elastic Container Registry."),
-            "Use the Elastic Container Registry."
+        assert_fixes(
+            &g,
+            &[
+                ("Images come from ECR.", "Images come from ECR."),
+                (
+                    "Use the Elastic Container Registry.",
+                    "Use the Elastic Container Registry.",
+                ),
+                ("Pull from Amazon ECA now.", "Pull from Amazon ECR now."),
+                ("The engine X controller.", "The NGINX controller."),
+            ],
         );
-        assert_eq!(fix(&g, "Pull from Amazon ECA now."), "Pull from Amazon ECR now.");
-        assert_eq!(fix(&g, "The engine X controller."), "The NGINX controller.");
         // an alias whose spelling is also a listed misrecognition is corrected
-        let g = Glossary::new(vec![entry(
-            "FlashAttention",
-            &["Flash Attention"],
-            &["flash attention"],
-        )]);
-        assert_eq!(
-            fix(&g, "Switching to Flash Attention helped."),
-            "Switching to FlashAttention helped."
+        let g = glossary(&[("FlashAttention", &["Flash Attention"], &["flash attention"])]);
+        assert_fixes(
+            &g,
+            &[(
+                "Switching to Flash Attention helped.",
+                "Switching to FlashAttention helped.",
+            )],
         );
     }
 
     #[test]
     fn canonical_case_and_form() {
-        let g = Glossary::new(vec![
-            entry("ClickHouse", &[], &[]),
-            entry("PyTorch", &[], &[]),
-            entry("gRPC", &[], &["GRPC"]),
+        let g = glossary(&[
+            ("ClickHouse", &[], &[]),
+            ("PyTorch", &[], &[]),
+            ("gRPC", &[], &["GRPC"]),
         ]);
-        assert_eq!(fix(&g, "数据先写进click house，报表"), "数据先写进 ClickHouse，报表");
-        assert_eq!(fix(&g, "新模型用Pytorch训练"), "新模型用 PyTorch 训练");
-        assert_eq!(fix(&g, "It forwards GRPC traffic."), "It forwards gRPC traffic.");
-        let g = Glossary::new(vec![entry("WER", &[], &[])]);
-        assert_eq!(
-            fix(&g, "W.E.R. 在中英混说的场景下还是偏高"),
-            "WER 在中英混说的场景下还是偏高"
+        assert_fixes(
+            &g,
+            &[
+                ("数据先写进click house，报表", "数据先写进 ClickHouse，报表"),
+                ("新模型用Pytorch训练", "新模型用 PyTorch 训练"),
+                ("It forwards GRPC traffic.", "It forwards gRPC traffic."),
+            ],
+        );
+        let g = glossary(&[("WER", &[], &[])]);
+        assert_fixes(
+            &g,
+            &[("W.E.R. 在中英混说的场景下还是偏高", "WER 在中英混说的场景下还是偏高")],
         );
     }
 
     #[test]
     fn text_without_terms_is_unchanged() {
-        let g = Glossary::new(vec![
-            entry("SOFR", &[], &["so far", "sofa"]),
-            entry("WER", &[], &["where"]),
-            entry("Claude", &[], &["Cloud"]),
-            entry("ToB", &["2B"], &["to be", "2B"]),
-            entry("Superset", &[], &[]),
-            entry("bug", &[], &["八个"]),
-            entry("回滚", &[], &["回归"]),
+        let g = glossary(&[
+            ("SOFR", &[], &["so far", "sofa"]),
+            ("WER", &[], &["where"]),
+            ("Claude", &[], &["Cloud"]),
+            ("ToB", &["2B"], &["to be", "2B"]),
+            ("Superset", &[], &[]),
+            ("bug", &[], &["八个"]),
+            ("回滚", &[], &["回归"]),
         ]);
-        for s in [
+        let unchanged = [
             "so far we have not found where the cloud went",
             "To be or not to be, that is the question.",
             "The set of all sets is a superset of this one.",
             "我买了八个苹果。",
             "线性回归是最简单的模型。",
             "He was not an ill disposed young man.",
-        ] {
-            assert_eq!(fix(&g, s), s);
-        }
+        ];
+        assert_fixes(&g, &unchanged.map(|s| (s, s)));
         // the same misrecognition inside code-switched speech is a term
-        assert_eq!(
-            fix(&g, "下周开个sync，聊一下Cloud的配额"),
-            "下周开个sync，聊一下 Claude 的配额"
+        assert_fixes(
+            &g,
+            &[("下周开个sync，聊一下Cloud的配额", "下周开个sync，聊一下 Claude 的配额")],
         );
     }
 
     #[test]
     fn previous_utterances_support_a_term() {
-        let g = Glossary::new(vec![entry("Terraform", &[], &[])]);
+        let g = glossary(&[("Terraform", &[], &[])]);
         let text = "Run Teraforn plan.";
         let probe = CorrectorConfig {
             latin_threshold: 0.0,
