@@ -2,13 +2,19 @@
 //!
 //! [`Engines`] is what the transports see: named recognizers behind bounded queues, the VAD model,
 //! and which engines are fast and strong. The rules that pick one for a request live in
-//! [`crate::routing`]. Nothing here knows about HTTP.
+//! [`crate::routing`]. Nothing here knows about HTTP (an [`upstream`] engine speaks HTTP to its
+//! server, but never sees our own HTTP layer).
+//!
+//! Engines: Whisper base (always loaded: the strong engine, or, when an upstream is strong, the
+//! least preferred fast engine and so the in-process fallback for every language), Whisper tiny.en
+//! and SenseVoice-Small when installed, and each `[[engines.upstream]]` under its own name.
 
 pub mod metrics;
 pub mod ort_runtime;
 pub mod recognizer;
 pub mod scheduler;
 pub mod sensevoice;
+pub mod upstream;
 pub mod vad;
 pub mod whisper;
 
@@ -17,9 +23,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, Finalizer, WhisperConfig};
+use crate::config::{Config, Finalizer, UpstreamConfig, WhisperConfig};
 use recognizer::EngineError;
 use scheduler::{BatchPolicy, EngineHandle};
+use upstream::UpstreamRecognizer;
+use upstream::metrics::UpstreamMetrics;
 use vad::SileroModel;
 use whisper::{WhisperEngine, WhisperSettings};
 
@@ -56,6 +64,7 @@ pub struct ModelInfo {
 pub struct Engines {
     roster: Arc<Roster>,
     infos: Vec<ModelInfo>,
+    upstreams: Vec<Arc<UpstreamMetrics>>,
     /// The VAD model.
     pub vad: SileroModel,
 }
@@ -84,6 +93,15 @@ impl Roster {
             fast: fast_names,
             strong: strong_name,
         }
+    }
+
+    /// Adds engines that answer to their names only (no fast or strong role), such as an
+    /// upstream that is not the strong engine.
+    pub fn with_named(mut self, named: Vec<EngineHandle>) -> Self {
+        for h in named {
+            self.by_name.insert(h.name().to_string(), h);
+        }
+        self
     }
 
     /// Engine names, sorted.
@@ -182,17 +200,59 @@ fn model_info(handle: &EngineHandle, role: Vec<Role>, dir: &Path) -> ModelInfo {
         role,
         path: dir.display().to_string(),
         size_bytes: dir_size(dir),
-        languages: match handle.abilities().languages {
-            Some(l) => l.iter().map(|s| s.to_string()).collect(),
-            None => vec!["multilingual".into()],
-        },
+        languages: languages_of(handle),
     }
+}
+
+/// `["en"]`, or `["multilingual"]` for a model that takes any language.
+fn languages_of(handle: &EngineHandle) -> Vec<String> {
+    match handle.abilities().languages {
+        Some(l) => l.iter().map(|s| s.to_string()).collect(),
+        None => vec!["multilingual".into()],
+    }
+}
+
+/// One utterance per run (an upstream batches nothing) and no wait to fill a batch; its
+/// `max_concurrency` worker threads are its concurrency limit.
+fn upstream_policy(base: &BatchPolicy) -> BatchPolicy {
+    BatchPolicy {
+        max_batch: 1,
+        max_wait: Duration::ZERO,
+        ..base.clone()
+    }
+}
+
+/// Builds every configured upstream. Refused: two upstreams of one name, a name an installed
+/// engine or an alias already answers to, more than one `strong = true`.
+fn load_upstreams(configs: &[UpstreamConfig]) -> Result<Vec<(&UpstreamConfig, Arc<UpstreamRecognizer>)>, EngineError> {
+    let refuse = |c: &UpstreamConfig, reason: String| EngineError::Load {
+        model: c.name.clone(),
+        reason,
+    };
+    let mut out: Vec<(&UpstreamConfig, Arc<UpstreamRecognizer>)> = Vec::new();
+    for c in configs {
+        let reserved = [BASE, TINY_EN, SENSEVOICE, "silero-vad"].contains(&c.name.as_str()) || is_auto_alias(&c.name);
+        if reserved {
+            return Err(refuse(c, "that name belongs to a built-in model or alias".into()));
+        }
+        if out.iter().any(|(o, _)| o.name == c.name) {
+            return Err(refuse(c, "two [[engines.upstream]] sections have this name".into()));
+        }
+        if c.strong && out.iter().any(|(o, _)| o.strong) {
+            return Err(refuse(c, "only one [[engines.upstream]] may be strong".into()));
+        }
+        out.push((c, Arc::new(UpstreamRecognizer::new(c)?)));
+    }
+    Ok(out)
 }
 
 impl Engines {
     /// Loads every installed model under `cfg.engines.models_dir` and starts its workers: Whisper base
     /// (required, the strong engine), Whisper tiny.en and SenseVoice-Small when installed (fast
-    /// engines, SenseVoice preferred).
+    /// engines, SenseVoice preferred). Each `[[engines.upstream]]` becomes an engine of its name
+    /// with `max_concurrency` workers; the one with `strong = true` replaces Whisper base as the
+    /// strong engine, and Whisper base becomes the last fast engine. Nothing is sent upstream here:
+    /// an upstream that is down at start-up is found out by the first request.
     pub fn load(cfg: &Config) -> Result<Self, EngineError> {
         let dir = &cfg.engines.models_dir;
         ort_runtime::init(dir)?;
@@ -208,13 +268,20 @@ impl Engines {
             languages: vec!["any".into()],
         }];
 
+        let upstreams = load_upstreams(&cfg.engines.upstream)?;
+        let strong_upstream = upstreams.iter().position(|(c, _)| c.strong);
+
         let base_dir = dir.join(BASE);
         let base = Arc::new(WhisperEngine::load(
             &base_dir,
             whisper_settings(BASE, &cfg.engines.strong),
         )?);
-        let strong = EngineHandle::spawn(base, policy.clone(), workers);
-        infos.push(model_info(&strong, vec![Role::Strong, Role::Fast], &base_dir));
+        let base = EngineHandle::spawn(base, policy.clone(), workers);
+        let base_roles = match strong_upstream {
+            None => vec![Role::Strong, Role::Fast],
+            Some(_) => vec![Role::Fast],
+        };
+        infos.push(model_info(&base, base_roles, &base_dir));
 
         let mut fast = Vec::new();
         let tiny_dir = dir.join(TINY_EN);
@@ -239,11 +306,49 @@ impl Engines {
             infos.push(model_info(&h, vec![Role::Fast], &sv_dir));
             fast.insert(0, h);
         }
+
+        let mut named = Vec::new();
+        let mut upstream_metrics = Vec::new();
+        let mut strong = None;
+        for (i, (c, r)) in upstreams.into_iter().enumerate() {
+            upstream_metrics.push(r.metrics().clone());
+            let source = r.url().to_string();
+            let h = EngineHandle::spawn(r, upstream_policy(&policy), c.max_concurrency);
+            let role = if c.strong { vec![Role::Strong] } else { Vec::new() };
+            infos.push(ModelInfo {
+                id: c.name.clone(),
+                role,
+                path: source,
+                size_bytes: 0,
+                languages: languages_of(&h),
+            });
+            if Some(i) == strong_upstream {
+                strong = Some(h);
+            } else {
+                named.push(h);
+            }
+        }
+        let strong = match strong {
+            Some(up) => {
+                // Whisper base stays, as the last resort of the fast engines: every language
+                // still has an in-process engine when the upstream is down.
+                fast.push(base);
+                up
+            }
+            None => base,
+        };
+        let roster = Roster::new(strong, fast).with_named(named);
         Ok(Self {
-            roster: Arc::new(Roster::new(strong, fast)),
+            roster: Arc::new(roster),
             infos,
+            upstreams: upstream_metrics,
             vad,
         })
+    }
+
+    /// The counters of every configured upstream, in configuration order.
+    pub fn upstreams(&self) -> &[Arc<UpstreamMetrics>] {
+        &self.upstreams
     }
 
     /// The engines and their roles.

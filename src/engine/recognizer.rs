@@ -127,6 +127,11 @@ pub enum EngineError {
     /// The input cannot be handled by this engine (e.g. unsupported language).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The engine cannot be reached right now: an upstream server that is down, timed out,
+    /// answered 5xx/429 after its retries, or whose circuit breaker is open. Nothing is wrong
+    /// with the request; a caller with another engine (the finalizer's fallback) should use it.
+    #[error("engine unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// A speech-to-text backend.

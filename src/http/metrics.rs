@@ -16,6 +16,7 @@ use prometheus::{Encoder, TextEncoder};
 use super::ApiError;
 use super::state::Shared;
 use crate::engine::metrics::HistogramSnapshot;
+use crate::engine::upstream::metrics::UpstreamMetrics;
 
 /// One family being built: a name, its help and type, and its samples.
 struct Family(MetricFamily);
@@ -204,7 +205,47 @@ fn families(st: &Shared) -> Vec<MetricFamily> {
         }
     }
     out.extend([decode.0, wait.0, sizes.0]);
+    out.extend(upstream_families(st.engines.upstreams()));
     out
+}
+
+/// `asr_router_upstream_*`: what each `[[engines.upstream]]` server has done; none without
+/// upstreams (the encoder refuses a family without samples).
+fn upstream_families(ups: &[std::sync::Arc<UpstreamMetrics>]) -> Vec<MetricFamily> {
+    use MetricType::{COUNTER, GAUGE, HISTOGRAM};
+    if ups.is_empty() {
+        return Vec::new();
+    }
+    let mut requests = Family::new(
+        "asr_router_upstream_requests_total",
+        "Attempts at an upstream ASR server by outcome (ok, timeout, http_error, connect_error, bad_answer, breaker_open: refused without a request).",
+        COUNTER,
+    );
+    let mut retries = Family::new(
+        "asr_router_upstream_retries_total",
+        "Attempts at an upstream made after a failed one.",
+        COUNTER,
+    );
+    let mut open = Family::new(
+        "asr_router_upstream_breaker_open",
+        "1 while an upstream's circuit breaker is open or half-open.",
+        GAUGE,
+    );
+    let mut latency = Family::new(
+        "asr_router_upstream_request_seconds",
+        "Duration of each attempt at an upstream, whatever its outcome.",
+        HISTOGRAM,
+    );
+    for u in ups {
+        let name = u.name();
+        for (outcome, n) in u.outcomes() {
+            requests.sample(&[("upstream", name), ("outcome", outcome.label())], n as f64);
+        }
+        retries.sample(&[("upstream", name)], u.retries() as f64);
+        open.sample(&[("upstream", name)], if u.breaker_is_open() { 1.0 } else { 0.0 });
+        latency.histogram(&[("upstream", name)], &u.latency.snapshot());
+    }
+    vec![requests.0, retries.0, open.0, latency.0]
 }
 
 /// `GET /metrics`: Prometheus text of the server and engine counters.

@@ -546,5 +546,6 @@ fn clone_err(e: &EngineError) -> EngineError {
         },
         EngineError::Inference(s) => EngineError::Inference(s.clone()),
         EngineError::InvalidInput(s) => EngineError::InvalidInput(s.clone()),
+        EngineError::Unavailable(s) => EngineError::Unavailable(s.clone()),
     }
 }
