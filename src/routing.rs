@@ -126,7 +126,7 @@ impl RoutePolicy {
         };
         match req.task {
             Task::Translate => self.check_translation(handle)?,
-            Task::Transcribe => self.check_language(handle, req.language.as_deref())?,
+            Task::Transcribe => check_language(handle, req.language.as_deref())?,
         }
         Ok(handle)
     }
@@ -144,11 +144,6 @@ impl RoutePolicy {
             model: model.to_string(),
             available: self.roster.names(),
         })
-    }
-
-    /// Whether `handle` transcribes `language` (`None`, detection, always passes).
-    pub fn check_language(&self, handle: &EngineHandle, language: Option<&str>) -> Result<(), RouteError> {
-        check_language(handle, language)
     }
 
     /// Whether `handle` translates; the refusal suggests an engine that does (the strong one
@@ -171,10 +166,35 @@ impl RoutePolicy {
     pub fn finalizer(&self, language: Option<&str>, duration_s: f32) -> &EngineHandle {
         self.roster.finalizer(self.finalizer, language, duration_s)
     }
+
+    /// The engine that answers when `failed` cannot (an upstream that is down; see
+    /// `crate::finalize::decode`): the fast engine for the language, else the strong one, else
+    /// any other engine that transcribes the language (with none given: that detects it) and,
+    /// for a translation, translates. `None` when no other engine fits.
+    pub fn fallback(&self, failed: &EngineHandle, language: Option<&str>, task: Task) -> Option<&EngineHandle> {
+        let fits = |h: &EngineHandle| {
+            let a = h.abilities();
+            h.name() != failed.name()
+                && match task {
+                    Task::Translate => a.translation,
+                    Task::Transcribe => language.map_or(a.is_multilingual(), |l| a.transcribes(l)),
+                }
+        };
+        [self.roster.fast(language), self.roster.strong()]
+            .into_iter()
+            .find(|h| fits(h))
+            .or_else(|| {
+                self.roster
+                    .names()
+                    .into_iter()
+                    .find_map(|n| self.roster.get(&n).filter(|h| fits(h)))
+            })
+    }
 }
 
 /// Whether `handle` transcribes `language` (`None`, detection, always passes), from the
-/// abilities the model reports. Realtime sessions check a configured model with it.
+/// abilities the model reports. [`RoutePolicy::route`] checks every transcription with it, and
+/// realtime sessions a configured model.
 pub fn check_language(handle: &EngineHandle, language: Option<&str>) -> Result<(), RouteError> {
     let abilities = handle.abilities();
     match (language, abilities.languages) {
@@ -332,8 +352,8 @@ mod tests {
         assert!(p.named("auto").unwrap().is_none());
         assert_eq!(p.named("sv").unwrap().map(|h| h.name()), Some("sv"));
         let tiny = p.roster().get("tiny.en").unwrap();
-        assert!(p.check_language(tiny, Some("en")).is_ok() && p.check_language(tiny, None).is_ok());
-        assert_eq!(p.check_language(tiny, Some("ja")).unwrap_err().param(), "language");
+        assert!(check_language(tiny, Some("en")).is_ok() && check_language(tiny, None).is_ok());
+        assert_eq!(check_language(tiny, Some("ja")).unwrap_err().param(), "language");
     }
 
     #[test]

@@ -1,6 +1,13 @@
 //! The whole-file pipeline behind [`crate::batch::service`]. Short clips are one utterance;
 //! longer audio is cut at VAD pauses into windows of at most 30 s, decoded as a batch through the
-//! scheduler, and stitched back together with time offsets.
+//! scheduler (each with the finalizer chain's fallback), reviewed window by window in order (each
+//! window's review sees the windows before it as context), and stitched back together with time
+//! offsets.
+//!
+//! The transcript keeps the recognizer's text (`raw_text`) next to the reviewed one, with the
+//! reviewers' edits as byte offsets into `raw_text`; segments carry the reviewed text of the
+//! edits that fall inside them (an edit across a segment boundary is left out of the segments,
+//! never out of `text`).
 
 use std::sync::Arc;
 
@@ -8,9 +15,11 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 
 use crate::audio::SAMPLE_RATE;
-use crate::engine::recognizer::{DecodeOptions, Hypothesis, Utterance};
-use crate::engine::scheduler::{EngineHandle, Priority, SchedError};
+use crate::engine::recognizer::{DecodeOptions, Segment, Utterance};
+use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::engine::vad::{SileroModel, segmenter};
+use crate::finalize::{Fallback, FinalDecode, ReviewPlan, SecondPass, decode_final};
+use crate::review::{Edit, apply_edits};
 
 /// Longest window handed to the recognizer, seconds. Whisper sees 30 s, but tends to drop speech
 /// that ends near the edge of its window, so windows keep a margin.
@@ -39,8 +48,31 @@ pub struct Transcript {
     pub segments: Vec<crate::engine::recognizer::Segment>,
     /// Timed words (absolute times), when requested.
     pub words: Vec<crate::engine::recognizer::Word>,
-    /// The engine that produced it.
+    /// The engine that produced it (the fallback's name when every window fell back).
     pub model: String,
+    /// The recognizer's text before review.
+    pub raw_text: String,
+    /// The reviewers' edits, byte offsets into `raw_text`.
+    pub edits: Vec<Edit>,
+    /// Whether a review ran (`review` was not `none`).
+    pub reviewed: bool,
+    /// Reviewers that failed and were skipped, with why.
+    pub review_skipped: Vec<String>,
+    /// Windows decoded by the fallback engine, with why.
+    pub fallbacks: Vec<Fallback>,
+}
+
+/// The finalizer chain a file's windows go through.
+#[derive(Clone, Copy)]
+pub struct Chain<'a> {
+    /// The routed engine.
+    pub engine: &'a EngineHandle,
+    /// The engine that answers when it fails.
+    pub fallback: Option<&'a EngineHandle>,
+    /// The request's review.
+    pub review: &'a ReviewPlan,
+    /// The reviewers.
+    pub second: &'a SecondPass,
 }
 
 /// Cuts a long recording into `(start, end)` sample windows of at most [`WINDOW_S`], at VAD pauses
@@ -74,12 +106,12 @@ pub fn plan_windows(
     Ok(windows)
 }
 
-/// Transcribes decoded 16 kHz audio with `engine`, cutting it into windows with `vad`.
-/// `progress(done, total, text)` is told after each window, in order, with that window's text
-/// (SSE streams it as deltas).
+/// Transcribes decoded 16 kHz audio through `chain`, cutting it into windows with `vad`.
+/// `progress(done, total, text)` is told after each window, in order, with that window's
+/// reviewed text (SSE streams it as deltas).
 pub async fn transcribe(
     vad: &SileroModel,
-    engine: &EngineHandle,
+    chain: Chain<'_>,
     samples: Arc<[f32]>,
     options: DecodeOptions,
     admission: Admission,
@@ -92,43 +124,61 @@ pub async fn transcribe(
         .await
         .map_err(|e| SchedError::Engine(crate::engine::recognizer::EngineError::Inference(e.to_string())))??;
     let total = windows.len();
+    let stats = chain.second.stats();
     let mut pending = FuturesOrdered::new();
     for (i, &(s, e)) in windows.iter().enumerate() {
         let utt = Utterance {
             samples: samples[s..e].into(),
             options: options.clone(),
         };
-        let h = engine.clone();
         let refuse = admission == Admission::RefuseWhenBusy && i == 0;
-        pending.push_back(async move {
-            if refuse {
-                h.try_recognize(utt, Priority::Final, None).await
-            } else {
-                h.recognize_final(utt).await
-            }
-        });
+        pending.push_back(decode_final(chain.engine, chain.fallback, utt, refuse, stats));
     }
     let mut out = Transcript {
         duration_s,
-        model: engine.name().to_string(),
+        model: chain.engine.name().to_string(),
+        reviewed: chain.review.mode() != crate::config::ReviewMode::None,
         ..Default::default()
     };
+    let mut previous: Vec<String> = Vec::new();
     let mut done = 0;
     let mut iter_windows = windows.iter();
     while let Some(r) = pending.next().await {
-        let h: Hypothesis = r?;
+        let FinalDecode {
+            hypothesis: h,
+            engine,
+            fallback,
+        } = r?;
         let (s, _) = iter_windows.next().copied().unwrap_or((0, 0));
         let off = s as f32 / SAMPLE_RATE as f32;
         done += 1;
-        progress(done, total, h.text.trim());
-        if !h.text.is_empty() {
-            if !out.text.is_empty() {
+        if let Some(f) = fallback {
+            out.model = engine;
+            out.fallbacks.push(f);
+        }
+        let raw = h.text.trim();
+        let reviewed = chain.second.review(chain.review, raw, &previous, None).await;
+        progress(done, total, &reviewed.text);
+        out.review_skipped.extend(reviewed.skipped.iter().cloned());
+        if !raw.is_empty() {
+            if !out.raw_text.is_empty() {
+                out.raw_text.push(' ');
                 out.text.push(' ');
             }
-            out.text.push_str(h.text.trim());
+            let base = out.raw_text.len();
+            out.raw_text.push_str(raw);
+            out.text.push_str(&reviewed.text);
+            out.edits.extend(reviewed.edits.iter().cloned().map(|mut e| {
+                e.start += base;
+                e.end += base;
+                e
+            }));
+            previous.push(reviewed.text.clone());
         }
         out.language = out.language.take().or(h.language);
-        out.segments.extend(h.segments.into_iter().map(|mut x| {
+        let mut segments = h.segments;
+        project_edits(raw, &reviewed.edits, &mut segments);
+        out.segments.extend(segments.into_iter().map(|mut x| {
             x.start += off;
             x.end += off;
             x
@@ -140,4 +190,76 @@ pub async fn transcribe(
         }));
     }
     Ok(out)
+}
+
+/// Applies to each segment the edits (byte offsets into `raw`) that fall wholly inside it.
+/// Segments are found in `raw` in order; one that cannot be found keeps its text.
+pub fn project_edits(raw: &str, edits: &[Edit], segments: &mut [Segment]) {
+    if edits.is_empty() {
+        return;
+    }
+    let mut cursor = 0;
+    for seg in segments {
+        let t = seg.text.trim();
+        let Some(at) = raw.get(cursor..).and_then(|rest| rest.find(t)).map(|p| p + cursor) else {
+            continue;
+        };
+        let end = at + t.len();
+        cursor = end;
+        let inside: Vec<Edit> = edits
+            .iter()
+            .filter(|e| e.start >= at && e.end <= end)
+            .cloned()
+            .map(|mut e| {
+                e.start -= at;
+                e.end -= at;
+                e
+            })
+            .collect();
+        if !inside.is_empty() {
+            seg.text = apply_edits(t, &inside);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edit(raw: &str, from: &str, to: &str) -> Edit {
+        let start = raw.find(from).unwrap();
+        Edit {
+            start,
+            end: start + from.len(),
+            from: from.into(),
+            to: to.into(),
+            reviewer: "glossary",
+            term: Some(to.into()),
+            score: 1.0,
+        }
+    }
+
+    #[test]
+    fn edits_reach_the_segments_they_fall_in() {
+        let raw = "we run cube netties. on a graph fana board";
+        let seg = |t: &str| Segment {
+            text: t.into(),
+            ..Default::default()
+        };
+        let mut segments = vec![seg("we run cube netties."), seg("on a graph fana board")];
+        let edits = [
+            edit(raw, "cube netties", "Kubernetes"),
+            edit(raw, "graph fana", "Grafana"),
+            // across the boundary: left out of the segments
+            edit(raw, "netties. on", "x"),
+        ];
+        project_edits(raw, &edits[..2], &mut segments);
+        assert_eq!(segments[0].text, "we run Kubernetes.");
+        assert_eq!(segments[1].text, "on a Grafana board");
+
+        let mut segments = vec![seg("we run cube netties."), seg("on a graph fana board")];
+        project_edits(raw, &edits[2..], &mut segments);
+        assert_eq!(segments[0].text, "we run cube netties.");
+        assert_eq!(segments[1].text, "on a graph fana board");
+    }
 }

@@ -3,8 +3,13 @@
 //! they arrived) become a [`TranscriptionRequest`] with typed values, or a [`ValidationError`]
 //! that names the field at fault. REST, the CLI and the bench all build requests this way.
 
+use std::sync::Arc;
+
 use crate::batch::formats::ResponseFormat;
+use crate::config::ReviewMode;
 use crate::engine::recognizer::Task;
+use crate::finalize::ReviewFields;
+use crate::review::Glossary;
 
 /// The fields of a request as a client sent them, unchecked.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +35,16 @@ pub struct TranscriptionParams {
     pub stream: bool,
     /// `high` sends even short clips to the strong engine.
     pub quality: Option<String>,
+    /// OpenAI's `keywords[]`: terms the review writes as given.
+    pub keywords: Vec<String>,
+    /// OpenAI's `languages[]`: the languages the audio may be in (detection picks among them).
+    pub languages: Vec<String>,
+    /// Extension: an inline glossary, JSON (the eval glossary schema, or a list of strings).
+    pub glossary: Option<String>,
+    /// Extension: a named glossary of the server's glossary folder.
+    pub glossary_id: Option<String>,
+    /// Extension: `none`, `glossary` or `llm`.
+    pub review: Option<String>,
 }
 
 /// Why a request was refused before any work was done. The message is OpenAI's where OpenAI
@@ -54,6 +69,15 @@ pub enum ValidationError {
     /// Timestamp granularities without `response_format=verbose_json`.
     #[error("timestamp_granularities requires response_format=verbose_json")]
     GranularitiesNeedVerboseJson,
+    /// A `review` other than `none`, `glossary` or `llm`.
+    #[error("Invalid value: '{0}'. Supported values are: 'none', 'glossary' and 'llm'.")]
+    Review(String),
+    /// A `glossary` that does not parse.
+    #[error("Invalid glossary: {0}")]
+    Glossary(String),
+    /// A `languages` entry that is no language code.
+    #[error("Invalid value: '{0}'. languages takes ISO-639-1 codes such as 'en' or 'zh'.")]
+    Languages(String),
 }
 
 impl ValidationError {
@@ -65,6 +89,9 @@ impl ValidationError {
             Self::Temperature(_) => "temperature",
             Self::TimestampGranularity(_) | Self::GranularitiesNeedVerboseJson => "timestamp_granularities",
             Self::Include(_) => "include",
+            Self::Review(_) => "review",
+            Self::Glossary(_) => "glossary",
+            Self::Languages(_) => "languages",
         }
     }
 
@@ -78,7 +105,7 @@ impl ValidationError {
 }
 
 /// A checked request: every field typed and within range.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct TranscriptionRequest {
     file: String,
     model: String,
@@ -90,6 +117,8 @@ pub struct TranscriptionRequest {
     word_timestamps: bool,
     stream: bool,
     quality_high: bool,
+    languages: Vec<String>,
+    review: ReviewFields,
 }
 
 impl TranscriptionRequest {
@@ -129,6 +158,21 @@ impl TranscriptionRequest {
         if !params.timestamp_granularities.is_empty() && response_format != ResponseFormat::VerboseJson {
             return Err(ValidationError::GranularitiesNeedVerboseJson);
         }
+        let languages = check_languages(params.languages)?;
+        let review = ReviewFields {
+            mode: match params.review.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(r) => Some(parse_review(r).ok_or_else(|| ValidationError::Review(r.to_string()))?),
+            },
+            glossary: match params.glossary.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(g) => Some(Arc::new(
+                    Glossary::from_json_str(g).map_err(|e| ValidationError::Glossary(e.to_string()))?,
+                )),
+            },
+            glossary_id: params.glossary_id.filter(|g| !g.trim().is_empty()),
+            keywords: params.keywords.into_iter().filter(|k| !k.trim().is_empty()).collect(),
+        };
         Ok(Self {
             file,
             model,
@@ -143,7 +187,19 @@ impl TranscriptionRequest {
             word_timestamps: params.timestamp_granularities.iter().any(|g| g == "word"),
             stream: params.stream,
             quality_high: params.quality.as_deref() == Some("high"),
+            languages,
+            review,
         })
+    }
+
+    /// The languages the audio may be in (empty: any).
+    pub fn languages(&self) -> &[String] {
+        &self.languages
+    }
+
+    /// The review asked for.
+    pub fn review(&self) -> &ReviewFields {
+        &self.review
     }
 
     /// The audio file's name.
@@ -197,6 +253,33 @@ impl TranscriptionRequest {
     }
 }
 
+/// `none` | `glossary` | `llm`.
+pub fn parse_review(s: &str) -> Option<ReviewMode> {
+    Some(match s {
+        "none" => ReviewMode::None,
+        "glossary" => ReviewMode::Glossary,
+        "llm" => ReviewMode::Llm,
+        _ => return None,
+    })
+}
+
+/// `languages[]`: ISO-639 codes (2–3 letters, an optional region), lower-cased, duplicates dropped.
+pub fn check_languages(languages: Vec<String>) -> Result<Vec<String>, ValidationError> {
+    let mut out: Vec<String> = Vec::new();
+    for l in languages {
+        let t = l.trim();
+        let primary = t.split(['-', '_']).next().unwrap_or_default();
+        if !(2..=3).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(ValidationError::Languages(l));
+        }
+        let code = primary.to_ascii_lowercase();
+        if !out.contains(&code) {
+            out.push(code);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +302,11 @@ mod tests {
                 "include" => p.include.push(v),
                 "stream" => p.stream = true,
                 "quality" => p.quality = Some(v),
+                "keywords" => p.keywords.push(v),
+                "languages" => p.languages.push(v),
+                "glossary" => p.glossary = Some(v),
+                "glossary_id" => p.glossary_id = Some(v),
+                "review" => p.review = Some(v),
                 other => panic!("no field {other}"),
             }
         }
@@ -328,5 +416,64 @@ mod tests {
         let r =
             TranscriptionRequest::validate(params(&[("model", "auto"), ("language", "de")]), Task::Translate).unwrap();
         assert_eq!((r.task(), r.language()), (Task::Translate, None));
+    }
+
+    #[test]
+    fn review_fields_are_checked_before_any_audio() {
+        for (fields, param, message) in [
+            (
+                &[("review", "gpt")][..],
+                "review",
+                "Invalid value: 'gpt'. Supported values are: 'none', 'glossary' and 'llm'.",
+            ),
+            (
+                &[("languages", "english")][..],
+                "languages",
+                "Invalid value: 'english'. languages takes ISO-639-1 codes such as 'en' or 'zh'.",
+            ),
+            (
+                &[("languages", "z1")][..],
+                "languages",
+                "Invalid value: 'z1'. languages takes ISO-639-1 codes such as 'en' or 'zh'.",
+            ),
+        ] {
+            let mut all = vec![("model", "auto")];
+            all.extend_from_slice(fields);
+            let e = refused(&all);
+            assert_eq!(
+                (e.param(), e.code(), e.to_string().as_str()),
+                (param, "invalid_value", message)
+            );
+        }
+        let e = refused(&[("model", "auto"), ("glossary", "{\"term\": ")]);
+        assert_eq!((e.param(), e.code()), ("glossary", "invalid_value"));
+        assert!(e.to_string().starts_with("Invalid glossary: "), "{e}");
+
+        let r = TranscriptionRequest::validate(
+            params(&[
+                ("model", "auto"),
+                ("review", "llm"),
+                ("glossary", r#"[{"term": "Kubernetes", "aliases": ["k8s"]}, "Grafana"]"#),
+                ("glossary_id", "team"),
+                ("keywords", "SenseVoice"),
+                ("keywords", " "),
+                ("languages", "zh"),
+                ("languages", "EN-us"),
+                ("languages", "zh"),
+            ]),
+            Task::Transcribe,
+        )
+        .unwrap();
+        assert_eq!(r.languages(), ["zh", "en"]);
+        let f = r.review();
+        assert_eq!(f.mode, Some(ReviewMode::Llm));
+        assert_eq!(f.glossary.as_ref().map(|g| g.len()), Some(2));
+        assert_eq!(
+            (f.glossary_id.as_deref(), f.keywords.as_slice()),
+            (Some("team"), &["SenseVoice".to_string()][..])
+        );
+
+        let r = TranscriptionRequest::validate(params(&[("model", "auto")]), Task::Transcribe).unwrap();
+        assert!(r.review().mode.is_none() && r.review().glossary.is_none() && r.languages().is_empty());
     }
 }

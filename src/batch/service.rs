@@ -1,11 +1,13 @@
 //! The batch transcription service: one path from a checked [`TranscriptionRequest`] and decoded
-//! audio to a [`Transcript`], shared by REST, the `transcribe` command and `bench transcribe`:
-//! route ([`RoutePolicy`]) → decoding options → the windowed [`pipeline`].
+//! audio to a [`Transcript`], shared by REST, the `transcribe` and `eval` commands and
+//! `bench transcribe`: route ([`RoutePolicy`]) → decoding options → the windowed [`pipeline`],
+//! whose windows go through the finalizer chain ([`crate::finalize`]: the routed engine with its
+//! fallback, then the reviewers).
 //!
-//! [`BatchService::prepare`] routes and builds the options without running anything, so that a
-//! caller can refuse a request (unknown model, a language the model does not know) before it
-//! commits to an answer (REST's event stream); [`Job::run`] then transcribes.
-//! [`BatchService::transcribe`] does both.
+//! [`BatchService::prepare`] routes, checks the review and builds the options without running
+//! anything, so that a caller can refuse a request (unknown model, a language the model does not
+//! know, an unknown glossary) before it commits to an answer (REST's event stream);
+//! [`Job::run`] then transcribes. [`BatchService::transcribe`] does both.
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use crate::engine::Engines;
 use crate::engine::recognizer::{DecodeOptions, Task};
 use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::engine::vad::SileroModel;
+use crate::finalize::{PlanError, ReviewPlan, SecondPass};
 use crate::routing::{RouteError, RoutePolicy, RouteRequest};
 
 /// Why a request got no transcript.
@@ -25,6 +28,9 @@ pub enum BatchError {
     /// No engine can serve it.
     #[error(transparent)]
     Route(#[from] RouteError),
+    /// Its review cannot be done (unknown glossary, no LLM reviewer).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
     /// The engine refused or failed.
     #[error(transparent)]
     Engine(#[from] SchedError),
@@ -35,34 +41,45 @@ pub enum BatchError {
 pub struct BatchService {
     policy: RoutePolicy,
     vad: SileroModel,
+    second: Arc<SecondPass>,
 }
 
-/// A request routed to its engine with its decoding options, ready to run.
+/// A request routed to its engine with its decoding options and review, ready to run.
 pub struct Job {
     engine: EngineHandle,
+    fallback: Option<EngineHandle>,
     options: DecodeOptions,
     samples: Arc<[f32]>,
     vad: SileroModel,
     admission: Admission,
+    review: ReviewPlan,
+    second: Arc<SecondPass>,
 }
 
 impl BatchService {
-    /// The service over `engines` with the routing rules of `cfg`.
-    pub fn new(engines: &Engines, cfg: &Config) -> Self {
+    /// The service over `engines` with the routing rules of `cfg` and the reviewers of `second`.
+    pub fn new(engines: &Engines, cfg: &Config, second: Arc<SecondPass>) -> Self {
         Self {
             policy: RoutePolicy::new(engines, cfg),
             vad: engines.vad.clone(),
+            second,
         }
     }
 
-    /// Routes `req` for `samples` (16 kHz mono) and builds its decoding options. A transcription
-    /// without a language gets the configured default; a translation never has one.
+    /// The reviewers.
+    pub fn second_pass(&self) -> &Arc<SecondPass> {
+        &self.second
+    }
+
+    /// Routes `req` for `samples` (16 kHz mono), checks its review and builds its decoding
+    /// options. A transcription without a language gets the configured default; a translation
+    /// never has one (and is not reviewed: the reviewers know the source language's terms).
     pub fn prepare(
         &self,
         req: &TranscriptionRequest,
         samples: Arc<[f32]>,
         admission: Admission,
-    ) -> Result<Job, RouteError> {
+    ) -> Result<Job, BatchError> {
         let language = match req.task() {
             Task::Translate => None,
             Task::Transcribe => req
@@ -80,7 +97,13 @@ impl BatchService {
                 task: req.task(),
             })?
             .clone();
+        let fallback = self.policy.fallback(&engine, language.as_deref(), req.task()).cloned();
+        let review = match req.task() {
+            Task::Translate => ReviewPlan::none(),
+            Task::Transcribe => self.second.plan(req.review(), language.as_deref())?,
+        };
         let options = DecodeOptions {
+            languages: Some(req.languages().to_vec()).filter(|l| !l.is_empty()),
             language,
             prompt: req.prompt().map(str::to_string),
             task: req.task(),
@@ -89,13 +112,17 @@ impl BatchService {
             use_itn: true,
             draft: false,
             short_window: false,
+            ..Default::default()
         };
         Ok(Job {
             engine,
+            fallback,
             options,
             samples,
             vad: self.vad.clone(),
             admission,
+            review,
+            second: self.second.clone(),
         })
     }
 
@@ -117,17 +144,15 @@ impl Job {
         &self.engine
     }
 
-    /// Transcribes. `progress(done, total, text)` is told after each window, in order, with that
-    /// window's text.
+    /// Transcribes and reviews. `progress(done, total, text)` is told after each window, in
+    /// order, with that window's reviewed text.
     pub async fn run(self, progress: impl Fn(usize, usize, &str)) -> Result<Transcript, SchedError> {
-        pipeline::transcribe(
-            &self.vad,
-            &self.engine,
-            self.samples,
-            self.options,
-            self.admission,
-            progress,
-        )
-        .await
+        let chain = pipeline::Chain {
+            engine: &self.engine,
+            fallback: self.fallback.as_ref(),
+            review: &self.review,
+            second: &self.second,
+        };
+        pipeline::transcribe(&self.vad, chain, self.samples, self.options, self.admission, progress).await
     }
 }

@@ -21,7 +21,8 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     for m in engines.models() {
         tracing::info!(model = %m.id, roles = ?m.role, "loaded");
     }
-    let state = asr_router::http::AppState::new(cfg, engines);
+    let second = Arc::new(asr_router::finalize::SecondPass::from_config(&cfg.review)?);
+    let state = asr_router::http::AppState::new(cfg, engines, second);
     let ended = rt.block_on(asr_router::http::serve(state))?;
     if ended == asr_router::http::Shutdown::DeadlinePassed {
         // An engine thread may be inside a native model run: a normal exit would run the C++

@@ -155,6 +155,24 @@ impl From<crate::engine::scheduler::SchedError> for ApiError {
     }
 }
 
+impl From<crate::batch::service::BatchError> for ApiError {
+    fn from(e: crate::batch::service::BatchError) -> Self {
+        use crate::batch::service::BatchError as B;
+        match e {
+            B::Route(r) => r.into(),
+            B::Plan(p) => p.into(),
+            B::Engine(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::finalize::PlanError> for ApiError {
+    /// 400 naming `glossary_id` (unknown, invalid, no folder) or `review` (no LLM reviewer).
+    fn from(e: crate::finalize::PlanError) -> Self {
+        ApiError::invalid(e.to_string(), Some(e.param()), Some("invalid_value"))
+    }
+}
+
 impl From<crate::routing::RouteError> for ApiError {
     /// 400 with the field at fault: `model` (`model_not_found`: no such model, or one that cannot
     /// translate) or `language` (`unsupported_language`).

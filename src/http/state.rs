@@ -9,8 +9,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::auth::Auth;
+use crate::batch::service::BatchService;
 use crate::config::Config;
 use crate::engine::Engines;
+use crate::finalize::SecondPass;
 use crate::realtime::context::{SessionContext, SessionLimits};
 use crate::routing::RoutePolicy;
 
@@ -20,6 +22,8 @@ pub struct AppState {
     pub cfg: Config,
     /// Loaded engines.
     pub engines: Arc<Engines>,
+    /// File transcription: routing, the finalizer chain, the reviewers.
+    pub batch: BatchService,
     /// Key checks and ephemeral secrets.
     pub auth: Auth,
     /// Open realtime sessions.
@@ -43,17 +47,19 @@ pub struct AppState {
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    /// Builds the state from loaded engines.
-    pub fn new(cfg: Config, engines: Arc<Engines>) -> Shared {
+    /// Builds the state from loaded engines and the reviewers.
+    pub fn new(cfg: Config, engines: Arc<Engines>, second: Arc<SecondPass>) -> Shared {
         let auth = Auth::new(cfg.server.api_key.clone());
         let shutdown = CancellationToken::new();
         let realtime = Arc::new(SessionContext::new(
             engines.clone(),
             RoutePolicy::new(&engines, &cfg),
+            second.clone(),
             SessionLimits::from(&cfg),
             shutdown.clone(),
         ));
         Arc::new(Self {
+            batch: BatchService::new(&engines, &cfg, second),
             cfg,
             engines,
             auth,

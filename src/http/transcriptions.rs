@@ -18,7 +18,7 @@ use super::{ApiError, Shared};
 use crate::batch::formats::{self, ResponseFormat};
 use crate::batch::pipeline::Admission;
 use crate::batch::request::{TranscriptionParams, TranscriptionRequest, ValidationError};
-use crate::batch::service::{BatchService, Job};
+use crate::batch::service::Job;
 use crate::engine::recognizer::Task;
 
 /// Reads the multipart form into the request's fields and the uploaded bytes (empty when no file
@@ -82,7 +82,12 @@ async fn read_form(
             "stream" => form.stream = matches!(text().as_str(), "true" | "True" | "1"),
             "quality" => form.quality = Some(text()),
             "include[]" | "include" => form.include.push(text()),
-            _ => {} // chunking_strategy, keywords[] …: accepted and ignored
+            "keywords[]" | "keywords" => form.keywords.push(text()),
+            "languages[]" | "languages" => form.languages.push(text()),
+            "glossary" => form.glossary = Some(text()),
+            "glossary_id" => form.glossary_id = Some(text()),
+            "review" => form.review = Some(text()),
+            _ => {} // chunking_strategy …: accepted and ignored
         }
     }
     Ok((form, file))
@@ -122,8 +127,9 @@ async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Tas
     let decoded = tokio::task::spawn_blocking(move || crate::audio::decode_bytes(bytes.to_vec(), max_s))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
-    let job =
-        BatchService::new(&st.engines, &st.cfg).prepare(&req, decoded.samples.into(), Admission::RefuseWhenBusy)?;
+    let job = st
+        .batch
+        .prepare(&req, decoded.samples.into(), Admission::RefuseWhenBusy)?;
     st.requests.fetch_add(1, Ordering::Relaxed);
 
     if req.stream() {

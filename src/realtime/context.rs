@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, FinalWindow};
 use crate::engine::Engines;
+use crate::finalize::SecondPass;
 use crate::routing::RoutePolicy;
 
 /// The limits and defaults of a session, taken from the server configuration.
@@ -48,6 +49,8 @@ pub struct SessionContext {
     pub engines: Arc<Engines>,
     /// The one router: which engine decodes partials and finals.
     pub routes: RoutePolicy,
+    /// The reviewers of finals (and of the stable prefix behind live deltas).
+    pub second: Arc<SecondPass>,
     /// Limits and defaults.
     pub limits: SessionLimits,
     /// Partial deltas dropped because a client's outbound queue had no room for them.
@@ -58,12 +61,19 @@ pub struct SessionContext {
 }
 
 impl SessionContext {
-    /// A context over `engines` routed by `routes`, with `limits`, ending sessions when
+    /// A context over `engines` routed by `routes` and reviewed by `second`, with `limits`, ending sessions when
     /// `shutdown` is cancelled.
-    pub fn new(engines: Arc<Engines>, routes: RoutePolicy, limits: SessionLimits, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        engines: Arc<Engines>,
+        routes: RoutePolicy,
+        second: Arc<SecondPass>,
+        limits: SessionLimits,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             engines,
             routes,
+            second,
             limits,
             partials_dropped: AtomicU64::new(0),
             shutdown,

@@ -1,0 +1,493 @@
+//! The finalizer chain (issue 13): what turns one utterance's audio into the text a user gets.
+//!
+//! ```text
+//!   decode (routed engine: the fast one, the in-process strong one, or an upstream server)
+//!     └─ on failure: the fallback engine            → decode::decode_final
+//!   review, in order: script and form → glossary corrector → (LLM reviewer)
+//!                                                     → SecondPass::review
+//! ```
+//!
+//! REST (`crate::batch`), the realtime sessions and `asr-router eval` run the same chain; the
+//! request's fields ([`ReviewFields`]: OpenAI's `keywords`, the extensions `glossary`,
+//! `glossary_id`, `review`) are checked into a [`ReviewPlan`] before any audio is decoded.
+//!
+//! # Invariants
+//!
+//! * **The second pass never loses a final.** A failed strong pass falls back (see [`decode`]);
+//!   a reviewer that fails is skipped with its input kept; an LLM review that overruns its time
+//!   budget is abandoned and the text reviewed so far is used.
+//! * **The audit trail is exact.** [`Reviewed::edits`] are byte offsets into [`Reviewed::raw`]
+//!   (the recognizer's text) and applying them in order gives [`Reviewed::text`].
+//! * **Cheap reviewers run inline, slow ones on a blocking thread.** The deterministic chain
+//!   costs microseconds per utterance (benchmarked in `docs/benchmarks.md`); the LLM reviewer does
+//!   blocking HTTP and runs under `spawn_blocking`, never on the async runtime.
+//! * No transport types: the HTTP layer maps [`PlanError`] to OpenAI's error body.
+
+pub mod decode;
+pub mod glossaries;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use decode::{Fallback, FinalDecode, FinalizeStats, decode_final};
+pub use glossaries::{GlossaryLookupError, GlossaryStore};
+
+use crate::config::{ReviewConfig, ReviewMode};
+use crate::review::{
+    ChainReview, Edit, Glossary, GlossaryEntry, ReviewChain, ReviewContext, Reviewer, ScriptTarget, compose_edits,
+};
+
+/// The review a request asks for, as its transport parsed it.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewFields {
+    /// `review`: `None` takes the server's default.
+    pub mode: Option<ReviewMode>,
+    /// The inline `glossary`, parsed.
+    pub glossary: Option<Arc<Glossary>>,
+    /// `glossary_id`: a named glossary of the configured folder.
+    pub glossary_id: Option<String>,
+    /// OpenAI's `keywords`: terms without aliases.
+    pub keywords: Vec<String>,
+}
+
+/// Why the reviewers could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum FinalizeError {
+    /// The LLM reviewer's configuration is unusable.
+    #[error("[review.llm]: {0}")]
+    Llm(String),
+}
+
+/// Why a request's review cannot be done.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// `glossary_id` names nothing usable.
+    #[error(transparent)]
+    GlossaryId(#[from] GlossaryLookupError),
+    /// `review=llm` on a server without `[review.llm]`.
+    #[error("review 'llm' needs an LLM reviewer, and none is configured on this server ([review.llm])")]
+    NoLlm,
+}
+
+impl PlanError {
+    /// The request field at fault.
+    pub fn param(&self) -> &'static str {
+        match self {
+            Self::GlossaryId(_) => "glossary_id",
+            Self::NoLlm => "review",
+        }
+    }
+}
+
+/// A checked review: which reviewers run, with which glossary, for which language.
+#[derive(Clone, Default)]
+pub struct ReviewPlan {
+    mode: ReviewMode,
+    glossary: Arc<Glossary>,
+    language: Option<String>,
+}
+
+impl std::fmt::Debug for ReviewPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReviewPlan")
+            .field("mode", &self.mode)
+            .field("terms", &self.glossary.len())
+            .field("language", &self.language)
+            .finish()
+    }
+}
+
+impl ReviewPlan {
+    /// No review at all.
+    pub fn none() -> Self {
+        Self {
+            mode: ReviewMode::None,
+            ..Default::default()
+        }
+    }
+
+    /// Which reviewers run.
+    pub fn mode(&self) -> ReviewMode {
+        self.mode
+    }
+
+    /// The glossary in force (empty when the request gave none).
+    pub fn glossary(&self) -> &Glossary {
+        &self.glossary
+    }
+}
+
+/// A reviewed text with its audit trail.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reviewed {
+    /// The text after review.
+    pub text: String,
+    /// The recognizer's text.
+    pub raw: String,
+    /// Edits from `raw` to `text` (byte offsets into `raw`).
+    pub edits: Vec<Edit>,
+    /// Reviewers that failed or overran, with why; their input was kept.
+    pub skipped: Vec<String>,
+}
+
+impl Reviewed {
+    /// `text` unreviewed.
+    pub fn unchanged(text: &str) -> Self {
+        Self {
+            text: text.to_string(),
+            raw: text.to_string(),
+            ..Default::default()
+        }
+    }
+}
+
+/// The reviewers of a server, and the glossaries requests may name.
+pub struct SecondPass {
+    deterministic: ReviewChain,
+    llm: Option<Arc<dyn Reviewer>>,
+    glossaries: GlossaryStore,
+    default_mode: ReviewMode,
+    realtime_budget: Duration,
+    llm_context: usize,
+    stats: Arc<FinalizeStats>,
+}
+
+impl SecondPass {
+    /// The reviewers of `cfg`; `llm` is the LLM reviewer built from `cfg.llm`, if any.
+    pub fn new(cfg: &ReviewConfig, llm: Option<Arc<dyn Reviewer>>) -> Self {
+        let target = if cfg.traditional_chinese {
+            ScriptTarget::Traditional
+        } else {
+            ScriptTarget::Simplified
+        };
+        Self {
+            deterministic: ReviewChain::deterministic(target),
+            llm,
+            glossaries: GlossaryStore::new(cfg.glossary_dir.clone()),
+            default_mode: cfg.default,
+            realtime_budget: Duration::from_millis(cfg.realtime_budget_ms),
+            llm_context: cfg.llm.as_ref().map_or(3, |l| l.context_utterances),
+            stats: Arc::default(),
+        }
+    }
+
+    /// The reviewers `cfg` configures.
+    pub fn from_config(cfg: &ReviewConfig) -> Result<Self, FinalizeError> {
+        Ok(Self::new(cfg, None))
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Arc<FinalizeStats> {
+        &self.stats
+    }
+
+    /// How long a realtime final waits for its review.
+    pub fn realtime_budget(&self) -> Duration {
+        self.realtime_budget
+    }
+
+    /// Checks a request's review fields: the named glossary exists and parses, an LLM review has
+    /// a reviewer. The glossary in force is the inline one, the named one and the keywords,
+    /// together.
+    pub fn plan(&self, fields: &ReviewFields, language: Option<&str>) -> Result<ReviewPlan, PlanError> {
+        let mode = fields.mode.unwrap_or(self.default_mode);
+        if mode == ReviewMode::Llm && self.llm.is_none() {
+            return Err(PlanError::NoLlm);
+        }
+        let named = fields
+            .glossary_id
+            .as_deref()
+            .map(|id| self.glossaries.get(id))
+            .transpose()?;
+        let parts: Vec<Arc<Glossary>> = fields.glossary.iter().cloned().chain(named).collect();
+        let glossary = match (parts.as_slice(), fields.keywords.is_empty()) {
+            ([], true) => Arc::default(),
+            ([one], true) => one.clone(),
+            _ => {
+                let mut entries: Vec<GlossaryEntry> = parts.iter().flat_map(|g| g.entries().iter().cloned()).collect();
+                entries.extend(Glossary::from_keywords(&fields.keywords).entries().iter().cloned());
+                Arc::new(Glossary::new(entries))
+            }
+        };
+        Ok(ReviewPlan {
+            mode,
+            glossary,
+            language: language.map(str::to_string),
+        })
+    }
+
+    /// The deterministic reviewers alone, inline (microseconds): for the stable prefix behind
+    /// live partials, and as the first stage of [`SecondPass::review`].
+    pub fn review_fast(&self, plan: &ReviewPlan, text: &str) -> Reviewed {
+        if plan.mode == ReviewMode::None || text.is_empty() {
+            return Reviewed::unchanged(text);
+        }
+        let ctx = ReviewContext::with_language(plan.language.as_deref());
+        let r = self.deterministic.review(text, &ctx, &plan.glossary);
+        self.record(&self.deterministic.names(), &r);
+        into_reviewed(text, r)
+    }
+
+    /// The whole review of a final: the deterministic reviewers, then (with `review=llm`) the
+    /// LLM reviewer on a blocking thread, abandoned after `budget` if one is given. `previous`
+    /// are the conversation's earlier finals, oldest first.
+    pub async fn review(
+        &self,
+        plan: &ReviewPlan,
+        text: &str,
+        previous: &[String],
+        budget: Option<Duration>,
+    ) -> Reviewed {
+        let mut out = self.review_fast(plan, text);
+        let Some(llm) = self
+            .llm
+            .clone()
+            .filter(|_| plan.mode == ReviewMode::Llm && !text.is_empty())
+        else {
+            return out;
+        };
+        let input = out.text.clone();
+        let context: Vec<String> = previous[previous.len().saturating_sub(self.llm_context)..].to_vec();
+        let glossary = plan.glossary.clone();
+        let language = plan.language.clone();
+        let job = tokio::task::spawn_blocking(move || {
+            let ctx = ReviewContext {
+                previous: &context,
+                language: language.as_deref(),
+            };
+            let chain = ReviewChain::new().then(Shared(llm));
+            (chain.names(), chain.review(&input, &ctx, &glossary))
+        });
+        let answer = match budget {
+            Some(b) => match tokio::time::timeout(b, job).await {
+                Ok(joined) => joined,
+                Err(_) => {
+                    self.stats.count_budget_exceeded();
+                    out.skipped
+                        .push(format!("llm: over the review budget of {} ms", b.as_millis()));
+                    return out;
+                }
+            },
+            None => job.await,
+        };
+        match answer {
+            Ok((names, r)) => {
+                self.record(&names, &r);
+                out.skipped
+                    .extend(r.failures.iter().map(|f| format!("{}: {}", f.reviewer, f.error)));
+                out.edits = compose_edits(&out.raw, &out.text, &out.edits, &r.edits);
+                out.text = r.text;
+            }
+            Err(e) => out.skipped.push(format!("llm: {e}")),
+        }
+        out
+    }
+
+    /// Counts each reviewer of a chain run once: `failed` if it was skipped, else `ok` with
+    /// its edits.
+    fn record(&self, names: &[&'static str], r: &ChainReview) {
+        let mut names = names.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let failure = r.failures.iter().find(|f| f.reviewer == name);
+            if let Some(f) = failure {
+                tracing::warn!(reviewer = name, error = %f.error, "reviewer skipped");
+            }
+            let edits = r.edits.iter().filter(|e| e.reviewer == name).count();
+            self.stats.count_review(name, failure.is_none(), edits);
+        }
+    }
+}
+
+/// A shared reviewer in a chain.
+struct Shared(Arc<dyn Reviewer>);
+
+impl Reviewer for Shared {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn review(
+        &self,
+        text: &str,
+        ctx: &ReviewContext<'_>,
+        glossary: &Glossary,
+    ) -> Result<crate::review::Review, crate::review::ReviewError> {
+        self.0.review(text, ctx, glossary)
+    }
+}
+
+fn into_reviewed(raw: &str, r: ChainReview) -> Reviewed {
+    Reviewed {
+        text: r.text,
+        raw: raw.to_string(),
+        edits: r.edits,
+        skipped: r
+            .failures
+            .iter()
+            .map(|f| format!("{}: {}", f.reviewer, f.error))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LlmReviewConfig;
+    use crate::review::{Review, ReviewError, apply_edits};
+
+    /// A reviewer standing in for the LLM (the real one is tested against a real server in
+    /// `tests/llm_reviewer.rs`): upper-cases after a delay, or fails.
+    struct Upper {
+        delay: Duration,
+        fail: bool,
+    }
+
+    impl Reviewer for Upper {
+        fn name(&self) -> &'static str {
+            "llm"
+        }
+
+        fn review(&self, text: &str, _: &ReviewContext<'_>, _: &Glossary) -> Result<Review, ReviewError> {
+            std::thread::sleep(self.delay);
+            if self.fail {
+                return Err(ReviewError::InconsistentEdits {
+                    reviewer: "llm",
+                    reason: "refused".into(),
+                });
+            }
+            let to = text.to_uppercase();
+            Ok(Review {
+                edits: vec![Edit {
+                    start: 0,
+                    end: text.len(),
+                    from: text.to_string(),
+                    to: to.clone(),
+                    reviewer: "llm",
+                    term: None,
+                    score: 0.5,
+                }],
+                text: to,
+            })
+        }
+    }
+
+    fn pass(llm: Option<Upper>) -> SecondPass {
+        let cfg = ReviewConfig {
+            llm: llm.is_some().then(LlmReviewConfig::default),
+            ..Default::default()
+        };
+        SecondPass::new(&cfg, llm.map(|l| Arc::new(l) as Arc<dyn Reviewer>))
+    }
+
+    /// `review=mode` with the keywords, and "cube netties" known as a misrecognition of the
+    /// first keyword.
+    fn fields(mode: ReviewMode, keywords: &[&str]) -> ReviewFields {
+        let glossary = keywords.first().map(|k| {
+            let json = format!(r#"[{{"term": "{k}", "misrecognitions": ["cube netties"]}}]"#);
+            Arc::new(Glossary::from_json_str(&json).unwrap())
+        });
+        ReviewFields {
+            mode: Some(mode),
+            glossary,
+            keywords: keywords[keywords.len().min(1)..]
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn plans_merge_glossaries_and_refuse_what_the_server_lacks() {
+        let p = pass(None);
+        let inline = Arc::new(
+            Glossary::from_json_str(r#"[{"term": "Kubernetes", "misrecognitions": ["cube netties"]}]"#).unwrap(),
+        );
+        let plan = p
+            .plan(
+                &ReviewFields {
+                    mode: Some(ReviewMode::Glossary),
+                    glossary: Some(inline.clone()),
+                    keywords: vec!["Grafana".into()],
+                    ..Default::default()
+                },
+                Some("en"),
+            )
+            .unwrap();
+        let terms: Vec<&str> = plan.glossary().entries().iter().map(|e| e.term.as_str()).collect();
+        assert_eq!(terms, ["Kubernetes", "Grafana"]);
+        let alone = p
+            .plan(
+                &ReviewFields {
+                    glossary: Some(inline.clone()),
+                    ..Default::default()
+                },
+                None,
+            )
+            .unwrap();
+        assert!(Arc::ptr_eq(&alone.glossary, &inline), "one glossary is used as it is");
+        assert_eq!(alone.mode(), ReviewMode::Glossary, "the configured default");
+
+        let e = p.plan(&fields(ReviewMode::Llm, &[]), None).unwrap_err();
+        assert!(matches!(e, PlanError::NoLlm) && e.param() == "review");
+        let e = p
+            .plan(
+                &ReviewFields {
+                    glossary_id: Some("team".into()),
+                    ..Default::default()
+                },
+                None,
+            )
+            .unwrap_err();
+        assert_eq!(e.param(), "glossary_id");
+    }
+
+    #[tokio::test]
+    async fn reviews_keep_an_exact_audit_trail_and_survive_slow_or_failing_reviewers() {
+        let raw = "we deploy on cube netties today";
+        let p = pass(Some(Upper {
+            delay: Duration::ZERO,
+            fail: false,
+        }));
+        let plan = p.plan(&fields(ReviewMode::Llm, &["Kubernetes"]), Some("en")).unwrap();
+        let r = p.review(&plan, raw, &[], None).await;
+        assert_eq!(r.text, "WE DEPLOY ON KUBERNETES TODAY");
+        assert_eq!((r.raw.as_str(), apply_edits(raw, &r.edits)), (raw, r.text.clone()));
+
+        // review=glossary: the deterministic reviewers only
+        let plan = p.plan(&fields(ReviewMode::Glossary, &["Kubernetes"]), None).unwrap();
+        let r = p.review(&plan, raw, &[], None).await;
+        assert_eq!(r.text, "we deploy on Kubernetes today");
+        assert!(
+            r.edits.iter().all(|e| e.term.as_deref() == Some("Kubernetes")),
+            "{:?}",
+            r.edits
+        );
+        // review=none: untouched
+        let r = p.review(&ReviewPlan::none(), raw, &[], None).await;
+        assert_eq!(r, Reviewed::unchanged(raw));
+
+        // a slow LLM past the budget: the deterministic result goes out, counted
+        let slow = pass(Some(Upper {
+            delay: Duration::from_millis(400),
+            fail: false,
+        }));
+        let plan = slow.plan(&fields(ReviewMode::Llm, &["Kubernetes"]), None).unwrap();
+        let r = slow.review(&plan, raw, &[], Some(Duration::from_millis(20))).await;
+        assert_eq!(r.text, "we deploy on Kubernetes today");
+        assert_eq!(slow.stats().budget_exceeded(), 1);
+        assert!(r.skipped[0].contains("budget"), "{:?}", r.skipped);
+
+        // a failing LLM: skipped, counted as failed
+        let failing = pass(Some(Upper {
+            delay: Duration::ZERO,
+            fail: true,
+        }));
+        let plan = failing.plan(&fields(ReviewMode::Llm, &[]), None).unwrap();
+        let r = failing.review(&plan, raw, &[], None).await;
+        assert_eq!((r.text.as_str(), r.skipped.len()), (raw, 1));
+        assert!(failing.stats().reviews().contains(&(("llm", "failed"), 1)));
+    }
+}
