@@ -93,7 +93,13 @@ EXTENSIONS: dict[str, dict[str, str]] = {
         "languages": "GA field (`[{code}]`), also sent on beta sockets",
     },
     # REST
-    "verbose_json": {"task": "`transcribe`; OpenAI's whisper-1 sends it, the SDK model lacks it"},
+    "verbose_json": {
+        "task": "`transcribe`; OpenAI's whisper-1 sends it, the SDK model lacks it",
+        "raw_text": "extension: the recognizer's text before review (when a review ran)",
+        "edits": "extension: the review's audit trail (start/end in characters of raw_text, from, to, "
+                 "reviewer, term)",
+        "fallbacks": "extension: windows the fallback engine decoded, with why (only when any)",
+    },
     "translation.verbose_json": {"task": "`translate`; as for transcriptions"},
     "model": {
         "roles": "extension: the engine's roles (`fast`, `strong`, …)",
