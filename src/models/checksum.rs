@@ -7,6 +7,9 @@ use std::path::Path;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
+/// Name of the file, in every installed directory, that lists each file's sha256.
+pub const SUMS_FILE: &str = "SHA256SUMS";
+
 /// The digest a file is expected to have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expected {

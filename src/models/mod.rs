@@ -1,6 +1,7 @@
 //! Installing model packagings from a model hub (`asr-router models pull`): what can be
 //! installed and from which repository ([`catalog`]), what each file must hash to
-//! ([`checksum`]), and downloading, verifying and atomically installing it ([`pull`]).
+//! ([`checksum`]), talking to the hub ([`hub`]), and verifying and atomically installing it
+//! ([`pull`]), with one error type ([`error`]).
 //!
 //! Hub layout: a file is fetched from `{hub}/{repo}/resolve/{revision}/{file}` (Hugging Face,
 //! and ModelScope under `/models`). Its checksum comes from the hub's `X-Linked-Etag` (sha256
@@ -9,7 +10,12 @@
 
 pub mod catalog;
 pub mod checksum;
+pub mod error;
+pub mod hub;
 pub mod pull;
 
 pub use catalog::{Model, Precision, Source};
-pub use pull::{Check, Installed, InstalledFile, Outcome, Progress, PullError, PullRequest, SUMS_FILE, pull};
+pub use checksum::SUMS_FILE;
+pub use error::PullError;
+pub use hub::Progress;
+pub use pull::{Check, Installed, InstalledFile, Outcome, PullRequest, pull};

@@ -5,24 +5,21 @@
 //! so the target is either the previous installation or the complete new one. Files of the
 //! previous installation whose content is what the hub now announces are taken over instead of
 //! downloaded again (e.g. adding the fp32 model to an int8 installation).
+//!
+//! This file is the plan and the installation; talking to the hub (redirects, announced
+//! digests, streaming a file to disk) is [`super::hub`]'s, and the error type is
+//! [`super::error`]'s.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use reqwest::header::{ETAG, HeaderMap, LOCATION};
-use reqwest::{StatusCode, Url};
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::catalog::{Precision, Source};
-use super::checksum::{self, Expected};
+use super::checksum::{self, Expected, SUMS_FILE};
+use super::error::{PullError, io_err};
+use super::hub::{self, Progress, download, resolve};
 use crate::engine::sensevoice::Packaging;
-
-/// Name of the file, in every installed directory, that lists each file's sha256.
-pub const SUMS_FILE: &str = "SHA256SUMS";
-
-const MAX_REDIRECTS: usize = 10;
 
 /// What to install, from where, and how strictly.
 #[derive(Debug, Clone)]
@@ -132,152 +129,6 @@ pub enum Outcome {
     AlreadyInstalled(Installed),
 }
 
-/// Download progress, reported per file.
-#[derive(Debug, Clone, Copy)]
-pub enum Progress<'a> {
-    /// A download begins (`size` when the server said).
-    Start {
-        /// File name.
-        file: &'a str,
-        /// URL requested.
-        url: &'a str,
-        /// Content length.
-        size: Option<u64>,
-    },
-    /// Bytes received so far.
-    Bytes {
-        /// File name.
-        file: &'a str,
-        /// Bytes so far.
-        done: u64,
-    },
-    /// The previous installation's copy already has the expected content; not downloaded.
-    Kept {
-        /// File name.
-        file: &'a str,
-    },
-    /// The file is on disk (not yet verified).
-    Done {
-        /// File name.
-        file: &'a str,
-        /// Bytes.
-        size: u64,
-    },
-}
-
-/// Why nothing was installed.
-#[derive(Debug, thiserror::Error)]
-pub enum PullError {
-    /// The HTTP client could not be built (TLS set-up).
-    #[error("cannot set up the HTTP client")]
-    Client(#[source] reqwest::Error),
-    /// The hub URL does not form valid file URLs.
-    #[error("invalid download URL {url}: {reason}")]
-    BadUrl {
-        /// The URL.
-        url: String,
-        /// Parser message.
-        reason: String,
-    },
-    /// Connecting or sending the request failed.
-    #[error("cannot reach {url}")]
-    Unreachable {
-        /// The URL.
-        url: String,
-        /// Cause.
-        #[source]
-        source: reqwest::Error,
-    },
-    /// The server answered with an error status.
-    #[error("{url} answered HTTP {status}")]
-    Status {
-        /// The URL.
-        url: String,
-        /// Status.
-        status: StatusCode,
-    },
-    /// A redirect had no usable `Location`.
-    #[error("{url} redirected without a usable Location")]
-    BadRedirect {
-        /// The URL.
-        url: String,
-    },
-    /// Redirect loop.
-    #[error("{url}: more than {MAX_REDIRECTS} redirects")]
-    TooManyRedirects {
-        /// The first URL.
-        url: String,
-    },
-    /// The body broke off.
-    #[error("downloading {file} from {url} failed")]
-    Transfer {
-        /// File name.
-        file: String,
-        /// The URL.
-        url: String,
-        /// Cause.
-        #[source]
-        source: reqwest::Error,
-    },
-    /// Neither the hub nor the user gave a checksum for a file.
-    #[error(
-        "{file}: {url} sent no checksum (no X-Linked-Etag or ETag holding a sha256 or git blob id); \
-         supply its sha256 (--sha256 FILE) or accept it unchecked (--insecure-no-checksum)"
-    )]
-    NoChecksum {
-        /// File name.
-        file: String,
-        /// The URL.
-        url: String,
-    },
-    /// A file's content does not match its checksum.
-    #[error("{file}: {algorithm} mismatch: expected {expected}, got {got} (downloaded from {url})")]
-    Mismatch {
-        /// File name.
-        file: String,
-        /// `sha256` or `git blob sha1`.
-        algorithm: &'static str,
-        /// Expected digest.
-        expected: String,
-        /// Digest of what arrived.
-        got: String,
-        /// The URL.
-        url: String,
-    },
-    /// The target exists and was not installed by `pull`.
-    #[error(
-        "{} exists but was not installed by `models pull` (it has no {SUMS_FILE}); move it away or \
-         pass --force to replace it",
-        dir.display()
-    )]
-    NotInstalledByPull {
-        /// The target.
-        dir: PathBuf,
-    },
-    /// The downloaded files are not what the engine expects of this packaging.
-    #[error("the downloaded files do not form a {label} SenseVoice directory")]
-    WrongPackaging {
-        /// Packaging name.
-        label: &'static str,
-    },
-    /// A local file operation failed.
-    #[error("{}", path.display())]
-    Io {
-        /// Path involved.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PullError + '_ {
-    move |source| PullError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 /// Installs `req` unless it is already installed; see the module comment. `progress` hears
 /// about each download.
 pub async fn pull(req: &PullRequest, progress: &mut dyn FnMut(Progress<'_>)) -> Result<Outcome, PullError> {
@@ -289,13 +140,7 @@ pub async fn pull(req: &PullRequest, progress: &mut dyn FnMut(Progress<'_>)) -> 
     tokio::fs::create_dir_all(&parent).await.map_err(io_err(&parent))?;
     let scratch = Scratch::create(parent.join(format!(".{name}.partial-{}", std::process::id()))).await?;
 
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("asr-router/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
-        .read_timeout(Duration::from_secs(120))
-        .build()
-        .map_err(PullError::Client)?;
+    let client = hub::client()?;
 
     let previous = previous_sums(&req.target).await;
     let mut revision = req.revision.clone();
@@ -313,7 +158,13 @@ pub async fn pull(req: &PullRequest, progress: &mut dyn FnMut(Progress<'_>)) -> 
         }
         let expected = match req.sha256.get(file) {
             Some(hex) => Some((Expected::Sha256(hex.clone()), Check::Sha256File)),
-            None => meta.expected,
+            None => meta.expected.map(|e| {
+                let check = match e {
+                    Expected::Sha256(_) => Check::HubSha256,
+                    Expected::GitBlobSha1(_) => Check::HubGitBlob,
+                };
+                (e, check)
+            }),
         };
         let path = scratch.path.join(file);
         let Some((want, check)) = expected else {
@@ -468,116 +319,6 @@ fn split_target(target: &Path) -> (PathBuf, String) {
     (parent, name)
 }
 
-/// What the hub said about a file, from the first response that speaks for the hub.
-struct Meta {
-    expected: Option<(Expected, Check)>,
-    commit: Option<String>,
-}
-
-impl Meta {
-    fn from_headers(h: &HeaderMap) -> Meta {
-        let tag = |name| h.get(name).and_then(|v| v.to_str().ok()).and_then(Expected::from_etag);
-        let expected = tag("x-linked-etag").or_else(|| tag(ETAG.as_str())).map(|e| {
-            let check = match e {
-                Expected::Sha256(_) => Check::HubSha256,
-                Expected::GitBlobSha1(_) => Check::HubGitBlob,
-            };
-            (e, check)
-        });
-        let commit = h
-            .get("x-repo-commit")
-            .and_then(|v| v.to_str().ok())
-            .filter(|c| c.len() == 40 && c.bytes().all(|b| b.is_ascii_hexdigit()))
-            .map(str::to_ascii_lowercase);
-        Meta { expected, commit }
-    }
-}
-
-/// Where a file's content is, once the hub has spoken.
-enum Body {
-    /// The hub answered with the content itself.
-    Here(reqwest::Response),
-    /// The hub redirected (LFS files: to a CDN).
-    At(Url),
-}
-
-/// GETs `url`, following redirects by hand up to the response that speaks for the hub: for
-/// LFS files a redirect to a CDN carrying `X-Linked-Etag` (the CDN's own ETag means something
-/// else), for git files the content. Same-origin redirects without `X-Linked-Etag` (renamed
-/// repositories) are followed. The content is not fetched yet.
-async fn resolve(client: &reqwest::Client, first: &str) -> Result<(Meta, Body), PullError> {
-    let mut url = parse_url(first)?;
-    for _ in 0..=MAX_REDIRECTS {
-        let resp = send(client, &url).await?;
-        if resp.status().is_redirection() {
-            let next = location(&resp, &url)?;
-            if resp.headers().contains_key("x-linked-etag") || next.origin() != url.origin() {
-                return Ok((Meta::from_headers(resp.headers()), Body::At(next)));
-            }
-            url = next;
-            continue;
-        }
-        let resp = success(resp, &url)?;
-        return Ok((Meta::from_headers(resp.headers()), Body::Here(resp)));
-    }
-    Err(PullError::TooManyRedirects { url: first.into() })
-}
-
-/// The content response for `body`, following any further redirects.
-async fn fetch(client: &reqwest::Client, body: Body) -> Result<reqwest::Response, PullError> {
-    let mut url = match body {
-        Body::Here(resp) => return Ok(resp),
-        Body::At(url) => url,
-    };
-    let first = url.to_string();
-    for _ in 0..=MAX_REDIRECTS {
-        let resp = send(client, &url).await?;
-        if resp.status().is_redirection() {
-            url = location(&resp, &url)?;
-            continue;
-        }
-        return success(resp, &url);
-    }
-    Err(PullError::TooManyRedirects { url: first })
-}
-
-fn parse_url(url: &str) -> Result<Url, PullError> {
-    Url::parse(url).map_err(|e| PullError::BadUrl {
-        url: url.into(),
-        reason: e.to_string(),
-    })
-}
-
-async fn send(client: &reqwest::Client, url: &Url) -> Result<reqwest::Response, PullError> {
-    client
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|source| PullError::Unreachable {
-            url: url.to_string(),
-            source,
-        })
-}
-
-fn location(resp: &reqwest::Response, url: &Url) -> Result<Url, PullError> {
-    resp.headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|l| url.join(l).ok())
-        .ok_or_else(|| PullError::BadRedirect { url: url.to_string() })
-}
-
-fn success(resp: reqwest::Response, url: &Url) -> Result<reqwest::Response, PullError> {
-    if resp.status().is_success() {
-        Ok(resp)
-    } else {
-        Err(PullError::Status {
-            url: url.to_string(),
-            status: resp.status(),
-        })
-    }
-}
-
 /// `name -> sha256` from the target's `SHA256SUMS`, if it has a readable one.
 async fn previous_sums(target: &Path) -> HashMap<String, String> {
     match tokio::fs::read_to_string(target.join(SUMS_FILE)).await {
@@ -617,43 +358,6 @@ async fn link_or_copy(from: &Path, to: &Path) -> Result<(), PullError> {
         return Ok(());
     }
     tokio::fs::copy(from, to).await.map(drop).map_err(io_err(to))
-}
-
-/// Streams the body into `path`, hashing it; returns its size and sha256.
-async fn download(
-    client: &reqwest::Client,
-    body: Body,
-    path: &Path,
-    file: &str,
-    url: &str,
-    progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<(u64, String), PullError> {
-    let mut resp = fetch(client, body).await?;
-    progress(Progress::Start {
-        file,
-        url,
-        size: resp.content_length(),
-    });
-    let f = tokio::fs::File::create(path).await.map_err(io_err(path))?;
-    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, f);
-    let mut hash = Sha256::new();
-    let mut done = 0u64;
-    loop {
-        let chunk = resp.chunk().await.map_err(|source| PullError::Transfer {
-            file: file.into(),
-            url: url.into(),
-            source,
-        })?;
-        let Some(chunk) = chunk else { break };
-        hash.update(&chunk);
-        out.write_all(&chunk).await.map_err(io_err(path))?;
-        done += chunk.len() as u64;
-        progress(Progress::Bytes { file, done });
-    }
-    out.flush().await.map_err(io_err(path))?;
-    out.into_inner().sync_all().await.map_err(io_err(path))?;
-    progress(Progress::Done { file, size: done });
-    Ok((done, format!("{:x}", hash.finalize())))
 }
 
 async fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), PullError> {
@@ -739,24 +443,5 @@ mod tests {
             split_target(Path::new("sensevoice-small")),
             (PathBuf::from("."), "sensevoice-small".to_string())
         );
-    }
-
-    #[test]
-    fn hub_metadata_prefers_the_linked_etag() {
-        let mut h = HeaderMap::new();
-        h.insert(ETAG, "\"e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\"".parse().unwrap());
-        let m = Meta::from_headers(&h);
-        assert_eq!(m.expected.unwrap().1, Check::HubGitBlob);
-        h.insert("x-linked-etag", format!("\"{}\"", "0".repeat(64)).parse().unwrap());
-        h.insert(
-            "x-repo-commit",
-            "2365baeacb507f821a0c8120fcee3d484dba7a07".parse().unwrap(),
-        );
-        let m = Meta::from_headers(&h);
-        assert_eq!(
-            m.expected.unwrap(),
-            (Expected::Sha256("0".repeat(64)), Check::HubSha256)
-        );
-        assert_eq!(m.commit.as_deref(), Some("2365baeacb507f821a0c8120fcee3d484dba7a07"));
     }
 }
