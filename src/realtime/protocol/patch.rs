@@ -64,8 +64,9 @@ impl<T> Patch<T> {
         }
     }
 
-    /// `Some(v)` → `Value(v)`, `None` → `Null` (for building updates that always set a field).
-    pub fn from_option(v: Option<T>) -> Self {
+    /// `Some(v)` → `Value(v)`, `None` → `Null`: how a present field deserializes (see the
+    /// `Deserialize` impl below); the tests also build updates that always set a field with it.
+    pub(super) fn from_option(v: Option<T>) -> Self {
         v.map_or(Patch::Null, Patch::Value)
     }
 

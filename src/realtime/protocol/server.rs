@@ -90,8 +90,10 @@ pub struct ConversationItem {
 }
 
 impl ConversationItem {
-    /// A user `input_audio` message item; `transcript: None` ⇒ still in progress.
-    pub fn user_audio(item_id: &str, transcript: Option<&str>) -> Self {
+    /// A user `input_audio` message item; `transcript: None` ⇒ still in progress (only the
+    /// tests build items; the server does not emit `conversation.item.*` for them yet).
+    #[cfg(test)]
+    pub(crate) fn user_audio(item_id: &str, transcript: Option<&str>) -> Self {
         ConversationItem {
             id: item_id.to_owned(),
             object: "realtime.item".into(),
@@ -240,6 +242,13 @@ pub enum ServerEventBody {
         /// Extension: ms from end of utterance audio to this event.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         latency_ms: Option<u64>,
+        /// Extension: the recognizer's text before review (when a review ran).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        raw_transcript: Option<String>,
+        /// Extension: the review's edits from `raw_transcript` to `transcript` (when a review
+        /// ran): `start`/`end` in characters of `raw_transcript`, `from`, `to`, `reviewer`, `term`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        edits: Option<Value>,
     },
     /// `conversation.item.input_audio_transcription.segment` (diarized segment).
     #[serde(rename = "conversation.item.input_audio_transcription.segment")]
@@ -291,6 +300,11 @@ pub struct CompletedExtras {
     pub latency_ms: Option<u64>,
     /// `logprobs`.
     pub logprobs: Option<Vec<LogProb>>,
+    /// Extension `raw_transcript`: the recognizer's text, when a review ran.
+    pub raw_transcript: Option<String>,
+    /// Extension `edits`: the review's audit trail (`crate::batch::formats::edits_json`), when
+    /// a review ran.
+    pub edits: Option<Value>,
 }
 
 /// One server event: `{"event_id":"event_…","type":…, …}`.
@@ -407,6 +421,8 @@ impl ServerEvent {
             language: extras.language,
             speaker: extras.speaker,
             latency_ms: extras.latency_ms,
+            raw_transcript: extras.raw_transcript,
+            edits: extras.edits,
         })
     }
 
@@ -483,7 +499,7 @@ mod tests {
         assert_eq!(v["type"], "conversation.item.input_audio_transcription.completed");
         assert_eq!(v["usage"], json!({"type":"duration","seconds":2.89}));
         assert_eq!(v["content_index"], 0);
-        for k in ["language", "speaker", "latency_ms", "logprobs", "languages"] {
+        for k in ["language", "speaker", "latency_ms", "logprobs", "languages", "raw_transcript", "edits"] {
             assert!(v.get(k).is_none(), "{k} must be omitted when unset");
         }
         let ev = ServerEvent::completed_with(
@@ -495,6 +511,8 @@ mod tests {
                 speaker: Some("A".into()),
                 latency_ms: Some(120),
                 logprobs: None,
+                raw_transcript: Some("你好吗".into()),
+                edits: Some(json!([{"start": 2, "end": 3, "from": "吗", "to": "", "reviewer": "llm", "term": null}])),
             },
         );
         let v: Value = serde_json::to_value(&ev).unwrap();
@@ -502,6 +520,8 @@ mod tests {
         assert_eq!(v["languages"], json!([{"code":"zh"}]));
         assert_eq!(v["speaker"], "A");
         assert_eq!(v["latency_ms"], 120);
+        assert_eq!(v["raw_transcript"], "你好吗");
+        assert_eq!(v["edits"][0]["from"], "吗");
         assert_eq!(v["usage"]["seconds"], 0.0);
 
         let v = serde_json::to_value(ServerEvent::committed("item_1", None)).unwrap();

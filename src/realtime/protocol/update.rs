@@ -17,16 +17,22 @@
 //!   the current parameters, one of another type onto that type's defaults, one without `type`
 //!   keeps the current VAD type; `null` inside it resets that parameter to its default;
 //! * checks ranges: `threshold` 0..=1, durations up to [`MAX_VAD_DURATION_MS`] (`idle_timeout_ms`
-//!   at least 1), `partial_interval_ms` 0 or within [`PARTIAL_INTERVAL_RANGE_MS`]. Any `include`
-//!   entry is refused (see [`INCLUDE_LOGPROBS`]).
+//!   at least 1), `partial_interval_ms` 0 or within [`PARTIAL_INTERVAL_RANGE_MS`], `languages`
+//!   ISO-639 codes. Any `include` entry is refused (see [`INCLUDE_LOGPROBS`]);
+//! * reads the review extensions of `transcription` (`glossary`, `glossary_id`, `review`) like
+//!   any other field; an empty `glossary` or `glossary_id` means none. Whether a `glossary_id`
+//!   exists or `review: "llm"` can be served is the session's check (it knows the server), not
+//!   this module's.
 
 use serde::Serialize;
 
 use super::{
-    AudioFormat, BetaAudioFormat, Eagerness, ErrorCode, FormatType, INCLUDE_LOGPROBS, NoiseReduction, OpusContainer,
-    Patch, ProtocolError, SemanticVad, ServerVad, SessionConfig, SessionType, TranscriptionConfig, TranscriptionDelay,
-    TurnDetection, TurnDetectionType,
+    AudioFormat, BetaAudioFormat, Eagerness, ErrorCode, FormatType, INCLUDE_LOGPROBS, InlineGlossary, NoiseReduction,
+    OpusContainer, Patch, ProtocolError, SemanticVad, ServerVad, SessionConfig, SessionType, TranscriptionConfig,
+    TranscriptionDelay, TurnDetection, TurnDetectionType,
 };
+use crate::batch::request::check_languages;
+use crate::config::ReviewMode;
 
 /// Inclusive bounds of `partial_interval_ms` (0 disables partial deltas).
 pub const PARTIAL_INTERVAL_RANGE_MS: (u32, u32) = (50, 60_000);
@@ -50,8 +56,9 @@ pub struct FormatPatch {
 }
 
 impl FormatPatch {
-    /// A format of the given type with no rate/container.
-    pub fn of(format_type: FormatType) -> Self {
+    /// A format of the given type with no rate/container (tests build GA patches with it).
+    #[cfg(test)]
+    pub(crate) fn of(format_type: FormatType) -> Self {
         FormatPatch {
             format_type,
             rate: None,
@@ -113,6 +120,15 @@ pub struct TranscriptionPatch {
     /// `delay`.
     #[serde(skip_serializing_if = "Patch::is_absent")]
     pub delay: Patch<TranscriptionDelay>,
+    /// Extension `glossary` (inline, parsed when the event is).
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    pub glossary: Patch<InlineGlossary>,
+    /// Extension `glossary_id`.
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    pub glossary_id: Patch<String>,
+    /// Extension `review`.
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    pub review: Patch<ReviewMode>,
 }
 
 /// `turn_detection` object; each field is a [`Patch`] (`null` ⇒ default value).
@@ -235,7 +251,7 @@ impl SessionConfig {
                 .clone()
                 .map(|n| n.kind)
                 .apply_to(&mut next.noise_reduction);
-            apply_transcription(&mut next.transcription, &input.transcription);
+            apply_transcription(&mut next.transcription, &input.transcription, &format!("{P}.transcription"))?;
             apply_turn_detection(
                 &mut next.turn_detection,
                 &input.turn_detection,
@@ -262,7 +278,11 @@ impl SessionConfig {
             .clone()
             .map(|n| n.kind)
             .apply_to(&mut next.noise_reduction);
-        apply_transcription(&mut next.transcription, &patch.input_audio_transcription);
+        apply_transcription(
+            &mut next.transcription,
+            &patch.input_audio_transcription,
+            "session.input_audio_transcription",
+        )?;
         apply_turn_detection(
             &mut next.turn_detection,
             &patch.turn_detection,
@@ -278,7 +298,13 @@ fn non_empty(s: &str) -> Option<String> {
     if s.is_empty() { None } else { Some(s.to_owned()) }
 }
 
-fn apply_transcription(cfg: &mut TranscriptionConfig, patch: &Patch<TranscriptionPatch>) {
+/// Applies a `transcription` patch; `path` is its JSON path. `languages` must be ISO-639 codes
+/// (as for REST, see [`check_languages`]).
+fn apply_transcription(
+    cfg: &mut TranscriptionConfig,
+    patch: &Patch<TranscriptionPatch>,
+    path: &str,
+) -> Result<(), ProtocolError> {
     match patch {
         Patch::Absent => {}
         Patch::Null => {
@@ -300,11 +326,33 @@ fn apply_transcription(cfg: &mut TranscriptionConfig, patch: &Patch<Transcriptio
                 .map(|s| non_empty(s))
                 .apply_to_flat(&mut cfg.language);
             t.prompt.as_ref().map(|s| non_empty(s)).apply_to_flat(&mut cfg.prompt);
+            if let Some(languages) = t.languages.value() {
+                for (i, l) in languages.iter().enumerate() {
+                    if check_languages(vec![l.clone()]).is_err() {
+                        return Err(ProtocolError::new(
+                            ErrorCode::InvalidValue,
+                            format!("Invalid value: '{l}'. Expected an ISO-639 language code such as 'en' or 'zh'."),
+                        )
+                        .with_param(format!("{path}.languages[{i}]")));
+                    }
+                }
+            }
             t.languages.clone().apply_to(&mut cfg.languages);
             t.keywords.clone().apply_to(&mut cfg.keywords);
             t.delay.clone().apply_to(&mut cfg.delay);
+            // An empty glossary or id is no glossary.
+            t.glossary
+                .as_ref()
+                .map(|g| Some(g.clone()).filter(|g| !g.parsed.is_empty()))
+                .apply_to_flat(&mut cfg.glossary);
+            t.glossary_id
+                .as_ref()
+                .map(|s| non_empty(s.trim()))
+                .apply_to_flat(&mut cfg.glossary_id);
+            t.review.clone().apply_to(&mut cfg.review);
         }
     }
+    Ok(())
 }
 
 fn check_ms(value: u64, param: &str, min: u32) -> Result<u32, ProtocolError> {
@@ -783,5 +831,73 @@ mod tests {
         c3.apply_beta_update(&session).unwrap();
         assert_eq!(c3.transcription.model.as_deref(), Some("whisper-1"));
         assert_eq!(c3.turn_detection, TurnDetection::Manual);
+    }
+
+    #[test]
+    fn review_extensions_parse_apply_and_echo_without_the_inline_glossary() {
+        let mut c = SessionConfig::default();
+        apply_ga(
+            &mut c,
+            json!({"type":"transcription","audio":{"input":{"transcription":{
+                "keywords":["Grafana"],
+                "glossary":["Tokio", {"term":"Kubernetes","aliases":["k8s"],"misrecognitions":["cube netties"],"lang":"en"}],
+                "glossary_id":"team","review":"llm"}}}}),
+        )
+        .unwrap();
+        let t = &c.transcription;
+        let terms: Vec<&str> = t.glossary.as_ref().unwrap().parsed.entries().iter().map(|e| e.term.as_str()).collect();
+        assert_eq!(terms, ["Tokio", "Kubernetes"]);
+        let f = t.review_fields();
+        assert_eq!(
+            (f.mode, f.glossary_id.as_deref(), f.keywords.as_slice()),
+            (Some(ReviewMode::Llm), Some("team"), &["Grafana".to_string()][..])
+        );
+        let echoed = &c.to_ga_json("s", 0)["audio"]["input"]["transcription"];
+        assert_eq!((echoed["glossary_id"].as_str(), echoed["review"].as_str()), (Some("team"), Some("llm")));
+        assert!(echoed.get("glossary").is_none(), "the inline glossary is not echoed");
+        let beta = &c.to_beta_json("s", 0)["input_audio_transcription"];
+        assert_eq!((beta["glossary_id"].as_str(), beta["review"].as_str()), (Some("team"), Some("llm")));
+
+        // null clears; an empty id or glossary is none; `transcription: null` clears them all
+        apply_ga(
+            &mut c,
+            json!({"type":"transcription","audio":{"input":{"transcription":{"review":null,"glossary_id":" "}}}}),
+        )
+        .unwrap();
+        assert_eq!((c.transcription.review, c.transcription.glossary_id.as_deref()), (None, None));
+        assert!(c.transcription.glossary.is_some());
+        apply_ga(&mut c, json!({"type":"transcription","audio":{"input":{"transcription":{"glossary":[]}}}})).unwrap();
+        assert!(c.transcription.glossary.is_none());
+        let p = beta_patch(
+            r#"{"type":"transcription_session.update","session":{"input_audio_transcription":{"glossary":["Tokio"],"review":"none"}}}"#,
+        );
+        c.apply_beta_update(&p).unwrap();
+        assert_eq!(c.transcription.review, Some(ReviewMode::None));
+        apply_ga(&mut c, json!({"type":"transcription","audio":{"input":{"transcription":null}}})).unwrap();
+        assert_eq!((c.transcription.glossary.is_none(), c.transcription.review), (true, None));
+
+        // bad values name the full path, in the dialect of the update
+        const T: &str = "session.audio.input.transcription";
+        for (transcription, code, param) in [
+            (json!({"review":"gpt"}), ErrorCode::InvalidValue, format!("{T}.review")),
+            (json!({"languages":["zh","english"]}), ErrorCode::InvalidValue, format!("{T}.languages[1]")),
+            (json!({"review":1}), ErrorCode::InvalidType, format!("{T}.review")),
+            (json!({"glossary_id":7}), ErrorCode::InvalidType, format!("{T}.glossary_id")),
+            (json!({"glossary":"Tokio"}), ErrorCode::InvalidType, format!("{T}.glossary")),
+            (json!({"glossary":["a", 3]}), ErrorCode::InvalidType, format!("{T}.glossary[1]")),
+            (json!({"glossary":[{"aliases":["x"]}]}), ErrorCode::MissingRequiredParameter, format!("{T}.glossary[0].term")),
+            (json!({"glossary":[{"term":5}]}), ErrorCode::InvalidType, format!("{T}.glossary[0].term")),
+            (json!({"glossary":[{"term":"--"}]}), ErrorCode::InvalidValue, format!("{T}.glossary[0].term")),
+            (json!({"glossary":[{"term":"x","aliases":"y"}]}), ErrorCode::InvalidValue, format!("{T}.glossary")),
+        ] {
+            let e = apply_ga(&mut c, json!({"type":"transcription","audio":{"input":{"transcription":transcription}}}))
+                .unwrap_err();
+            assert_eq!((e.code, e.param.as_deref()), (code, Some(param.as_str())), "{transcription}");
+        }
+        let e = parse_err(
+            r#"{"type":"transcription_session.update","session":{"input_audio_transcription":{"review":"all"}}}"#,
+        );
+        assert_eq!(e.param.as_deref(), Some("session.input_audio_transcription.review"));
+        assert_eq!(e.message, "Invalid value: 'all'. Supported values are: 'none', 'glossary', and 'llm'.");
     }
 }
