@@ -206,6 +206,54 @@ fn families(st: &Shared) -> Vec<MetricFamily> {
     }
     out.extend([decode.0, wait.0, sizes.0]);
     out.extend(upstream_families(st.engines.upstreams()));
+    out.extend(finalize_families(st.batch.second_pass().stats()));
+    out
+}
+
+/// `asr_router_finalize_*` and `asr_router_review_*`: the finalizer chain's fallbacks and the
+/// reviewers' work (REST and realtime together). Labelled families appear once they have a
+/// sample.
+fn finalize_families(stats: &crate::finalize::FinalizeStats) -> Vec<MetricFamily> {
+    use MetricType::COUNTER;
+    let mut out = Vec::new();
+    let mut edits = Family::new(
+        "asr_router_review_edits_total",
+        "Edits made by reviewers to recognized text.",
+        COUNTER,
+    );
+    edits.sample(&[], stats.edits() as f64);
+    out.push(edits.0);
+    let mut over = Family::new(
+        "asr_router_review_budget_exceeded_total",
+        "Realtime finals sent before their LLM review finished (its time budget ran out).",
+        COUNTER,
+    );
+    over.sample(&[], stats.budget_exceeded() as f64);
+    out.push(over.0);
+    let fallbacks = stats.fallbacks();
+    if !fallbacks.is_empty() {
+        let mut f = Family::new(
+            "asr_router_finalize_fallbacks_total",
+            "Finals (or file windows) decoded by the fallback engine because the routed one failed.",
+            COUNTER,
+        );
+        for ((engine, reason), n) in fallbacks {
+            f.sample(&[("engine", &engine), ("reason", reason)], n as f64);
+        }
+        out.push(f.0);
+    }
+    let reviews = stats.reviews();
+    if !reviews.is_empty() {
+        let mut f = Family::new(
+            "asr_router_review_total",
+            "Reviewer runs by outcome (ok, or failed: skipped with its input kept).",
+            COUNTER,
+        );
+        for ((reviewer, outcome), n) in reviews {
+            f.sample(&[("reviewer", reviewer), ("outcome", outcome)], n as f64);
+        }
+        out.push(f.0);
+    }
     out
 }
 
