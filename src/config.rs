@@ -53,7 +53,9 @@ pub struct WhisperConfig {
     pub compute_type: ComputeType,
     /// Intra-op threads per worker.
     pub threads: usize,
-    /// Beam size (1 = greedy).
+    /// Beam size of finals (1 = greedy). Live partials (drafts) are always greedy. Finals also
+    /// get temperature fallback, the no-speech rule and the repetition guard (see
+    /// `engine::whisper`).
     pub beam_size: usize,
     /// Largest batch of utterances per run.
     pub max_batch: usize,
@@ -64,7 +66,7 @@ impl Default for WhisperConfig {
         Self {
             compute_type: ComputeType::Int8,
             threads: 2,
-            beam_size: 1,
+            beam_size: 5,
             max_batch: 8,
         }
     }
@@ -487,7 +489,7 @@ mod tests {
         assert_eq!(c.realtime.max_sessions, 3);
         assert_eq!(c.realtime.finalizer, Finalizer::StrongAbove(4.0));
         assert_eq!(c.engines.fast.threads, 1);
-        assert_eq!(c.engines.fast.beam_size, 1);
+        assert_eq!(c.engines.fast.beam_size, 5, "finals decode with beam 5 by default");
         assert_eq!(
             c.engines.fast.max_batch, 8,
             "the rest of [engines.fast] keeps its default"

@@ -38,6 +38,13 @@ pub struct DecodeOptions {
     /// so accuracy can drop (measured in `docs/benchmarks.md`). Engines without a fixed window
     /// ignore it.
     pub short_window: bool,
+    /// Beam size for this request's finals, overriding the engine's configured one (Whisper;
+    /// drafts are always greedy). `None`: the engine's setting.
+    pub beam_size: Option<usize>,
+    /// The languages the audio may be in (ISO-639-1 codes; OpenAI's `languages`): when
+    /// `language` is not set, detection picks the most probable language among these. `None`
+    /// or empty: any language.
+    pub languages: Option<Vec<String>>,
 }
 
 /// One utterance to recognize: 16 kHz mono samples in [-1, 1].
@@ -77,6 +84,10 @@ pub struct Segment {
     /// Probability of Whisper's no-speech token for the window. `None` where not measured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_speech_prob: Option<f32>,
+    /// Gzip compression ratio of the window's text (Whisper; high values mean the text loops).
+    /// `None` where not measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression_ratio: Option<f32>,
 }
 
 /// A timed word.

@@ -2,6 +2,8 @@
 //! per utterance, language detection, initial prompts, translation, segment timestamps from
 //! Whisper's timestamp tokens, and word timestamps from CTranslate2's cross-attention alignment.
 
+mod guards;
+mod repetition;
 mod tokens;
 
 use std::path::Path;
@@ -86,7 +88,8 @@ impl WhisperEngine {
         self.multilingual
     }
 
-    /// Decodes up to `max_batch` utterances of at most 30 s each.
+    /// Decodes up to `max_batch` utterances of at most 30 s each (one group of
+    /// [`Recognizer::recognize`]: the same draft/short-window kind, temperature and beam size).
     fn decode_windows(&self, windows: &[(&[f32], &DecodeOptions)]) -> Result<Vec<Hypothesis>, EngineError> {
         let inf = |e: anyhow::Error| EngineError::Inference(format!("{e:#}"));
         let n = windows.len();
@@ -101,41 +104,21 @@ impl WhisperEngine {
         } else {
             N_FRAMES
         };
-        let mut feats = vec![0f32; n * n_mels * frames];
+        let item_len = n_mels * frames;
+        let mut feats = vec![0f32; n * item_len];
         for (i, (samples, _)) in windows.iter().enumerate() {
-            let chunk = &mut feats[i * n_mels * frames..(i + 1) * n_mels * frames];
-            self.mel.compute_frames_into(samples, chunk, frames);
+            self.mel
+                .compute_frames_into(samples, &mut feats[i * item_len..(i + 1) * item_len], frames);
         }
         let model = self
             .model
             .lock()
             .map_err(|_| EngineError::Inference("whisper model lock poisoned".into()))?;
         let t_mel = std::time::Instant::now();
-        let features = StorageView::new(&[n, n_mels, frames], &mut feats, Default::default()).map_err(inf)?;
-        let encoded = model.encode(&features, false).map_err(inf)?;
+        let encoded = encode(&model, &mut feats, [n, n_mels, frames]).map_err(inf)?;
         let t_enc = t_mel.elapsed();
 
-        // language per item: forced, English-only, or detected
-        let mut langs: Vec<Option<String>> = windows
-            .iter()
-            .map(|(_, o)| {
-                if self.multilingual {
-                    o.language.clone()
-                } else {
-                    Some("en".into())
-                }
-            })
-            .collect();
-        if langs.iter().any(|l| l.is_none()) {
-            let detected = model.detect_language(&encoded).map_err(inf)?;
-            for (l, d) in langs.iter_mut().zip(detected) {
-                if l.is_none() {
-                    *l = d.first().and_then(tokens::language_of_detection);
-                }
-            }
-        }
-
-        let want_words = windows.iter().any(|(_, o)| o.word_timestamps);
+        let langs = self.languages(&model, &encoded, windows).map_err(inf)?;
         let prompts: Vec<Vec<String>> = windows
             .iter()
             .zip(&langs)
@@ -150,8 +133,12 @@ impl WhisperEngine {
             })
             .collect();
         let secs = longest as f32 / 16_000.0;
-        let opts = sys::WhisperOptions {
-            beam_size: if draft { 1 } else { self.settings.beam_size.max(1) },
+        let base = sys::WhisperOptions {
+            beam_size: if draft {
+                1
+            } else {
+                windows[0].1.beam_size.unwrap_or(self.settings.beam_size).max(1)
+            },
             // drafts: a tight cap (they are redone 200 ms later); short-window finals: room for fast
             // speech (~6 tokens/s) but still a bound on the loops a short window can fall into
             max_length: if draft {
@@ -163,61 +150,107 @@ impl WhisperEngine {
             },
             no_repeat_ngram_size: if short { 3 } else { 0 },
             repetition_penalty: if short { 1.05 } else { 1.0 },
-            sampling_temperature: windows[0].1.temperature.max(0.0).max(1e-6),
-            sampling_topk: if windows[0].1.temperature > 0.0 { 0 } else { 1 },
             return_no_speech_prob: true,
             // the sequence's score gives its average token log-probability (below)
             return_scores: true,
             ..Default::default()
         };
-        let results = model.generate(&encoded, &prompts, &opts).map_err(inf)?;
+
+        // Temperature fallback: every window is decoded at the request's temperature; a window
+        // whose text loops or whose decode is unsure is decoded again, hotter, until one passes.
+        // Only the failing windows of the batch are decoded again. Drafts get one attempt.
+        let temps = if draft {
+            vec![windows[0].1.temperature.max(0.0)]
+        } else {
+            guards::temperatures(windows[0].1.temperature)
+        };
+        let mut chosen: Vec<Option<Decoded>> = (0..n).map(|_| None).collect();
+        let mut failed: Vec<Vec<Decoded>> = (0..n).map(|_| Vec::new()).collect();
+        let mut pending: Vec<usize> = (0..n).collect();
+        for &t in &temps {
+            if pending.is_empty() {
+                break;
+            }
+            let opts = at_temperature(&base, t, draft);
+            let results = if pending.len() == n {
+                model.generate(&encoded, &prompts, &opts)
+            } else {
+                // the encoder output cannot be sliced through the binding: encode the subset again
+                let mut sub: Vec<f32> = Vec::with_capacity(pending.len() * item_len);
+                for &i in &pending {
+                    sub.extend_from_slice(&feats[i * item_len..(i + 1) * item_len]);
+                }
+                let enc = encode(&model, &mut sub, [pending.len(), n_mels, frames]).map_err(inf)?;
+                let sub_prompts: Vec<Vec<String>> = pending.iter().map(|&i| prompts[i].clone()).collect();
+                model.generate(&enc, &sub_prompts, &opts)
+            }
+            .map_err(inf)?;
+            let mut still = Vec::new();
+            for (&i, res) in pending.iter().zip(results) {
+                let d = self.measure(res, t, opts.length_penalty);
+                if draft || !d.attempt.needs_fallback() {
+                    chosen[i] = Some(d);
+                } else {
+                    tracing::debug!(
+                        item = i,
+                        temperature = t,
+                        compression_ratio = d.attempt.compression_ratio,
+                        avg_logprob = d.attempt.avg_logprob,
+                        "whisper window fails its thresholds"
+                    );
+                    failed[i].push(d);
+                    still.push(i);
+                }
+            }
+            pending = still;
+        }
+        for i in pending {
+            let k = guards::best_of_failed(&failed[i].iter().map(|d| d.attempt).collect::<Vec<_>>()).unwrap_or(0);
+            chosen[i] = Some(failed[i].swap_remove(k));
+        }
         tracing::debug!(
             n,
             frames,
             draft,
-            max_length = opts.max_length,
-            tokens = results
-                .iter()
-                .map(|r| r.sequences_ids.first().map_or(0, Vec::len))
-                .max()
-                .unwrap_or(0),
+            beam_size = base.beam_size,
+            max_length = base.max_length,
             encode_ms = t_enc.as_millis() as u64,
             total_ms = t_mel.elapsed().as_millis() as u64,
             "whisper run"
         );
 
+        let want_words = windows.iter().any(|(_, o)| o.word_timestamps);
         let mut hyps = Vec::with_capacity(n);
         let mut aligned: Vec<(usize, Vec<usize>)> = Vec::new();
-        for (i, res) in results.into_iter().enumerate() {
-            let ids = res.sequences_ids.into_iter().next().unwrap_or_default();
+        for (i, d) in chosen.into_iter().enumerate() {
+            let d = d.unwrap_or_default();
             let duration = windows[i].0.len() as f32 / 16_000.0;
-            let mut h = self.vocab.hypothesis(&ids, duration);
+            let mut h = self.vocab.hypothesis(&d.ids, duration);
             h.language = langs[i].clone();
-            // CTranslate2 returns the cumulative log-probability divided by length^length_penalty;
-            // recover the average over the tokens plus the end-of-text token, as openai-whisper
-            // and faster-whisper report it. Every segment of the window shares the window's values.
-            let avg_logprob = res.scores.first().map(|&score| {
-                let n = ids.len() as f32;
-                score * n.powf(opts.length_penalty) / (n + 1.0)
-            });
+            let a = d.attempt;
             for s in &mut h.segments {
-                s.temperature = Some(windows[i].1.temperature.max(0.0));
-                s.avg_logprob = avg_logprob.filter(|v| v.is_finite());
-                s.no_speech_prob = Some(res.no_speech_prob);
+                // every segment of the window shares the window's measurements
+                s.temperature = Some(a.temperature);
+                s.avg_logprob = Some(a.avg_logprob).filter(|v| v.is_finite());
+                s.no_speech_prob = Some(a.no_speech_prob);
+                s.compression_ratio = Some(a.compression_ratio);
             }
-            if res.no_speech_prob > 0.6 && h.text.split_whitespace().count() <= 2 {
-                // Whisper's own no-speech rule: hallucinations on silence are dropped.
+            if a.is_silence() {
+                // the no-speech rule: what Whisper writes over silence is dropped
                 h = Hypothesis {
                     language: h.language,
                     ..Default::default()
                 };
             }
+            let mut text_ids = self.vocab.text_ids(&d.ids);
+            if !draft && trim_repetitions(&mut h) {
+                text_ids = self.vocab.encode_text(&h.text);
+            }
             if want_words && windows[i].1.word_timestamps && !h.text.is_empty() {
-                aligned.push((i, self.vocab.text_ids(&ids)));
+                aligned.push((i, text_ids));
             }
             hyps.push(h);
         }
-        drop(features);
 
         if !aligned.is_empty() {
             // alignment needs the start sequence of one prompt shape; align each item alone
@@ -229,8 +262,7 @@ impl WhisperEngine {
                 let frames = (windows[i].0.len().min(N_SAMPLES) / 160).clamp(1, N_FRAMES);
                 let mut one = vec![0f32; n_mels * N_FRAMES];
                 self.mel.compute_into(windows[i].0, &mut one);
-                let f1 = StorageView::new(&[1, n_mels, N_FRAMES], &mut one, Default::default()).map_err(inf)?;
-                let enc1 = model.encode(&f1, false).map_err(inf)?;
+                let enc1 = encode(&model, &mut one, [1, n_mels, N_FRAMES]).map_err(inf)?;
                 let al = model
                     .align(&enc1, &start, std::slice::from_ref(&text_ids), &[frames], 7)
                     .map_err(inf)?;
@@ -241,6 +273,65 @@ impl WhisperEngine {
             }
         }
         Ok(hyps)
+    }
+
+    /// The language of each window: forced by the request, English for an English-only model,
+    /// or detected — among the request's `languages` when it lists some.
+    fn languages(
+        &self,
+        model: &sys::Whisper,
+        encoded: &StorageView,
+        windows: &[(&[f32], &DecodeOptions)],
+    ) -> anyhow::Result<Vec<Option<String>>> {
+        let mut langs: Vec<Option<String>> = windows
+            .iter()
+            .map(|(_, o)| {
+                if self.multilingual {
+                    o.language.clone()
+                } else {
+                    Some("en".into())
+                }
+            })
+            .collect();
+        if langs.iter().any(|l| l.is_none()) {
+            let detected = model.detect_language(encoded)?;
+            for ((l, d), (_, o)) in langs.iter_mut().zip(detected).zip(windows) {
+                if l.is_none() {
+                    let all: Vec<(String, f32)> = d.iter().filter_map(tokens::detection).collect();
+                    *l = guards::pick_language(&all, o.languages.as_deref().unwrap_or_default());
+                }
+            }
+        }
+        Ok(langs)
+    }
+
+    /// The sequence of one generation result to keep (the most probable of the sampled
+    /// candidates) and what the guards need to know about it.
+    fn measure(&self, res: sys::WhisperGenerationResult, temperature: f32, length_penalty: f32) -> Decoded {
+        let best = (0..res.sequences_ids.len())
+            .max_by(|&a, &b| {
+                let s = |k: usize| res.scores.get(k).copied().unwrap_or(f32::NEG_INFINITY);
+                s(a).total_cmp(&s(b))
+            })
+            .unwrap_or(0);
+        let ids = res.sequences_ids.into_iter().nth(best).unwrap_or_default();
+        // CTranslate2 returns the cumulative log-probability divided by length^length_penalty;
+        // recover the average over the tokens plus the end-of-text token, as openai-whisper
+        // and faster-whisper report it.
+        let len = ids.len() as f32;
+        let avg_logprob = res.scores.get(best).map_or(f32::NEG_INFINITY, |&score| {
+            score * len.powf(length_penalty) / (len + 1.0)
+        });
+        let text = self.vocab.decode(&self.vocab.text_ids(&ids));
+        Decoded {
+            attempt: guards::Attempt {
+                temperature,
+                avg_logprob,
+                compression_ratio: guards::compression_ratio(text.trim()),
+                no_speech_prob: res.no_speech_prob,
+            },
+            ids,
+        }
     }
 
     fn recognize_one(&self, u: &Utterance) -> Result<Hypothesis, EngineError> {
@@ -279,6 +370,71 @@ fn merge(into: &mut Hypothesis, h: Hypothesis) {
     into.words.extend(h.words);
 }
 
+/// One decode attempt of a window: its generated ids and what the guards measured.
+#[derive(Debug, Default)]
+struct Decoded {
+    ids: Vec<usize>,
+    attempt: guards::Attempt,
+}
+
+/// Runs the encoder over `feats` of `shape` (batch, mels, frames). The features are only read
+/// during the call; the output is a tensor of its own.
+fn encode(model: &sys::Whisper, feats: &mut [f32], shape: [usize; 3]) -> anyhow::Result<StorageView<'static>> {
+    let features = StorageView::new(&shape, feats, Default::default())?;
+    model.encode(&features, false)
+}
+
+/// Search settings of an attempt at temperature `t`: beam search (or greedy) at 0; at a higher
+/// temperature, [`guards::BEST_OF`] candidates (one for a draft) sampled from the whole
+/// distribution.
+fn at_temperature(base: &sys::WhisperOptions, t: f32, draft: bool) -> sys::WhisperOptions {
+    let mut o = base.clone();
+    if t > 0.0 {
+        o.beam_size = 1;
+        o.num_hypotheses = if draft { 1 } else { guards::BEST_OF };
+        o.sampling_topk = 0;
+        o.sampling_temperature = t;
+    } else {
+        o.num_hypotheses = 1;
+        o.sampling_topk = 1;
+        o.sampling_temperature = 1.0;
+    }
+    o
+}
+
+/// Cuts runaway repetitions (see [`repetition`]) out of the hypothesis's segments and text.
+/// Returns whether anything was cut.
+fn trim_repetitions(h: &mut Hypothesis) -> bool {
+    let runs = repetition::find_runaways(&h.text);
+    if runs.is_empty() {
+        return false;
+    }
+    tracing::debug!(
+        runs = runs.len(),
+        unit = runs[0].unit,
+        repeats = runs[0].repeats,
+        "runaway repetition cut from a whisper window"
+    );
+    // `text` is the segments' texts joined by one space: cut each segment by its own byte span
+    let mut at = 0;
+    for s in &mut h.segments {
+        let span = at..at + s.text.len();
+        at = span.end + 1;
+        let local: Vec<repetition::Runaway> = runs
+            .iter()
+            .filter(|r| r.removed.start < span.end && r.removed.end > span.start)
+            .map(|r| repetition::Runaway {
+                removed: r.removed.start.max(span.start) - span.start..r.removed.end.min(span.end) - span.start,
+                ..r.clone()
+            })
+            .collect();
+        s.text = repetition::remove(&s.text, &local).trim().to_string();
+    }
+    h.segments.retain(|s| !s.text.is_empty());
+    h.text = h.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+    true
+}
+
 impl Recognizer for WhisperEngine {
     fn name(&self) -> &str {
         &self.settings.name
@@ -287,7 +443,7 @@ impl Recognizer for WhisperEngine {
     fn recognize(&self, batch: &[Utterance]) -> Vec<Result<Hypothesis, EngineError>> {
         // Finals, short-window finals and drafts go through separate batched runs (their encoder
         // windows and search settings differ); utterances over 30 s or with a different
-        // temperature are decoded alone.
+        // temperature or beam size are decoded alone.
         let mut out: Vec<Option<Result<Hypothesis, EngineError>>> = (0..batch.len()).map(|_| None).collect();
         for kind in [(false, false), (false, true), (true, false), (true, true)] {
             let group: Vec<usize> = (0..batch.len())
@@ -295,7 +451,10 @@ impl Recognizer for WhisperEngine {
                     let o = &batch[i].options;
                     batch[i].samples.len() <= N_SAMPLES && (o.draft, o.short_window) == kind
                 })
-                .filter(|&i| batch[i].options.temperature == batch[0].options.temperature)
+                .filter(|&i| {
+                    let (o, first) = (&batch[i].options, &batch[0].options);
+                    o.temperature == first.temperature && o.beam_size == first.beam_size
+                })
                 .collect();
             if group.is_empty() {
                 continue;

@@ -79,12 +79,22 @@ impl WhisperVocab {
         p
     }
 
+    /// Token ids of `text` as the decoder would write it (with the leading space Whisper's text
+    /// tokens start with); used to align text that was edited after decoding.
+    pub fn encode_text(&self, text: &str) -> Vec<usize> {
+        self.tokenizer
+            .encode(format!(" {}", text.trim()), false)
+            .map(|e| e.get_ids().iter().map(|&i| i as usize).collect())
+            .unwrap_or_default()
+    }
+
     /// Text tokens only (no timestamps, no specials), as passed to alignment.
     pub fn text_ids(&self, ids: &[usize]) -> Vec<usize> {
         ids.iter().copied().filter(|&i| i < self.eot).collect()
     }
 
-    fn decode(&self, ids: &[usize]) -> String {
+    /// Text of token ids (special and timestamp tokens skipped).
+    pub fn decode(&self, ids: &[usize]) -> String {
         let v: Vec<u32> = ids.iter().map(|&i| i as u32).collect();
         self.tokenizer.decode(&v, true).unwrap_or_default()
     }
@@ -201,11 +211,33 @@ impl WhisperVocab {
     }
 }
 
-/// Reads the language code out of a CTranslate2 detection result (`<|en|>` → `en`).
-/// The binding keeps the fields private, so the `Debug` form is parsed.
-pub fn language_of_detection(d: &ct2rs::sys::DetectionResult) -> Option<String> {
-    let s = format!("{d:?}");
+/// Reads the language code and its probability out of a CTranslate2 detection result
+/// (`<|en|>`, 0.97 → `("en", 0.97)`). The binding keeps the fields private, so the `Debug` form
+/// (`DetectionResult { language: "<|en|>", probability: 0.97 }`) is parsed.
+pub fn detection(d: &ct2rs::sys::DetectionResult) -> Option<(String, f32)> {
+    parse_detection(&format!("{d:?}"))
+}
+
+fn parse_detection(s: &str) -> Option<(String, f32)> {
     let start = s.find("<|")? + 2;
     let end = s[start..].find("|>")? + start;
-    Some(s[start..end].to_string())
+    let p = s.find("probability:")? + "probability:".len();
+    let num: String = s[p..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
+        .collect();
+    Some((s[start..end].to_string(), num.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn detection_debug_form_is_parsed() {
+        let d = super::parse_detection(r#"DetectionResult { language: "<|zh|>", probability: 0.8125 }"#);
+        assert_eq!(d, Some(("zh".to_string(), 0.8125)));
+        let tiny = super::parse_detection(r#"DetectionResult { language: "<|haw|>", probability: 1.5e-7 }"#);
+        assert_eq!(tiny, Some(("haw".to_string(), 1.5e-7)));
+        assert_eq!(super::parse_detection("DetectionResult { }"), None);
+    }
 }

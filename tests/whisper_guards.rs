@@ -1,0 +1,91 @@
+//! The in-process Whisper engine on real audio with the real `whisper-base` model: language
+//! detection restricted by `DecodeOptions.languages`, and the measurements the decoding guards
+//! attach to every segment (temperature, compression ratio, average log-probability, no-speech
+//! probability). Clips come from the shared terminology eval set (`../shared/eval/terminology`).
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use asr_router::config::ComputeType;
+use asr_router::engine::recognizer::{DecodeOptions, Hypothesis, Recognizer, Utterance};
+use asr_router::engine::whisper::{WhisperEngine, WhisperSettings};
+
+fn eval_clip(rel: &str) -> PathBuf {
+    let root = common::root();
+    [
+        root.join("../shared/eval/terminology").join(rel),
+        PathBuf::from("/work/shared/eval/terminology").join(rel),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+    .unwrap_or_else(|| panic!("eval clip {rel} not found under ../shared/eval/terminology"))
+}
+
+fn load_base() -> WhisperEngine {
+    let dir = common::models_dir().join("whisper-base");
+    WhisperEngine::load(
+        &dir,
+        WhisperSettings {
+            name: "whisper-base".into(),
+            compute_type: ComputeType::Int8,
+            threads: 2,
+            beam_size: 5,
+            max_batch: 4,
+        },
+    )
+    .unwrap_or_else(|e| panic!("whisper-base must be installed (scripts/fetch-models): {e}"))
+}
+
+fn samples(rel: &str) -> Arc<[f32]> {
+    let bytes = std::fs::read(eval_clip(rel)).expect("read clip");
+    asr_router::audio::decode_bytes(bytes, 60.0)
+        .expect("decode")
+        .samples
+        .into()
+}
+
+fn decode(engine: &WhisperEngine, audio: &Arc<[f32]>, languages: Option<&[&str]>) -> Hypothesis {
+    let options = DecodeOptions {
+        languages: languages.map(|l| l.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    };
+    let u = Utterance {
+        samples: audio.clone(),
+        options,
+    };
+    engine.recognize(&[u]).remove(0).expect("recognition")
+}
+
+#[test]
+fn languages_restrict_detection_and_segments_carry_the_guard_measurements() {
+    let engine = load_base();
+    // Mandarin with one product name: detected as Mandarin when nothing restricts it
+    let zh = samples("audio/zh/term_zh01_fs2.wav");
+    let free = decode(&engine, &zh, None);
+    assert_eq!(free.language.as_deref(), Some("zh"), "{free:?}");
+
+    // restricted to languages that exclude the spoken one, detection must stay inside the set
+    let restricted = decode(&engine, &zh, Some(&["en", "ja"]));
+    let lang = restricted.language.as_deref().unwrap_or("");
+    assert!(["en", "ja"].contains(&lang), "picked {lang:?} outside [en, ja]");
+
+    // a code-switched clip with OpenAI's `languages: ["zh", "en"]`
+    let mixed = samples("audio/zh-en/term_mx01_fs2+pico.wav");
+    let h = decode(&engine, &mixed, Some(&["zh", "en"]));
+    let lang = h.language.as_deref().unwrap_or("");
+    assert!(["zh", "en"].contains(&lang), "picked {lang:?} outside [zh, en]");
+    assert!(!h.text.is_empty() && !h.segments.is_empty(), "{h:?}");
+    for s in &h.segments {
+        let t = s.temperature.expect("temperature");
+        assert!((0.0..=1.0).contains(&t), "temperature {t}");
+        let cr = s.compression_ratio.expect("compression ratio");
+        // speech text, not a loop (a loop would have been decoded again, hotter)
+        assert!(cr > 0.3 && cr < 4.0, "compression ratio {cr} at T={t}");
+        let lp = s.avg_logprob.expect("avg_logprob");
+        assert!(lp < 0.0 && lp > -5.0, "avg_logprob {lp}");
+        let ns = s.no_speech_prob.expect("no_speech_prob");
+        assert!((0.0..=1.0).contains(&ns), "no_speech_prob {ns}");
+    }
+}
