@@ -2,13 +2,14 @@
 //! (llama.cpp, vLLM, Ollama, oMLX …) to fix the misrecognized words of a final transcript, and
 //! accepts the answer only when the guardrails of [`super::guard`] do.
 //!
-//! The prompt holds a fixed system message (fix only misrecognized words with the glossary,
-//! keep everything else verbatim, answer with the text only), the glossary entries that matter
-//! for this utterance ([`relevant_entries`]: the deterministic corrector's matches, exact forms,
-//! English sound-alikes and pinyin homophones found through the glossary's index, at most
-//! [`MAX_PROMPT_ENTRIES`]), the previous `context_utterances` finals, then the transcript.
-//! Sampling is greedy (`temperature: 0`) and `max_tokens` is bounded by the input (see
-//! [`max_tokens`]).
+//! The prompt ([`messages`]) is a system message — the instructions (fix only misrecognized
+//! words with the glossary, keep everything else verbatim, answer with the text only), the
+//! glossary entries that matter for this utterance ([`relevant_entries`]: the deterministic
+//! corrector's matches, exact forms, English sound-alikes and pinyin homophones found through the
+//! glossary's index, at most [`MAX_PROMPT_ENTRIES`]) and the previous `context_utterances`
+//! finals — and the transcript alone as the user message. Sampling is greedy
+//! (`temperature: 0`), `max_tokens` is bounded by the input ([`max_tokens`]) and the answer stops
+//! at its first blank line ([`stop_sequences`]).
 //!
 //! Invariants:
 //! - **Blocking.** [`LlmReviewer::review`] does blocking HTTP: call it from a blocking thread
@@ -250,13 +251,18 @@ impl LlmReviewer {
         }
         let entries = relevant_entries(text, ctx, glossary, MAX_PROMPT_ENTRIES);
         let skip = ctx.previous.len().saturating_sub(self.config.context_utterances);
-        let body = json!({
+        let mut body = json!({
             "model": self.config.model,
             "messages": messages(text.trim(), &entries, &ctx.previous[skip..]),
             "temperature": 0,
             "max_tokens": max_tokens(text, self.config.max_edit_ratio),
             "stream": false,
         });
+        let stop = stop_sequences(text);
+        if !stop.is_empty() {
+            // Some servers refuse an empty list.
+            body["stop"] = json!(stop);
+        }
         let started = Instant::now();
         let result = self.post(&body);
         let elapsed = started.elapsed();
@@ -377,46 +383,57 @@ pub fn max_tokens(text: &str, max_edit_ratio: f32) -> usize {
     (text.len() as f32 * (1.0 + max_edit_ratio.max(0.0))).ceil() as usize + 16
 }
 
-/// The chat messages: the system prompt, then one user message with the glossary entries, the
-/// previous utterances and the transcript.
+/// The chat messages: a system message with the instructions, the glossary entries and the
+/// previous utterances, then the transcript alone as the user message (so that the natural
+/// answer of even a small model is the text itself).
 pub fn messages(text: &str, entries: &[&GlossaryEntry], previous: &[String]) -> Value {
-    let mut user = String::from("Glossary:\n");
+    let mut system = String::from(SYSTEM_PROMPT);
+    system.push_str("\n\nGlossary:\n");
     if entries.is_empty() {
-        user.push_str("(no term applies)\n");
+        system.push_str("(no term applies)\n");
     }
+    let list = |forms: &[String]| {
+        forms
+            .iter()
+            .take(MAX_FORMS_PER_ENTRY)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     for e in entries {
-        user.push_str("- ");
-        user.push_str(&e.term);
-        let list = |forms: &[String]| {
-            forms
-                .iter()
-                .take(MAX_FORMS_PER_ENTRY)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        system.push_str("- ");
+        system.push_str(&e.term);
         if !e.aliases.is_empty() {
-            user.push_str(&format!(" (also written: {})", list(&e.aliases)));
+            system.push_str(&format!(" (also written: {})", list(&e.aliases)));
         }
         if !e.misrecognitions.is_empty() {
-            user.push_str(&format!(" (often misheard as: {})", list(&e.misrecognitions)));
+            system.push_str(&format!(" (often misheard as: {})", list(&e.misrecognitions)));
         }
-        user.push('\n');
+        system.push('\n');
     }
     let previous: Vec<&str> = previous.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect();
     if !previous.is_empty() {
-        user.push_str("\nEarlier in the conversation:\n");
+        system.push_str("\nEarlier in the conversation (context only, do not repeat it):\n");
         for p in previous {
-            user.push_str(p);
-            user.push('\n');
+            system.push_str(p);
+            system.push('\n');
         }
     }
-    user.push_str("\nTranscript:\n");
-    user.push_str(text);
     json!([
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": user},
+        {"role": "system", "content": system.trim_end()},
+        {"role": "user", "content": text},
     ])
+}
+
+/// Stop sequences: a transcript without a blank line ends at the first blank line of the answer
+/// (what a model adds after it — a repetition, a comment — is never part of the text, and
+/// generating it only costs time).
+pub fn stop_sequences(text: &str) -> Vec<&'static str> {
+    if text.contains("\n\n") {
+        Vec::new()
+    } else {
+        vec!["\n\n"]
+    }
 }
 
 /// The glossary entries worth showing the model for `text`, best first, at most `limit`: terms
@@ -566,12 +583,18 @@ mod tests {
         let e = relevant_entries("Cooper Netties", &ReviewContext::default(), &g, 20);
         let m = messages("we run Cooper Netties", &e, &["first".into(), " ".into()]);
         assert_eq!(m[0]["role"], "system");
-        let user = m[1]["content"].as_str().unwrap();
-        assert!(user.contains("- Kubernetes (also written: K8s) (often misheard as: Cooper Netties)"));
-        assert!(user.contains("Earlier in the conversation:\nfirst\n\nTranscript:\nwe run Cooper Netties"));
+        let system = m[0]["content"].as_str().unwrap();
+        assert!(system.starts_with(SYSTEM_PROMPT));
+        assert!(system.contains("\n- Kubernetes (also written: K8s) (often misheard as: Cooper Netties)\n"));
+        assert!(system.ends_with("do not repeat it):\nfirst"));
+        assert_eq!(m[1]["role"], "user");
+        assert_eq!(m[1]["content"], "we run Cooper Netties");
         let m = messages("x", &[], &[]);
-        assert!(m[1]["content"].as_str().unwrap().contains("(no term applies)"));
-        assert!(!m[1]["content"].as_str().unwrap().contains("Earlier"));
+        let system = m[0]["content"].as_str().unwrap();
+        assert!(system.ends_with("Glossary:\n(no term applies)"));
+        assert!(!system.contains("Earlier"));
+        assert_eq!(stop_sequences("one line"), ["\n\n"]);
+        assert!(stop_sequences("a\n\nb").is_empty());
     }
 
     #[test]
