@@ -14,6 +14,7 @@ pub mod batch;
 pub mod bench;
 pub mod config;
 pub mod engine;
+pub mod eval;
 pub mod finalize;
 pub mod http;
 pub mod ids;

@@ -1,66 +1,31 @@
-//! Word and character error rates, with the normalisation the eval set's README prescribes:
-//! lower-case, punctuation stripped, spaces collapsed; CJK scored per character.
+//! Word and character error rates of one file for `bench transcribe`, with the eval set's
+//! normalization ([`crate::eval::normalize`]: compatibility forms folded, lower-cased,
+//! punctuation stripped, traditional Chinese folded to simplified).
 
-/// Normalises text for scoring.
-pub fn normalize(s: &str) -> String {
-    let mapped: String = s
-        .chars()
-        .map(|c| {
-            // full-width ASCII variants to half-width
-            let c = if ('\u{FF01}'..='\u{FF5E}').contains(&c) {
-                char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
-            } else {
-                c
-            };
-            if c.is_alphanumeric() || c == '\'' {
-                c.to_lowercase().next().unwrap_or(c)
-            } else {
-                ' '
-            }
-        })
-        .collect();
-    mapped.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+use crate::eval::score::{Metric, score};
+use crate::eval::{Counts, Normalizer};
 
-fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, x) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, y) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(x != y)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+fn rate(metric: Metric, reference: &str, hyp: &str) -> f64 {
+    let c: Counts = score(&Normalizer::default(), metric, reference, hyp, &[]);
+    if c.units == 0 {
+        // nothing to say: any word is an error
+        return if hyp.chars().any(char::is_alphanumeric) {
+            1.0
+        } else {
+            0.0
+        };
     }
-    prev[b.len()]
+    c.error_rate()
 }
 
 /// Word error rate of `hyp` against `reference` (edit distance over reference words).
 pub fn wer(reference: &str, hyp: &str) -> f64 {
-    let r: Vec<String> = normalize(reference)
-        .split(' ')
-        .filter(|w| !w.is_empty())
-        .map(String::from)
-        .collect();
-    let h: Vec<String> = normalize(hyp)
-        .split(' ')
-        .filter(|w| !w.is_empty())
-        .map(String::from)
-        .collect();
-    if r.is_empty() {
-        return if h.is_empty() { 0.0 } else { 1.0 };
-    }
-    edit_distance(&r, &h) as f64 / r.len() as f64
+    rate(Metric::Wer, reference, hyp)
 }
 
 /// Character error rate (spaces ignored), for Chinese, Japanese and Cantonese.
 pub fn cer(reference: &str, hyp: &str) -> f64 {
-    let r: Vec<char> = normalize(reference).chars().filter(|c| !c.is_whitespace()).collect();
-    let h: Vec<char> = normalize(hyp).chars().filter(|c| !c.is_whitespace()).collect();
-    if r.is_empty() {
-        return if h.is_empty() { 0.0 } else { 1.0 };
-    }
-    edit_distance(&r, &h) as f64 / r.len() as f64
+    rate(Metric::Cer, reference, hyp)
 }
 
 #[cfg(test)]
@@ -72,6 +37,8 @@ mod tests {
         assert_eq!(wer("Hello, World!", "hello world"), 0.0);
         assert!((wer("a b c d", "a x c") - 0.5).abs() < 1e-9);
         assert!((cer("今天天气", "今天天汽") - 0.25).abs() < 1e-9);
-        assert_eq!(normalize("ＡＢＣ，def"), "abc def");
+        assert_eq!(cer("今天天气", "今天天氣"), 0.0, "traditional script is no error");
+        assert_eq!(wer("ＡＢＣ，def", "abc def"), 0.0);
+        assert_eq!((wer("", ""), wer("", "uh")), (0.0, 1.0));
     }
 }

@@ -1,14 +1,13 @@
-//! Measurements on the terminology set (not unit tests): the corrector must leave correct
-//! references alone, and the ignored `term_eval` prints WER/CER and term recall before and after
-//! the deterministic chain on real hypotheses (`/tmp/term_hyps.jsonl`, or `TERM_HYPS`), split by
-//! `sentence_id` parity (odd sentences tune, even ones check).
+//! The corrector against the terminology set and a large glossary: it must leave correct
+//! references alone and still find terms among 10,000; the ignored `term_eval` re-scores cached
+//! hypotheses for threshold tuning and `bench_large_glossary` prints the per-utterance cost.
+//! Accuracy of the whole chain is `asr-router eval` (`crate::eval`), whose scoring `term_eval`
+//! uses.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::glossary::simplify_char;
-use super::text::{is_han, is_latin};
 use super::{Glossary, GlossaryEntry, ReviewChain, ReviewContext, Reviewer, ScriptTarget};
 use crate::review::GlossaryCorrector;
 
@@ -59,115 +58,35 @@ fn references_are_left_unchanged() {
     assert!(checked > 100);
 }
 
-// ---- scoring, as the terminology README defines it ----
-
-/// Characters the scoring must not fold (the glossary's own, e.g. 昇 in 昇腾).
-static KEEP: std::sync::OnceLock<std::collections::HashSet<char>> = std::sync::OnceLock::new();
-
-fn fold(s: &str) -> String {
-    let keep = KEEP.get();
-    s.chars()
-        .map(|c| {
-            if keep.is_some_and(|k| k.contains(&c)) {
-                c
-            } else {
-                simplify_char(c)
-            }
-        })
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-fn words(s: &str) -> Vec<String> {
-    fold(s)
-        .replace(['\'', '’'], "")
-        .chars()
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-        .collect::<String>()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
-}
-
-fn chars(s: &str) -> Vec<char> {
-    fold(s).chars().filter(|c| c.is_alphanumeric()).collect()
-}
-
-fn count_term(hay: &str, term: &str) -> usize {
-    let hay: Vec<char> = fold(hay)
-        .chars()
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-        .collect();
-    let norm = |v: &[char]| -> Vec<char> {
-        // collapse whitespace, drop spaces next to Han characters
-        let mut out: Vec<char> = Vec::new();
-        for (i, &c) in v.iter().enumerate() {
-            if c == ' ' {
-                let p = out.last().copied();
-                let n = v[i + 1..].iter().copied().find(|&d| d != ' ');
-                if p.is_none_or(|p| p == ' ' || is_han(p)) || n.is_none_or(is_han) {
-                    continue;
-                }
-            }
-            out.push(c);
-        }
-        out
-    };
-    let hay = norm(&hay);
-    let t: Vec<char> = norm(
-        &fold(term)
-            .chars()
-            .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-            .collect::<Vec<_>>(),
-    );
-    if t.is_empty() || t.len() > hay.len() {
-        return 0;
-    }
-    let glued = |c: Option<&char>| c.is_some_and(|c| is_latin(*c));
-    (0..=hay.len() - t.len())
-        .filter(|&i| {
-            hay[i..i + t.len()] == t[..]
-                && !(is_latin(t[0]) && i > 0 && glued(hay.get(i - 1)))
-                && !(is_latin(t[t.len() - 1]) && glued(hay.get(i + t.len())))
-        })
-        .count()
-}
-
-#[derive(Default, Clone, Copy)]
-struct Tally {
-    errors: usize,
-    units: usize,
-    found: usize,
-    terms: usize,
-    items: usize,
-}
-
-fn score(lang: &str, reference: &str, hyp: &str, terms: &[String], t: &mut Tally) {
-    if lang == "en" {
-        let (r, h) = (words(reference), words(hyp));
-        t.errors += super::text::levenshtein(&r, &h);
-        t.units += r.len();
-    } else {
-        let (r, h) = (chars(reference), chars(hyp));
-        t.errors += super::text::levenshtein(&r, &h);
-        t.units += r.len();
-    }
-    for term in terms {
-        let want = count_term(reference, term);
-        t.found += count_term(hyp, term).min(want);
-        t.terms += want;
-    }
-    t.items += 1;
-}
-
+/// Re-scores cached hypotheses with the deterministic chain, without decoding anything: for
+/// tuning the corrector's thresholds (`LATIN_T`, `CS_LATIN_T`, `HAN_T`, `CROSS_T`) quickly.
+/// `TERM_HYPS` (default `/tmp/term_eval.json`) is the `--json` output of
+/// `asr-router eval --manifest ../shared/eval/terminology/manifest.jsonl --review none`; items
+/// are split by `sentence_id` parity (odd sentences tune, even ones check). Scoring is
+/// `crate::eval`'s, the same as `asr-router eval`.
+///
 /// `cargo test --release --lib review::eval::term_eval -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn term_eval() {
-    let hyps = PathBuf::from(std::env::var("TERM_HYPS").unwrap_or("/tmp/term_hyps.jsonl".into()));
+    use crate::eval::score::{Counts, Metric, score};
+    use crate::eval::{Manifest, Normalizer};
+
+    let hyps = PathBuf::from(std::env::var("TERM_HYPS").unwrap_or("/tmp/term_eval.json".into()));
     let dir = shared_eval().expect("shared/eval");
     let g = Glossary::from_json_file(dir.join("terminology/glossary.json")).unwrap();
-    let _ = KEEP.set(g.kept_chars().clone());
+    let manifest = Manifest::load(&dir.join("terminology/manifest.jsonl")).unwrap();
+    let normalizer = Normalizer::new(manifest.terms());
+    let sentence: BTreeMap<String, String> = jsonl(&dir.join("terminology/manifest.jsonl"))
+        .into_iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["sentence_id"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&hyps).unwrap()).unwrap();
     let mut config = super::corrector::CorrectorConfig::default();
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f32>().ok());
     if let Some(v) = env("LATIN_T") {
@@ -186,64 +105,50 @@ fn term_eval() {
         .then(super::ScriptNormalizer::new(ScriptTarget::Simplified))
         .then(GlossaryCorrector::new(config))
         .then(super::ScriptNormalizer::new(ScriptTarget::Simplified));
-    let mut tallies: BTreeMap<(String, &str, &str), Tally> = BTreeMap::new();
+    let mut tallies: BTreeMap<(String, &str, &str), (usize, Counts)> = BTreeMap::new();
     let verbose = std::env::var("TERM_VERBOSE").is_ok();
-    for row in jsonl(&hyps) {
-        let lang = row["lang"].as_str().unwrap().to_string();
-        let sid = row["sentence_id"].as_str().unwrap();
-        let n: usize = sid
+    for item in &manifest.items {
+        let Some(row) = report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == item.id.as_str())
+        else {
+            continue;
+        };
+        let hyp = row["raw_text"].as_str().unwrap();
+        let n: usize = sentence[&item.id]
             .trim_start_matches(|c: char| !c.is_ascii_digit())
             .parse()
             .unwrap_or(0);
         let half = if n % 2 == 1 { "tune(odd)" } else { "check(even)" };
-        let reference = row["text"].as_str().unwrap();
-        let hyp = row["hyp"].as_str().unwrap();
-        let terms: Vec<String> = row["terms"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t.as_str().unwrap().to_string())
-            .collect();
         let out = chain.review(hyp, &ReviewContext::default(), &g);
         assert!(out.failures.is_empty());
+        let metric = Metric::for_lang(&item.lang);
+        let before = score(&normalizer, metric, &item.text, hyp, &item.terms);
+        let after = score(&normalizer, metric, &item.text, &out.text, &item.terms);
         if verbose && out.text != hyp {
-            let (mut b, mut a) = (Tally::default(), Tally::default());
-            score(&lang, reference, hyp, &terms, &mut b);
-            score(&lang, reference, &out.text, &terms, &mut a);
-            let mark = if a.errors > b.errors || a.found < b.found {
-                "WORSE "
-            } else {
-                ""
-            };
-            println!("{mark}{} | {hyp}\n   -> {}\n   ref {reference}", row["id"], out.text);
+            let worse = after.errors > before.errors || after.terms_found < before.terms_found;
+            let mark = if worse { "WORSE " } else { "" };
+            println!("{mark}{} | {hyp}\n   -> {}\n   ref {}", item.id, out.text, item.text);
         }
-        score(
-            &lang,
-            reference,
-            hyp,
-            &terms,
-            tallies.entry((lang.clone(), half, "before")).or_default(),
-        );
-        score(
-            &lang,
-            reference,
-            &out.text,
-            &terms,
-            tallies.entry((lang.clone(), half, "after")).or_default(),
-        );
+        for (stage, c) in [("before", before), ("after", after)] {
+            let t = tallies.entry((item.group(), half, stage)).or_default();
+            t.0 += 1;
+            t.1 += c;
+        }
     }
     println!(
-        "{:<6} {:<12} {:<7} {:>6} {:>8} {:>12}",
+        "{:<14} {:<12} {:<7} {:>6} {:>8} {:>12}",
         "group", "half", "", "items", "WER/CER", "term recall"
     );
-    for ((lang, half, stage), t) in &tallies {
+    for ((group, half, stage), (items, c)) in &tallies {
         println!(
-            "{lang:<6} {half:<12} {stage:<7} {:>6} {:>7.2}% {:>6.2}% ({}/{})",
-            t.items,
-            100.0 * t.errors as f64 / t.units.max(1) as f64,
-            100.0 * t.found as f64 / t.terms.max(1) as f64,
-            t.found,
-            t.terms
+            "{group:<14} {half:<12} {stage:<7} {items:>6} {:>7.2}% {:>6.2}% ({}/{})",
+            100.0 * c.error_rate(),
+            100.0 * c.term_recall().unwrap_or(0.0),
+            c.terms_found,
+            c.terms
         );
     }
 }
