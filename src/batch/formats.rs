@@ -148,8 +148,8 @@ pub fn translation_json(t: &Transcript) -> serde_json::Value {
 
 /// One `verbose_json` segment. OpenAI's `TranscriptionSegment` requires every decoder statistic;
 /// we send the ones the engine measured (see [`Segment`]) and leave out the others rather than
-/// invent them: `compression_ratio` always (it is a zlib ratio and no zlib is linked in), and
-/// `avg_logprob` / `no_speech_prob` for SenseVoice (docs/api.md, "Strict clients").
+/// invent them: `avg_logprob`, `no_speech_prob` and `compression_ratio` for SenseVoice
+/// (docs/api.md, "Strict clients").
 fn verbose_segment(id: usize, s: &Segment) -> serde_json::Value {
     // OpenAI's `seek`: where the decoding window began, in 10 ms frames
     let seek = ((s.start - s.window_offset) * 100.0).round().max(0.0) as u64;
@@ -162,6 +162,7 @@ fn verbose_segment(id: usize, s: &Segment) -> serde_json::Value {
         ("temperature", s.temperature),
         ("avg_logprob", s.avg_logprob),
         ("no_speech_prob", s.no_speech_prob),
+        ("compression_ratio", s.compression_ratio),
     ] {
         if let Some(x) = value.filter(|x| x.is_finite()) {
             v[key] = json!(x);

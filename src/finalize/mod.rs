@@ -33,6 +33,7 @@ pub use decode::{Fallback, FinalDecode, FinalizeStats, decode_final};
 pub use glossaries::{GlossaryLookupError, GlossaryStore};
 
 use crate::config::{ReviewConfig, ReviewMode};
+use crate::review::llm::{LlmReviewer, LlmStats, LlmStatsSnapshot};
 use crate::review::{
     ChainReview, Edit, Glossary, GlossaryEntry, ReviewChain, ReviewContext, Reviewer, ScriptTarget, compose_edits,
 };
@@ -149,6 +150,7 @@ pub struct SecondPass {
     default_mode: ReviewMode,
     realtime_budget: Duration,
     llm_context: usize,
+    llm_stats: Option<Arc<LlmStats>>,
     stats: Arc<FinalizeStats>,
 }
 
@@ -167,13 +169,27 @@ impl SecondPass {
             default_mode: cfg.default,
             realtime_budget: Duration::from_millis(cfg.realtime_budget_ms),
             llm_context: cfg.llm.as_ref().map_or(3, |l| l.context_utterances),
+            llm_stats: None,
             stats: Arc::default(),
         }
     }
 
-    /// The reviewers `cfg` configures.
+    /// The reviewers `cfg` configures, the LLM reviewer included when `[review.llm]` is set
+    /// (its URL and limits are checked now; no request is made).
     pub fn from_config(cfg: &ReviewConfig) -> Result<Self, FinalizeError> {
-        Ok(Self::new(cfg, None))
+        let Some(llm_cfg) = &cfg.llm else {
+            return Ok(Self::new(cfg, None));
+        };
+        let llm = LlmReviewer::new(llm_cfg).map_err(|e| FinalizeError::Llm(e.to_string()))?;
+        let stats = llm.stats();
+        let mut pass = Self::new(cfg, Some(Arc::new(llm)));
+        pass.llm_stats = Some(stats);
+        Ok(pass)
+    }
+
+    /// The LLM reviewer's outcome counters, when there is one.
+    pub fn llm_stats(&self) -> Option<LlmStatsSnapshot> {
+        self.llm_stats.as_ref().map(|s| s.snapshot())
     }
 
     /// The counters.

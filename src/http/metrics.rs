@@ -207,6 +207,21 @@ fn families(st: &Shared) -> Vec<MetricFamily> {
     out.extend([decode.0, wait.0, sizes.0]);
     out.extend(upstream_families(st.engines.upstreams()));
     out.extend(finalize_families(st.batch.second_pass().stats()));
+    if let Some(llm) = st.batch.second_pass().llm_stats() {
+        let mut f = Family::new(
+            "asr_router_llm_review_total",
+            "LLM reviews by outcome: accepted (with edits), unchanged, rejected by a guardrail (reason), failed (timeout, connection, HTTP, malformed answer), skipped (not sent).",
+            MetricType::COUNTER,
+        );
+        f.sample(&[("outcome", "accepted")], llm.accepted as f64);
+        f.sample(&[("outcome", "unchanged")], llm.unchanged as f64);
+        f.sample(&[("outcome", "failed")], llm.failed as f64);
+        f.sample(&[("outcome", "skipped")], llm.skipped as f64);
+        for (reason, n) in &llm.rejected {
+            f.sample(&[("outcome", "rejected"), ("reason", reason.as_str())], *n as f64);
+        }
+        out.push(f.0);
+    }
     out
 }
 

@@ -57,6 +57,8 @@ _SESSION_IDS = {
 _GA_SESSION = {
     **{f"session.{k}": v for k, v in _SESSION_IDS.items()},
     "session.partial_interval_ms": "extension: interval of partial deltas (only when set)",
+    "session.audio.input.transcription.glossary_id": "extension: the named glossary (only when set)",
+    "session.audio.input.transcription.review": "extension: `none` | `glossary` | `llm` (only when set)",
 }
 _BETA_SESSION = {
     **{f"session.{k}": v for k, v in _SESSION_IDS.items()},
@@ -68,6 +70,8 @@ _BETA_SESSION = {
     "session.input_audio_transcription.languages": "GA field, echoed when a client sets it",
     "session.input_audio_transcription.keywords": "GA field, echoed when a client sets it",
     "session.input_audio_transcription.delay": "GA field, echoed when a client sets it",
+    "session.input_audio_transcription.glossary_id": "extension: the named glossary (only when set)",
+    "session.input_audio_transcription.review": "extension: `none` | `glossary` | `llm` (only when set)",
     "session.turn_detection.idle_timeout_ms": "GA server_vad field, echoed when set",
     "session.turn_detection.eagerness": "GA semantic_vad field, echoed when set",
     "session.turn_detection.create_response": "echoed when set",
@@ -77,6 +81,9 @@ _COMPLETED = {
     "language": "extension: detected language (ISO-639-1)",
     "latency_ms": "extension: ms from the end of the utterance to this event",
     "speaker": "extension: speaker label (only when known)",
+    "raw_transcript": "extension: the recognizer's text before review (when a review ran)",
+    "edits": "extension: the review's audit trail (start/end in characters of raw_transcript, from, to, "
+             "reviewer, term; when a review ran)",
 }
 
 EXTENSIONS: dict[str, dict[str, str]] = {
@@ -112,6 +119,8 @@ EXTENSIONS: dict[str, dict[str, str]] = {
         "session.audio.input.turn_detection.create_response": "as idle_timeout_ms",
         "session.audio.input.turn_detection.interrupt_response": "as idle_timeout_ms",
         "session.audio.input.turn_detection.eagerness": "semantic_vad field (only when set)",
+        "session.audio.input.transcription.glossary_id": _GA_SESSION["session.audio.input.transcription.glossary_id"],
+        "session.audio.input.transcription.review": _GA_SESSION["session.audio.input.transcription.review"],
     },
     "transcription_sessions": {k.removeprefix("session."): v for k, v in _BETA_SESSION.items()},
 }
@@ -119,7 +128,7 @@ EXTENSIONS: dict[str, dict[str, str]] = {
 # Required fields (by the SDK model) that the server leaves out rather than invent.
 OMITTED: dict[str, dict[str, str]] = {
     "verbose_json": {
-        "segments[].compression_ratio": "Whisper's zlib ratio of the text; no zlib is linked in",
+        "segments[].compression_ratio": "not measured by SenseVoice (Whisper sends it)",
         "segments[].avg_logprob": "not measured by SenseVoice (Whisper sends it)",
         "segments[].no_speech_prob": "not measured by SenseVoice (Whisper sends it)",
     },
