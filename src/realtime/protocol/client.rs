@@ -202,12 +202,13 @@ fn to_value<T: Serialize>(v: &T) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ReviewMode;
     use crate::realtime::protocol::test_support::*;
     use crate::realtime::protocol::{
         AudioFormat, BetaAudioFormat, Eagerness, FormatPatch, FormatType, GaAudioInputPatch, GaAudioPatch,
-        NoiseReduction, NoiseReductionPatch, OpusContainer, Patch, SemanticVad, ServerVad, SessionConfig, SessionType,
-        TranscriptionDelay, TranscriptionPatch, TurnDetection, TurnDetectionPatch, TurnDetectionType,
-        parse_client_event,
+        InlineGlossary, NoiseReduction, NoiseReductionPatch, OpusContainer, Patch, SemanticVad, ServerVad,
+        SessionConfig, SessionType, TranscriptionDelay, TranscriptionPatch, TurnDetection, TurnDetectionPatch,
+        TurnDetectionType, parse_client_event,
     };
 
     /// A GA patch that sets every field to `cfg`:
@@ -260,6 +261,9 @@ mod tests {
                         languages: Patch::from_option(t.languages.clone()),
                         keywords: Patch::from_option(t.keywords.clone()),
                         delay: Patch::from_option(t.delay),
+                        glossary: Patch::from_option(t.glossary.clone()),
+                        glossary_id: Patch::from_option(t.glossary_id.clone()),
+                        review: Patch::from_option(t.review),
                     }),
                     turn_detection,
                 }),
@@ -306,6 +310,12 @@ mod tests {
         c.transcription.language = Some("zh".into());
         c.transcription.keywords = Some(vec!["Tokio".into()]);
         c.transcription.delay = Some(TranscriptionDelay::Low);
+        c.transcription.glossary = Some(
+            InlineGlossary::from_json(json!(["Tokio", {"term": "Kubernetes", "misrecognitions": ["cube netties"]}]))
+                .unwrap(),
+        );
+        c.transcription.glossary_id = Some("team".into());
+        c.transcription.review = Some(ReviewMode::Llm);
         c.turn_detection = TurnDetection::ServerVad(ServerVad {
             threshold: 0.3,
             idle_timeout_ms: Some(5000),

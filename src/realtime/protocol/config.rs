@@ -18,9 +18,15 @@
 //! omitted or `null` where the schema says so); an echoed beta transcription object sent back as
 //! an update keeps the configured model; `include` is always empty (see [`INCLUDE_LOGPROBS`]).
 
+use std::sync::Arc;
+
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::{Eagerness, NoiseReduction, OpusContainer, TranscriptionDelay};
+use crate::config::ReviewMode;
+use crate::finalize::ReviewFields;
+use crate::review::{Glossary, GlossaryError};
 
 /// Effective input audio format of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +104,68 @@ pub struct TranscriptionConfig {
     pub keywords: Option<Vec<String>>,
     /// `delay` knob (gpt-realtime-whisper).
     pub delay: Option<TranscriptionDelay>,
+    /// Extension `glossary`: terms for the review, inline (not echoed).
+    pub glossary: Option<InlineGlossary>,
+    /// Extension `glossary_id`: a named glossary of the server's glossary folder.
+    pub glossary_id: Option<String>,
+    /// Extension `review`: which reviewers run (`None` ⇒ the server's default).
+    pub review: Option<ReviewMode>,
+}
+
+impl TranscriptionConfig {
+    /// The review these settings ask for, for [`crate::finalize::SecondPass::plan`]: the
+    /// extensions, and OpenAI's `keywords` as terms without aliases.
+    pub fn review_fields(&self) -> ReviewFields {
+        ReviewFields {
+            mode: self.review,
+            glossary: self.glossary.as_ref().map(|g| g.parsed.clone()),
+            glossary_id: self.glossary_id.clone(),
+            keywords: self
+                .keywords
+                .iter()
+                .flatten()
+                .filter(|k| !k.trim().is_empty())
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// An inline `glossary` as the client sent it (the eval glossary schema: objects with `term`,
+/// `aliases`, `misrecognitions`, `lang`, or plain strings) and parsed. Two are equal when their
+/// JSON is; it serializes back to that JSON, so an update survives a round trip.
+#[derive(Clone)]
+pub struct InlineGlossary {
+    /// The array as sent.
+    pub json: Value,
+    /// The parsed glossary.
+    pub parsed: Arc<Glossary>,
+}
+
+impl InlineGlossary {
+    /// Parses `json`, an array of glossary rows.
+    pub fn from_json(json: Value) -> Result<Self, GlossaryError> {
+        let parsed = Arc::new(Glossary::from_json_str(&json.to_string())?);
+        Ok(Self { json, parsed })
+    }
+}
+
+impl PartialEq for InlineGlossary {
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json
+    }
+}
+
+impl std::fmt::Debug for InlineGlossary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "InlineGlossary({} terms)", self.parsed.len())
+    }
+}
+
+impl Serialize for InlineGlossary {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(s)
+    }
 }
 
 /// `server_vad` parameters.
@@ -278,6 +346,13 @@ impl SessionConfig {
         }
         if let Some(d) = t.delay {
             m.insert("delay".into(), json!(d.as_str()));
+        }
+        // The inline glossary is not echoed (it can be large, and the client has it).
+        if let Some(g) = &t.glossary_id {
+            m.insert("glossary_id".into(), json!(g));
+        }
+        if let Some(r) = t.review {
+            m.insert("review".into(), json!(r));
         }
         Value::Object(m)
     }

@@ -89,7 +89,7 @@ mod wire;
 
 pub use client::{CLIENT_EVENT_TYPES, ClientEvent, UnsupportedEvent};
 pub use config::{
-    AudioFormat, BETA_TRANSCRIPTION_MODELS, INCLUDE_LOGPROBS, SemanticVad, ServerVad, SessionConfig,
+    AudioFormat, BETA_TRANSCRIPTION_MODELS, INCLUDE_LOGPROBS, InlineGlossary, SemanticVad, ServerVad, SessionConfig,
     TranscriptionConfig, TurnDetection,
 };
 pub use error::{ErrorCode, ErrorDetail, ErrorType, ProtocolError, TranscriptionErrorDetail};

@@ -22,11 +22,13 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
 
 use super::{
-    BetaAudioFormat, BetaSessionPatch, CLIENT_EVENT_TYPES, ClientEvent, Eagerness, FormatPatch, FormatType,
-    GaAudioInputPatch, GaAudioPatch, GaSessionPatch, NoiseReduction, NoiseReductionPatch, OpusContainer, Patch,
-    ProtocolError, SessionType, TranscriptionDelay, TranscriptionPatch, TurnDetectionPatch, TurnDetectionType,
-    UnsupportedEvent,
+    BetaAudioFormat, BetaSessionPatch, CLIENT_EVENT_TYPES, ClientEvent, Eagerness, ErrorCode, FormatPatch, FormatType,
+    GaAudioInputPatch, GaAudioPatch, GaSessionPatch, InlineGlossary, NoiseReduction, NoiseReductionPatch,
+    OpusContainer, Patch, ProtocolError, SessionType, TranscriptionDelay, TranscriptionPatch, TurnDetectionPatch,
+    TurnDetectionType, UnsupportedEvent,
 };
+use crate::batch::request::parse_review;
+use crate::review::GlossaryError;
 
 type PResult<T> = Result<T, ProtocolError>;
 
@@ -372,7 +374,17 @@ fn parse_transcription(v: &Value, path: &str, ignored: &mut Vec<String>) -> PRes
     let m = as_object(v, path)?;
     note_unknown(
         m,
-        &["model", "language", "prompt", "languages", "keywords", "delay"],
+        &[
+            "model",
+            "language",
+            "prompt",
+            "languages",
+            "keywords",
+            "delay",
+            "glossary",
+            "glossary_id",
+            "review",
+        ],
         path,
         ignored,
     );
@@ -383,6 +395,42 @@ fn parse_transcription(v: &Value, path: &str, ignored: &mut Vec<String>) -> PRes
         languages: patch_field(m, "languages", path, parse_string_list)?,
         keywords: patch_field(m, "keywords", path, parse_string_list)?,
         delay: patch_field(m, "delay", path, enum_parser!(TranscriptionDelay))?,
+        glossary: patch_field(m, "glossary", path, parse_glossary)?,
+        glossary_id: patch_field(m, "glossary_id", path, parse_string)?,
+        review: patch_field(m, "review", path, |v, p| {
+            parse_enum(v, p, parse_review, || REVIEW_MODES.to_vec())
+        })?,
+    })
+}
+
+/// The values of the `review` extension.
+const REVIEW_MODES: [&str; 3] = ["none", "glossary", "llm"];
+
+/// The inline `glossary` extension: an array of rows, each a string (a term without aliases)
+/// or an object with a string `term` (see [`crate::review::Glossary`] for the schema).
+fn parse_glossary(v: &Value, path: &str) -> PResult<InlineGlossary> {
+    let rows = v
+        .as_array()
+        .ok_or_else(|| ProtocolError::invalid_type(path, "an array", v))?;
+    for (i, row) in rows.iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        match row {
+            Value::String(_) => {}
+            Value::Object(o) => match o.get("term") {
+                None | Some(Value::Null) => return Err(ProtocolError::missing(&join(&at, "term"))),
+                Some(t) => {
+                    parse_string(t, &join(&at, "term"))?;
+                }
+            },
+            other => return Err(ProtocolError::invalid_type(&at, "a string or an object", other)),
+        }
+    }
+    InlineGlossary::from_json(v.clone()).map_err(|e| {
+        let param = match e {
+            GlossaryError::EmptyTerm(i) => format!("{path}[{i}].term"),
+            _ => path.to_owned(),
+        };
+        ProtocolError::new(ErrorCode::InvalidValue, format!("Invalid glossary: {e}.")).with_param(param)
     })
 }
 

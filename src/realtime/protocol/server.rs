@@ -499,7 +499,15 @@ mod tests {
         assert_eq!(v["type"], "conversation.item.input_audio_transcription.completed");
         assert_eq!(v["usage"], json!({"type":"duration","seconds":2.89}));
         assert_eq!(v["content_index"], 0);
-        for k in ["language", "speaker", "latency_ms", "logprobs", "languages", "raw_transcript", "edits"] {
+        for k in [
+            "language",
+            "speaker",
+            "latency_ms",
+            "logprobs",
+            "languages",
+            "raw_transcript",
+            "edits",
+        ] {
             assert!(v.get(k).is_none(), "{k} must be omitted when unset");
         }
         let ev = ServerEvent::completed_with(

@@ -251,7 +251,11 @@ impl SessionConfig {
                 .clone()
                 .map(|n| n.kind)
                 .apply_to(&mut next.noise_reduction);
-            apply_transcription(&mut next.transcription, &input.transcription, &format!("{P}.transcription"))?;
+            apply_transcription(
+                &mut next.transcription,
+                &input.transcription,
+                &format!("{P}.transcription"),
+            )?;
             apply_turn_detection(
                 &mut next.turn_detection,
                 &input.turn_detection,
@@ -845,7 +849,15 @@ mod tests {
         )
         .unwrap();
         let t = &c.transcription;
-        let terms: Vec<&str> = t.glossary.as_ref().unwrap().parsed.entries().iter().map(|e| e.term.as_str()).collect();
+        let terms: Vec<&str> = t
+            .glossary
+            .as_ref()
+            .unwrap()
+            .parsed
+            .entries()
+            .iter()
+            .map(|e| e.term.as_str())
+            .collect();
         assert_eq!(terms, ["Tokio", "Kubernetes"]);
         let f = t.review_fields();
         assert_eq!(
@@ -853,10 +865,16 @@ mod tests {
             (Some(ReviewMode::Llm), Some("team"), &["Grafana".to_string()][..])
         );
         let echoed = &c.to_ga_json("s", 0)["audio"]["input"]["transcription"];
-        assert_eq!((echoed["glossary_id"].as_str(), echoed["review"].as_str()), (Some("team"), Some("llm")));
+        assert_eq!(
+            (echoed["glossary_id"].as_str(), echoed["review"].as_str()),
+            (Some("team"), Some("llm"))
+        );
         assert!(echoed.get("glossary").is_none(), "the inline glossary is not echoed");
         let beta = &c.to_beta_json("s", 0)["input_audio_transcription"];
-        assert_eq!((beta["glossary_id"].as_str(), beta["review"].as_str()), (Some("team"), Some("llm")));
+        assert_eq!(
+            (beta["glossary_id"].as_str(), beta["review"].as_str()),
+            (Some("team"), Some("llm"))
+        );
 
         // null clears; an empty id or glossary is none; `transcription: null` clears them all
         apply_ga(
@@ -864,40 +882,96 @@ mod tests {
             json!({"type":"transcription","audio":{"input":{"transcription":{"review":null,"glossary_id":" "}}}}),
         )
         .unwrap();
-        assert_eq!((c.transcription.review, c.transcription.glossary_id.as_deref()), (None, None));
+        assert_eq!(
+            (c.transcription.review, c.transcription.glossary_id.as_deref()),
+            (None, None)
+        );
         assert!(c.transcription.glossary.is_some());
-        apply_ga(&mut c, json!({"type":"transcription","audio":{"input":{"transcription":{"glossary":[]}}}})).unwrap();
+        apply_ga(
+            &mut c,
+            json!({"type":"transcription","audio":{"input":{"transcription":{"glossary":[]}}}}),
+        )
+        .unwrap();
         assert!(c.transcription.glossary.is_none());
         let p = beta_patch(
             r#"{"type":"transcription_session.update","session":{"input_audio_transcription":{"glossary":["Tokio"],"review":"none"}}}"#,
         );
         c.apply_beta_update(&p).unwrap();
         assert_eq!(c.transcription.review, Some(ReviewMode::None));
-        apply_ga(&mut c, json!({"type":"transcription","audio":{"input":{"transcription":null}}})).unwrap();
-        assert_eq!((c.transcription.glossary.is_none(), c.transcription.review), (true, None));
+        apply_ga(
+            &mut c,
+            json!({"type":"transcription","audio":{"input":{"transcription":null}}}),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.transcription.glossary.is_none(), c.transcription.review),
+            (true, None)
+        );
 
         // bad values name the full path, in the dialect of the update
         const T: &str = "session.audio.input.transcription";
         for (transcription, code, param) in [
             (json!({"review":"gpt"}), ErrorCode::InvalidValue, format!("{T}.review")),
-            (json!({"languages":["zh","english"]}), ErrorCode::InvalidValue, format!("{T}.languages[1]")),
+            (
+                json!({"languages":["zh","english"]}),
+                ErrorCode::InvalidValue,
+                format!("{T}.languages[1]"),
+            ),
             (json!({"review":1}), ErrorCode::InvalidType, format!("{T}.review")),
-            (json!({"glossary_id":7}), ErrorCode::InvalidType, format!("{T}.glossary_id")),
-            (json!({"glossary":"Tokio"}), ErrorCode::InvalidType, format!("{T}.glossary")),
-            (json!({"glossary":["a", 3]}), ErrorCode::InvalidType, format!("{T}.glossary[1]")),
-            (json!({"glossary":[{"aliases":["x"]}]}), ErrorCode::MissingRequiredParameter, format!("{T}.glossary[0].term")),
-            (json!({"glossary":[{"term":5}]}), ErrorCode::InvalidType, format!("{T}.glossary[0].term")),
-            (json!({"glossary":[{"term":"--"}]}), ErrorCode::InvalidValue, format!("{T}.glossary[0].term")),
-            (json!({"glossary":[{"term":"x","aliases":"y"}]}), ErrorCode::InvalidValue, format!("{T}.glossary")),
+            (
+                json!({"glossary_id":7}),
+                ErrorCode::InvalidType,
+                format!("{T}.glossary_id"),
+            ),
+            (
+                json!({"glossary":"Tokio"}),
+                ErrorCode::InvalidType,
+                format!("{T}.glossary"),
+            ),
+            (
+                json!({"glossary":["a", 3]}),
+                ErrorCode::InvalidType,
+                format!("{T}.glossary[1]"),
+            ),
+            (
+                json!({"glossary":[{"aliases":["x"]}]}),
+                ErrorCode::MissingRequiredParameter,
+                format!("{T}.glossary[0].term"),
+            ),
+            (
+                json!({"glossary":[{"term":5}]}),
+                ErrorCode::InvalidType,
+                format!("{T}.glossary[0].term"),
+            ),
+            (
+                json!({"glossary":[{"term":"--"}]}),
+                ErrorCode::InvalidValue,
+                format!("{T}.glossary[0].term"),
+            ),
+            (
+                json!({"glossary":[{"term":"x","aliases":"y"}]}),
+                ErrorCode::InvalidValue,
+                format!("{T}.glossary"),
+            ),
         ] {
-            let e = apply_ga(&mut c, json!({"type":"transcription","audio":{"input":{"transcription":transcription}}}))
-                .unwrap_err();
-            assert_eq!((e.code, e.param.as_deref()), (code, Some(param.as_str())), "{transcription}");
+            let e = apply_ga(
+                &mut c,
+                json!({"type":"transcription","audio":{"input":{"transcription":transcription}}}),
+            )
+            .unwrap_err();
+            assert_eq!(
+                (e.code, e.param.as_deref()),
+                (code, Some(param.as_str())),
+                "{transcription}"
+            );
         }
         let e = parse_err(
             r#"{"type":"transcription_session.update","session":{"input_audio_transcription":{"review":"all"}}}"#,
         );
         assert_eq!(e.param.as_deref(), Some("session.input_audio_transcription.review"));
-        assert_eq!(e.message, "Invalid value: 'all'. Supported values are: 'none', 'glossary', and 'llm'.");
+        assert_eq!(
+            e.message,
+            "Invalid value: 'all'. Supported values are: 'none', 'glossary', and 'llm'."
+        );
     }
 }
