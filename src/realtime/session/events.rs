@@ -19,9 +19,14 @@
 //!   `committed` is queued before its final job goes to the finalizer, so the item's `completed`
 //!   can only follow it.
 //! * **A refused update changes nothing.** An unknown model, a non-English language on the
-//!   English-only model, or an input format the decoder cannot read is answered with an
-//!   `error` (param named, event id echoed) and the configuration, decoder and VAD stay as they
-//!   were. An accepted one is answered in the dialect of the update event (GA `session.updated`,
+//!   English-only model, an input format the decoder cannot read, or a review the server cannot
+//!   do (a `glossary_id` that names no usable glossary, `review: "llm"` without an LLM reviewer)
+//!   is answered with an `error` (param named, event id echoed) and the configuration, its
+//!   review plan, decoder and VAD stay as they were.
+//! * **One review per configuration.** Every accepted update rebuilds the session's review plan;
+//!   partials go through its deterministic reviewers before the stabiliser (so live deltas carry
+//!   corrected terms and stay append-only), and each final job carries the plan in force when
+//!   its item was committed. An accepted one is answered in the dialect of the update event (GA `session.updated`,
 //!   beta `transcription_session.updated`), whatever dialect the socket opened with.
 //! * **Bad client input never ends the session**: oversize appends, undecodable audio and
 //!   unsupported events are answered with an `error` and the session goes on.
@@ -39,9 +44,11 @@ use super::SessionParams;
 use super::finals::FinalJob;
 use super::outbound::Outbound;
 use super::turns::{FinalAudio, RATE, SpeechDetector, TurnEvent, Turns, VadSettings};
+use crate::batch::request::check_languages;
 use crate::config::FinalWindow;
-use crate::engine::recognizer::{DecodeOptions, Utterance};
+use crate::engine::recognizer::{DecodeOptions, Task, Utterance};
 use crate::engine::scheduler::{EngineHandle, PartialTicket, Priority, SchedError};
+use crate::finalize::{PlanError, ReviewPlan};
 use crate::realtime::context::SessionContext;
 use crate::realtime::input::InputDecoder;
 use crate::realtime::protocol::{self, ClientEvent, ErrorCode, ProtocolError, ServerEvent, SessionConfig};
@@ -73,6 +80,32 @@ pub fn wire_event(ev: &TurnEvent) -> Option<ServerEvent> {
     })
 }
 
+/// The language of a configuration: its own, else the server's default.
+fn language_of(ctx: &SessionContext, cfg: &SessionConfig) -> Option<String> {
+    cfg.transcription
+        .language
+        .clone()
+        .or_else(|| ctx.routes.default_language().map(str::to_string))
+}
+
+/// The review a configuration asks for, checked against the server (named glossary, LLM).
+fn review_plan(ctx: &SessionContext, cfg: &SessionConfig) -> Result<ReviewPlan, PlanError> {
+    ctx.second
+        .plan(&cfg.transcription.review_fields(), language_of(ctx, cfg).as_deref())
+}
+
+/// The `error` of a review that cannot be done, naming the transcription field in the dialect
+/// of the update (`session.audio.input.transcription.glossary_id`,
+/// `session.input_audio_transcription.review`).
+fn plan_error(e: &PlanError, beta: bool) -> ProtocolError {
+    let at = if beta {
+        "session.input_audio_transcription"
+    } else {
+        "session.audio.input.transcription"
+    };
+    ProtocolError::new(ErrorCode::InvalidValue, e.to_string()).with_param(format!("{at}.{}", e.param()))
+}
+
 /// The VAD settings of a configuration (`None`: manual commit).
 fn vad_settings(cfg: &SessionConfig) -> Option<VadSettings> {
     cfg.turn_detection.effective_vad().map(|v| VadSettings {
@@ -97,6 +130,11 @@ pub struct Session {
     decoder: std::sync::Mutex<Option<InputDecoder>>,
     turns: Turns,
     scratch: Vec<f32>,
+    /// The review of the current configuration (rebuilt on every accepted update).
+    review: ReviewPlan,
+    /// Why the configuration the session opened with could not be reviewed as it asked (sent
+    /// after `created`).
+    refused_preset: Option<ProtocolError>,
 }
 
 impl Session {
@@ -116,6 +154,20 @@ impl Session {
         if ctx.limits.partial_interval_ms == 0 {
             cfg.partial_interval_ms = Some(0);
         }
+        // A preset was checked when its secret was minted, but a named glossary may have gone
+        // since: the session opens without the review extensions and says why.
+        let (review, refused_preset) = match review_plan(&ctx, &cfg) {
+            Ok(plan) => (plan, None),
+            Err(e) => {
+                let err = plan_error(&e, params.beta);
+                cfg.transcription.glossary_id = None;
+                cfg.transcription.review = None;
+                (
+                    review_plan(&ctx, &cfg).unwrap_or_else(|_| ReviewPlan::none()),
+                    Some(err),
+                )
+            }
+        };
         let expires_at = crate::ids::now_s() + ctx.limits.max_session_s;
         let turns = Turns::new(ctx.limits.partial_window_s, Box::new(protocol::new_item_id));
         let mut s = Self {
@@ -129,6 +181,8 @@ impl Session {
             decoder: std::sync::Mutex::new(None),
             turns,
             scratch: Vec::new(),
+            review,
+            refused_preset,
             ctx,
         };
         s.reconfigure();
@@ -149,13 +203,16 @@ impl Session {
     }
 
     /// Sends `session.created` (GA) or `transcription_session.created` (beta).
-    pub async fn send_created(&self) {
+    pub async fn send_created(&mut self) {
         let ev = if self.beta {
             ServerEvent::transcription_session_created(self.session_json())
         } else {
             ServerEvent::session_created(self.session_json())
         };
         self.out.send(ev).await;
+        if let Some(e) = self.refused_preset.take() {
+            self.error(e).await;
+        }
     }
 
     async fn error(&self, err: ProtocolError) {
@@ -176,11 +233,7 @@ impl Session {
     }
 
     fn language(&self) -> Option<String> {
-        self.cfg
-            .transcription
-            .language
-            .clone()
-            .or_else(|| self.ctx.routes.default_language().map(str::to_string))
+        language_of(&self.ctx, &self.cfg)
     }
 
     fn options(&self) -> DecodeOptions {
@@ -196,6 +249,13 @@ impl Session {
         }
         DecodeOptions {
             language: self.language(),
+            languages: self
+                .cfg
+                .transcription
+                .languages
+                .clone()
+                .and_then(|l| check_languages(l).ok())
+                .filter(|l| !l.is_empty()),
             prompt,
             ..Default::default()
         }
@@ -286,6 +346,11 @@ impl Session {
                 .with_event_id(event_id);
             return self.error(e).await;
         }
+        let review = match review_plan(&self.ctx, &next) {
+            Ok(plan) => plan,
+            Err(e) => return self.error(plan_error(&e, beta_reply).with_event_id(event_id)).await,
+        };
+        self.review = review;
         self.cfg = next;
         self.reconfigure();
         let ev = if beta_reply {
@@ -342,7 +407,12 @@ impl Session {
 
     /// A partial decode came back.
     pub async fn on_partial(&mut self, done: PartialDone) {
-        let text = done.result.ok();
+        // The glossary corrects the partial before the stabiliser sees it, so the stable prefix
+        // (and the deltas) already carry the terms, and the final's review agrees with it.
+        let text = done
+            .result
+            .ok()
+            .map(|t| self.ctx.second.review_fast(&self.review, t.trim()).text);
         if let Some(ev) = self.turns.partial_result(&done.item, text.as_deref()) {
             self.emit(vec![ev], None).await;
         }
@@ -423,9 +493,16 @@ impl Session {
         }
     }
 
-    /// The final job of a committed item: engine by model, language and length.
+    /// The final job of a committed item: engine by model, language and length, the engine
+    /// that answers if it fails, and the session's review.
     fn final_job(&self, audio: FinalAudio) -> FinalJob {
         let engine = self.final_engine(audio.samples.len() as f32 / RATE as f32);
+        let language = self.language();
+        let fallback = self
+            .ctx
+            .routes
+            .fallback(&engine, language.as_deref(), Task::Transcribe)
+            .cloned();
         FinalJob {
             audio,
             options: DecodeOptions {
@@ -433,6 +510,8 @@ impl Session {
                 ..self.options()
             },
             engine,
+            fallback,
+            review: self.review.clone(),
             stopped_at: Instant::now(),
         }
     }

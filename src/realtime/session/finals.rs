@@ -1,27 +1,43 @@
-//! Finals: the authoritative transcript of each committed item, decoded concurrently and
-//! reported in commit order.
+//! Finals: the authoritative transcript of each committed item, decoded concurrently, reviewed
+//! and reported in commit order.
 //!
 //! The session hands every committed item to the finalizer as a [`FinalJob`] (its audio, the
-//! engine and options chosen for it, and its partial stabiliser) right after it queued the
-//! item's `committed`. [`finalize_loop`] submits each job to its engine at once, so finals of a
-//! session run side by side, and reports them with [`report_final`] strictly in the order they
-//! were committed.
+//! engine, fallback and options chosen for it, the session's review plan, and its partial
+//! stabiliser) right after it queued the item's `committed`. [`finalize_loop`] submits each job
+//! to its engine at once ([`decode_final`]: a failing engine falls back), so finals of a session
+//! decode side by side; it then reviews them ([`SecondPass::review`], with the session's earlier
+//! reviewed finals as context and the realtime budget) one at a time in commit order, and
+//! reports each with [`report_final`].
+//!
+//! ```text
+//!   job ─► decode_final (concurrent) ─► in commit order ─► review (one at a time) ─► report
+//! ```
 //!
 //! # Invariants
 //!
-//! * **Commit order.** A final is reported only after every final committed before it, however
-//!   the engines order their answers.
-//! * **Nothing after `completed`.** An item's last delta (the remainder of its final beyond what
-//!   its partials said, unless one of its deltas was dropped) is queued, as a must-deliver event,
-//!   right before its `completed`, on the same ordered queue as every other event of the session.
-//! * **A failure is the item's alone.** An engine error is reported as that item's `…failed`
-//!   (code `transcription_failed`) and the finals after it go on.
+//! * **Commit order.** A final is reviewed and reported only after every final committed before
+//!   it, however the engines order their answers.
+//! * **A review never holds a final back past its budget.** The LLM reviewer gets
+//!   [`SecondPass::realtime_budget`]; past it the deterministically reviewed text goes out
+//!   (counted in the finalizer's `budget_exceeded`).
+//! * **Nothing after `completed`.** An item's last delta (the remainder of its reviewed final
+//!   beyond what its partials said, unless one of its deltas was dropped or the final disagrees
+//!   with them) is queued, as a must-deliver event, right before its `completed`, on the same
+//!   ordered queue as every other event of the session.
+//! * **`completed` carries the reviewed text**; when a review ran (`review` is not `none`), the
+//!   extensions `raw_transcript` (the recognizer's text) and `edits` (the audit trail, as in
+//!   REST's `verbose_json`) ride on it.
+//! * **A failure is the item's alone.** An engine error (after the fallback, if any) is reported
+//!   as that item's `…failed` (code `transcription_failed`) and the finals after it go on.
 //! * **Accepted work is delivered or cancelled, never lost silently.** The loop ends once the
 //!   session dropped its sender and every job it accepted is reported. Aborting it (the client
 //!   is gone) drops the pending decodes, which the engine then skips or discards.
 //! * **Bounded.** At most [`FINALS_IN_FLIGHT`] jobs wait to be submitted; beyond that the session
 //!   waits, and engines apply their own back-pressure to finals (no loss).
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,74 +48,146 @@ use tokio::task::JoinHandle;
 
 use super::outbound::Outbound;
 use super::turns::{FinalAudio, RATE};
-use crate::engine::recognizer::{DecodeOptions, Hypothesis, Utterance};
+use crate::config::ReviewMode;
+use crate::engine::recognizer::{DecodeOptions, Utterance};
 use crate::engine::scheduler::{EngineHandle, SchedError};
+use crate::finalize::{FinalDecode, ReviewPlan, Reviewed, SecondPass, decode_final};
 use crate::realtime::protocol::{CompletedExtras, ErrorCode, ProtocolError, ServerEvent};
 
 /// Final jobs a session may have waiting for the finalizer.
 pub const FINALS_IN_FLIGHT: usize = 64;
 
+/// Reviewed finals kept as context for the next reviews (the LLM reviewer reads the last few).
+const PREVIOUS_KEPT: usize = 8;
+
 /// One committed item to decode.
 pub struct FinalJob {
     /// The item's audio and partial state.
     pub audio: FinalAudio,
-    /// Decoding options (language, prompt, window).
+    /// Decoding options (language, languages, prompt, window).
     pub options: DecodeOptions,
     /// The engine that decodes it.
     pub engine: EngineHandle,
+    /// The engine that answers when `engine` fails.
+    pub fallback: Option<EngineHandle>,
+    /// The session's review when the item was committed.
+    pub review: ReviewPlan,
     /// When the item was committed (for `latency_ms`).
     pub stopped_at: Instant,
 }
 
-/// Starts a session's finalizer, reporting to `out`; returns the sender of its jobs and its task.
-/// The task ends once the sender is dropped and every accepted job is reported.
-pub fn spawn(out: Arc<Outbound>) -> (mpsc::Sender<FinalJob>, JoinHandle<()>) {
+/// A final's outcome, decoded and (when it decoded) reviewed.
+pub type FinalOutcome = Result<(FinalDecode, Reviewed), SchedError>;
+
+type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Starts a session's finalizer, reviewing with `second` and reporting to `out`; returns the
+/// sender of its jobs and its task. The task ends once the sender is dropped and every accepted
+/// job is reported.
+pub fn spawn(out: Arc<Outbound>, second: Arc<SecondPass>) -> (mpsc::Sender<FinalJob>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(FINALS_IN_FLIGHT);
-    (tx, tokio::spawn(finalize_loop(rx, out)))
+    (tx, tokio::spawn(finalize_loop(rx, out, second)))
 }
 
-/// Runs finals concurrently but reports them in commit order; ends when the session has dropped
-/// its sender and every accepted final is reported.
-pub async fn finalize_loop(mut jobs: mpsc::Receiver<FinalJob>, out: Arc<Outbound>) {
-    let mut pending = FuturesOrdered::new();
+/// Decodes finals concurrently, reviews and reports them in commit order; ends when the session
+/// has dropped its sender and every accepted final is reported.
+pub async fn finalize_loop(mut jobs: mpsc::Receiver<FinalJob>, out: Arc<Outbound>, second: Arc<SecondPass>) {
+    let mut decoding = FuturesOrdered::new();
+    // decoded in commit order, waiting for the review in progress
+    let mut decoded: VecDeque<(FinalJob, Result<FinalDecode, SchedError>)> = VecDeque::new();
+    let mut reviewing: Option<Pending<(FinalJob, FinalOutcome)>> = None;
+    let mut previous: VecDeque<String> = VecDeque::new();
     let mut open = true;
-    while open || !pending.is_empty() {
+    loop {
+        if reviewing.is_none()
+            && let Some((job, r)) = decoded.pop_front()
+        {
+            let context: Vec<String> = previous.iter().cloned().collect();
+            reviewing = Some(Box::pin(review_final(second.clone(), job, r, context)));
+        }
+        if !open && decoding.is_empty() && reviewing.is_none() {
+            break;
+        }
         tokio::select! {
             job = jobs.recv(), if open => {
                 let Some(job) = job else { open = false; continue };
-                pending.push_back(async move {
+                let stats = second.stats().clone();
+                decoding.push_back(async move {
                     let utt = Utterance { samples: job.audio.samples.clone(), options: job.options.clone() };
-                    let r = job.engine.recognize_final(utt).await;
+                    let r = decode_final(&job.engine, job.fallback.as_ref(), utt, false, &stats).await;
                     (job, r)
                 });
             }
-            Some((job, r)) = pending.next(), if !pending.is_empty() => report_final(job, r, &out).await,
+            Some(d) = decoding.next(), if !decoding.is_empty() => decoded.push_back(d),
+            (job, outcome) = async {
+                match reviewing.as_mut() {
+                    Some(f) => f.await,
+                    None => std::future::pending().await,
+                }
+            }, if reviewing.is_some() => {
+                reviewing = None;
+                if let Ok((_, reviewed)) = &outcome
+                    && !reviewed.text.is_empty()
+                {
+                    previous.push_back(reviewed.text.clone());
+                    if previous.len() > PREVIOUS_KEPT {
+                        previous.pop_front();
+                    }
+                }
+                report_final(job, outcome, &out).await;
+            }
         }
     }
 }
 
+/// Reviews a decoded final with the job's plan, `previous` as context and the realtime budget.
+async fn review_final(
+    second: Arc<SecondPass>,
+    job: FinalJob,
+    r: Result<FinalDecode, SchedError>,
+    previous: Vec<String>,
+) -> (FinalJob, FinalOutcome) {
+    let outcome = match r {
+        Ok(d) => {
+            let text = d.hypothesis.text.trim();
+            let reviewed = second
+                .review(&job.review, text, &previous, Some(second.realtime_budget()))
+                .await;
+            if !reviewed.skipped.is_empty() {
+                tracing::warn!(item = %job.audio.item, skipped = ?reviewed.skipped, "final sent with reviewers skipped");
+            }
+            Ok((d, reviewed))
+        }
+        Err(e) => Err(e),
+    };
+    (job, outcome)
+}
+
 /// Sends the outcome of one final: the last delta and `completed`, or `failed`.
-pub async fn report_final(job: FinalJob, r: Result<Hypothesis, SchedError>, out: &Outbound) {
+pub async fn report_final(job: FinalJob, outcome: FinalOutcome, out: &Outbound) {
     let FinalJob {
         audio: mut a,
+        review,
         stopped_at,
         ..
     } = job;
     let seconds = a.samples.len() as f64 / RATE as f64;
-    match r {
-        Ok(h) => {
-            let text = h.text.trim().to_string();
+    match outcome {
+        Ok((d, reviewed)) => {
             if !a.deltas_broken
-                && let Some(d) = a.stabilizer.finish(&text)
+                && let Some(delta) = a.stabilizer.finish(&reviewed.text)
             {
-                out.send(ServerEvent::delta(&a.item, d)).await;
+                out.send(ServerEvent::delta(&a.item, delta)).await;
             }
+            let ran = review.mode() != ReviewMode::None;
             let extras = CompletedExtras {
-                language: h.language.clone(),
+                language: d.hypothesis.language.clone(),
                 latency_ms: Some(stopped_at.elapsed().as_millis() as u64),
+                edits: ran.then(|| crate::batch::formats::edits_json(&reviewed.raw, &reviewed.edits)),
+                raw_transcript: ran.then_some(reviewed.raw),
                 ..Default::default()
             };
-            out.send(ServerEvent::completed_with(&a.item, text, seconds, extras))
+            out.send(ServerEvent::completed_with(&a.item, reviewed.text, seconds, extras))
                 .await;
         }
         Err(e) => {
@@ -121,9 +209,12 @@ pub(crate) mod tests {
     use axum::extract::ws::Message;
 
     use super::*;
-    use crate::engine::recognizer::{EngineError, Recognizer};
+    use crate::config::ReviewConfig;
+    use crate::engine::recognizer::{EngineError, Hypothesis, Recognizer};
     use crate::engine::scheduler::BatchPolicy;
+    use crate::finalize::ReviewFields;
     use crate::realtime::stabilizer::Stabilizer;
+    use crate::review::{Edit, Glossary, Review, ReviewContext, ReviewError, Reviewer};
 
     /// What the stub answers for an utterance of a given length.
     #[derive(Clone)]
@@ -137,13 +228,20 @@ pub(crate) mod tests {
     /// A recognizer that answers from a script keyed by the utterance's length in samples
     /// (unknown lengths: empty text at once), and records the order it answered in.
     pub(crate) struct StubRecognizer {
+        name: &'static str,
         script: HashMap<usize, Script>,
         answered: Mutex<Vec<usize>>,
     }
 
     impl StubRecognizer {
         pub(crate) fn new(script: &[(usize, Script)]) -> Arc<Self> {
+            Self::named("stub", script)
+        }
+
+        /// A stub with its own engine name (a fallback must differ from the engine it replaces).
+        pub(crate) fn named(name: &'static str, script: &[(usize, Script)]) -> Arc<Self> {
             Arc::new(Self {
+                name,
                 script: script.iter().cloned().collect(),
                 answered: Mutex::new(Vec::new()),
             })
@@ -167,7 +265,7 @@ pub(crate) mod tests {
 
     impl Recognizer for StubRecognizer {
         fn name(&self) -> &str {
-            "stub"
+            self.name
         }
 
         fn recognize(&self, batch: &[Utterance]) -> Vec<Result<Hypothesis, EngineError>> {
@@ -208,8 +306,15 @@ pub(crate) mod tests {
             },
             options: DecodeOptions::default(),
             engine: engine.clone(),
+            fallback: None,
+            review: ReviewPlan::none(),
             stopped_at: Instant::now(),
         }
+    }
+
+    /// The reviewers of a server with the default configuration (no LLM).
+    pub(crate) fn second_pass() -> Arc<SecondPass> {
+        Arc::new(SecondPass::new(&Default::default(), None))
     }
 
     /// Every event queued so far, as JSON (other frames as `{"frame": …}`).
@@ -239,24 +344,33 @@ pub(crate) mod tests {
     /// every event it queued.
     async fn finalize_three(stub: &Arc<StubRecognizer>, workers: usize) -> Vec<serde_json::Value> {
         let engine = stub.spawn(workers);
+        let jobs = [("item_1", 1000), ("item_2", 2000), ("item_3", 3000)].map(|(item, len)| job(item, len, &engine));
+        run_jobs(jobs, second_pass()).await
+    }
+
+    /// Runs `jobs` through a finalizer reviewing with `second`, waits until it has reported them
+    /// all, and returns every event it queued.
+    async fn run_jobs(jobs: impl IntoIterator<Item = FinalJob>, second: Arc<SecondPass>) -> Vec<serde_json::Value> {
         let (out, mut rx) = Outbound::channel(8);
-        let (tx, task) = spawn(out);
-        for (item, len) in [("item_1", 1000), ("item_2", 2000), ("item_3", 3000)] {
-            tx.send(job(item, len, &engine)).await.unwrap();
+        let (tx, task) = spawn(out, second);
+        for j in jobs {
+            tx.send(j).await.unwrap();
         }
         drop(tx);
         task.await.unwrap();
         drain(&mut rx)
     }
 
-    /// Decodes one job on its own engine and reports it to `out`, bypassing the loop.
+    /// Decodes and reviews one job and reports it to `out`, bypassing the loop.
     async fn decode_and_report(j: FinalJob, out: &Outbound) {
+        let second = second_pass();
         let utt = Utterance {
             samples: j.audio.samples.clone(),
             options: j.options.clone(),
         };
-        let r = j.engine.recognize_final(utt).await;
-        report_final(j, r, out).await;
+        let r = decode_final(&j.engine, None, utt, false, second.stats()).await;
+        let (j, outcome) = review_final(second, j, r, Vec::new()).await;
+        report_final(j, outcome, out).await;
     }
 
     #[tokio::test]
@@ -343,5 +457,190 @@ pub(crate) mod tests {
         );
         assert_eq!(events[0]["delta"], " brown fox");
         assert_eq!(events[1]["transcript"], "the quick brown fox");
+    }
+
+    /// A reviewer standing in for the LLM (the real LLM reviewer is tested against a real
+    /// server in `tests/llm_reviewer.rs`): after `delay`, appends " (checked)" and records the
+    /// context it was given.
+    struct StandIn {
+        delay: Duration,
+        seen: Mutex<Vec<Vec<String>>>,
+    }
+
+    impl Reviewer for StandIn {
+        fn name(&self) -> &'static str {
+            "llm"
+        }
+
+        fn review(&self, text: &str, ctx: &ReviewContext<'_>, _: &Glossary) -> Result<Review, ReviewError> {
+            std::thread::sleep(self.delay);
+            self.seen.lock().unwrap().push(ctx.previous.to_vec());
+            let to = " (checked)".to_string();
+            Ok(Review {
+                text: format!("{text}{to}"),
+                edits: vec![Edit {
+                    start: text.len(),
+                    end: text.len(),
+                    from: String::new(),
+                    to,
+                    reviewer: "llm",
+                    term: None,
+                    score: 1.0,
+                }],
+            })
+        }
+    }
+
+    /// Reviewers with `llm` as the LLM reviewer and a realtime budget of `budget_ms`.
+    fn second_with(llm: Arc<StandIn>, budget_ms: u64) -> Arc<SecondPass> {
+        let cfg = ReviewConfig {
+            realtime_budget_ms: budget_ms,
+            ..Default::default()
+        };
+        Arc::new(SecondPass::new(&cfg, Some(llm as Arc<dyn Reviewer>)))
+    }
+
+    /// `review=mode` with "cube netties" known as a misrecognition of Kubernetes.
+    fn kubernetes(second: &SecondPass, mode: ReviewMode) -> ReviewPlan {
+        let glossary = Glossary::from_json_str(r#"[{"term": "Kubernetes", "misrecognitions": ["cube netties"]}]"#);
+        let fields = ReviewFields {
+            mode: Some(mode),
+            glossary: Some(Arc::new(glossary.unwrap())),
+            ..Default::default()
+        };
+        second.plan(&fields, Some("en")).unwrap()
+    }
+
+    fn completed(events: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+        events
+            .iter()
+            .filter(|e| e["type"] == "conversation.item.input_audio_transcription.completed")
+            .collect()
+    }
+
+    const HEARD: &str = "we deploy on cube netties today";
+
+    #[tokio::test]
+    async fn a_reviewed_final_carries_the_term_the_raw_text_and_the_edits() {
+        let stub = StubRecognizer::new(&[(1000, Script::Text(HEARD, MS)), (2000, Script::Text(HEARD, MS))]);
+        let engine = stub.spawn(1);
+        let second = second_pass();
+        let mut reviewed = job("item_1", 1000, &engine);
+        reviewed.review = kubernetes(&second, ReviewMode::Glossary);
+        // the partials already said "we deploy" (reviewed the same way before the stabiliser)
+        for partial in ["we deploy", "we deploy on"] {
+            let _ = reviewed.audio.stabilizer.update(partial);
+        }
+        let mut unreviewed = job("item_2", 2000, &engine);
+        unreviewed.review = kubernetes(&second, ReviewMode::None);
+        let events = run_jobs([reviewed, unreviewed], second).await;
+
+        let deltas: Vec<&str> = events.iter().filter_map(|e| e["delta"].as_str()).collect();
+        assert_eq!(
+            deltas,
+            [" on Kubernetes today", HEARD],
+            "the last delta follows the reviewed text"
+        );
+        let done = completed(&events);
+        assert_eq!(done[0]["transcript"], "we deploy on Kubernetes today");
+        assert_eq!(done[0]["raw_transcript"], HEARD);
+        let edits = done[0]["edits"].as_array().unwrap();
+        let e = edits
+            .iter()
+            .find(|e| e["to"] == "Kubernetes")
+            .expect("an edit to the term");
+        let (start, end) = (
+            e["start"].as_u64().unwrap() as usize,
+            e["end"].as_u64().unwrap() as usize,
+        );
+        let span: String = HEARD.chars().skip(start).take(end - start).collect();
+        assert_eq!(
+            (span.as_str(), e["from"].as_str()),
+            ("cube netties", Some("cube netties"))
+        );
+        assert_eq!(
+            (e["reviewer"].as_str(), e["term"].as_str()),
+            (Some("glossary"), Some("Kubernetes"))
+        );
+        // review=none: the recognizer's text, no audit trail
+        assert_eq!(done[1]["transcript"], HEARD);
+        assert!(done[1].get("raw_transcript").is_none() && done[1].get("edits").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_review_past_the_budget_sends_the_deterministic_text_and_is_counted() {
+        let slow = Arc::new(StandIn {
+            delay: 500 * MS,
+            seen: Mutex::default(),
+        });
+        let second = second_with(slow, 30);
+        let stub = StubRecognizer::new(&[(1000, Script::Text(HEARD, MS))]);
+        let mut j = job("item_1", 1000, &stub.spawn(1));
+        j.review = kubernetes(&second, ReviewMode::Llm);
+        let events = run_jobs([j], second.clone()).await;
+        let done = completed(&events);
+        assert_eq!(
+            done[0]["transcript"], "we deploy on Kubernetes today",
+            "the LLM's answer came too late"
+        );
+        assert_eq!(done[0]["raw_transcript"], HEARD);
+        assert_eq!(second.stats().budget_exceeded(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failing_engine_falls_back_and_the_fallback_is_counted() {
+        let strong = StubRecognizer::named("strong", &[(1000, Script::Fail(MS))]);
+        let fast = StubRecognizer::named("fast", &[(1000, Script::Text("from the fallback", MS))]);
+        let second = second_pass();
+        let mut j = job("item_1", 1000, &strong.spawn(1));
+        j.fallback = Some(fast.spawn(1));
+        let events = run_jobs([j], second.clone()).await;
+        let done = completed(&events);
+        assert_eq!(done.len(), 1, "{events:?}");
+        assert_eq!(done[0]["transcript"], "from the fallback");
+        assert_eq!(second.stats().fallbacks(), [(("strong".to_string(), "error"), 1)]);
+    }
+
+    #[tokio::test]
+    async fn reviews_run_in_commit_order_with_the_earlier_finals_as_context() {
+        let stub = StubRecognizer::new(&[
+            (1000, Script::Text("first", 300 * MS)),
+            (2000, Script::Text("second", 10 * MS)),
+            (3000, Script::Text("third", 100 * MS)),
+        ]);
+        let engine = stub.spawn(3);
+        let llm = Arc::new(StandIn {
+            delay: Duration::ZERO,
+            seen: Mutex::default(),
+        });
+        let second = second_with(llm.clone(), 5_000);
+        let jobs = [("item_1", 1000), ("item_2", 2000), ("item_3", 3000)].map(|(item, len)| {
+            let mut j = job(item, len, &engine);
+            j.review = kubernetes(&second, ReviewMode::Llm);
+            j
+        });
+        let events = run_jobs(jobs, second).await;
+        assert_eq!(stub.answered(), [2000, 3000, 1000], "the engine answered out of order");
+        let got: Vec<(&str, &str)> = completed(&events)
+            .iter()
+            .map(|e| (e["item_id"].as_str().unwrap(), e["transcript"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("item_1", "first (checked)"),
+                ("item_2", "second (checked)"),
+                ("item_3", "third (checked)")
+            ]
+        );
+        let seen = llm.seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            [
+                vec![],
+                vec!["first (checked)".to_string()],
+                vec!["first (checked)".into(), "second (checked)".into()]
+            ]
+        );
     }
 }

@@ -174,7 +174,7 @@ pub async fn run(socket: WebSocket, ctx: Arc<SessionContext>, params: SessionPar
     let (sink, mut stream) = socket.split();
     let (out, queue) = Outbound::channel(ctx.limits.outbound_queue);
     let writer = tokio::spawn(outbound::write_loop(sink, queue));
-    let (finals_tx, finalizer) = finals::spawn(out.clone());
+    let (finals_tx, finalizer) = finals::spawn(out.clone(), ctx.second.clone());
     let (ptx, mut prx) = mpsc::channel::<PartialDone>(16);
 
     let mut s = Session::new(ctx.clone(), params, out.clone(), finals_tx, ptx);
@@ -256,7 +256,7 @@ mod tests {
     use std::time::Duration;
 
     use super::finals::FinalJob;
-    use super::finals::tests::{Script, StubRecognizer, drain, job};
+    use super::finals::tests::{Script, StubRecognizer, drain, job, second_pass};
     use super::turns::TurnEvent;
     use super::turns::tests::{push_frames, vad_turns};
     use super::*;
@@ -288,7 +288,7 @@ mod tests {
         ]);
         let engine = stub.spawn(2);
         let (out, mut rx) = Outbound::channel(8);
-        let (finals_tx, finalizer) = finals::spawn(out.clone());
+        let (finals_tx, finalizer) = finals::spawn(out.clone(), second_pass());
         for ev in events {
             if let Some(wire) = events::wire_event(&ev) {
                 out.send(wire).await;
@@ -297,6 +297,8 @@ mod tests {
                     audio,
                     options: Default::default(),
                     engine: engine.clone(),
+                    fallback: None,
+                    review: crate::finalize::ReviewPlan::none(),
                     stopped_at: Instant::now(),
                 };
                 finals_tx.send(job).await.unwrap();
@@ -341,7 +343,7 @@ mod tests {
         ]);
         let engine = stub.spawn(1);
         let (out, mut rx) = Outbound::channel(8);
-        let (finals_tx, finalizer) = finals::spawn(out.clone());
+        let (finals_tx, finalizer) = finals::spawn(out.clone(), second_pass());
         finals_tx.send(job("item_1", 1000, &engine)).await.unwrap();
         finals_tx.send(job("item_2", 2000, &engine)).await.unwrap();
         drop(finals_tx);
