@@ -22,7 +22,7 @@
 //! ("sentence piece" → "SentencePiece"). Overlaps are resolved by exact matches first, then
 //! longer windows, then higher scores; a window is only ever replaced by a whole term.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::glossary::{self, FormKind, Glossary, GlossaryIndex};
 use super::phonetic;
@@ -212,42 +212,35 @@ impl GlossaryCorrector {
                 if key.len() < 2 || letters.len() < MIN_WINDOW_LETTERS {
                     continue;
                 }
-                let mut tried = HashSet::new();
-                for v in glossary::deletion_variants(&key) {
-                    let Some(ids) = ix.latin_keys.get(&v) else { continue };
-                    for &id in ids {
-                        if !tried.insert(id) {
-                            continue;
-                        }
-                        let form = &ix.latin_forms[id as usize];
-                        let term_letters = match form.form.kind {
-                            FormKind::Canonical => form.letters.chars().count(),
-                            _ => MISRECOGNITION_ANCHOR_LETTERS,
-                        };
-                        if term_letters < min_letters
-                            || form.key.chars().next() != key.chars().next()
-                            || last - first + 1 > form.words + 2
-                        {
-                            continue;
-                        }
-                        let (a, b) = (letters.len() as f32, form.letters.len() as f32);
-                        if a < 0.6 * b || a > 1.6 * b {
-                            continue;
-                        }
-                        let spelled = text::similarity(&letters, &form.letters);
-                        let score =
-                            0.5 * spelled + 0.5 * text::similarity(&key, &form.key) + self.bonus(seen, form.form.entry);
-                        // A sound-key coincidence between different spellings is no evidence.
-                        if spelled >= MIN_SPELLING_SIMILARITY && score >= threshold && letters != form.letters {
-                            out.push(Candidate {
-                                first,
-                                last,
-                                entry: form.form.entry,
-                                strength: Strength::Fuzzy,
-                                keep: false,
-                                score: score.min(1.0),
-                            });
-                        }
+                for id in unique_ids(&ix.latin_keys, glossary::deletion_variants(&key)) {
+                    let form = &ix.latin_forms[id as usize];
+                    let term_letters = match form.form.kind {
+                        FormKind::Canonical => form.letters.chars().count(),
+                        _ => MISRECOGNITION_ANCHOR_LETTERS,
+                    };
+                    if term_letters < min_letters
+                        || form.key.chars().next() != key.chars().next()
+                        || last - first + 1 > form.words + 2
+                    {
+                        continue;
+                    }
+                    let (a, b) = (letters.len() as f32, form.letters.len() as f32);
+                    if a < 0.6 * b || a > 1.6 * b {
+                        continue;
+                    }
+                    let spelled = text::similarity(&letters, &form.letters);
+                    let score =
+                        0.5 * spelled + 0.5 * text::similarity(&key, &form.key) + self.bonus(seen, form.form.entry);
+                    // A sound-key coincidence between different spellings is no evidence.
+                    if spelled >= MIN_SPELLING_SIMILARITY && score >= threshold && letters != form.letters {
+                        out.push(Candidate {
+                            first,
+                            last,
+                            entry: form.form.entry,
+                            strength: Strength::Fuzzy,
+                            keep: false,
+                            score: score.min(1.0),
+                        });
                     }
                 }
             }
@@ -279,65 +272,58 @@ impl GlossaryCorrector {
                 if n >= glossary::HAN_WILDCARD_MIN {
                     keys.extend((0..n).map(|w| glossary::han_key(first_readings.iter().copied(), Some(w))));
                 }
-                let mut tried = HashSet::new();
-                for key in keys {
-                    let Some(ids) = ix.han_keys.get(&key) else { continue };
-                    for &id in ids {
-                        if !tried.insert(id) {
-                            continue;
+                for id in unique_ids(&ix.han_keys, keys) {
+                    let form = &ix.han_forms[id as usize];
+                    if form.chars.len() != n {
+                        continue;
+                    }
+                    let sims: Vec<f32> = (0..n)
+                        .map(|k| {
+                            syllable_similarity(
+                                chars[first + k].unwrap_or(' '),
+                                &readings[first + k],
+                                form.chars[k],
+                                &form.readings[k],
+                            )
+                        })
+                        .collect();
+                    let same = (0..n).filter(|&k| chars[first + k] == Some(form.chars[k])).count();
+                    if same == n {
+                        continue;
+                    }
+                    let mean = sims.iter().sum::<f32>() / n as f32;
+                    let ok = match n {
+                        2 => same >= 1 && sims.iter().all(|&s| s >= TONE_EXACT),
+                        3 => {
+                            same >= 1
+                                && sims.iter().all(|&s| s > 0.0)
+                                && mean + self.bonus(seen, form.entry) >= self.config.han_threshold
                         }
-                        let form = &ix.han_forms[id as usize];
-                        if form.chars.len() != n {
-                            continue;
-                        }
-                        let sims: Vec<f32> = (0..n)
-                            .map(|k| {
-                                syllable_similarity(
-                                    chars[first + k].unwrap_or(' '),
-                                    &readings[first + k],
-                                    form.chars[k],
-                                    &form.readings[k],
-                                )
-                            })
-                            .collect();
-                        let same = (0..n).filter(|&k| chars[first + k] == Some(form.chars[k])).count();
-                        if same == n {
-                            continue;
-                        }
-                        let mean = sims.iter().sum::<f32>() / n as f32;
-                        let ok = match n {
-                            2 => same >= 1 && sims.iter().all(|&s| s >= TONE_EXACT),
-                            3 => {
-                                same >= 1
-                                    && sims.iter().all(|&s| s > 0.0)
-                                    && mean + self.bonus(seen, form.entry) >= self.config.han_threshold
-                            }
-                            _ => {
-                                let zeros = sims.iter().filter(|&&s| s == 0.0).count();
-                                let others = sims.iter().sum::<f32>() / (n - zeros) as f32;
-                                match zeros {
-                                    0 => {
-                                        (same >= 1 || mean >= 0.9)
-                                            && mean + self.bonus(seen, form.entry) >= self.config.han_threshold
-                                    }
-                                    // One syllable far off: the rest must carry it (the other three
-                                    // characters of a four-character term, or most of a longer one).
-                                    1 if n == 4 => same == 3,
-                                    1 => same >= 2 && others + self.bonus(seen, form.entry) >= ONE_MISS_REST,
-                                    _ => false,
+                        _ => {
+                            let zeros = sims.iter().filter(|&&s| s == 0.0).count();
+                            let others = sims.iter().sum::<f32>() / (n - zeros) as f32;
+                            match zeros {
+                                0 => {
+                                    (same >= 1 || mean >= 0.9)
+                                        && mean + self.bonus(seen, form.entry) >= self.config.han_threshold
                                 }
+                                // One syllable far off: the rest must carry it (the other three
+                                // characters of a four-character term, or most of a longer one).
+                                1 if n == 4 => same == 3,
+                                1 => same >= 2 && others + self.bonus(seen, form.entry) >= ONE_MISS_REST,
+                                _ => false,
                             }
-                        };
-                        if ok {
-                            out.push(Candidate {
-                                first,
-                                last,
-                                entry: form.entry,
-                                strength: Strength::Fuzzy,
-                                keep: false,
-                                score: mean,
-                            });
                         }
+                    };
+                    if ok {
+                        out.push(Candidate {
+                            first,
+                            last,
+                            entry: form.entry,
+                            strength: Strength::Fuzzy,
+                            keep: false,
+                            score: mean,
+                        });
                     }
                 }
             }
@@ -370,28 +356,21 @@ impl GlossaryCorrector {
                 if key.len() < 3 {
                     continue;
                 }
-                let mut tried = HashSet::new();
-                for v in glossary::deletion_variants(&key) {
-                    let Some(ids) = ix.cross_keys.get(&v) else { continue };
-                    for &id in ids {
-                        if !tried.insert(id) {
-                            continue;
-                        }
-                        let form = &ix.cross_forms[id as usize];
-                        if form.key.len() < 3 || form.key.chars().next() != key.chars().next() {
-                            continue;
-                        }
-                        let score = text::similarity(&key, &form.key) + self.bonus(seen, form.entry);
-                        if score >= self.config.cross_threshold {
-                            out.push(Candidate {
-                                first,
-                                last,
-                                entry: form.entry,
-                                strength: Strength::Fuzzy,
-                                keep: false,
-                                score: score.min(1.0),
-                            });
-                        }
+                for id in unique_ids(&ix.cross_keys, glossary::deletion_variants(&key)) {
+                    let form = &ix.cross_forms[id as usize];
+                    if form.key.len() < 3 || form.key.chars().next() != key.chars().next() {
+                        continue;
+                    }
+                    let score = text::similarity(&key, &form.key) + self.bonus(seen, form.entry);
+                    if score >= self.config.cross_threshold {
+                        out.push(Candidate {
+                            first,
+                            last,
+                            entry: form.entry,
+                            strength: Strength::Fuzzy,
+                            keep: false,
+                            score: score.min(1.0),
+                        });
                     }
                 }
             }
@@ -608,6 +587,17 @@ fn build_review(text: &str, tokens: &[Token], glossary: &Glossary, chosen: Vec<C
         text: super::apply_edits(text, &edits),
         edits,
     }
+}
+
+/// The ids filed in `map` under any of `keys`, each once, in the order first met.
+fn unique_ids(map: &HashMap<String, Vec<u32>>, keys: impl IntoIterator<Item = String>) -> Vec<u32> {
+    let mut seen = HashSet::new();
+    keys.into_iter()
+        .filter_map(|k| map.get(&k))
+        .flatten()
+        .copied()
+        .filter(|id| seen.insert(*id))
+        .collect()
 }
 
 #[cfg(test)]
