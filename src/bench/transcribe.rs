@@ -11,9 +11,10 @@ use super::wer::{cer, wer};
 use crate::batch::pipeline::Admission;
 use crate::batch::request::{TranscriptionParams, TranscriptionRequest};
 use crate::batch::service::BatchService;
-use crate::config::Config;
+use crate::config::{Config, ReviewConfig, ReviewMode};
 use crate::engine::Engines;
-use crate::engine::recognizer::Task;
+use crate::engine::recognizer::{DecodeOptions, Task, Utterance};
+use crate::finalize::SecondPass;
 
 /// Arguments of `bench transcribe`.
 #[derive(Debug, clap::Args)]
@@ -36,6 +37,26 @@ pub struct Args {
     /// Write the per-file results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Decode each file with the engine itself (one window per 30 s, no VAD, no review): the
+    /// path the peer's `transcribe` takes, and the only one that honours `--languages`.
+    #[arg(long)]
+    pub direct: bool,
+    /// Give no language hint for any row (detect), not even for single-language rows.
+    #[arg(long)]
+    pub no_language_hint: bool,
+    /// Detect among these languages only (OpenAI's `languages`, e.g. `zh,en`); implies no hint.
+    /// Needs `--direct`. The peer mirrors it by detecting first and passing the best allowed one.
+    #[arg(long, value_delimiter = ',')]
+    pub languages: Vec<String>,
+}
+
+impl Args {
+    /// The language hint for a row: its own language, unless detection is asked for or the row
+    /// is code-switched.
+    fn hint(&self, r: &Row) -> Option<String> {
+        let detect = self.no_language_hint || !self.languages.is_empty();
+        Some(r.lang.clone()).filter(|l| !detect && !l.contains('+'))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,7 +84,8 @@ fn is_cjk(lang: &str) -> bool {
 
 fn score(lang: &str, reference: &str, hyp: &str) -> f64 {
     if is_cjk(lang) {
-        cer(reference, hyp)
+        // the eval set's rule: traditional characters folded to simplified before scoring
+        cer(&hanconv::t2s(reference), &hanconv::t2s(hyp))
     } else {
         wer(reference, hyp)
     }
@@ -82,8 +104,23 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
         .filter(|r| !r.tags.iter().any(|t| t == "possible-training-data"))
         .filter(|r| args.lang.is_empty() || args.lang.contains(&r.lang))
         .collect();
+    anyhow::ensure!(
+        args.languages.is_empty() || args.direct,
+        "--languages needs --direct (the batch service does not take it)"
+    );
     let engines = Engines::load(cfg)?;
-    let service = BatchService::new(&engines, cfg);
+    // the bench measures the recognizers alone, as the peer runs them: no review
+    let service = BatchService::new(
+        &engines,
+        cfg,
+        std::sync::Arc::new(SecondPass::new(
+            &ReviewConfig {
+                default: ReviewMode::None,
+                ..Default::default()
+            },
+            None,
+        )),
+    );
     let names: Vec<String> = if args.engine.is_empty() {
         engines.names()
     } else {
@@ -111,7 +148,7 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
                     file: Some(r.path.clone()),
                     model: Some(name.clone()),
                     // code-switched rows: let the model detect
-                    language: Some(r.lang.clone()).filter(|l| !l.contains('+')),
+                    language: args.hint(r),
                     ..Default::default()
                 },
                 Task::Transcribe,
@@ -119,13 +156,31 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
             let bytes = std::fs::read(base.join(&r.path)).with_context(|| format!("reading {}", r.path))?;
             let audio = crate::audio::decode_bytes(bytes, 3600.0)?;
             let t0 = Instant::now();
-            let t = service
-                .transcribe(&req, audio.samples.into(), Admission::Wait, |_, _, _| {})
-                .await
-                .with_context(|| format!("{name} on {}", r.path))?;
+            let (text, duration_s) = if args.direct {
+                let options = DecodeOptions {
+                    language: args.hint(r),
+                    languages: Some(args.languages.clone()).filter(|l| !l.is_empty()),
+                    ..Default::default()
+                };
+                let samples: std::sync::Arc<[f32]> = audio.samples.into();
+                let duration_s = samples.len() as f64 / 16_000.0;
+                let h = engines
+                    .get(name)
+                    .with_context(|| format!("no engine {name}"))?
+                    .recognize_final(Utterance { samples, options })
+                    .await
+                    .with_context(|| format!("{name} on {}", r.path))?;
+                (h.text, duration_s)
+            } else {
+                let t = service
+                    .transcribe(&req, audio.samples.into(), Admission::Wait, |_, _, _| {})
+                    .await
+                    .with_context(|| format!("{name} on {}", r.path))?;
+                (t.text, t.duration_s)
+            };
             let secs = t0.elapsed().as_secs_f64();
             let reference = r.text.clone().unwrap_or_default();
-            let e = score(&r.lang, &reference, &t.text);
+            let e = score(&r.lang, &reference, &text);
             let a = by_lang.entry(r.lang.clone()).or_insert(Agg {
                 errors: 0.0,
                 n: 0,
@@ -134,9 +189,9 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
             });
             a.errors += e;
             a.n += 1;
-            a.audio_s += t.duration_s;
+            a.audio_s += duration_s;
             a.compute_s += secs;
-            results.push(serde_json::json!({"engine": name, "id": r.id, "lang": r.lang, "error_rate": e, "audio_s": t.duration_s, "compute_s": secs, "hyp": t.text, "ref": reference}));
+            results.push(serde_json::json!({"engine": name, "id": r.id, "lang": r.lang, "error_rate": e, "audio_s": duration_s, "compute_s": secs, "hyp": text, "ref": reference}));
         }
         for (lang, a) in by_lang {
             println!(
@@ -157,7 +212,8 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
         rss_before as f64 / 1e6
     );
     if let Some(py) = &args.peer_python {
-        peer(py, &args, cfg, &rows, &base, &results)?;
+        let p = peer(py, &args, cfg, &rows, &base, &results)?;
+        results.extend(p);
     }
     if let Some(j) = &args.json {
         std::fs::write(j, serde_json::to_string_pretty(&results)?)?;
@@ -165,7 +221,8 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs faster-whisper on the same files and models, and prints the RTF ratio.
+/// Runs faster-whisper on the same files and models, prints its error rates per language next to
+/// ours and the RTF ratio, and returns its per-file results.
 fn peer(
     py: &Path,
     args: &Args,
@@ -173,11 +230,15 @@ fn peer(
     rows: &[Row],
     base: &Path,
     ours: &[serde_json::Value],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut peer_rows = Vec::new();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/faster_whisper_peer.py");
     let list: Vec<serde_json::Value> = rows
         .iter()
-        .map(|r| serde_json::json!({"id": r.id, "path": base.join(&r.path), "lang": r.lang}))
+        .map(|r| {
+            serde_json::json!({"id": r.id, "path": base.join(&r.path), "lang": r.lang,
+                "language": args.hint(r), "languages": args.languages})
+        })
         .collect();
     let names: Vec<String> = if args.engine.is_empty() {
         vec!["whisper-tiny.en".into(), "whisper-base".into()]
@@ -191,6 +252,7 @@ fn peer(
             .arg(serde_json::to_string(&list)?)
             .arg(format!("{:?}", cfg.engines.strong.compute_type).to_lowercase())
             .arg(cfg.engines.strong.threads.to_string())
+            .arg(cfg.engines.strong.beam_size.to_string())
             .output()
             .with_context(|| format!("running {}", py.display()))?;
         if !out.status.success() {
@@ -199,6 +261,8 @@ fn peer(
         let peer: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)?;
         let (mut pc, mut pa, mut pe, mut n) = (0.0, 0.0, 0.0, 0);
         let (mut oc, mut oa) = (0.0, 0.0);
+        // per language: (peer errors, our errors, files)
+        let mut by_lang: std::collections::BTreeMap<String, (f64, f64, usize)> = Default::default();
         for p in &peer {
             let id = p["id"].as_str().unwrap_or_default();
             let Some(o) = ours.iter().find(|o| o["engine"] == name.as_str() && o["id"] == id) else {
@@ -209,7 +273,15 @@ fn peer(
                 .find(|r| r.id == id)
                 .map(|r| r.text.clone().unwrap_or_default())
                 .unwrap_or_default();
-            pe += score(p["lang"].as_str().unwrap_or("en"), &r, p["text"].as_str().unwrap_or(""));
+            let lang = p["lang"].as_str().unwrap_or("en");
+            let e = score(lang, &r, p["text"].as_str().unwrap_or(""));
+            let l = by_lang.entry(lang.to_string()).or_default();
+            (l.0, l.1, l.2) = (l.0 + e, l.1 + o["error_rate"].as_f64().unwrap_or(0.0), l.2 + 1);
+            peer_rows.push(
+                serde_json::json!({"engine": format!("faster-whisper {name}"), "id": id, "lang": lang,
+                "error_rate": e, "hyp": p["text"], "language": p["language"], "compute_s": p["compute_s"]}),
+            );
+            pe += e;
             pc += p["compute_s"].as_f64().unwrap_or(0.0);
             pa += o["audio_s"].as_f64().unwrap_or(0.0);
             oc += o["compute_s"].as_f64().unwrap_or(0.0);
@@ -224,7 +296,14 @@ fn peer(
                 oc / oa,
                 pc / oc
             );
+            for (lang, (p, o, k)) in by_lang {
+                println!(
+                    "  {lang:<6} {k:>4} files: faster-whisper {:.3}, asr-router {:.3}",
+                    p / k as f64,
+                    o / k as f64
+                );
+            }
         }
     }
-    Ok(())
+    Ok(peer_rows)
 }
