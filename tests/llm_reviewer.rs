@@ -303,11 +303,14 @@ fn answer(mut stream: TcpStream, mode: Fake) {
     );
 }
 
+/// Whether an error is the one a failure mode must produce.
+type IsExpected = fn(&LlmError) -> bool;
+
 #[test]
 fn garbage_error_and_slow_answers_are_errors_and_the_text_is_kept() {
     let g = glossary();
     let input = SENTENCES[3];
-    let cases: [(Fake, u64, fn(&LlmError) -> bool); 4] = [
+    let cases: [(Fake, u64, IsExpected); 4] = [
         (Fake::Garbage, 5_000, |e| matches!(e, LlmError::BadResponse(_))),
         (Fake::NoChoices, 5_000, |e| matches!(e, LlmError::BadResponse(_))),
         (

@@ -469,22 +469,22 @@ pub fn relevant_entries<'g>(
     for first in 0..tokens.len() {
         // Forms written in the text (any script).
         let mut key = String::new();
-        for last in first..tokens.len().min(first + ix.max_exact_tokens) {
-            if !joined(first, last) {
+        for (last, t) in tokens.iter().enumerate().skip(first).take(ix.max_exact_tokens) {
+            if last > first && !t.joined_to_prev {
                 break;
             }
-            key.push_str(&tokens[last].key);
+            key.push_str(&t.key);
             for r in ix.exact.get(&key).into_iter().flatten() {
                 bump(r.entry, 2.0);
             }
         }
         // English sound-alikes of a run of Latin words.
         let mut letters = String::new();
-        for last in first..tokens.len().min(first + ix.max_latin_words + 1) {
-            if tokens[last].kind != TokenKind::Latin || !joined(first, last) {
+        for (last, t) in tokens.iter().enumerate().skip(first).take(ix.max_latin_words + 1) {
+            if t.kind != TokenKind::Latin || (last > first && !t.joined_to_prev) {
                 break;
             }
-            letters.push_str(&tokens[last].key);
+            letters.push_str(&t.key);
             let key = phonetic::english_key(&letters);
             if key.len() < 2 {
                 continue;
@@ -619,8 +619,10 @@ mod tests {
 
     #[test]
     fn config_is_checked_and_the_endpoint_built() {
-        let mut c = LlmReviewConfig::default();
-        c.base_url = "http://127.0.0.1:9/".into();
+        let mut c = LlmReviewConfig {
+            base_url: "http://127.0.0.1:9/".into(),
+            ..Default::default()
+        };
         assert_eq!(
             LlmReviewer::new(&c).unwrap().endpoint(),
             "http://127.0.0.1:9/v1/chat/completions"
