@@ -1,4 +1,4 @@
-//! Reviewers: deterministic second passes over a final transcript (issue 13).
+//! Reviewers: second passes over a final transcript (issue 13).
 //!
 //! A [`Reviewer`] takes the recognized text, a [`ReviewContext`] (previous utterances of the
 //! same conversation, the language hint) and a [`Glossary`], and returns the reviewed text with
@@ -11,15 +11,20 @@
 //! [`ReviewChain::review`]. Edits are sorted and never overlap, so applying them from left to
 //! right (see [`apply_edits`]) rebuilds the output.
 //!
-//! The reviewers here are deterministic and glossary-driven:
-//! - [`script::ScriptNormalizer`]: simplified (or traditional on request) Chinese characters,
-//!   full-width punctuation in Chinese sentences, one space between Han and Latin runs;
-//! - [`corrector::GlossaryCorrector`]: terms and their known misrecognitions matched by
-//!   normalized text, pinyin (homophones and near-homophones), an English phonetic key, and
-//!   across scripts; replaced by the canonical form.
+//! The reviewers:
+//! - [`script::ScriptNormalizer`] (deterministic): simplified (or traditional on request)
+//!   Chinese characters, full-width punctuation in Chinese sentences, one space between Han and
+//!   Latin runs;
+//! - [`corrector::GlossaryCorrector`] (deterministic): terms and their known misrecognitions
+//!   matched by normalized text, pinyin (homophones and near-homophones), an English phonetic
+//!   key, and across scripts; replaced by the canonical form;
+//! - [`llm::LlmReviewer`]: an OpenAI-compatible chat-completions server asked to fix
+//!   misrecognized terms, its answer accepted only through the pure guardrails of [`guard`]
+//!   (edit-distance cap, no chatter, no dropped or invented content, no script change). It does
+//!   blocking HTTP: callers run it off the async runtime (`crate::finalize` does).
 //!
-//! This is a domain library: no HTTP types, no engine; only `std`, the glossary and the
-//! conversion tables of the crates it uses.
+//! No transport types and no engine: the glossary, the conversion tables of the crates it uses,
+//! and (for the LLM reviewer only) an HTTP client.
 
 pub mod corrector;
 pub mod glossary;
