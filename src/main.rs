@@ -1,4 +1,4 @@
-//! The `asr-router` command: `serve`, `transcribe`, `models`, `bench`, `config` (one file each in
+//! The `asr-router` command: `serve`, `transcribe`, `models`, `bench`, `eval`, `config` (one file each in
 //! `cli/`).
 
 mod cli;
@@ -22,6 +22,7 @@ fn main() -> anyhow::Result<()> {
         Command::Transcribe(args) => cli::transcribe::run(args, &cfg),
         Command::Models { cmd } => cli::models::run(cmd, &cfg),
         Command::Bench { cmd } => cli::bench::run(cmd, &cfg),
+        Command::Eval(args) => cli::eval::run(args, &cfg),
         Command::Config {
             cmd: cli::ConfigCmd::Print(_),
         } => {

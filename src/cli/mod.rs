@@ -1,6 +1,7 @@
 //! The `asr-router` command line: the clap definitions here, one file per subcommand.
 
 pub mod bench;
+pub mod eval;
 pub mod models;
 pub mod serve;
 pub mod transcribe;
@@ -61,6 +62,9 @@ pub enum Command {
         #[command(subcommand)]
         cmd: asr_router::bench::BenchCmd,
     },
+    /// Accuracy of the finalizer chain on an eval manifest: WER/CER and term recall per
+    /// language group, before and after review (docs/benchmarks.md).
+    Eval(eval::EvalArgs),
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
