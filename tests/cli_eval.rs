@@ -92,8 +92,8 @@ fn substitutions(r: &[String], h: &[String]) -> Vec<(usize, usize)> {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=h.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=r.len() {
         for j in 1..=h.len() {
