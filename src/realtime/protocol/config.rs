@@ -14,6 +14,10 @@
 //!   `input_audio_*` fields, a `client_secret` placeholder, and a `model` limited to the beta
 //!   schema's enum (any other configured name travels in the extension `router_model`).
 //!
+//! The transcription settings also hold the second pass's extensions (`glossary`, `glossary_id`,
+//! `review`); [`TranscriptionConfig::review_fields`] hands them, with OpenAI's `keywords`, to
+//! the finalizer. `glossary_id` and `review` are echoed when set, the inline glossary never.
+//!
 //! Invariants: both objects fit the official SDKs' session models (an unset optional field is
 //! omitted or `null` where the schema says so); an echoed beta transcription object sent back as
 //! an update keeps the configured model; `include` is always empty (see [`INCLUDE_LOGPROBS`]).

@@ -55,8 +55,11 @@
 //! "Strict clients"): `audio/opus` input with an optional `container`;
 //! `session.partial_interval_ms` (GA and beta, session level); the beta session's
 //! `input_audio_transcription.router_model` (the configured model when it is not one of the beta
-//! enum's); and, on `…input_audio_transcription.completed`, the optional fields `language`,
-//! `speaker`, `latency_ms` (omitted when unset; python and node clients ignore unknown fields).
+//! enum's); the second pass's fields of the transcription settings ([`InlineGlossary`]
+//! `glossary`, `glossary_id`, `review`; the last two echoed when set); and, on
+//! `…input_audio_transcription.completed`, the optional fields `language`, `speaker`,
+//! `latency_ms`, `raw_transcript` and `edits` (omitted when unset; python and node clients ignore
+//! unknown fields).
 //! `include: ["item.input_audio_transcription.logprobs"]` is refused: no engine reports logprobs.
 //!
 //! # Layout
