@@ -339,6 +339,72 @@ for (const { file, reference } of CASES) {
   });
 }
 
+/** Appends `audio` unpaced (manual-commit session), commits it and resolves with the item's
+ *  `completed` event; rejects on an `error` or `failed` event. */
+async function commitAndWait(conn, audio) {
+  const { rt, events } = conn;
+  const from = events.length;
+  for (let off = 0; off < audio.length; off += RATE * 2) {
+    rt.send({ type: 'input_audio_buffer.append', audio: audio.subarray(off, off + RATE * 2).toString('base64') });
+  }
+  rt.send({ type: 'input_audio_buffer.commit' });
+  const seen = () => events.slice(from).map((e) => e.ev);
+  await waitFor(
+    () => seen().some((e) => /transcription\.(completed|failed)$/.test(e.type) || e.type === 'error'),
+    COMPLETION_WAIT_MS,
+    'the committed item\'s completed',
+  );
+  const done = seen().find((e) => e.type.endsWith('transcription.completed'));
+  assert.ok(done, `no completed: ${summarize(events.slice(from))}`);
+  return done;
+}
+
+test('realtime glossary extension: the reviewed final carries the term (GA)', { skip: SKIP, timeout: 150_000 }, async (t) => {
+  const wav = readWav(join(FIXTURES, 'en_jfk.wav'));
+  const audio = toPcm16(resampleLinear(wav.samples, wav.rate, RATE));
+  const conn = connect(API_KEY);
+  const { rt, events } = conn;
+  const update = (transcription) => ({
+    type: 'session.update',
+    session: {
+      type: 'transcription',
+      audio: {
+        input: {
+          format: { type: 'audio/pcm', rate: RATE },
+          transcription: { model: 'auto', language: 'en', ...transcription },
+          turn_detection: null,
+        },
+      },
+    },
+  });
+  const updates = () => events.filter((e) => e.ev.type === 'session.updated').length;
+  try {
+    await withTimeout(conn.opened, OPEN_TIMEOUT_MS, 'websocket open');
+    // What the model writes for the clip, unreviewed: the glossary is built from it, so that
+    // nothing here depends on one model's output.
+    rt.send(update({ review: 'none' }));
+    await waitFor(() => updates() === 1, 10_000, 'session.updated');
+    const plain = await commitAndWait(conn, audio);
+    assert.equal(plain.raw_transcript, undefined, 'no audit trail without a review');
+    const word = plain.transcript.match(/[A-Za-z]{5,}/g).reduce((a, b) => (b.length > a.length ? b : a));
+    t.diagnostic(`unreviewed: ${JSON.stringify(plain.transcript)}; '${word}' becomes Zorblax`);
+
+    rt.send(update({ review: 'glossary', glossary: [{ term: 'Zorblax', misrecognitions: [word], lang: 'en' }] }));
+    await waitFor(() => updates() === 2, 10_000, 'the second session.updated');
+    const echoed = events.filter((e) => e.ev.type === 'session.updated').at(-1).ev.session.audio.input.transcription;
+    assert.equal(echoed.review, 'glossary');
+    assert.equal(echoed.glossary, undefined, 'the inline glossary is not echoed');
+    const done = await commitAndWait(conn, audio);
+    t.diagnostic(`reviewed: ${JSON.stringify(done.transcript)}; edits ${JSON.stringify(done.edits)}`);
+    assert.match(done.transcript, /Zorblax/);
+    assert.ok(done.raw_transcript.includes(word), JSON.stringify(done));
+    assert.equal(done.edits[0].to, 'Zorblax');
+    assert.ok(!events.some((e) => e.ev.type === 'error'), summarize(events));
+  } finally {
+    if (rt.socket.readyState <= 1) rt.close();
+  }
+});
+
 test('realtime connection with a wrong API key fails (no hang, no session)', { skip: SKIP, timeout: 30_000 }, async (t) => {
   const conn = connect(`${API_KEY}-wrong`);
   const { rt, events, errors } = conn;

@@ -2,6 +2,7 @@
 client, streaming real recordings at real-time pace."""
 import asyncio
 import json
+import re
 import subprocess
 import tempfile
 import time
@@ -175,6 +176,102 @@ def test_python_sdk_beta(base_url, api_key):
         col.check_items()
         text = " ".join(e["transcript"] for e in col.completed())
         assert wer(reference("en_librivox_sense_0870"), text) <= 0.2, text
+    asyncio.run(main())
+
+
+# ───────────── the glossary review on reviewed finals (issue 13) ─────────────
+
+async def commit_and_wait(conn, audio: bytes):
+    """Appends `audio` (no pacing: the session is in manual-commit mode), commits it and returns
+    the item's `completed` event as a dict (fails on an `error` or `failed`)."""
+    for off in range(0, len(audio), 24000 * 2):
+        await conn.send({"type": "input_audio_buffer.append", "audio": b64(audio[off:off + 24000 * 2])})
+    await conn.send({"type": "input_audio_buffer.commit"})
+    while True:
+        ev = as_dict(await asyncio.wait_for(conn.recv(), 120))
+        assert ev["type"] not in ("error", "conversation.item.input_audio_transcription.failed"), ev
+        if ev["type"] == "conversation.item.input_audio_transcription.completed":
+            return ev
+
+
+async def next_update(conn, kind: str):
+    ev = as_dict(await asyncio.wait_for(conn.recv(), 30))
+    assert ev["type"] == kind, ev
+    return ev
+
+
+def made_up_term(transcript: str):
+    """The longest word the model actually wrote, and a glossary that names it a
+    misrecognition of the made-up term `Zorblax` (no model writes that on its own)."""
+    word = max(re.findall(r"[A-Za-z]{5,}", transcript), key=len)
+    return word, [{"term": "Zorblax", "misrecognitions": [word], "lang": "en"}]
+
+
+def assert_reviewed(done: dict, word: str):
+    assert "Zorblax" in done["transcript"], done
+    assert word in done["raw_transcript"], done
+    assert done["edits"][0]["to"] == "Zorblax", done
+    assert done["edits"][0]["from"].lower() == word.lower(), done
+
+
+def test_python_sdk_ga_glossary_extension_reviews_the_final(base_url, api_key):
+    """A GA session with an inline `glossary`: the final carries the term, the recognizer's text
+    rides in `raw_transcript` and the edit in `edits`."""
+    async def main():
+        ws_base = base_url.replace("http://", "ws://") + "/v1"
+        client = openai.AsyncOpenAI(api_key=api_key, base_url=f"{base_url}/v1", websocket_base_url=ws_base)
+        audio = pcm24k("en_jfk.wav", silence_s=0.3)
+        async with client.realtime.connect(model="auto", extra_query={"intent": "transcription"}) as conn:
+            await next_update(conn, "session.created")
+
+            def update(**transcription):
+                return {"type": "session.update", "session": {"type": "transcription", "audio": {"input": {
+                    "transcription": {"model": "auto", "language": "en", **transcription},
+                    "turn_detection": None}}}}
+            await conn.send(update(review="none"))
+            upd = await next_update(conn, "session.updated")
+            assert upd["session"]["audio"]["input"]["transcription"]["review"] == "none", upd
+            plain = await commit_and_wait(conn, audio)
+            assert "raw_transcript" not in plain and "edits" not in plain, plain
+            word, glossary = made_up_term(plain["transcript"])
+
+            # a glossary the server does not have refuses the whole update
+            await conn.send({**update(glossary=glossary, glossary_id="no-such-glossary"), "event_id": "evt_g"})
+            err = await next_update(conn, "error")
+            assert err["error"]["param"] == "session.audio.input.transcription.glossary_id", err
+            assert err["error"]["event_id"] == "evt_g", err
+
+            await conn.send(update(glossary=glossary, review="glossary"))
+            upd = await next_update(conn, "session.updated")
+            echoed = upd["session"]["audio"]["input"]["transcription"]
+            assert echoed["review"] == "glossary" and "glossary" not in echoed, upd
+            done = await commit_and_wait(conn, audio)
+        assert_reviewed(done, word)
+    asyncio.run(main())
+
+
+def test_python_sdk_beta_glossary_extension_reviews_the_final(base_url, api_key):
+    async def main():
+        ws_base = base_url.replace("http://", "ws://") + "/v1"
+        client = openai.AsyncOpenAI(api_key=api_key, base_url=f"{base_url}/v1", websocket_base_url=ws_base)
+        audio = pcm24k("en_jfk.wav", silence_s=0.3)
+        async with client.beta.realtime.connect(model="auto", extra_query={"intent": "transcription"}) as conn:
+            await next_update(conn, "transcription_session.created")
+
+            def update(**transcription):
+                return {"type": "transcription_session.update", "session": {
+                    "input_audio_format": "pcm16", "turn_detection": None,
+                    "input_audio_transcription": {"model": "whisper-1", "language": "en", **transcription}}}
+            await conn.send(update(review="none"))
+            await next_update(conn, "transcription_session.updated")
+            plain = await commit_and_wait(conn, audio)
+            word, glossary = made_up_term(plain["transcript"])
+            # `review: null` goes back to the server's default review (`glossary`)
+            await conn.send(update(glossary=glossary, review=None))
+            upd = await next_update(conn, "transcription_session.updated")
+            assert "glossary" not in upd["session"]["input_audio_transcription"], upd
+            done = await commit_and_wait(conn, audio)
+        assert_reviewed(done, word)
     asyncio.run(main())
 
 
