@@ -167,3 +167,56 @@ async fn languages_restrict_detection_and_chinese_comes_out_simplified() {
         );
     }
 }
+
+/// `review=llm` through REST with the real LLM server `scripts/test` starts (a tiny model: what it
+/// answers is not asserted, only that the final always comes back and every outcome is counted).
+#[tokio::test]
+async fn review_llm_always_answers_and_counts_what_the_model_did() {
+    let Ok(url) = std::env::var("ASR_ROUTER_TEST_LLM_URL") else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true but ASR_ROUTER_TEST_LLM_URL is not set (scripts/test starts the LLM server)"
+        );
+        eprintln!("skipped: no ASR_ROUTER_TEST_LLM_URL (scripts/test sets it)");
+        return;
+    };
+    let s = Server::start(&format!("[review.llm]\nbase_url = {url:?}\ntimeout_ms = 60000\n"), &[]);
+    let fields = [("model", "auto"), ("response_format", "verbose_json")];
+    let (_, plain) = transcribe(&s, "en_jfk.wav", &[fields[0], fields[1], ("review", "glossary")]).await;
+    let (status, v) = transcribe(
+        &s,
+        "en_jfk.wav",
+        &[fields[0], fields[1], ("review", "llm"), ("keywords[]", "JFK")],
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["raw_text"], plain["raw_text"],
+        "the same recognition under both reviews"
+    );
+    let text = v["text"].as_str().unwrap();
+    assert!(!text.is_empty(), "{v}");
+    // whatever the model said, the audit trail rebuilds the answer from the recognizer's text
+    let raw: Vec<char> = v["raw_text"].as_str().unwrap().chars().collect();
+    let mut rebuilt = String::new();
+    let mut at = 0;
+    for e in v["edits"].as_array().unwrap() {
+        let (a, b) = (
+            e["start"].as_u64().unwrap() as usize,
+            e["end"].as_u64().unwrap() as usize,
+        );
+        rebuilt.extend(&raw[at..a]);
+        rebuilt.push_str(e["to"].as_str().unwrap());
+        at = b;
+    }
+    rebuilt.extend(&raw[at..]);
+    assert_eq!(rebuilt, text, "{v}");
+    let counted: f64 = s
+        .metrics()
+        .await
+        .lines()
+        .filter(|l| l.starts_with("asr_router_llm_review_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(counted, 1.0, "one LLM review, counted under one outcome");
+}
