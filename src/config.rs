@@ -45,6 +45,14 @@ pub enum FinalWindow {
     Short,
 }
 
+/// The strong engine's beam for finals when none is configured (faster-whisper's default).
+pub const STRONG_BEAM: usize = 5;
+/// The fast engine's beam for finals when none is configured: greedy. Its finals close
+/// utterances whose greedy partials the user has already read; greedy finals agree with them (a
+/// beam-5 final of tiny.en rewrote words the partials had shown in the Node SDK test) and cost a
+/// fraction of the decoder time on the latency path.
+pub const FAST_BEAM: usize = 1;
+
 /// Settings of one Whisper engine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -53,10 +61,10 @@ pub struct WhisperConfig {
     pub compute_type: ComputeType,
     /// Intra-op threads per worker.
     pub threads: usize,
-    /// Beam size of finals (1 = greedy). Live partials (drafts) are always greedy. Finals also
-    /// get temperature fallback, the no-speech rule and the repetition guard (see
-    /// `engine::whisper`).
-    pub beam_size: usize,
+    /// Beam size of finals (1 = greedy); unset: [`STRONG_BEAM`] for the strong engine,
+    /// [`FAST_BEAM`] for the fast one. Live partials (drafts) are always greedy. Finals also get
+    /// temperature fallback, the no-speech rule and the repetition guard (see `engine::whisper`).
+    pub beam_size: Option<usize>,
     /// Largest batch of utterances per run.
     pub max_batch: usize,
 }
@@ -66,7 +74,7 @@ impl Default for WhisperConfig {
         Self {
             compute_type: ComputeType::Int8,
             threads: 2,
-            beam_size: 5,
+            beam_size: None,
             max_batch: 8,
         }
     }
@@ -489,7 +497,9 @@ mod tests {
         assert_eq!(c.realtime.max_sessions, 3);
         assert_eq!(c.realtime.finalizer, Finalizer::StrongAbove(4.0));
         assert_eq!(c.engines.fast.threads, 1);
-        assert_eq!(c.engines.fast.beam_size, 5, "finals decode with beam 5 by default");
+        assert_eq!(c.engines.fast.beam_size, None, "unset: the role's default beam");
+        let c: Config = toml::from_str("[engines.strong]\nbeam_size = 3\n").unwrap();
+        assert_eq!(c.engines.strong.beam_size, Some(3));
         assert_eq!(
             c.engines.fast.max_batch, 8,
             "the rest of [engines.fast] keeps its default"

@@ -183,12 +183,13 @@ fn dir_size(p: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-fn whisper_settings(name: &str, c: &WhisperConfig) -> WhisperSettings {
+/// The settings of a Whisper engine; `beam` is its role's beam when the configuration sets none.
+fn whisper_settings(name: &str, c: &WhisperConfig, beam: usize) -> WhisperSettings {
     WhisperSettings {
         name: name.into(),
         compute_type: c.compute_type,
         threads: c.threads,
-        beam_size: c.beam_size,
+        beam_size: c.beam_size.unwrap_or(beam),
         max_batch: c.max_batch,
     }
 }
@@ -274,7 +275,7 @@ impl Engines {
         let base_dir = dir.join(BASE);
         let base = Arc::new(WhisperEngine::load(
             &base_dir,
-            whisper_settings(BASE, &cfg.engines.strong),
+            whisper_settings(BASE, &cfg.engines.strong, crate::config::STRONG_BEAM),
         )?);
         let base = EngineHandle::spawn(base, policy.clone(), workers);
         let base_roles = match strong_upstream {
@@ -288,7 +289,7 @@ impl Engines {
         if tiny_dir.join("model.bin").exists() {
             let tiny = Arc::new(WhisperEngine::load(
                 &tiny_dir,
-                whisper_settings(TINY_EN, &cfg.engines.fast),
+                whisper_settings(TINY_EN, &cfg.engines.fast, crate::config::FAST_BEAM),
             )?);
             let h = EngineHandle::spawn(tiny, policy.clone(), workers);
             infos.push(model_info(&h, vec![Role::Fast], &tiny_dir));

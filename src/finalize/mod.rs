@@ -232,9 +232,19 @@ impl SecondPass {
         })
     }
 
-    /// The deterministic reviewers alone, inline (microseconds): for the stable prefix behind
-    /// live partials, and as the first stage of [`SecondPass::review`].
-    pub fn review_fast(&self, plan: &ReviewPlan, text: &str) -> Reviewed {
+    /// The deterministic reviewers alone, inline (microseconds), for the stable prefix behind
+    /// live partials: not counted in the review metrics, which count finals.
+    pub fn review_partial(&self, plan: &ReviewPlan, text: &str) -> Reviewed {
+        if plan.mode == ReviewMode::None || text.is_empty() {
+            return Reviewed::unchanged(text);
+        }
+        let ctx = ReviewContext::with_language(plan.language.as_deref());
+        into_reviewed(text, self.deterministic.review(text, &ctx, &plan.glossary))
+    }
+
+    /// The deterministic reviewers of a final, inline (microseconds), counted; the first stage
+    /// of [`SecondPass::review`].
+    fn review_fast(&self, plan: &ReviewPlan, text: &str) -> Reviewed {
         if plan.mode == ReviewMode::None || text.is_empty() {
             return Reviewed::unchanged(text);
         }

@@ -412,7 +412,7 @@ impl Session {
         let text = done
             .result
             .ok()
-            .map(|t| self.ctx.second.review_fast(&self.review, t.trim()).text);
+            .map(|t| self.ctx.second.review_partial(&self.review, t.trim()).text);
         if let Some(ev) = self.turns.partial_result(&done.item, text.as_deref()) {
             self.emit(vec![ev], None).await;
         }
