@@ -252,7 +252,13 @@ fn peer(
             .arg(serde_json::to_string(&list)?)
             .arg(format!("{:?}", cfg.engines.strong.compute_type).to_lowercase())
             .arg(cfg.engines.strong.threads.to_string())
-            .arg(cfg.engines.strong.beam_size.unwrap_or(crate::config::STRONG_BEAM).to_string())
+            .arg(
+                cfg.engines
+                    .strong
+                    .beam_size
+                    .unwrap_or(crate::config::STRONG_BEAM)
+                    .to_string(),
+            )
             .output()
             .with_context(|| format!("running {}", py.display()))?;
         if !out.status.success() {
