@@ -37,10 +37,7 @@ pub fn parse(body: &[u8], duration_s: f32) -> Result<Hypothesis, BadAnswer> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| BadAnswer(format!("answer is not JSON ({e}): {:?}", snippet(body))))?;
     let Some(text) = v.get("text").and_then(Value::as_str) else {
-        return Err(BadAnswer(format!(
-            "answer has no string \"text\": {:?}",
-            snippet(body)
-        )));
+        return Err(BadAnswer(format!("answer has no string \"text\": {:?}", snippet(body))));
     };
     let text = text.trim().to_string();
     let language = v.get("language").and_then(Value::as_str).and_then(iso_code);
@@ -72,7 +69,10 @@ pub fn parse(body: &[u8], duration_s: f32) -> Result<Hypothesis, BadAnswer> {
 }
 
 fn num(v: &Value, key: &str) -> Option<f32> {
-    v.get(key).and_then(Value::as_f64).map(|x| x as f32).filter(|x| x.is_finite())
+    v.get(key)
+        .and_then(Value::as_f64)
+        .map(|x| x as f32)
+        .filter(|x| x.is_finite())
 }
 
 fn segment(v: &Value) -> Option<Segment> {
@@ -175,7 +175,8 @@ mod tests {
 
     #[test]
     fn malformed_segments_are_skipped_not_fatal() {
-        let body = br#"{"text":"a b","segments":[{"start":"x","end":1,"text":"a"},{"start":1,"end":0.5,"text":"b"},7]}"#;
+        let body =
+            br#"{"text":"a b","segments":[{"start":"x","end":1,"text":"a"},{"start":1,"end":0.5,"text":"b"},7]}"#;
         let h = parse(body, 2.0).unwrap();
         assert_eq!(h.segments.len(), 1);
         assert_eq!((h.segments[0].start, h.segments[0].end), (1.0, 1.0));
@@ -186,7 +187,13 @@ mod tests {
         let html = b"<html><body>502 Bad Gateway</body></html>";
         let e = parse(html, 1.0).unwrap_err();
         assert!(e.0.contains("not JSON") && e.0.contains("502 Bad Gateway"), "{e}");
-        for body in [&br#"{"transcript":"hi"}"#[..], br#"{"text":42}"#, b"[1,2]", b"\"text\"", b""] {
+        for body in [
+            &br#"{"transcript":"hi"}"#[..],
+            br#"{"text":42}"#,
+            b"[1,2]",
+            b"\"text\"",
+            b"",
+        ] {
             assert!(parse(body, 1.0).is_err(), "{}", String::from_utf8_lossy(body));
         }
         let long = "x".repeat(5000);

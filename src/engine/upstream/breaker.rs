@@ -174,7 +174,12 @@ mod tests {
             }
         );
         assert_eq!(b.admit(at(t0, 30)), Admission::Probe);
-        assert_eq!(b.state(), State::HalfOpen { probe_since: at(t0, 30) });
+        assert_eq!(
+            b.state(),
+            State::HalfOpen {
+                probe_since: at(t0, 30)
+            }
+        );
         // a second caller while the probe is out is refused
         assert!(matches!(b.admit(at(t0, 31)), Admission::Refuse { .. }));
         assert!(b.is_open());

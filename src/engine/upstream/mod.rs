@@ -25,6 +25,7 @@
 
 pub mod answer;
 pub mod breaker;
+mod form;
 pub mod metrics;
 mod wav;
 
@@ -33,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, multipart};
+use reqwest::blocking::Client;
 
 use crate::audio::SAMPLE_RATE;
 use crate::config::UpstreamConfig;
@@ -187,12 +188,12 @@ impl UpstreamRecognizer {
                 retry_after.as_secs_f32()
             )));
         }
-        let wav = wav::pcm16_wav(&u.samples);
+        let upload = self.upload(u);
         let duration_s = u.samples.len() as f32 / SAMPLE_RATE as f32;
         let mut attempt = 0;
         let failure = loop {
             let started = Instant::now();
-            let r = self.attempt(&wav, u, duration_s);
+            let r = self.attempt(&upload, duration_s);
             self.metrics.latency.observe(started.elapsed().as_secs_f64());
             match r {
                 Ok(h) => {
@@ -231,32 +232,40 @@ impl UpstreamRecognizer {
         r
     }
 
-    /// One HTTP request and its answer.
-    fn attempt(&self, wav: &[u8], u: &Utterance, duration_s: f32) -> Result<Hypothesis, Failure> {
-        let file = multipart::Part::bytes(wav.to_vec())
-            .file_name("audio.wav")
-            .mime_str("audio/wav")
-            .map_err(|e| Failure::Connect(format!("building the upload: {e}")))?;
-        let mut form = multipart::Form::new()
-            .part("file", file)
-            .text("model", self.model.clone())
-            .text("response_format", "verbose_json");
+    /// The multipart body of `u`: the WAV, `model`, `response_format`, and what the options
+    /// ask for (`language`, `prompt`, `temperature`, word timestamps).
+    fn upload(&self, u: &Utterance) -> form::Upload {
         let o = &u.options;
-        if let Some(l) = o.language.as_deref().map(str::trim).filter(|l| !l.is_empty() && *l != "auto") {
-            form = form.text("language", l.to_string());
+        let temperature = o.temperature.to_string();
+        let mut fields = vec![("model", self.model.as_str()), ("response_format", "verbose_json")];
+        if let Some(l) = o
+            .language
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && *l != "auto")
+        {
+            fields.push(("language", l));
         }
         if let Some(p) = o.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
-            form = form.text("prompt", p.to_string());
+            fields.push(("prompt", p));
         }
         if o.temperature > 0.0 {
-            form = form.text("temperature", o.temperature.to_string());
+            fields.push(("temperature", &temperature));
         }
         if o.word_timestamps {
-            form = form
-                .text("timestamp_granularities[]", "segment")
-                .text("timestamp_granularities[]", "word");
+            fields.push(("timestamp_granularities[]", "segment"));
+            fields.push(("timestamp_granularities[]", "word"));
         }
-        let mut req = self.client.post(self.url.clone()).multipart(form);
+        form::upload(&fields, &wav::pcm16_wav(&u.samples))
+    }
+
+    /// One HTTP request and its answer.
+    fn attempt(&self, upload: &form::Upload, duration_s: f32) -> Result<Hypothesis, Failure> {
+        let mut req = self
+            .client
+            .post(self.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, &upload.content_type)
+            .body(upload.body.clone());
         if let Some(k) = &self.api_key {
             req = req.bearer_auth(k);
         }
@@ -377,7 +386,12 @@ mod tests {
 
     #[test]
     fn the_endpoint_is_under_v1_whatever_the_base_looks_like() {
-        for base in ["http://h:8000", "http://h:8000/", "http://h:8000/v1", "http://h:8000/v1/"] {
+        for base in [
+            "http://h:8000",
+            "http://h:8000/",
+            "http://h:8000/v1",
+            "http://h:8000/v1/",
+        ] {
             assert_eq!(
                 transcriptions_url(base).unwrap().as_str(),
                 "http://h:8000/v1/audio/transcriptions"
