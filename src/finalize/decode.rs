@@ -95,6 +95,7 @@ fn fallback_reason(e: &SchedError) -> Option<&'static str> {
     match e {
         SchedError::Engine(EngineError::InvalidInput(_)) => None,
         SchedError::Engine(EngineError::Load { .. }) => Some("load"),
+        SchedError::Engine(EngineError::Unavailable(_)) => Some("unavailable"),
         SchedError::Engine(_) => Some("error"),
         SchedError::Busy { .. } | SchedError::Stale | SchedError::Closed(_) => None,
     }

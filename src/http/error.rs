@@ -150,6 +150,12 @@ impl From<crate::engine::scheduler::SchedError> for ApiError {
             S::Busy { .. } | S::Closed(_) => ApiError::busy(format!("The server is at capacity ({e}); retry shortly.")),
             S::Stale => ApiError::internal("request superseded"),
             S::Engine(crate::engine::recognizer::EngineError::InvalidInput(m)) => ApiError::invalid(m, None, None),
+            // an upstream server that is down, slow or behind an open breaker, with no fallback
+            S::Engine(crate::engine::recognizer::EngineError::Unavailable(m)) => ApiError {
+                code: Some("engine_unavailable"),
+                retry_after: Some(5),
+                ..ApiError::busy(format!("The engine is unavailable ({m}); retry shortly."))
+            },
             S::Engine(err) => ApiError::internal(format!("transcription failed: {err}")),
         }
     }
