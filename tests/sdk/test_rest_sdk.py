@@ -54,3 +54,28 @@ def test_errors_are_sdk_exceptions(client, base_url):
         client.audio.transcriptions.create(file=("x.mp3", b"\x00garbage" * 100), model="whisper-1")
     models = [m.id for m in client.models.list()]
     assert "whisper-base" in models and "auto" in models
+
+
+def test_glossary_review_through_the_sdk(client):
+    """The review extensions ride in `extra_body`, as an SDK user sends them. No model output is
+    written here: a word the model really wrote becomes a misrecognition of a made-up term."""
+    import json
+    import re
+
+    def create(**extra):
+        with open(FIXTURES / "en_jfk.wav", "rb") as f:
+            return client.audio.transcriptions.create(
+                file=f, model="auto", language="en", response_format="verbose_json", extra_body=extra)
+
+    raw = create(review="none")
+    assert (raw.model_extra or {}).get("raw_text") is None, "review=none: no audit trail"
+    heard = max(re.findall(r"[A-Za-z]{4,}", raw.text), key=len)
+    glossary = [{"term": "Zorblax", "lang": "en", "misrecognitions": [heard]}]
+    v = create(glossary=json.dumps(glossary))
+    extra = v.model_extra or {}
+    assert "Zorblax" in v.text and heard not in v.text, (heard, v.text)
+    assert extra["raw_text"] == raw.text
+    assert any(e["to"] == "Zorblax" and e["term"] == "Zorblax" for e in extra["edits"]), extra["edits"]
+    with open(FIXTURES / "en_jfk.wav", "rb") as f, pytest.raises(openai.BadRequestError) as e:
+        client.audio.transcriptions.create(file=f, model="auto", extra_body={"review": "gpt"})
+    assert e.value.body["param"] == "review", e.value.body
