@@ -194,7 +194,7 @@ pub fn verbose_json(t: &Transcript, task: &str, segments: bool, words: bool) -> 
     }
     if t.reviewed {
         v["raw_text"] = json!(t.raw_text);
-        v["edits"] = edits_json(&t.raw_text, &t.edits);
+        v["edits"] = crate::finalize::edits_json(&t.raw_text, &t.edits);
     }
     if !t.fallbacks.is_empty() {
         v["fallbacks"] = t
@@ -204,20 +204,6 @@ pub fn verbose_json(t: &Transcript, task: &str, segments: bool, words: bool) -> 
             .collect();
     }
     v
-}
-
-/// The audit trail of a review (an extension of `verbose_json` and of realtime's `completed`):
-/// each edit with `start`/`end` in characters (Unicode code points, as Python indexes strings)
-/// of `raw`, the replaced text, the replacement, the reviewer and the glossary term.
-pub fn edits_json(raw: &str, edits: &[crate::review::Edit]) -> serde_json::Value {
-    let chars = |byte: usize| raw.get(..byte).map_or(0, |p| p.chars().count());
-    edits
-        .iter()
-        .map(|e| {
-            json!({"start": chars(e.start), "end": chars(e.end), "from": e.from, "to": e.to,
-                   "reviewer": e.reviewer, "term": e.term})
-        })
-        .collect()
 }
 
 /// The body in a plain-text format (`text`, `srt`, `vtt`), or `None` for JSON formats.

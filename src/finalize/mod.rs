@@ -142,6 +142,20 @@ impl Reviewed {
     }
 }
 
+/// The audit trail of a review (an extension of `verbose_json` and of realtime's `completed`):
+/// each edit with `start`/`end` in characters (Unicode code points, as Python indexes strings)
+/// of `raw`, the replaced text, the replacement, the reviewer and the glossary term.
+pub fn edits_json(raw: &str, edits: &[Edit]) -> serde_json::Value {
+    let chars = |byte: usize| raw.get(..byte).map_or(0, |p| p.chars().count());
+    edits
+        .iter()
+        .map(|e| {
+            serde_json::json!({"start": chars(e.start), "end": chars(e.end), "from": e.from, "to": e.to,
+                   "reviewer": e.reviewer, "term": e.term})
+        })
+        .collect()
+}
+
 /// The reviewers of a server, and the glossaries requests may name.
 pub struct SecondPass {
     deterministic: ReviewChain,
@@ -423,6 +437,28 @@ mod tests {
                 .collect(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_audit_trail_counts_characters_not_bytes() {
+        let raw = "我们用 cube netties 部署";
+        let start = raw.find("cube").unwrap();
+        let e = Edit {
+            start,
+            end: start + "cube netties".len(),
+            from: "cube netties".into(),
+            to: "Kubernetes".into(),
+            reviewer: "glossary",
+            term: Some("Kubernetes".into()),
+            score: 1.0,
+        };
+        let v = edits_json(raw, &[e]);
+        assert_eq!(v[0]["start"], 4, "我们用 and a space are 4 characters (10 bytes)");
+        assert_eq!(v[0]["end"], 16);
+        assert_eq!(
+            (v[0]["to"].as_str(), v[0]["term"].as_str()),
+            (Some("Kubernetes"), Some("Kubernetes"))
+        );
     }
 
     #[test]

@@ -302,7 +302,7 @@ pub struct CompletedExtras {
     pub logprobs: Option<Vec<LogProb>>,
     /// Extension `raw_transcript`: the recognizer's text, when a review ran.
     pub raw_transcript: Option<String>,
-    /// Extension `edits`: the review's audit trail (`crate::batch::formats::edits_json`), when
+    /// Extension `edits`: the review's audit trail (`crate::finalize::edits_json`), when
     /// a review ran.
     pub edits: Option<Value>,
 }
