@@ -112,7 +112,9 @@ impl BatchService {
             use_itn: true,
             draft: false,
             short_window: false,
-            ..Default::default()
+            // Translations decode greedily: under beam search Whisper base kept the source script
+            // for a Mandarin clip ("Guangzhou市房地产中间协会分析") that greedy decoding translates.
+            beam_size: (req.task() == Task::Translate).then_some(1),
         };
         Ok(Job {
             engine,
