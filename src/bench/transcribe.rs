@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use serde::Deserialize;
 
 use super::wer::{cer, wer};
 use crate::batch::pipeline::Admission;
@@ -14,6 +13,7 @@ use crate::batch::service::BatchService;
 use crate::config::{Config, ReviewConfig, ReviewMode};
 use crate::engine::Engines;
 use crate::engine::recognizer::{DecodeOptions, Task, Utterance};
+use crate::eval::ManifestRow;
 use crate::finalize::SecondPass;
 
 /// Arguments of `bench transcribe`.
@@ -53,22 +53,10 @@ pub struct Args {
 impl Args {
     /// The language hint for a row: its own language, unless detection is asked for or the row
     /// is code-switched.
-    fn hint(&self, r: &Row) -> Option<String> {
+    fn hint(&self, r: &ManifestRow) -> Option<String> {
         let detect = self.no_language_hint || !self.languages.is_empty();
         Some(r.lang.clone()).filter(|l| !detect && !l.contains('+'))
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct Row {
-    id: String,
-    path: String,
-    lang: String,
-    text: Option<String>,
-    #[serde(default)]
-    duration_s: f64,
-    #[serde(default)]
-    tags: Vec<String>,
 }
 
 struct Agg {
@@ -96,17 +84,17 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
     let base = args.manifest.parent().unwrap_or(Path::new(".")).to_path_buf();
     let text =
         std::fs::read_to_string(&args.manifest).with_context(|| format!("reading {}", args.manifest.display()))?;
-    let rows: Vec<Row> = text
+    let rows: Vec<ManifestRow> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .filter_map(|l| serde_json::from_str::<Row>(l).ok())
+        .filter_map(|l| serde_json::from_str::<ManifestRow>(l).ok())
         .filter(|r| r.text.is_some() && r.duration_s <= args.max_duration)
         .filter(|r| !r.tags.iter().any(|t| t == "possible-training-data"))
         .filter(|r| args.lang.is_empty() || args.lang.contains(&r.lang))
         .collect();
     anyhow::ensure!(
         args.languages.is_empty() || args.direct,
-        "--languages needs --direct (the batch service does not take it)"
+        "--languages needs --direct (the bench sends no languages through the batch service)"
     );
     let engines = Engines::load(cfg)?;
     // the bench measures the recognizers alone, as the peer runs them: no review
@@ -227,7 +215,7 @@ fn peer(
     py: &Path,
     args: &Args,
     cfg: &Config,
-    rows: &[Row],
+    rows: &[ManifestRow],
     base: &Path,
     ours: &[serde_json::Value],
 ) -> anyhow::Result<Vec<serde_json::Value>> {

@@ -62,21 +62,30 @@ pub enum ManifestError {
     },
 }
 
-/// One row of a manifest, as the eval READMEs define it (unknown keys are ignored).
+/// One row of a manifest, as the eval READMEs define it (unknown keys are ignored); the
+/// `bench transcribe` command reads the same rows.
 #[derive(Debug, Deserialize)]
-struct Row {
-    id: String,
-    path: String,
-    lang: String,
-    text: Option<String>,
+pub struct ManifestRow {
+    /// The row's id.
+    pub id: String,
+    /// The audio file, relative to the manifest.
+    pub path: String,
+    /// `en`, `zh`, `zh+en` …
+    pub lang: String,
+    /// The reference, `None` when the row has none.
+    pub text: Option<String>,
+    /// Glossary terms spoken in the row.
     #[serde(default)]
-    terms: Vec<String>,
+    pub terms: Vec<String>,
+    /// Audio duration, seconds.
     #[serde(default)]
-    duration_s: f64,
+    pub duration_s: f64,
+    /// Tags such as `possible-training-data`.
     #[serde(default)]
-    tags: Vec<String>,
+    pub tags: Vec<String>,
+    /// Speaker turns of a multi-speaker recording.
     #[serde(default)]
-    segments: Option<serde_json::Value>,
+    pub segments: Option<serde_json::Value>,
 }
 
 /// A scorable recording.
@@ -138,7 +147,7 @@ impl Manifest {
             if line.trim().is_empty() {
                 continue;
             }
-            let row: Row = serde_json::from_str(line).map_err(|source| ManifestError::Parse {
+            let row: ManifestRow = serde_json::from_str(line).map_err(|source| ManifestError::Parse {
                 path: path.to_path_buf(),
                 line: i + 1,
                 source,
