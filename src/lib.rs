@@ -19,6 +19,7 @@ pub mod finalize;
 pub mod http;
 pub mod ids;
 pub mod kernels;
+pub mod meeting;
 pub mod models;
 pub mod realtime;
 pub mod review;

@@ -14,6 +14,7 @@ pub mod ort_runtime;
 pub mod recognizer;
 pub mod scheduler;
 pub mod sensevoice;
+pub mod speaker;
 pub mod upstream;
 pub mod vad;
 pub mod whisper;

@@ -1,0 +1,1 @@
+//! Speaker embedders: a fixed-size voice vector per stretch of speech.

@@ -1,0 +1,1 @@
+//! Durable meeting jobs: the job store (SQLite, PostgreSQL) and the worker pool.
