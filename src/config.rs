@@ -82,7 +82,7 @@ impl Default for WhisperConfig {
 
 /// Everything the server and CLI can be told, in the sections of the TOML file:
 /// `[server]`, `[engines]` (with `[engines.fast]`, `[engines.strong]` and `[[engines.upstream]]`),
-/// `[realtime]`, `[batch]`, `[review]` (with `[review.llm]`).
+/// `[realtime]`, `[batch]`, `[review]` (with `[review.llm]`), `[meeting]`.
 /// Unknown keys are refused, so a typo (or a key of the old flat layout) is an error at start-up
 /// rather than a setting silently ignored.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -98,6 +98,8 @@ pub struct Config {
     pub batch: BatchConfig,
     /// The second pass's reviewers: glossaries, script, the LLM.
     pub review: ReviewConfig,
+    /// Meeting jobs: where they live, how many run, how long they are kept.
+    pub meeting: MeetingConfig,
 }
 
 /// `[server]`
@@ -367,6 +369,50 @@ impl Default for BatchConfig {
     }
 }
 
+/// `[meeting]`: durable meeting jobs (`/v1/meetings`, `asr-router meeting`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeetingConfig {
+    /// Whether `/v1/meetings` is served.
+    pub enabled: bool,
+    /// Where each job keeps its input, checkpoints and outputs (`<jobs_dir>/<id>/`), and the
+    /// SQLite job store (`<jobs_dir>/jobs.sqlite3`) (`ASR_ROUTER_MEETINGS_DIR`). Instances that
+    /// share a PostgreSQL store must share this folder too.
+    pub jobs_dir: PathBuf,
+    /// The job store: `"sqlite"` (embedded, in `jobs_dir`) or a `postgres://` URL shared by
+    /// several instances (`ASR_ROUTER_MEETINGS_DATABASE`).
+    pub database: String,
+    /// Jobs run at once by this instance.
+    pub workers: usize,
+    /// Jobs queued or running (all instances) beyond which a new one is refused (429).
+    pub max_queued: usize,
+    /// Largest accepted upload (the recording plus reference clips), bytes.
+    pub max_upload_bytes: u64,
+    /// Longest accepted recording, seconds.
+    pub max_audio_s: f64,
+    /// Disk space the job folders may use in all, bytes; a new job is refused (507) beyond it.
+    /// 0: no limit.
+    pub quota_bytes: u64,
+    /// Finished jobs (and their files) are deleted this many days after they finished. 0: kept.
+    pub retention_days: u64,
+}
+
+impl Default for MeetingConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            jobs_dir: PathBuf::from("data/meetings"),
+            database: "sqlite".into(),
+            workers: 1,
+            max_queued: 16,
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            max_audio_s: 8.0 * 3600.0,
+            quota_bytes: 20 * 1024 * 1024 * 1024,
+            retention_days: 30,
+        }
+    }
+}
+
 /// Settings given on the command line; they win over the file and the environment.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -443,6 +489,10 @@ impl Config {
         if let Some(l) = &mut shown.review.llm {
             mask(&mut l.api_key);
         }
+        if shown.meeting.database != "sqlite" {
+            // a PostgreSQL URL may carry a password
+            shown.meeting.database = "<set>".into();
+        }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
     }
 
@@ -473,6 +523,16 @@ impl Config {
             && !h.is_empty()
         {
             cfg.engines.hub_url = Some(h);
+        }
+        if let Ok(d) = std::env::var("ASR_ROUTER_MEETINGS_DIR")
+            && !d.is_empty()
+        {
+            cfg.meeting.jobs_dir = d.into();
+        }
+        if let Ok(d) = std::env::var("ASR_ROUTER_MEETINGS_DATABASE")
+            && !d.is_empty()
+        {
+            cfg.meeting.database = d;
         }
         if let Ok(l) = std::env::var("ASR_ROUTER_LISTEN") {
             cfg.server.listen = l.parse().map_err(|e| ConfigError::Env {
