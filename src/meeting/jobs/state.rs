@@ -52,7 +52,9 @@ impl StoredJob {
         self.rec.status == JobStatus::Running && self.worker.as_deref() == Some(worker)
     }
 
-    /// Whether `claim` may take it now: queued, or running with an expired lease.
+    /// Whether `claim` may take it now: queued, or running with an expired lease. The stores'
+    /// claim queries say the same in SQL; this is the rule they are tested against.
+    #[cfg(test)]
     pub fn claimable(&self, now_ms: i64) -> bool {
         match self.rec.status {
             JobStatus::Queued => true,
