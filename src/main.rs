@@ -1,4 +1,4 @@
-//! The `asr-router` command: `serve`, `transcribe`, `models`, `bench`, `eval`, `config` (one file each in
+//! The `asr-router` command: `serve`, `transcribe`, `meeting`, `models`, `bench`, `eval`, `config` (one file each in
 //! `cli/`).
 
 mod cli;
@@ -23,6 +23,7 @@ fn main() -> anyhow::Result<()> {
         Command::Models { cmd } => cli::models::run(cmd, &cfg),
         Command::Bench { cmd } => cli::bench::run(cmd, &cfg),
         Command::Eval(args) => cli::eval::run(args, &cfg),
+        Command::Meeting(args) => cli::meeting::run(args, &cfg),
         Command::Config {
             cmd: cli::ConfigCmd::Print(_),
         } => {

@@ -18,7 +18,7 @@ use crate::audio::SAMPLE_RATE;
 use crate::engine::recognizer::{DecodeOptions, Segment, Utterance};
 use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::engine::vad::{SileroModel, segmenter};
-use crate::finalize::{Fallback, FinalDecode, ReviewPlan, SecondPass, decode_final};
+use crate::finalize::{Fallback, FinalDecode, ReviewPlan, SecondPass, decode_final, split_edits};
 use crate::review::{Edit, apply_edits};
 
 /// Longest window handed to the recognizer, seconds. Whisper sees 30 s, but tends to drop speech
@@ -192,32 +192,17 @@ pub async fn transcribe(
     Ok(out)
 }
 
-/// Applies to each segment the edits (byte offsets into `raw`) that fall wholly inside it.
-/// Segments are found in `raw` in order; one that cannot be found keeps its text.
+/// Applies to each segment the edits (byte offsets into `raw`) that fall wholly inside it
+/// ([`split_edits`]). A segment that cannot be found in `raw` keeps its text.
 pub fn project_edits(raw: &str, edits: &[Edit], segments: &mut [Segment]) {
     if edits.is_empty() {
         return;
     }
-    let mut cursor = 0;
-    for seg in segments {
-        let t = seg.text.trim();
-        let Some(at) = raw.get(cursor..).and_then(|rest| rest.find(t)).map(|p| p + cursor) else {
-            continue;
-        };
-        let end = at + t.len();
-        cursor = end;
-        let inside: Vec<Edit> = edits
-            .iter()
-            .filter(|e| e.start >= at && e.end <= end)
-            .cloned()
-            .map(|mut e| {
-                e.start -= at;
-                e.end -= at;
-                e
-            })
-            .collect();
+    let texts: Vec<String> = segments.iter().map(|s| s.text.clone()).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    for (seg, inside) in segments.iter_mut().zip(split_edits(raw, edits, &texts)) {
         if !inside.is_empty() {
-            seg.text = apply_edits(t, &inside);
+            seg.text = apply_edits(seg.text.trim(), &inside);
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod eval;
+pub mod meeting;
 pub mod models;
 pub mod serve;
 pub mod transcribe;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Accuracy of the finalizer chain on an eval manifest: WER/CER and term recall per
     /// language group, before and after review (docs/benchmarks.md).
     Eval(eval::EvalArgs),
+    /// A meeting recording through the meeting pipeline offline (speakers, transcript,
+    /// review): transcript.txt, transcript.md, timeline.json, subtitles.srt and summary.md.
+    Meeting(meeting::MeetingArgs),
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]

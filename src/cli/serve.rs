@@ -6,6 +6,8 @@ use anyhow::Context;
 
 use asr_router::config::Config;
 use asr_router::engine::Engines;
+use asr_router::meeting::pipeline::MeetingPipeline;
+use asr_router::meeting::service::MeetingService;
 
 /// Serves until SIGTERM/SIGINT and the graceful shutdown.
 /// `cfg` already holds `serve`'s flags (`Cli::config`).
@@ -22,8 +24,25 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         tracing::info!(model = %m.id, roles = ?m.role, "loaded");
     }
     let second = Arc::new(asr_router::finalize::SecondPass::from_config(&cfg.review)?);
-    let state = asr_router::http::AppState::new(cfg, engines, second);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let meetings = if cfg.meeting.enabled {
+        let pipeline = Arc::new(MeetingPipeline::new(&engines, &cfg, second.clone()));
+        if !pipeline.diarizes() {
+            tracing::warn!("no speaker model installed (scripts/fetch-models): meetings get one speaker per turn");
+        }
+        let svc = rt
+            .block_on(MeetingService::start(pipeline, &cfg.meeting, shutdown.clone()))
+            .with_context(|| format!("starting meeting jobs in {}", cfg.meeting.jobs_dir.display()))?;
+        Some(Arc::new(svc))
+    } else {
+        None
+    };
+    let state = asr_router::http::AppState::new(cfg, engines, second, meetings.clone(), shutdown);
     let ended = rt.block_on(asr_router::http::serve(state))?;
+    if let Some(m) = &meetings {
+        // The shutdown token is cancelled by now: running meeting stages are handed back.
+        let _ = rt.block_on(tokio::time::timeout(std::time::Duration::from_secs(10), m.join()));
+    }
     if ended == asr_router::http::Shutdown::DeadlinePassed {
         // An engine thread may be inside a native model run: a normal exit would run the C++
         // runtime's static destructors, which can wait on it (seen: a process alive 90 s after

@@ -156,6 +156,35 @@ pub fn edits_json(raw: &str, edits: &[Edit]) -> serde_json::Value {
         .collect()
 }
 
+/// Splits a review's edits (byte offsets into `raw`) among consecutive pieces of `raw` (a
+/// recognizer's segments, in order): for each piece, the edits that fall wholly inside it, with
+/// offsets into the piece's trimmed text. Pieces are found in `raw` in order; one that cannot be
+/// found, and an edit across a piece boundary, get nothing (the whole text keeps every edit).
+pub fn split_edits(raw: &str, edits: &[Edit], pieces: &[&str]) -> Vec<Vec<Edit>> {
+    let mut cursor = 0;
+    pieces
+        .iter()
+        .map(|piece| {
+            let t = piece.trim();
+            let Some(at) = raw.get(cursor..).and_then(|rest| rest.find(t)).map(|p| p + cursor) else {
+                return Vec::new();
+            };
+            let end = at + t.len();
+            cursor = end;
+            edits
+                .iter()
+                .filter(|e| e.start >= at && e.end <= end)
+                .cloned()
+                .map(|mut e| {
+                    e.start -= at;
+                    e.end -= at;
+                    e
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// The reviewers of a server, and the glossaries requests may name.
 pub struct SecondPass {
     deterministic: ReviewChain,

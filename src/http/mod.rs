@@ -9,6 +9,7 @@ pub mod auth;
 pub mod client_secrets;
 pub mod demo;
 pub mod error;
+pub mod meetings;
 pub mod metrics;
 pub mod realtime_ws;
 pub mod state;
@@ -41,6 +42,17 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/metrics", get(metrics::metrics))
         .layer(DefaultBodyLimit::max(upload_limit))
+        .merge(
+            Router::new()
+                .route("/v1/meetings", post(meetings::create).get(meetings::list))
+                .route("/v1/meetings/{id}", get(meetings::get).delete(meetings::delete))
+                .route("/v1/meetings/{id}/outputs/{name}", get(meetings::output))
+                .layer(DefaultBodyLimit::max(
+                    usize::try_from(state.cfg.meeting.max_upload_bytes)
+                        .unwrap_or(usize::MAX)
+                        .saturating_add(64 * 1024),
+                )),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     Router::new()
         .merge(protected)

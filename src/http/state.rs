@@ -13,6 +13,7 @@ use crate::batch::service::BatchService;
 use crate::config::Config;
 use crate::engine::Engines;
 use crate::finalize::SecondPass;
+use crate::meeting::service::MeetingService;
 use crate::realtime::context::{SessionContext, SessionLimits};
 use crate::routing::RoutePolicy;
 
@@ -41,16 +42,23 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Every running realtime session; the shutdown waits for them (up to its deadline).
     pub sessions: TaskTracker,
+    /// Meeting jobs (`None` when `[meeting] enabled = false`).
+    pub meetings: Option<Arc<MeetingService>>,
 }
 
 /// Shared state handle.
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    /// Builds the state from loaded engines and the reviewers.
-    pub fn new(cfg: Config, engines: Arc<Engines>, second: Arc<SecondPass>) -> Shared {
+    /// Builds the state from loaded engines, the reviewers and the meeting service.
+    pub fn new(
+        cfg: Config,
+        engines: Arc<Engines>,
+        second: Arc<SecondPass>,
+        meetings: Option<Arc<MeetingService>>,
+        shutdown: CancellationToken,
+    ) -> Shared {
         let auth = Auth::new(cfg.server.api_key.clone());
-        let shutdown = CancellationToken::new();
         let realtime = Arc::new(SessionContext::new(
             engines.clone(),
             RoutePolicy::new(&engines, &cfg),
@@ -70,6 +78,7 @@ impl AppState {
             started: Instant::now(),
             shutdown,
             sessions: TaskTracker::new(),
+            meetings,
         })
     }
 }

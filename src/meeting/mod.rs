@@ -13,6 +13,12 @@
 
 pub mod diarize;
 pub mod jobs;
+pub mod outputs;
+pub mod params;
+pub mod pipeline;
+pub mod service;
+pub mod summary;
+pub mod timeline;
 
 /// The stages of a meeting job, in the order they run. Stage names are stable: they are stored
 /// in the job store and in checkpoint file names.

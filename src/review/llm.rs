@@ -309,6 +309,24 @@ impl LlmReviewer {
         })
     }
 
+    /// One free-form chat completion (no guardrails, not counted as a review): the answer's
+    /// text, refused when it was cut at `max_tokens`. Meeting summaries use it. Blocking.
+    pub fn complete(&self, messages: Value, max_tokens: usize) -> Result<String, LlmError> {
+        let body = json!({
+            "model": self.config.model,
+            "messages": messages,
+            "temperature": 0,
+            "max_tokens": max_tokens,
+            "stream": false,
+        });
+        match self.post(&body)? {
+            (_, Some(f)) if f == "length" => Err(LlmError::BadResponse(format!(
+                "the answer ran past max_tokens ({max_tokens})"
+            ))),
+            (text, _) => Ok(text),
+        }
+    }
+
     fn client(&self) -> Result<&reqwest::blocking::Client, LlmError> {
         let timeout = Duration::from_millis(self.config.timeout_ms);
         self.client
