@@ -7,7 +7,8 @@
 //!
 //! Engines: Whisper base (always loaded: the strong engine, or, when an upstream is strong, the
 //! least preferred fast engine and so the in-process fallback for every language), Whisper tiny.en
-//! and SenseVoice-Small when installed, and each `[[engines.upstream]]` under its own name.
+//! and SenseVoice-Small when installed, and each `[[engines.upstream]]` under its own name. The
+//! speaker embedder ([`speaker`], GE2E) is loaded beside them when installed.
 
 pub mod metrics;
 pub mod ort_runtime;
@@ -27,6 +28,7 @@ use std::time::Duration;
 use crate::config::{Config, Finalizer, UpstreamConfig, WhisperConfig};
 use recognizer::EngineError;
 use scheduler::{BatchPolicy, EngineHandle};
+use speaker::SpeakerEmbedder;
 use upstream::UpstreamRecognizer;
 use upstream::metrics::UpstreamMetrics;
 use vad::SileroModel;
@@ -42,6 +44,8 @@ pub enum Role {
     Strong,
     /// Voice activity detection.
     Vad,
+    /// Speaker embeddings (diarization).
+    Speaker,
 }
 
 /// A model known to the server.
@@ -68,6 +72,9 @@ pub struct Engines {
     upstreams: Vec<Arc<UpstreamMetrics>>,
     /// The VAD model.
     pub vad: SileroModel,
+    /// The speaker embedder (`<models>/speaker/ge2e.onnx`), when installed: meeting diarization
+    /// and live speaker labels need it; without it they are unavailable, nothing else changes.
+    pub speaker: Option<Arc<dyn SpeakerEmbedder>>,
 }
 
 /// The recognizers by name and their roles: what routing chooses from.
@@ -155,6 +162,8 @@ const TINY_EN: &str = "whisper-tiny.en";
 const BASE: &str = "whisper-base";
 /// SenseVoice-Small, when the user installed its weights: then the preferred fast engine.
 pub const SENSEVOICE: &str = "sensevoice-small";
+/// The speaker embedder, relative to the models directory.
+pub const SPEAKER_MODEL: &str = "speaker/ge2e.onnx";
 
 fn policy_base(cfg: &Config) -> BatchPolicy {
     BatchPolicy {
@@ -233,7 +242,8 @@ fn load_upstreams(configs: &[UpstreamConfig]) -> Result<Vec<(&UpstreamConfig, Ar
     };
     let mut out: Vec<(&UpstreamConfig, Arc<UpstreamRecognizer>)> = Vec::new();
     for c in configs {
-        let reserved = [BASE, TINY_EN, SENSEVOICE, "silero-vad"].contains(&c.name.as_str()) || is_auto_alias(&c.name);
+        let reserved =
+            [BASE, TINY_EN, SENSEVOICE, "silero-vad", "ge2e"].contains(&c.name.as_str()) || is_auto_alias(&c.name);
         if reserved {
             return Err(refuse(c, "that name belongs to a built-in model or alias".into()));
         }
@@ -246,6 +256,36 @@ fn load_upstreams(configs: &[UpstreamConfig]) -> Result<Vec<(&UpstreamConfig, Ar
         out.push((c, Arc::new(UpstreamRecognizer::new(c)?)));
     }
     Ok(out)
+}
+
+/// The GE2E speaker embedder when `<models>/speaker/ge2e.onnx` is installed; a missing or
+/// unloadable file is a warning (diarization is then unavailable), never a start-up failure.
+fn load_speaker(dir: &Path, infos: &mut Vec<ModelInfo>) -> Option<Arc<dyn SpeakerEmbedder>> {
+    let path = dir.join(SPEAKER_MODEL);
+    if !path.exists() {
+        tracing::warn!(path = %path.display(), "no speaker model: diarization is unavailable (run scripts/fetch-models)");
+        return None;
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(4);
+    match speaker::Ge2e::load(&path, threads) {
+        Ok(m) => {
+            infos.push(ModelInfo {
+                id: "ge2e".into(),
+                role: vec![Role::Speaker],
+                path: path.display().to_string(),
+                size_bytes: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+                languages: vec!["any".into()],
+            });
+            Some(Arc::new(m))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "speaker model failed to load: diarization is unavailable");
+            None
+        }
+    }
 }
 
 impl Engines {
@@ -340,11 +380,13 @@ impl Engines {
             None => base,
         };
         let roster = Roster::new(strong, fast).with_named(named);
+        let speaker = load_speaker(dir, &mut infos);
         Ok(Self {
             roster: Arc::new(roster),
             infos,
             upstreams: upstream_metrics,
             vad,
+            speaker,
         })
     }
 

@@ -134,8 +134,9 @@ fn mel_to_hz(m: f64) -> f64 {
     }
 }
 
-/// librosa's `mel(sr, n_fft, n_mels, htk=False, norm="slaney")` filter bank, row-major.
-fn slaney_filters(sr: f64, n_fft: usize, n_mels: usize) -> Vec<f32> {
+/// librosa's `mel(sr, n_fft, n_mels, htk=False, norm="slaney")` filter bank, `n_mels x
+/// (n_fft/2+1)`, row-major.
+pub fn slaney_filters(sr: f64, n_fft: usize, n_mels: usize) -> Vec<f32> {
     let n_bins = n_fft / 2 + 1;
     let fft_freqs: Vec<f64> = (0..n_bins).map(|i| i as f64 * sr / n_fft as f64).collect();
     let (lo, hi) = (hz_to_mel(0.0), hz_to_mel(sr / 2.0));
