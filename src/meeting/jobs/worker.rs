@@ -565,7 +565,9 @@ async fn run_stage<R: StageRunner>(
     let tick = opts.progress_interval.min(renew_every).max(Duration::from_millis(10));
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_renew = Instant::now();
+    // the first tick renews: the lease then runs from this stage's start, whatever the
+    // stages before it took
+    let mut last_renew = Instant::now().checked_sub(renew_every).unwrap_or_else(Instant::now);
     let mut last_ok = Instant::now();
     let mut sent = 0f32;
     let shutdown;
