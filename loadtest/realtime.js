@@ -16,6 +16,7 @@ const { WebSocket } = wsModule;
 import { setTimeout, clearTimeout, setInterval, clearInterval } from 'k6/timers';
 import encoding from 'k6/encoding';
 import exec from 'k6/execution';
+import http from 'k6/http';
 import { Counter, Trend, Rate } from 'k6/metrics';
 
 // ---- configuration (all via -e / environment) -------------------------------------------------
@@ -34,6 +35,9 @@ const SILENCE_DURATION_MS = parseInt(env('SILENCE_DURATION_MS', '500'), 10);
 const EXPECTED_TEXT = env('EXPECTED_TEXT', '');
 const P95_FIRST_DELTA_MS = env('P95_FIRST_DELTA_MS', '1500');
 const P95_FINAL_MS = env('P95_FINAL_MS', '2000');
+const P95_FINAL_RTF = env('P95_FINAL_RTF', '1');     // per-final real-time factor, p95
+const MAX_SERVER_RTF = env('MAX_SERVER_RTF', '1');   // server-wide real-time factor over the run
+const SERVER_METRICS = env('SERVER_METRICS', '1') !== '0'; // read /metrics in setup and teardown
 const AUDIO_PATH = env('AUDIO', '');
 const TARGET_RATE = 24000;
 
@@ -44,6 +48,8 @@ function realtimeUrl(raw) {
   return u;
 }
 const WS_URL = realtimeUrl(env('ASR_ROUTER_URL', ''));
+// `/metrics` on the same server: ws(s)://host[:port]/… → http(s)://host[:port]/metrics.
+const METRICS_URL = env('METRICS_URL', WS_URL.replace(/^ws(s?):\/\//, 'http$1://').replace(/^(https?:\/\/[^/]+).*$/, '$1/metrics'));
 
 // ---- audio (init context: runs once per VU) --------------------------------------------------
 if (!AUDIO_PATH) throw new Error('set -e AUDIO=/path/to/16k-mono.wav');
@@ -117,6 +123,14 @@ const failedCount = new Counter('transcripts_failed');
 const errorEvents = new Counter('error_events');
 const sessionsOk = new Rate('sessions_ok');                 // got >= 1 final and closed cleanly
 const werTrend = new Trend('wer');                          // only with EXPECTED_TEXT
+// completed.processing_ms / (completed.usage.seconds * 1000), one sample per final
+const finalRtf = new Trend('final_rtf');
+// server-wide, from /metrics before and after the run (one sample each, in teardown):
+// Δ asr_router_engine_compute_seconds_total / Δ asr_router_engine_audio_seconds_total, all engines
+const serverRtf = new Trend('server_rtf');
+const serverCompute = new Counter('server_compute_s');      // Δ compute seconds, all engines
+const serverAudio = new Counter('server_audio_s');          // Δ decoded audio seconds (partials included)
+const audioSent = new Counter('audio_sent_s');              // audio streamed by the sessions (speech + silence)
 
 export const options = {
   scenarios: {
@@ -130,6 +144,8 @@ export const options = {
   thresholds: {
     first_delta_ms: [`p(95)<${P95_FIRST_DELTA_MS}`],
     final_latency_ms: [`p(95)<${P95_FINAL_MS}`],
+    final_rtf: [`p(95)<${P95_FINAL_RTF}`],
+    server_rtf: [`max<${MAX_SERVER_RTF}`],
     transcripts_failed: ['count==0'],
     transcripts_completed: ['count>0'],
     sessions_ok: ['rate>0.95'],
@@ -154,6 +170,54 @@ function wer(ref, hyp) {
     prev = cur;
   }
   return prev[h.length] / r.length;
+}
+
+// ---- server cost from /metrics ------------------------------------------------------------------
+// Per engine {compute, audio} seconds from the exact counters, or null when /metrics is unreadable.
+function readEngineCounters() {
+  const params = { tags: { name: 'metrics' } };
+  if (API_KEY && AUTH_MODE !== 'none') params.headers = { Authorization: `Bearer ${API_KEY}` };
+  const res = http.get(METRICS_URL, params);
+  if (res.status !== 200) {
+    console.warn(`${METRICS_URL}: HTTP ${res.status}; no server_rtf`);
+    return null;
+  }
+  const out = {};
+  const re = /^asr_router_engine_(compute|audio)_seconds_total\{engine="([^"]*)"\}\s+(\S+)/;
+  for (const line of String(res.body).split('\n')) {
+    const m = re.exec(line);
+    if (!m) continue;
+    const e = (out[m[2]] = out[m[2]] || { compute: 0, audio: 0 });
+    e[m[1]] = parseFloat(m[3]);
+  }
+  return out;
+}
+
+export function setup() {
+  return { before: SERVER_METRICS ? readEngineCounters() : null };
+}
+
+export function teardown(data) {
+  if (!data || !data.before) return;
+  const after = readEngineCounters();
+  if (!after) return;
+  let compute = 0;
+  let audio = 0;
+  const parts = [];
+  for (const name of Object.keys(after)) {
+    const b = data.before[name] || { compute: 0, audio: 0 };
+    const c = after[name].compute - b.compute;
+    const a = after[name].audio - b.audio;
+    compute += c;
+    audio += a;
+    if (a > 0) parts.push(`${name} ${(c / a).toFixed(3)} (${c.toFixed(1)} s / ${a.toFixed(1)} s)`);
+  }
+  serverCompute.add(compute);
+  serverAudio.add(audio);
+  if (audio > 0) {
+    serverRtf.add(compute / audio);
+    console.log(`server RTF ${(compute / audio).toFixed(3)}; per engine: ${parts.join(', ')}`);
+  }
 }
 
 // ---- one session per iteration -----------------------------------------------------------------
@@ -224,6 +288,7 @@ export default function () {
       while (sent < total && sent * CHUNK_MS <= Date.now() - t0) {
         const audio = sent < AUDIO_CHUNKS.length ? AUDIO_CHUNKS[sent] : SILENCE_CHUNK;
         ws.send(JSON.stringify({ type: 'input_audio_buffer.append', audio }));
+        audioSent.add(CHUNK_MS / 1000);
         sent++;
       }
       if (sent >= total) {
@@ -273,6 +338,8 @@ export default function () {
           it.done = true;
           completedCount.add(1);
           if (it.stoppedAt) finalLatency.add(now - it.stoppedAt);
+          const secs = ev.usage && typeof ev.usage.seconds === 'number' ? ev.usage.seconds : 0;
+          if (typeof ev.processing_ms === 'number' && secs > 0) finalRtf.add(ev.processing_ms / (secs * 1000));
           if (ev.transcript) transcripts.push(ev.transcript);
         }
         maybeFinish();

@@ -120,6 +120,8 @@ pub struct StepReport {
     pub metrics_error: Option<String>,
     /// Server compute seconds per second of audio streamed by the clients.
     pub compute_per_streamed_s: Option<f64>,
+    /// Real-time factors of the finals: `completed.processing_ms` / (`usage.seconds` × 1000).
+    pub final_rtf: Dist,
     /// Server CPU / RSS (with `--server-pid`).
     pub process: Option<ProcWindow>,
     /// `/proc` samples (every 10 s in soak mode; empty otherwise).
@@ -135,7 +137,7 @@ pub fn aggregate(concurrency: usize, duration_s: f64, wall_s: f64, results: &[Se
         wall_s,
         ..Default::default()
     };
-    let mut v: [Vec<f64>; 6] = Default::default();
+    let mut v: [Vec<f64>; 7] = Default::default();
     let mut acc: BTreeMap<String, (usize, f64, usize, f64)> = BTreeMap::new();
     let mut worst: BTreeMap<String, (String, f64)> = BTreeMap::new();
     for s in results {
@@ -168,6 +170,7 @@ pub fn aggregate(concurrency: usize, duration_s: f64, wall_s: f64, results: &[Se
             v[3].extend(&it.staleness_ms);
             v[4].extend(it.final_ms);
             v[5].extend(it.server_final_ms);
+            v[6].extend(it.final_rtf);
         }
         for sc in &s.scored {
             let rate = if is_cjk(&sc.lang) {
@@ -195,6 +198,7 @@ pub fn aggregate(concurrency: usize, duration_s: f64, wall_s: f64, results: &[Se
         final_: Dist::of(&v[4]),
         server_final: Dist::of(&v[5]),
     };
+    r.final_rtf = Dist::of(&v[6]);
     for (lang, (count, sum, units, errs)) in acc {
         let metric = if is_cjk(&lang) { "cer" } else { "wer" };
         let worst = worst.remove(&lang);
@@ -315,6 +319,13 @@ pub fn summary(s: &StepReport) -> String {
             opt(a.pooled.map(|x| x * 100.0), 1) + "%",
             opt(a.mean.map(|x| x * 100.0), 1) + "%",
             a.recordings
+        );
+    }
+    if let (Some(a), Some(b), Some(c)) = (s.final_rtf.p50, s.final_rtf.p95, s.final_rtf.mean) {
+        let _ = writeln!(
+            o,
+            "final RTF  p50 {a:.3}  p95 {b:.3}  mean {c:.3}  (n={})",
+            s.final_rtf.count
         );
     }
     if let Some(m) = &s.server {

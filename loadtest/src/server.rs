@@ -172,11 +172,12 @@ fn engine_of(key: &str) -> Option<&str> {
 /// Server processing over one measurement window, per engine and in total.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct EngineWindow {
-    /// Seconds of model compute in the window (`asr_router_engine_decode_seconds_sum` delta).
+    /// Seconds of model compute in the window: the `asr_router_engine_compute_seconds_total`
+    /// delta (older servers: `asr_router_engine_decode_seconds_sum`).
     pub compute_s: f64,
-    /// Seconds of audio the engine decoded in the window (partial re-decodes included), derived
-    /// from the cumulative `asr_router_engine_rtf` gauge: `audio = compute_sum / rtf` (approximate:
-    /// the gauge rounds each batch to whole milliseconds).
+    /// Seconds of audio the engine decoded in the window (partial re-decodes included): the
+    /// `asr_router_engine_audio_seconds_total` delta (older servers: derived from the cumulative
+    /// `asr_router_engine_rtf` gauge, `audio = compute_sum / rtf`, approximate).
     pub audio_s: f64,
     /// `compute_s / audio_s` (`None` when no audio was decoded).
     pub rtf: Option<f64>,
@@ -327,6 +328,27 @@ mod tests {
         assert!((w.total.audio_s - 6.0).abs() < 1e-9);
         assert!((w.total.rtf.unwrap_or(0.0) - 1.0 / 6.0).abs() < 1e-9);
         assert_eq!(w.sessions_refused, Some(3.0));
+    }
+
+    #[test]
+    fn exact_counters_win_over_the_gauge() {
+        let before = parse_metrics(
+            "asr_router_engine_rtf{engine=\"a\"} 0.5\nasr_router_engine_decode_seconds_sum{engine=\"a\"} 1\n\
+             asr_router_engine_compute_seconds_total{engine=\"a\"} 1.000250\nasr_router_engine_audio_seconds_total{engine=\"a\"} 2\n\
+             asr_router_engine_compute_seconds_total{engine=\"b\"} 0\nasr_router_engine_audio_seconds_total{engine=\"b\"} 0\n",
+        );
+        let after = parse_metrics(
+            "asr_router_engine_rtf{engine=\"a\"} 0.25\nasr_router_engine_decode_seconds_sum{engine=\"a\"} 2\n\
+             asr_router_engine_compute_seconds_total{engine=\"a\"} 1.500250\nasr_router_engine_audio_seconds_total{engine=\"a\"} 12\n\
+             asr_router_engine_compute_seconds_total{engine=\"b\"} 0.5\nasr_router_engine_audio_seconds_total{engine=\"b\"} 5\n",
+        );
+        let w = window(&before, &after);
+        let a = &w.engines["a"];
+        assert!((a.compute_s - 0.5).abs() < 1e-9 && (a.audio_s - 10.0).abs() < 1e-9);
+        assert!((a.rtf.unwrap_or(0.0) - 0.05).abs() < 1e-9);
+        assert!((w.engines["b"].rtf.unwrap_or(0.0) - 0.1).abs() < 1e-9);
+        // all engines: 1 s of compute for 15 s of audio
+        assert!((w.total.rtf.unwrap_or(0.0) - 1.0 / 15.0).abs() < 1e-9);
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub struct ItemTimes {
     pub final_ms: Option<f64>,
     /// `completed.latency_ms` as the server reports it.
     pub server_final_ms: Option<f64>,
+    /// The final's real-time factor: `completed.processing_ms` / (`usage.seconds` × 1000).
+    pub final_rtf: Option<f64>,
     /// Whether `completed` arrived.
     pub completed: bool,
     /// Whether `…transcription.failed` arrived.
@@ -157,6 +159,7 @@ struct Item {
     completed_at: Option<Instant>,
     transcript: Option<String>,
     server_latency_ms: Option<f64>,
+    rtf: Option<f64>,
     failed: bool,
 }
 
@@ -386,6 +389,7 @@ fn on_message(st: &mut State, msg: WsMsg) -> Option<Outcome> {
             let it = st.item(&item_id);
             it.transcript = Some(ev.get("transcript").and_then(Value::as_str).unwrap_or("").to_string());
             it.server_latency_ms = ev.get("latency_ms").and_then(Value::as_f64);
+            it.rtf = final_rtf(&ev);
             it.completed_at.get_or_insert(now);
         }
         "conversation.item.input_audio_transcription.failed" => st.item(&item_id).failed = true,
@@ -456,6 +460,7 @@ fn finish(st: State, outcome: Outcome) -> SessionResult {
             ..Default::default()
         };
         t.server_final_ms = it.server_latency_ms;
+        t.final_rtf = it.rtf;
         if let (Some(a), Some(b)) = (it.stopped_at, it.completed_at) {
             t.final_ms = Some(ms_between(a, b));
         }
@@ -527,6 +532,14 @@ fn finish(st: State, outcome: Outcome) -> SessionResult {
     r
 }
 
+/// A `completed` event's real-time factor: `processing_ms` / (`usage.seconds` × 1000), when the
+/// server reports both and the item has audio.
+fn final_rtf(ev: &serde_json::Map<String, Value>) -> Option<f64> {
+    let processing = ev.get("processing_ms").and_then(Value::as_f64)?;
+    let seconds = ev.get("usage").and_then(|u| u.get("seconds")).and_then(Value::as_f64)?;
+    (seconds > 0.0 && processing >= 0.0).then(|| processing / (seconds * 1000.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,7 +574,7 @@ mod tests {
                         ],
                         40 => vec![
                             json!({"type": "input_audio_buffer.speech_stopped", "item_id": "i1", "audio_end_ms": 1500}),
-                            json!({"type": "conversation.item.input_audio_transcription.completed", "item_id": "i1", "transcript": "Hello world.", "latency_ms": 3}),
+                            json!({"type": "conversation.item.input_audio_transcription.completed", "item_id": "i1", "transcript": "Hello world.", "latency_ms": 3, "processing_ms": 70.0, "usage": {"type": "duration", "seconds": 1.4}}),
                         ],
                         _ => vec![],
                     }
@@ -610,6 +623,11 @@ mod tests {
         let it = &r.items[0];
         assert!(it.completed && it.final_ms.is_some());
         assert_eq!(it.server_final_ms, Some(3.0));
+        assert!(
+            it.final_rtf.is_some_and(|r| (r - 0.05).abs() < 1e-12),
+            "{:?}",
+            it.final_rtf
+        );
         // first delta after 15 appends; audio at 100 ms went out with the 3rd: ~12 chunks × 4 ms
         let fd = it.first_delta_ms.unwrap_or(-1.0);
         assert!((30.0..200.0).contains(&fd), "first delta {fd}");

@@ -119,6 +119,11 @@ pub struct Hypothesis {
     /// Token ids as decoded (used by parity tests; may be empty).
     #[serde(skip)]
     pub token_ids: Vec<i64>,
+    /// This utterance's share of the model run that decoded it, seconds: the run's wall time ×
+    /// its audio / the audio of the whole (batched) run. Set by the scheduler; `None` when an
+    /// engine is called directly.
+    #[serde(skip)]
+    pub compute_s: Option<f64>,
 }
 
 /// Why an engine could not produce a hypothesis.

@@ -293,15 +293,46 @@ fn worker(
         let took = started.elapsed().as_secs_f64();
         m.record_batch(batch.len(), took, audio_s);
         let mut results = results.into_iter();
+        let runs = batch.len();
         for job in batch {
+            let share = compute_share(took, job.utterance.samples.len() as f64 / 16_000.0, audio_s, runs);
             let r = results
                 .next()
-                .unwrap_or_else(|| Err(EngineError::Inference("engine returned too few results".into())));
+                .unwrap_or_else(|| Err(EngineError::Inference("engine returned too few results".into())))
+                .map(|mut h| {
+                    h.compute_s = Some(share);
+                    h
+                });
             if job.reply.send(r.map_err(SchedError::from)).is_err() {
                 // its caller left while it ran
                 m.abandoned.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// One utterance's share of a run of `n` utterances that took `took` seconds for `run_audio_s`
+/// seconds of audio: in proportion to its audio (an equal share when the run had no audio).
+fn compute_share(took: f64, audio_s: f64, run_audio_s: f64, n: usize) -> f64 {
+    if run_audio_s > 0.0 {
+        took * audio_s / run_audio_s
+    } else {
+        took / n.max(1) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compute_share;
+
+    #[test]
+    fn a_run_is_shared_by_audio_length() {
+        // 0.3 s for 1 s + 2 s of audio
+        assert!((compute_share(0.3, 1.0, 3.0, 2) - 0.1).abs() < 1e-12);
+        assert!((compute_share(0.3, 2.0, 3.0, 2) - 0.2).abs() < 1e-12);
+        // no audio at all: equal shares
+        assert!((compute_share(0.3, 0.0, 0.0, 3) - 0.1).abs() < 1e-12);
+        assert_eq!(compute_share(0.3, 0.0, 0.0, 0), 0.3);
     }
 }
 

@@ -137,12 +137,18 @@ fn families(st: &Shared) -> Vec<MetricFamily> {
 
     type Read = fn(&crate::engine::metrics::EngineMetrics) -> f64;
     let per_engine: [(&str, &str, MetricType, Read); 9] = [
-        ("audio_seconds_total", "Audio decoded, seconds.", COUNTER, |m| {
-            m.audio_ms.load(Ordering::Relaxed) as f64 / 1000.0
-        }),
-        ("compute_seconds_total", "Model compute, seconds.", COUNTER, |m| {
-            m.compute_ms.load(Ordering::Relaxed) as f64 / 1000.0
-        }),
+        (
+            "audio_seconds_total",
+            "Audio decoded, seconds (partial re-decodes included; exact to the microsecond).",
+            COUNTER,
+            |m| m.audio_seconds(),
+        ),
+        (
+            "compute_seconds_total",
+            "Wall time of the model runs, seconds (exact to the microsecond).",
+            COUNTER,
+            |m| m.compute_seconds(),
+        ),
         ("batches", "Model runs.", COUNTER, |m| {
             m.batches.load(Ordering::Relaxed) as f64
         }),

@@ -80,6 +80,7 @@ _BETA_SESSION = {
 _COMPLETED = {
     "language": "extension: detected language (ISO-639-1)",
     "latency_ms": "extension: ms from the end of the utterance to this event",
+    "processing_ms": "extension: model compute spent on this final, ms (its real-time factor's numerator)",
     "speaker": "extension: speaker label (only when known)",
     "raw_transcript": "extension: the recognizer's text before review (when a review ran)",
     "edits": "extension: the review's audit trail (start/end in characters of raw_transcript, from, to, "

@@ -8,7 +8,7 @@
 //! (it may differ from the concatenated deltas), or one `failed`.
 //!
 //! Invariants: optional fields that OpenAI omits (`logprobs`, the extensions `language`,
-//! `speaker`, `latency_ms`) are omitted when unset, while nullable ones (`previous_item_id`,
+//! `speaker`, `latency_ms`, `processing_ms`) are omitted when unset, while nullable ones (`previous_item_id`,
 //! `param`, `event_id` of an error) are written as `null`; [`ServerEvent::to_json`] never fails.
 //! Events also deserialize (for tests and clients); a `type` this server never sends reads as
 //! [`ServerEventBody::Unknown`].
@@ -242,6 +242,10 @@ pub enum ServerEventBody {
         /// Extension: ms from end of utterance audio to this event.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         latency_ms: Option<u64>,
+        /// Extension: model compute spent on this final, ms (its share of the batched run that
+        /// decoded it); `processing_ms / (usage.seconds × 1000)` is the final's real-time factor.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        processing_ms: Option<f64>,
         /// Extension: the recognizer's text before review (when a review ran).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         raw_transcript: Option<String>,
@@ -298,6 +302,8 @@ pub struct CompletedExtras {
     pub speaker: Option<String>,
     /// Extension `latency_ms`.
     pub latency_ms: Option<u64>,
+    /// Extension `processing_ms` (rounded to 0.01 ms; non-finite or negative values are omitted).
+    pub processing_ms: Option<f64>,
     /// `logprobs`.
     pub logprobs: Option<Vec<LogProb>>,
     /// Extension `raw_transcript`: the recognizer's text, when a review ran.
@@ -421,6 +427,10 @@ impl ServerEvent {
             language: extras.language,
             speaker: extras.speaker,
             latency_ms: extras.latency_ms,
+            processing_ms: extras
+                .processing_ms
+                .filter(|p| p.is_finite() && *p >= 0.0)
+                .map(|p| (p * 100.0).round() / 100.0),
             raw_transcript: extras.raw_transcript,
             edits: extras.edits,
         })
@@ -503,6 +513,7 @@ mod tests {
             "language",
             "speaker",
             "latency_ms",
+            "processing_ms",
             "logprobs",
             "languages",
             "raw_transcript",
@@ -518,6 +529,7 @@ mod tests {
                 language: Some("zh".into()),
                 speaker: Some("A".into()),
                 latency_ms: Some(120),
+                processing_ms: Some(31.41592),
                 logprobs: None,
                 raw_transcript: Some("你好吗".into()),
                 edits: Some(json!([{"start": 2, "end": 3, "from": "吗", "to": "", "reviewer": "llm", "term": null}])),
@@ -528,6 +540,7 @@ mod tests {
         assert_eq!(v["languages"], json!([{"code":"zh"}]));
         assert_eq!(v["speaker"], "A");
         assert_eq!(v["latency_ms"], 120);
+        assert_eq!(v["processing_ms"], 31.42);
         assert_eq!(v["raw_transcript"], "你好吗");
         assert_eq!(v["edits"][0]["from"], "吗");
         assert_eq!(v["usage"]["seconds"], 0.0);

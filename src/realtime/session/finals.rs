@@ -183,6 +183,7 @@ pub async fn report_final(job: FinalJob, outcome: FinalOutcome, out: &Outbound) 
             let extras = CompletedExtras {
                 language: d.hypothesis.language.clone(),
                 latency_ms: Some(stopped_at.elapsed().as_millis() as u64),
+                processing_ms: d.hypothesis.compute_s.map(|s| s * 1000.0),
                 edits: ran.then(|| crate::finalize::edits_json(&reviewed.raw, &reviewed.edits)),
                 raw_transcript: ran.then_some(reviewed.raw),
                 ..Default::default()
