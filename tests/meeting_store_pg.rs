@@ -110,10 +110,19 @@ fn pg_store_schema_is_created_once_and_reopened() {
     assert_eq!(s.get("kept").unwrap().unwrap().params, serde_json::json!({"a": 1}));
     assert!(s.shared());
     if let Some(host) = url.strip_prefix("postgresql://").and_then(|r| r.split('/').next()) {
-        let by_url = jobs::open_store(&format!("postgresql://{host}/{}", db.name), std::path::Path::new("/nonexistent")).unwrap();
-        assert!(by_url.get("kept").unwrap().is_some(), "open_store takes a postgres:// URL");
+        let by_url = jobs::open_store(
+            &format!("postgresql://{host}/{}", db.name),
+            std::path::Path::new("/nonexistent"),
+        )
+        .unwrap();
+        assert!(
+            by_url.get("kept").unwrap().is_some(),
+            "open_store takes a postgres:// URL"
+        );
     }
-    let err = PgStore::connect("postgresql://postgres@127.0.0.1:1/x?connect_timeout=2").err().unwrap();
+    let err = PgStore::connect("postgresql://postgres@127.0.0.1:1/x?connect_timeout=2")
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("PostgreSQL"), "{err}");
 }
 
@@ -144,7 +153,12 @@ impl StageRunner for Counting {
         stage: &'static str,
         progress: Arc<dyn Fn(f32) + Send + Sync>,
     ) -> Result<(), String> {
-        self.runs.lock().unwrap().entry((ctx.id.clone(), stage)).or_default().push(self.instance);
+        self.runs
+            .lock()
+            .unwrap()
+            .entry((ctx.id.clone(), stage))
+            .or_default()
+            .push(self.instance);
         tokio::time::sleep(Duration::from_millis(3)).await;
         progress(0.5);
         let prev = match stage {
@@ -174,7 +188,9 @@ async fn wait_all_finished(store: &Arc<dyn JobStore>, ids: &[String]) {
     loop {
         let (s, ids2) = (store.clone(), ids.to_vec());
         let done = tokio::task::spawn_blocking(move || {
-            ids2.iter().filter(|id| s.get(id).unwrap().is_some_and(|r| r.status.is_finished())).count()
+            ids2.iter()
+                .filter(|id| s.get(id).unwrap().is_some_and(|r| r.status.is_finished()))
+                .count()
         })
         .await
         .unwrap();
@@ -195,10 +211,20 @@ async fn two_instances_sharing_a_store_never_run_a_job_twice() {
     // two instances: a store (connection set) and a pool each, one jobs folder (a shared path)
     let (sa, sb): (Arc<dyn JobStore>, Arc<dyn JobStore>) = (Arc::new(db.store()), Arc::new(db.store()));
     let shutdown = CancellationToken::new();
-    let ra = Arc::new(Counting { instance: "A", runs: runs.clone() });
-    let rb = Arc::new(Counting { instance: "B", runs: runs.clone() });
-    let pa = WorkerPool::start(sa.clone(), ra, opts(root.path(), "A"), shutdown.clone()).await.unwrap();
-    let pb = WorkerPool::start(sb.clone(), rb, opts(root.path(), "B"), shutdown.clone()).await.unwrap();
+    let ra = Arc::new(Counting {
+        instance: "A",
+        runs: runs.clone(),
+    });
+    let rb = Arc::new(Counting {
+        instance: "B",
+        runs: runs.clone(),
+    });
+    let pa = WorkerPool::start(sa.clone(), ra, opts(root.path(), "A"), shutdown.clone())
+        .await
+        .unwrap();
+    let pb = WorkerPool::start(sb.clone(), rb, opts(root.path(), "B"), shutdown.clone())
+        .await
+        .unwrap();
 
     let ids: Vec<String> = (0..30).map(|i| format!("pg{i:02}")).collect();
     let files = JobFiles::new(root.path());
@@ -206,8 +232,15 @@ async fn two_instances_sharing_a_store_never_run_a_job_twice() {
         files.create(id).unwrap();
         let s = if i % 2 == 0 { sa.clone() } else { sb.clone() };
         let id2 = id.clone();
-        tokio::task::spawn_blocking(move || s.insert(&id2, &serde_json::json!({}))).await.unwrap().unwrap();
-        if i % 2 == 0 { pa.handle().notify() } else { pb.handle().notify() }
+        tokio::task::spawn_blocking(move || s.insert(&id2, &serde_json::json!({})))
+            .await
+            .unwrap()
+            .unwrap();
+        if i % 2 == 0 {
+            pa.handle().notify()
+        } else {
+            pb.handle().notify()
+        }
     }
     wait_all_finished(&sa, &ids).await;
 
@@ -215,7 +248,11 @@ async fn two_instances_sharing_a_store_never_run_a_job_twice() {
     let mut by_instance: HashMap<&str, usize> = HashMap::new();
     for id in &ids {
         let (s, id2) = (sa.clone(), id.clone());
-        let r = tokio::task::spawn_blocking(move || s.get(&id2)).await.unwrap().unwrap().unwrap();
+        let r = tokio::task::spawn_blocking(move || s.get(&id2))
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!((r.status, r.attempts), (JobStatus::Completed, 1), "{r:?}");
         assert_eq!(r.stages_done, STAGES);
         for stage in STAGES {
@@ -249,9 +286,15 @@ async fn a_dead_instances_job_is_taken_over_when_its_lease_runs_out() {
         // instance "dead" took both and finished stage a of the first, then died; its lease on
         // the second is long (a live instance's job that must not be stolen)
         s.insert("held", &serde_json::json!({})).unwrap();
-        assert_eq!(s.claim("alive/0", Duration::from_secs(3600)).unwrap().unwrap().id, "held");
+        assert_eq!(
+            s.claim("alive/0", Duration::from_secs(3600)).unwrap().unwrap().id,
+            "held"
+        );
         s.insert("orphaned", &serde_json::json!({})).unwrap();
-        assert_eq!(s.claim("dead/0", Duration::from_millis(200)).unwrap().unwrap().id, "orphaned");
+        assert_eq!(
+            s.claim("dead/0", Duration::from_millis(200)).unwrap().unwrap().id,
+            "orphaned"
+        );
         let dir = JobFiles::new(&root_path).create("orphaned").unwrap();
         write_atomic(&dir.checkpoint("a", "txt").unwrap(), b"orphaned>a").unwrap();
         s.stage_done("orphaned", "dead/0", "a", 0.1, 0.33).unwrap();
@@ -262,17 +305,37 @@ async fn a_dead_instances_job_is_taken_over_when_its_lease_runs_out() {
 
     let runs = Arc::new(Mutex::new(HashMap::new()));
     let shutdown = CancellationToken::new();
-    let runner = Arc::new(Counting { instance: "B", runs: runs.clone() });
-    let pool = WorkerPool::start(store.clone(), runner, opts(root.path(), "B"), shutdown.clone()).await.unwrap();
+    let runner = Arc::new(Counting {
+        instance: "B",
+        runs: runs.clone(),
+    });
+    let pool = WorkerPool::start(store.clone(), runner, opts(root.path(), "B"), shutdown.clone())
+        .await
+        .unwrap();
     wait_all_finished(&store, &["orphaned".to_string()]).await;
     let (s, s2) = (store.clone(), store.clone());
-    let r = tokio::task::spawn_blocking(move || s.get("orphaned")).await.unwrap().unwrap().unwrap();
+    let r = tokio::task::spawn_blocking(move || s.get("orphaned"))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!((r.status, r.attempts), (JobStatus::Completed, 2), "{r:?}");
     let runs = runs.lock().unwrap().clone();
-    assert!(!runs.contains_key(&("orphaned".to_string(), "a")), "the done stage is not run again");
+    assert!(
+        !runs.contains_key(&("orphaned".to_string(), "a")),
+        "the done stage is not run again"
+    );
     assert_eq!(runs[&("orphaned".to_string(), "b")], vec!["B"]);
-    let held = tokio::task::spawn_blocking(move || s2.get("held")).await.unwrap().unwrap().unwrap();
-    assert_eq!((held.status, held.attempts), (JobStatus::Running, 1), "a shared store's live job is left alone");
+    let held = tokio::task::spawn_blocking(move || s2.get("held"))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (held.status, held.attempts),
+        (JobStatus::Running, 1),
+        "a shared store's live job is left alone"
+    );
     assert!(!runs.contains_key(&("held".to_string(), "a")));
     shutdown.cancel();
     tokio::time::timeout(PATIENCE, pool.join()).await.unwrap();
