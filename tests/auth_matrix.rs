@@ -57,7 +57,79 @@ fn routes() -> Vec<Route> {
             path: "/v1/realtime/transcription_sessions",
             body: || Body::Json(json!({})),
         },
+        Route {
+            method: Method::GET,
+            path: "/v1/meetings",
+            body: || Body::None,
+        },
+        Route {
+            method: Method::POST,
+            path: "/v1/meetings",
+            body: || Body::Audio,
+        },
     ]
+}
+
+/// The routes of one meeting job: with the key they answer (404 for an unknown job), without
+/// it, with a wrong key or with forged browser headers only 401, whether or not the job exists.
+#[tokio::test(flavor = "multi_thread")]
+async fn meeting_job_routes_take_the_key_and_nothing_else() {
+    let s = Server::start("", &[]);
+    let wav = std::fs::read(fixture("en_jfk.wav")).unwrap();
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(wav).file_name("jfk.wav"));
+    let job: Value = reqwest::Client::new()
+        .post(format!("{}/v1/meetings", s.base))
+        .bearer_auth(KEY)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = job["id"].as_str().expect("a job id").to_string();
+    for job in [id.as_str(), "mtg_unknown"] {
+        for (method, path) in [
+            (Method::GET, format!("/v1/meetings/{job}")),
+            (Method::GET, format!("/v1/meetings/{job}/outputs/transcript.md")),
+            (Method::DELETE, format!("/v1/meetings/{job}")),
+        ] {
+            let name = format!("{method} {path}");
+            let send = |headers: Vec<(&'static str, String)>| {
+                let mut req = reqwest::Client::new().request(method.clone(), format!("{}{path}", s.base));
+                for (k, v) in headers {
+                    req = req.header(k, v);
+                }
+                req.send()
+            };
+            assert_401(send(vec![]).await.unwrap(), &format!("{name} without a key")).await;
+            assert_401(
+                send(vec![("Authorization", "Bearer sk-wrong".into())]).await.unwrap(),
+                &format!("{name} with a wrong key"),
+            )
+            .await;
+            assert_401(
+                send(forged(&s)).await.unwrap(),
+                &format!("{name} with forged browser headers"),
+            )
+            .await;
+        }
+    }
+    // the refused calls changed nothing: the job is still there
+    let r = reqwest::Client::new()
+        .get(format!("{}/v1/meetings/{id}", s.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = reqwest::Client::new()
+        .delete(format!("{}/v1/meetings/{id}", s.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "the key deletes it");
 }
 
 async fn call(s: &Server, r: &Route, headers: &[(&str, String)]) -> reqwest::Response {

@@ -47,6 +47,12 @@ impl Server {
     /// Starts with the default configuration plus `toml` (may be empty) and extra CLI args.
     pub fn start(toml: &str, args: &[&str]) -> Server {
         let dir = std::env::temp_dir().join(format!("asr-router-test-{}-{}", std::process::id(), rand_suffix()));
+        Self::start_in(dir, toml, args)
+    }
+
+    /// Starts in the scratch directory `dir` (created if missing; meeting jobs live in
+    /// `dir/meetings`, so a server started again in the same directory finds them).
+    pub fn start_in(dir: PathBuf, toml: &str, args: &[&str]) -> Server {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let cfg = dir.join("config.toml");
         std::fs::write(&cfg, toml).expect("write config");
@@ -60,6 +66,7 @@ impl Server {
             .arg("127.0.0.1:0");
         cmd.args(args);
         cmd.env("ASR_ROUTER_API_KEY", KEY)
+            .env("ASR_ROUTER_MEETINGS_DIR", dir.join("meetings"))
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

@@ -6,7 +6,7 @@
 //! [`JOIN_GAP_S`] are heard together (Whisper does better with some context than with
 //! fragments); a piece never spans a speaker change.
 
-use serde::{Deserialize, Serialize};
+pub use crate::meeting::diarize::Turn;
 
 /// Longest piece, seconds (Whisper's 30 s window with a margin, as in batch).
 pub const MAX_PIECE_S: f64 = 25.0;
@@ -14,17 +14,6 @@ pub const MAX_PIECE_S: f64 = 25.0;
 pub const JOIN_GAP_S: f64 = 1.0;
 /// Pieces shorter than this are not transcribed (too short to hold a word).
 pub const MIN_PIECE_S: f64 = 0.3;
-
-/// A speaker turn: `[start, end)` seconds, a speaker index.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Turn {
-    /// Start, seconds.
-    pub start: f64,
-    /// End, seconds.
-    pub end: f64,
-    /// Speaker index (into the job's speaker list).
-    pub speaker: usize,
-}
 
 /// A stretch to transcribe.
 pub type Piece = Turn;

@@ -14,6 +14,7 @@ use super::checkpoint::{read_json, read_wav, stages_dir, write_json};
 use super::pieces::Turn;
 use super::{PipelineError, Progress, SpeechSpans, blocking};
 use crate::engine::speaker::SpeakerEmbedder;
+use crate::meeting::diarize::{self, DEFAULT_KNOWN_THRESHOLD, DiarizeOptions};
 use crate::meeting::params::MeetingParams;
 
 /// A speaker as the outputs name it.
@@ -63,7 +64,7 @@ pub async fn embed(
         };
         let speech: SpeechSpans = read_json(&stages.join("segment.json"))?;
         let samples = read_wav(&stages.join("audio.wav"))?;
-        let (windows, vectors) = embed_windows(embedder.as_ref(), &samples, &speech.spans, &|f| progress(f))
+        let (windows, vectors) = diarize::embed_windows(embedder.as_ref(), &samples, &speech.spans, &|f| progress(f))
             .map_err(|e| PipelineError::Diarize(e.to_string()))?;
         let mut references = Vec::new();
         for i in 0..known {
@@ -101,107 +102,21 @@ pub async fn cluster(dir: &Path, params: &MeetingParams) -> Result<(), PipelineE
                 .collect();
             (turns, vec![None])
         } else {
-            cluster_turns(&emb, &params).map_err(|e| PipelineError::Diarize(e.to_string()))?
+            let opts = DiarizeOptions {
+                speakers: params.speakers,
+                min_speakers: params.min_speakers,
+                max_speakers: params.max_speakers,
+                ..DiarizeOptions::default()
+            };
+            let d = diarize::cluster_turns(&emb.windows, &emb.vectors, &speech.spans, &opts)
+                .map_err(|e| PipelineError::Diarize(e.to_string()))?;
+            let names: Vec<String> = params.known_speakers.iter().map(|k| k.name.clone()).collect();
+            let named = diarize::known::name_clusters(&d.centroids, &emb.references, &names, DEFAULT_KNOWN_THRESHOLD);
+            (d.turns, named)
         };
         write_json(&stages.join("cluster.json"), &relabel(turns, &names))
     })
     .await
-}
-
-// STOPGAP until `crate::meeting::diarize` lands (helper work in progress): fixed windows and
-// average-linkage clustering.
-const WIN_S: f64 = 1.5;
-const STEP_S: f64 = 0.75;
-const THRESHOLD: f32 = 0.75;
-
-fn embed_windows(
-    e: &dyn SpeakerEmbedder,
-    samples: &[f32],
-    spans: &[(f64, f64)],
-    progress: &dyn Fn(f32),
-) -> Result<(Vec<(f64, f64)>, Vec<Vec<f32>>), crate::engine::recognizer::EngineError> {
-    let mut windows = Vec::new();
-    for &(a, b) in spans {
-        let mut t = a;
-        loop {
-            let end = (t + WIN_S).min(b);
-            windows.push((t, end));
-            if end >= b {
-                break;
-            }
-            t += STEP_S;
-        }
-    }
-    let sr = crate::audio::SAMPLE_RATE as f64;
-    let mut vectors = Vec::with_capacity(windows.len());
-    for (i, &(a, b)) in windows.iter().enumerate() {
-        let s = ((a * sr) as usize).min(samples.len());
-        let t = ((b * sr) as usize).clamp(s, samples.len());
-        vectors.push(e.embed(&samples[s..t])?);
-        progress((i + 1) as f32 / windows.len() as f32);
-    }
-    Ok((windows, vectors))
-}
-
-fn cluster_turns(emb: &Embedded, params: &MeetingParams) -> Result<(Vec<Turn>, Vec<Option<String>>), String> {
-    let n = emb.vectors.len();
-    let cos = |a: &[f32], b: &[f32]| crate::engine::speaker::cosine(a, b);
-    let mut clusters: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
-    let lo = params.speakers.or(params.min_speakers).unwrap_or(1);
-    let hi = params.speakers.or(params.max_speakers).unwrap_or(usize::MAX);
-    loop {
-        if clusters.len() <= lo.max(1) {
-            break;
-        }
-        let mut best = (f32::MIN, 0, 0);
-        for i in 0..clusters.len() {
-            for j in i + 1..clusters.len() {
-                let mut sum = 0.0;
-                for &a in &clusters[i] {
-                    for &b in &clusters[j] {
-                        sum += cos(&emb.vectors[a], &emb.vectors[b]);
-                    }
-                }
-                let avg = sum / (clusters[i].len() * clusters[j].len()) as f32;
-                if avg > best.0 {
-                    best = (avg, i, j);
-                }
-            }
-        }
-        if best.0 < THRESHOLD && clusters.len() <= hi {
-            break;
-        }
-        let merged = clusters.remove(best.2);
-        clusters[best.1].extend(merged);
-    }
-    let mut label = vec![0usize; n];
-    for (c, members) in clusters.iter().enumerate() {
-        for &m in members {
-            label[m] = c;
-        }
-    }
-    let mut turns: Vec<Turn> = Vec::new();
-    for (i, &(a, b)) in emb.windows.iter().enumerate() {
-        match turns.last_mut() {
-            Some(t) if t.speaker == label[i] && a <= t.end + 0.01 => t.end = t.end.max(b),
-            Some(t) if a < t.end => {
-                let mid = (a + t.end) / 2.0;
-                t.end = mid;
-                turns.push(Turn {
-                    start: mid,
-                    end: b,
-                    speaker: label[i],
-                });
-            }
-            _ => turns.push(Turn {
-                start: a,
-                end: b,
-                speaker: label[i],
-            }),
-        }
-    }
-    let names = (0..clusters.len()).map(|_| None).collect();
-    Ok((turns, names))
 }
 
 /// Renumbers speakers in order of first appearance (`SPEAKER_00` speaks first) and drops those
