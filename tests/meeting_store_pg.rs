@@ -133,11 +133,14 @@ fn concurrent_claims_over_many_connections_take_each_job_once() {
     body::concurrent_claims(Arc::new(db.store()), 8);
 }
 
+/// Which instances ran each (job, stage).
+type Runs = Arc<Mutex<HashMap<(String, &'static str), Vec<&'static str>>>>;
+
 /// Three stages that each append to the previous checkpoint, taking a few milliseconds, and
 /// count their runs by job and stage across every pool that shares this runner's counts.
 struct Counting {
     instance: &'static str,
-    runs: Arc<Mutex<HashMap<(String, &'static str), Vec<&'static str>>>>,
+    runs: Runs,
 }
 
 const STAGES: &[&str] = &["a", "b", "c"];
