@@ -31,6 +31,10 @@ use asr_router::eval::report::{self, ItemResult, Report};
 use asr_router::eval::score::score;
 use asr_router::eval::{Item, Manifest, Metric, Normalizer};
 use asr_router::finalize::SecondPass;
+use asr_router::meeting::STAGES;
+use asr_router::meeting::params::MeetingParams;
+use asr_router::meeting::pipeline::MeetingPipeline;
+use asr_router::meeting::timeline::{Timeline, join_texts};
 
 /// `eval`.
 #[derive(clap::Args)]
@@ -67,6 +71,12 @@ pub struct EvalArgs {
     /// Only items of these groups (`en`, `zh`, `zh+en`; meetings go by their language too).
     #[arg(long, value_delimiter = ',')]
     pub group: Vec<String>,
+    /// Run each item through the meeting pipeline (VAD, speakers, per-speaker transcription,
+    /// review with the meeting as context) instead of the batch service; raw and reviewed texts
+    /// are the timeline's, joined. Only the manifest's meetings (rows with `segments`). Stage
+    /// times go to stderr.
+    #[arg(long)]
+    pub meeting: bool,
 }
 
 impl EvalArgs {
@@ -90,6 +100,7 @@ pub fn run(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
         .items
         .iter()
         .filter(|i| args.group.is_empty() || args.group.contains(&i.lang))
+        .filter(|i| !args.meeting || i.meeting)
         .collect();
     items.truncate(args.limit.unwrap_or(usize::MAX));
     anyhow::ensure!(
@@ -124,14 +135,19 @@ pub fn run(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} items {elapsed} (eta {eta}) {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let meetings = args
+        .meeting
+        .then(|| MeetingPipeline::new(&engines, cfg, second.clone()));
     let results: Vec<ItemResult> = super::runtime()?.block_on(async {
         warm_up(&service, &requests[0], cfg).await?;
         let mut results = Vec::with_capacity(items.len());
         for (item, req) in items.iter().zip(&requests) {
             bar.set_message(item.id.clone());
-            let r = evaluate(&service, cfg, &normalizer, item, req)
-                .await
-                .with_context(|| format!("item {} ({})", item.id, item.audio.display()))?;
+            let r = match &meetings {
+                Some(p) => evaluate_meeting(p, &args, &normalizer, item, glossary.as_deref()).await,
+                None => evaluate(&service, cfg, &normalizer, item, req).await,
+            }
+            .with_context(|| format!("item {} ({})", item.id, item.audio.display()))?;
             results.push(r);
             bar.inc(1);
         }
@@ -157,6 +173,7 @@ pub fn run(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
                 "skipped_training_data": manifest.training_data,
                 "review_latency": "SecondPass::review re-run on raw_text after each request, timed",
                 "review_reproduced": format!("{reproduced}/{}", results.len()),
+                "pipeline": if args.meeting { "meeting" } else { "batch" },
             }),
             summary,
             items: results,
@@ -247,5 +264,89 @@ async fn evaluate(
         reviewed,
         text: t.text,
         raw_text: t.raw_text,
+    })
+}
+
+/// One item through the meeting pipeline in a scratch job folder; both texts from its timeline.
+/// The review is not timed separately (`review_ms` is the review stage's time).
+async fn evaluate_meeting(
+    pipeline: &MeetingPipeline,
+    args: &EvalArgs,
+    normalizer: &Normalizer,
+    item: &Item,
+    glossary: Option<&str>,
+) -> anyhow::Result<ItemResult> {
+    let dir = std::env::temp_dir().join(format!("asr-router-eval-{}-{}", std::process::id(), item.id));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let ext = item
+        .audio
+        .extension()
+        .map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
+    let input = format!("input{ext}");
+    std::fs::copy(&item.audio, dir.join(&input)).with_context(|| format!("copying {}", item.audio.display()))?;
+    let review = match args.review.as_str() {
+        "none" => asr_router::config::ReviewMode::None,
+        "llm" => asr_router::config::ReviewMode::Llm,
+        _ => asr_router::config::ReviewMode::Glossary,
+    };
+    let params = MeetingParams {
+        input,
+        language: args.hint(item),
+        languages: args.languages.clone(),
+        glossary: glossary
+            .map(serde_json::from_str)
+            .transpose()
+            .context("the glossary is not JSON")?,
+        review: Some(review),
+        model: args.model.clone(),
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let mut stage_s = Vec::new();
+    for &stage in STAGES {
+        let t = Instant::now();
+        pipeline.run_stage(&dir, &params, stage, Arc::new(|_| {})).await?;
+        stage_s.push((stage, t.elapsed().as_secs_f64()));
+    }
+    let request_s = t0.elapsed().as_secs_f64();
+    let timeline: Timeline = serde_json::from_slice(&std::fs::read(dir.join("outputs/timeline.json"))?)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "{}: {} speakers; stage seconds {}",
+        item.id,
+        timeline.speakers.len(),
+        stage_s
+            .iter()
+            .map(|(s, t)| format!("{s} {t:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let raw_text = join_texts(timeline.segments.iter().map(|s| s.raw_text.as_str()));
+    let text = join_texts(timeline.segments.iter().map(|s| s.text.as_str()));
+    let metric = Metric::for_lang(&item.lang);
+    let raw = score(normalizer, metric, &item.text, &raw_text, &item.terms);
+    let reviewed = score(normalizer, metric, &item.text, &text, &item.terms);
+    Ok(ItemResult {
+        id: item.id.clone(),
+        group: item.group(),
+        lang: item.lang.clone(),
+        metric,
+        engine: timeline.models.join("+"),
+        language: timeline.language.clone(),
+        duration_s: timeline.duration_s,
+        request_s,
+        review_ms: stage_s
+            .iter()
+            .find(|(s, _)| *s == "review")
+            .map_or(0.0, |(_, t)| t * 1e3),
+        review_reproduced: true,
+        reference: item.text.clone(),
+        edits: timeline.segments.iter().map(|s| s.edits.len()).sum(),
+        review_skipped: Vec::new(),
+        raw,
+        reviewed,
+        text,
+        raw_text,
     })
 }

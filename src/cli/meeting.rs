@@ -101,19 +101,29 @@ pub fn run(args: MeetingArgs, cfg: &Config) -> anyhow::Result<()> {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     let rt = super::runtime()?;
     let started = Instant::now();
+    let mut timings = Vec::new();
     for &stage in STAGES {
         let bar = bars.add(ProgressBar::new(1000).with_style(style.clone()).with_prefix(stage));
         if resume && pipeline.is_done(&job, stage) {
             bar.finish_with_message("(resumed)");
+            eprintln!("{stage}: resumed from its checkpoint");
             continue;
         }
         let b = bar.clone();
         let progress = Arc::new(move |f: f32| b.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64));
+        let t = Instant::now();
         rt.block_on(pipeline.run_stage(&job, &params, stage, progress))
             .with_context(|| format!("meeting stage {stage}"))?;
+        timings.push((stage, t.elapsed().as_secs_f64()));
         bar.set_position(1000);
         bar.finish();
     }
+    let stages: Vec<String> = timings.iter().map(|(s, t)| format!("{s} {t:.2}")).collect();
+    eprintln!(
+        "stage seconds: {}; peak RSS {} MiB",
+        stages.join(", "),
+        asr_router::bench::peak_rss_bytes().map_or("?".into(), |b| (b >> 20).to_string())
+    );
     for name in OUTPUTS {
         let from = checkpoint::outputs_dir(&job).join(name);
         let to = args.out.join(name);

@@ -204,14 +204,20 @@ impl MeetingService {
     /// A new job id and its (empty) folder.
     pub async fn new_dir(&self) -> Result<(String, PathBuf), MeetingError> {
         let id = jobs::new_job_id();
-        let dir = self.files.create(&id)?;
+        let (files, owned) = (self.files.clone(), id.clone());
+        let dir = tokio::task::spawn_blocking(move || files.create(&owned))
+            .await
+            .map_err(|e| MeetingError::Io(e.to_string()))??;
         Ok((id, dir.path().to_path_buf()))
     }
 
     /// Removes the folder of a job that was never submitted.
     pub async fn discard(&self, id: &str) {
-        if let Err(e) = self.files.remove(id) {
-            tracing::warn!(id, error = %e, "removing a refused meeting upload");
+        let (files, owned) = (self.files.clone(), id.to_string());
+        match tokio::task::spawn_blocking(move || files.remove(&owned)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(id, error = %e, "removing a refused meeting upload"),
+            Err(e) => tracing::warn!(id, error = %e, "removing a refused meeting upload"),
         }
     }
 

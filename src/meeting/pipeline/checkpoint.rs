@@ -1,8 +1,7 @@
 //! Stage checkpoints: each stage's result as a file under `<job>/stages/`, written atomically
-//! (a temporary file in the same folder, flushed, then renamed over the target), so that a
+//! (a temporary file in the same folder, synced, then renamed over the target), so that a
 //! reader sees either nothing or the whole result, even after `kill -9` mid-write.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -21,21 +20,10 @@ pub fn outputs_dir(job: &Path) -> PathBuf {
     job.join("outputs")
 }
 
-/// Writes `bytes` to `path` atomically (see the module docs), creating the folder.
+/// Writes `bytes` to `path` atomically ([`crate::meeting::jobs::write_atomic`], which creates
+/// the folder).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| PipelineError::io(dir, e))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| PipelineError::io(path, e))
+    crate::meeting::jobs::write_atomic(path, bytes).map_err(|e| PipelineError::io(path, e))
 }
 
 /// Writes a stage's JSON result.
@@ -121,7 +109,10 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+        assert!(
+            names.iter().all(|n| !n.starts_with('.')),
+            "no temporary file left: {names:?}"
+        );
         assert!(matches!(
             read_json::<Vec<i32>>(&dir.join("none.json")),
             Err(PipelineError::Io { .. })
