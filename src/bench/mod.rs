@@ -1,7 +1,8 @@
 //! Benchmarks that produce the numbers in `docs/benchmarks.md`: accuracy (WER/CER), real-time
 //! factor and peak memory of each engine on an evaluation manifest, with a peer measured in the
-//! same run.
+//! same run; speaker diarization into RTTM files for a third-party DER scorer.
 
+pub mod diarize;
 pub mod transcribe;
 pub mod wer;
 
@@ -12,12 +13,15 @@ use crate::config::Config;
 pub enum BenchCmd {
     /// Batch transcription over a manifest (JSON lines with `path`, `lang`, `text`).
     Transcribe(transcribe::Args),
+    /// Speaker diarization into RTTM files (score them with tools/der.py).
+    Diarize(diarize::Args),
 }
 
 /// Runs a benchmark command.
 pub async fn run(cmd: BenchCmd, cfg: &Config) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Transcribe(a) => transcribe::run(a, cfg).await,
+        BenchCmd::Diarize(a) => diarize::run(a, cfg).await,
     }
 }
 

@@ -1,8 +1,7 @@
 //! Speaker diarization: who spoke when, from speaker embeddings of short windows of speech.
 //!
 //! 1. **Windows** ([`turns::plan_windows`]): inside each VAD speech span, windows of
-//!    `window_s` every `step_s` (default 1.5 s / 0.75 s); a span shorter than a window is one
-//!    window.
+//!    `window_s` every `step_s` (default 2 s / 1 s); a span shorter than a window is one window.
 //! 2. **Embeddings**: one vector per window from a [`SpeakerEmbedder`] (batched).
 //! 3. **Clustering** ([`cluster`]): agglomerative, average linkage on cosine similarity, stopped
 //!    by the threshold, an exact speaker count, or min/max bounds. Windows shorter than
@@ -49,9 +48,13 @@ pub struct Turn {
 
 /// The GE2E cosine threshold of the offline clustering, tuned on the eval set's AMI excerpts
 /// and synthetic meetings (see `docs/benchmarks.md`).
-pub const DEFAULT_THRESHOLD: f32 = 0.75;
+pub const DEFAULT_THRESHOLD: f32 = 0.725;
 /// The GE2E threshold for naming a cluster after a known speaker's reference clip.
 pub const DEFAULT_KNOWN_THRESHOLD: f32 = 0.75;
+/// The GE2E threshold of [`OnlineClusterer`] for whole-utterance embeddings (a live session's
+/// completed items): same-voice utterances measured 0.81-0.87 on the eval clips, other voices
+/// at most 0.70 (`tools/check_ge2e.py`, docs/benchmarks.md).
+pub const DEFAULT_ONLINE_THRESHOLD: f32 = 0.75;
 
 /// How to diarize.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,20 +78,28 @@ pub struct DiarizeOptions {
     pub min_cluster_s: f64,
     /// Turns shorter than this inside a span join a neighbour (seconds).
     pub min_turn_s: f64,
+    /// Cluster in the recording-centred space (each window's vector minus the recording's mean
+    /// vector); the threshold then applies to centred cosines.
+    pub center: bool,
+    /// Passes of nearest-centroid re-assignment after clustering (k-means refinement; a pass
+    /// that would change the speaker count is not taken).
+    pub refine: usize,
 }
 
 impl Default for DiarizeOptions {
     fn default() -> Self {
         Self {
-            window_s: 1.5,
-            step_s: 0.75,
+            window_s: 2.0,
+            step_s: 1.0,
             threshold: DEFAULT_THRESHOLD,
             speakers: None,
             min_speakers: None,
             max_speakers: None,
             min_window_s: 0.5,
-            min_cluster_s: 3.0,
+            min_cluster_s: 8.0,
             min_turn_s: 0.5,
+            center: false,
+            refine: 0,
         }
     }
 }
@@ -276,7 +287,12 @@ fn label_windows(windows: &[Window], vectors: &[Vec<f32>], opts: &DiarizeOptions
     if core.is_empty() {
         core = (0..windows.len()).collect();
     }
-    let core_vecs: Vec<Vec<f32>> = core.iter().map(|&i| vectors[i].clone()).collect();
+    let space = if opts.center {
+        centered(vectors, &core)
+    } else {
+        vectors.to_vec()
+    };
+    let core_vecs: Vec<Vec<f32>> = core.iter().map(|&i| space[i].clone()).collect();
     let mut labels = agglomerative(&core_vecs, opts.stop());
     if opts.speakers.is_none() && opts.min_cluster_s > 0.0 {
         // the time a window stands for: its step (windows overlap), or all of a short one
@@ -290,6 +306,21 @@ fn label_windows(windows: &[Window], vectors: &[Vec<f32>], opts: &DiarizeOptions
             opts.min_speakers.unwrap_or(1),
         );
     }
+    for _ in 0..opts.refine {
+        let k = labels.iter().max().map_or(0, |m| m + 1);
+        let cents = centroids(&core_vecs, &labels);
+        let next = relabel(
+            &core_vecs
+                .iter()
+                .map(|v| nearest(&cents, v).map_or(0, |x| x.0))
+                .collect::<Vec<_>>(),
+        );
+        // keep the speaker count a refinement pass would change
+        if next.iter().max().map_or(0, |m| m + 1) != k || next == labels {
+            break;
+        }
+        labels = next;
+    }
     let cents = centroids(&core_vecs, &labels);
     let mut out = vec![0usize; windows.len()];
     for (k, &i) in core.iter().enumerate() {
@@ -302,10 +333,30 @@ fn label_windows(windows: &[Window], vectors: &[Vec<f32>], opts: &DiarizeOptions
     };
     for i in 0..windows.len() {
         if !is_core[i] {
-            out[i] = nearest(&cents, &vectors[i]).map_or(0, |x| x.0);
+            out[i] = nearest(&cents, &space[i]).map_or(0, |x| x.0);
         }
     }
     out
+}
+
+/// The vectors with the mean of the `core` vectors subtracted (each then L2-normalised): what
+/// every voice of the recording shares is taken out, so cosines spread over [-1, 1].
+fn centered(vectors: &[Vec<f32>], core: &[usize]) -> Vec<Vec<f32>> {
+    let dim = vectors.first().map_or(0, |v| v.len());
+    let mut mean = vec![0f32; dim];
+    for &i in core {
+        for (m, x) in mean.iter_mut().zip(&vectors[i]) {
+            *m += x / core.len() as f32;
+        }
+    }
+    vectors
+        .iter()
+        .map(|v| {
+            let mut c: Vec<f32> = v.iter().zip(&mean).map(|(x, m)| x - m).collect();
+            crate::engine::speaker::l2_normalize(&mut c);
+            c
+        })
+        .collect()
 }
 
 /// Folds clusters with less than `min_s` seconds of windows into the most similar larger
@@ -434,6 +485,8 @@ mod tests {
         let samples = audio(&[(6.0, 0), (6.0, 1), (1.0, 0), (4.0, 0), (3.0, 2)]);
         let speech = [(0, 12 * 16_000), (13 * 16_000, 20 * 16_000)];
         let opts = DiarizeOptions {
+            window_s: 1.5,
+            step_s: 0.75,
             min_cluster_s: 0.0,
             ..Default::default()
         };
@@ -463,7 +516,7 @@ mod tests {
             &speech,
             &DiarizeOptions {
                 min_cluster_s: 4.0,
-                ..Default::default()
+                ..opts.clone()
             },
         )
         .unwrap();
@@ -475,7 +528,7 @@ mod tests {
             &DiarizeOptions {
                 min_cluster_s: 4.0,
                 min_speakers: Some(3),
-                ..Default::default()
+                ..opts.clone()
             },
         )
         .unwrap();

@@ -7,7 +7,7 @@
 //! first of the next (time resolution: half a step).
 //!
 //! Labels are smoothed before turns are cut: inside a span, a single window whose label differs
-//! from two agreeing neighbours takes theirs (one 1.5 s window is weak evidence of a change).
+//! from two agreeing neighbours takes theirs (one window is weak evidence of a change).
 //! Owned stretches with the same label are joined; a stretch shorter than `min_turn_s` inside a
 //! span joins its longer neighbour.
 //!
