@@ -260,8 +260,9 @@ fn extension(filename: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-/// `data:audio/wav;base64,…` → (extension, bytes).
-fn data_url(s: &str) -> Option<(String, Vec<u8>)> {
+/// `data:audio/wav;base64,…` → (extension, bytes). Also read by `transcriptions.rs`
+/// (`known_speaker_references[]` of `diarized_json`).
+pub(super) fn data_url(s: &str) -> Option<(String, Vec<u8>)> {
     let rest = s.strip_prefix("data:")?;
     let (meta, payload) = rest.split_once(',')?;
     let mime = meta.strip_suffix(";base64")?;
@@ -306,7 +307,7 @@ pub async fn list(
     let page = svc.list(q.after.as_deref(), limit + 1).await?;
     let has_more = page.len() > limit;
     let data: Vec<serde_json::Value> = page.iter().take(limit).map(|j| svc.describe(j)).collect();
-    let last = page.iter().take(limit).last().map(|j| j.id.clone());
+    let last = page.get(..limit.min(page.len())).and_then(|p| p.last()).map(|j| j.id.clone());
     Ok(axum::Json(serde_json::json!({
         "object": "list",
         "data": data,

@@ -170,7 +170,8 @@ mod tests {
 
     #[test]
     fn speaker_bounds_are_checked_against_each_other() {
-        let cases: &[(Option<usize>, Option<usize>, Option<usize>, Option<&str>)] = &[
+        type Case = (Option<usize>, Option<usize>, Option<usize>, Option<&'static str>);
+        let cases: &[Case] = &[
             (None, None, None, None),
             (Some(3), None, None, None),
             (Some(0), None, None, Some("speakers")),

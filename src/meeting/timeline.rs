@@ -109,7 +109,8 @@ pub fn join_texts<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
             continue;
         }
         let cjk = |c: Option<char>| c.is_some_and(is_cjk);
-        if !out.is_empty() && !(cjk(out.chars().last()) && cjk(p.chars().next())) {
+        let both_cjk = cjk(out.chars().last()) && cjk(p.chars().next());
+        if !out.is_empty() && !both_cjk {
             out.push(' ');
         }
         out.push_str(p);
