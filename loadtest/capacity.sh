@@ -11,12 +11,15 @@
 #   sv            SenseVoice partials and finals
 #   sv-base-long  SenseVoice partials and finals, Whisper base finals for utterances >= LONG_S
 # Suffixes: `+nobatch` turns cross-stream batching off (max_batch = 1 on every engine);
-# `+short` finalizes with a short encoder window (final_window = "short"), e.g. `tiny+short+nobatch`.
+# `+short` finalizes with a short encoder window (final_window = "short"), e.g. `tiny+short+nobatch`;
+# `+whole` makes every partial re-decode the whole open utterance (partial_tail_s = 0; SenseVoice
+# setups otherwise decode a bounded tail window, see [realtime] partial_tail_s).
 #
 # Environment: SWEEP (concurrency steps, default 1,2,3,4), DURATION (seconds per step, 40),
 # SOAK_S (when set: one --soak run of that many seconds at SESSIONS sessions instead of a sweep),
 # SV_DIR (SenseVoice model dir, default models/sv-standin/full/sherpa), LONG_S (4),
-# MANIFEST (default ../shared/eval/manifest.jsonl), LANG_FILTER (default en).
+# MANIFEST (default ../shared/eval/manifest.jsonl), LANG_FILTER (default en), PARTIAL_INTERVAL_MS
+# (the server's default partial interval; unset: the server's default, 200).
 # Needs target/release/{asr-router,asr-router-loadtest} (cargo build --release).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,6 +36,8 @@ config_for() { # setup -> TOML on stdout
     case $1 in *+nobatch*) batch=1; strong_batch=1 ;; esac
     echo "[realtime]"
     case $1 in *+short*) echo 'final_window = "short"' ;; esac
+    case $1 in *+whole*) echo 'partial_tail_s = 0' ;; esac
+    [ -z "${PARTIAL_INTERVAL_MS:-}" ] || echo "partial_interval_ms = $PARTIAL_INTERVAL_MS"
     case $setup in
         tiny) echo 'finalizer = "fast"' ;;
         tiny-base) echo 'finalizer = "strong"' ;;

@@ -324,6 +324,13 @@ pub struct RealtimeConfig {
     pub partial_interval_ms: u64,
     /// Longest window re-decoded for a partial, seconds.
     pub partial_window_s: f32,
+    /// Bounded-cost partials on engines with CTC word times (SenseVoice): a partial decodes only
+    /// the unsettled tail of the utterance plus `partial_context_s`, and words with this much
+    /// right context settle (seconds). 0 (or less): every partial re-decodes the whole open
+    /// utterance. Engines without CTC word times (Whisper) always re-decode the whole utterance.
+    pub partial_tail_s: f32,
+    /// Settled audio decoded again before the unsettled tail as left context, seconds.
+    pub partial_context_s: f32,
     /// Who finalizes.
     pub finalizer: Finalizer,
     /// The encoder window of finals.
@@ -340,6 +347,8 @@ impl Default for RealtimeConfig {
             max_session_s: 30 * 60,
             partial_interval_ms: 200,
             partial_window_s: 15.0,
+            partial_tail_s: 1.0,
+            partial_context_s: 0.5,
             finalizer: Finalizer::Fast,
             final_window: FinalWindow::Full,
             outbound_queue: 256,

@@ -168,6 +168,15 @@ pub trait Recognizer: Send + Sync {
     fn abilities(&self) -> ModelAbilities {
         ModelAbilities::default()
     }
+
+    /// Whether every decode's word times come from the audio frames the words were emitted at,
+    /// at no extra cost (CTC models such as SenseVoice): a realtime partial can then decode only
+    /// the unsettled tail of an utterance and splice its words onto the settled prefix
+    /// (`crate::realtime::tail`). Engines whose word times cost an alignment pass (Whisper) or
+    /// that have none say `false`.
+    fn ctc_word_times(&self) -> bool {
+        false
+    }
 }
 
 /// What a model can do, as the router needs to know it.

@@ -111,6 +111,7 @@ pub struct EngineHandle {
     metrics: Arc<EngineMetrics>,
     inflight: Arc<AtomicUsize>,
     abilities: ModelAbilities,
+    ctc_word_times: bool,
 }
 
 impl EngineHandle {
@@ -121,6 +122,7 @@ impl EngineHandle {
         let metrics = Arc::new(EngineMetrics::default());
         let name: Arc<str> = engine.name().into();
         let abilities = engine.abilities();
+        let ctc_word_times = engine.ctc_word_times();
         for i in 0..workers.max(1) {
             let (e, f, p, m, pol) = (
                 engine.clone(),
@@ -141,6 +143,7 @@ impl EngineHandle {
             metrics,
             inflight: Arc::new(AtomicUsize::new(0)),
             abilities,
+            ctc_word_times,
         }
     }
 
@@ -152,6 +155,12 @@ impl EngineHandle {
     /// What the engine's model can do (languages, translation).
     pub fn abilities(&self) -> ModelAbilities {
         self.abilities
+    }
+
+    /// Whether its word times come free with every decode, from the frames (see
+    /// [`Recognizer::ctc_word_times`]).
+    pub fn ctc_word_times(&self) -> bool {
+        self.ctc_word_times
     }
 
     /// Metrics of this engine.
@@ -321,21 +330,6 @@ fn compute_share(took: f64, audio_s: f64, run_audio_s: f64, n: usize) -> f64 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::compute_share;
-
-    #[test]
-    fn a_run_is_shared_by_audio_length() {
-        // 0.3 s for 1 s + 2 s of audio
-        assert!((compute_share(0.3, 1.0, 3.0, 2) - 0.1).abs() < 1e-12);
-        assert!((compute_share(0.3, 2.0, 3.0, 2) - 0.2).abs() < 1e-12);
-        // no audio at all: equal shares
-        assert!((compute_share(0.3, 0.0, 0.0, 3) - 0.1).abs() < 1e-12);
-        assert_eq!(compute_share(0.3, 0.0, 0.0, 0), 0.3);
-    }
-}
-
 /// Adds a job to the batch unless nobody waits for it any more (its caller was dropped: a REST
 /// client hung up, a realtime client left) or it is a stale partial.
 fn push_live(batch: &mut Vec<Job>, job: Job, m: &EngineMetrics) {
@@ -349,4 +343,19 @@ fn push_live(batch: &mut Vec<Job>, job: Job, m: &EngineMetrics) {
         return;
     }
     batch.push(job);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compute_share;
+
+    #[test]
+    fn a_run_is_shared_by_audio_length() {
+        // 0.3 s for 1 s + 2 s of audio
+        assert!((compute_share(0.3, 1.0, 3.0, 2) - 0.1).abs() < 1e-12);
+        assert!((compute_share(0.3, 2.0, 3.0, 2) - 0.2).abs() < 1e-12);
+        // no audio at all: equal shares
+        assert!((compute_share(0.3, 0.0, 0.0, 3) - 0.1).abs() < 1e-12);
+        assert_eq!(compute_share(0.3, 0.0, 0.0, 0), 0.3);
+    }
 }

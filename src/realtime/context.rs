@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, FinalWindow};
 use crate::engine::Engines;
 use crate::finalize::SecondPass;
+use crate::realtime::tail::TailConfig;
 use crate::routing::RoutePolicy;
 
 /// The limits and defaults of a session, taken from the server configuration.
@@ -24,6 +25,8 @@ pub struct SessionLimits {
     pub partial_interval_ms: u64,
     /// Longest window re-decoded for a partial, seconds.
     pub partial_window_s: f32,
+    /// The tail window of partials on engines with CTC word times (`None`: whole re-decodes).
+    pub partial_tail: Option<TailConfig>,
     /// The encoder window of finals.
     pub final_window: FinalWindow,
     /// Outbound partial deltas buffered per client before they are dropped.
@@ -37,6 +40,12 @@ impl From<&Config> for SessionLimits {
             max_append_bytes: c.realtime.max_append_bytes,
             partial_interval_ms: c.realtime.partial_interval_ms,
             partial_window_s: c.realtime.partial_window_s,
+            partial_tail: (c.realtime.partial_tail_s.is_finite() && c.realtime.partial_tail_s > 0.0).then(|| {
+                TailConfig {
+                    tail_s: c.realtime.partial_tail_s,
+                    context_s: c.realtime.partial_context_s.max(0.0),
+                }
+            }),
             final_window: c.realtime.final_window,
             outbound_queue: c.realtime.outbound_queue,
         }

@@ -2,7 +2,8 @@
 //!
 //! [`session`] runs the state machine of one session, [`context`] is what it gets of the server,
 //! [`protocol`] holds the wire types, [`stabilizer`] turns revisable partials into append-only
-//! deltas, [`input`] and [`ogg`] decode session audio. The WebSocket upgrade, authentication and
+//! deltas, [`tail`] bounds a partial's decode to the unsettled tail of the utterance (CTC
+//! engines), [`input`] and [`ogg`] decode session audio. The WebSocket upgrade, authentication and
 //! ephemeral secrets are transport: `crate::http::realtime_ws` and `crate::http::client_secrets`.
 
 pub mod context;
@@ -11,3 +12,4 @@ pub mod ogg;
 pub mod protocol;
 pub mod session;
 pub mod stabilizer;
+pub mod tail;

@@ -37,7 +37,7 @@ struct Word {
 /// True for characters written without word separators: CJK ideographs (incl. extensions
 /// and compatibility ideographs), hiragana, katakana (incl. half-width) and the ideographic
 /// iteration mark.
-fn is_cjk(c: char) -> bool {
+pub(crate) fn is_cjk(c: char) -> bool {
     matches!(c as u32,
         0x3005 | 0x3007
         | 0x3040..=0x309F   // hiragana

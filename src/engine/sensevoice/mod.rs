@@ -530,6 +530,10 @@ impl Recognizer for SenseVoice {
             translation: false,
         }
     }
+
+    fn ctc_word_times(&self) -> bool {
+        true
+    }
 }
 
 /// The languages SenseVoice-Small transcribes (besides auto-detection among them).

@@ -30,6 +30,9 @@
 //!   beta `transcription_session.updated`), whatever dialect the socket opened with.
 //! * **Bad client input never ends the session**: oversize appends, undecodable audio and
 //!   unsupported events are answered with an `error` and the session goes on.
+//! * **Bounded partials on CTC engines**: when the session's fast engine has CTC word times and
+//!   `[realtime] partial_tail_s` is set, partials decode the unsettled tail only and splice
+//!   their words onto the settled prefix (`crate::realtime::tail`) before review and stabiliser.
 //! * **Partials yield to finals**: the partial interval stretches (up to 8×) with the fast
 //!   engine's queue depth, and a delta the outbound queue cannot take is dropped (counted in
 //!   `partials_dropped`) and ends its item's deltas.
@@ -46,17 +49,20 @@ use super::outbound::Outbound;
 use super::turns::{FinalAudio, RATE, SpeechDetector, TurnEvent, Turns, VadSettings};
 use crate::batch::request::check_languages;
 use crate::config::FinalWindow;
-use crate::engine::recognizer::{DecodeOptions, Task, Utterance};
+use crate::engine::recognizer::{DecodeOptions, Hypothesis, Task, Utterance};
 use crate::engine::scheduler::{EngineHandle, PartialTicket, Priority, SchedError};
 use crate::finalize::{PlanError, ReviewPlan};
 use crate::realtime::context::SessionContext;
 use crate::realtime::input::InputDecoder;
 use crate::realtime::protocol::{self, ClientEvent, ErrorCode, ProtocolError, ServerEvent, SessionConfig};
+use crate::realtime::tail::{TailConfig, Window};
 
 /// The outcome of a partial decode, back from its task.
 pub struct PartialDone {
     item: String,
-    result: Result<String, SchedError>,
+    /// The tail window decoded (`None`: the whole item).
+    window: Option<Window>,
+    result: Result<Hypothesis, SchedError>,
 }
 
 /// The wire event of a turn event that maps to one (`None` for the turn engine's requests to
@@ -397,6 +403,7 @@ impl Session {
     /// The session's clock: a partial when one is due, and the idle timeout.
     pub async fn on_tick(&mut self) {
         let interval = self.partial_interval();
+        self.turns.set_partial_tail(self.partial_tail());
         if let Some(ev) = self.turns.poll_partial(Instant::now(), interval) {
             self.emit(vec![ev], None).await;
         }
@@ -409,10 +416,12 @@ impl Session {
     pub async fn on_partial(&mut self, done: PartialDone) {
         // The glossary corrects the partial before the stabiliser sees it, so the stable prefix
         // (and the deltas) already carry the terms, and the final's review agrees with it.
-        let text = done
-            .result
-            .ok()
-            .map(|t| self.ctx.second.review_partial(&self.review, t.trim()).text);
+        let text = match (done.result, done.window) {
+            (Ok(h), Some(w)) => self.turns.splice_partial(&done.item, w, &h.words),
+            (Ok(h), None) => Some(h.text),
+            (Err(_), _) => None,
+        };
+        let text = text.map(|t| self.ctx.second.review_partial(&self.review, t.trim()).text);
         if let Some(ev) = self.turns.partial_result(&done.item, text.as_deref()) {
             self.emit(vec![ev], None).await;
         }
@@ -423,6 +432,16 @@ impl Session {
     pub async fn finish_open_item(&mut self) {
         let events = self.turns.finish_open_item();
         self.emit(events, None).await;
+    }
+
+    /// The tail window of partials: the configured one when the fast engine has CTC word times.
+    fn partial_tail(&self) -> Option<TailConfig> {
+        let tail = self.ctx.limits.partial_tail?;
+        self.ctx
+            .routes
+            .fast(self.language().as_deref())
+            .ctc_word_times()
+            .then_some(tail)
     }
 
     fn partial_interval(&self) -> Option<Duration> {
@@ -449,7 +468,12 @@ impl Session {
                     self.error(ProtocolError::commit_empty(ms).with_event_id(event_id.clone()))
                         .await
                 }
-                TurnEvent::PartialDue { item, samples, ticket } => self.start_partial(item, samples, ticket),
+                TurnEvent::PartialDue {
+                    item,
+                    samples,
+                    ticket,
+                    window,
+                } => self.start_partial(item, samples, ticket, window),
                 TurnEvent::Delta { item, text } => self.send_delta(&item, text),
                 TurnEvent::FinalReady(audio) => {
                     let job = self.final_job(audio);
@@ -465,11 +489,13 @@ impl Session {
     }
 
     /// Decodes a partial of `item` on the fast engine; the outcome comes back as [`PartialDone`].
-    fn start_partial(&self, item: String, samples: Arc<[f32]>, ticket: PartialTicket) {
+    fn start_partial(&self, item: String, samples: Arc<[f32]>, ticket: PartialTicket, window: Option<Window>) {
         let engine = self.ctx.routes.fast(self.language().as_deref()).clone();
         let options = DecodeOptions {
             language: self.language(),
             draft: true,
+            // a tail window is spliced by its words' frame times
+            word_timestamps: window.is_some(),
             ..Default::default()
         };
         let partials = self.partials.clone();
@@ -479,7 +505,8 @@ impl Session {
                 .await;
             let done = PartialDone {
                 item,
-                result: r.map(|h| h.text),
+                window,
+                result: r,
             };
             let _ = partials.send(done).await;
         });

@@ -30,6 +30,11 @@
 //!   none before 300 ms of speech and none once the item is longer than the partial window.
 //!   Each [`TurnEvent::PartialDue`] carries a fresh ticket that makes the session's earlier ones
 //!   stale in the engine queues, and a result for an item that is no longer open is dropped.
+//! * **Bounded partials.** With a tail window set ([`Turns::set_partial_tail`]), a partial
+//!   decodes only the item's unsettled tail plus left context (its [`Window`] rides along), and
+//!   its words are spliced onto the item's settled prefix ([`Turns::splice_partial`],
+//!   `crate::realtime::tail`) before the stabiliser sees the text. Finals always get the whole
+//!   item.
 //! * **Dropped deltas end an item's deltas.** After [`Turns::delta_dropped`] the item asks for no
 //!   more partials, and its final reports that no closing delta may be sent (clients concatenate
 //!   deltas, so a gap would corrupt the text).
@@ -43,9 +48,11 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use crate::engine::recognizer::EngineError;
+use crate::engine::recognizer::Word;
 use crate::engine::scheduler::PartialTicket;
 use crate::engine::vad::{Segmenter, SegmenterConfig, SileroStream, VadEvent};
 use crate::realtime::stabilizer::Stabilizer;
+use crate::realtime::tail::{TailConfig, TailSplicer, Window};
 
 /// Samples per second of session audio.
 pub const RATE: usize = 16_000;
@@ -143,10 +150,13 @@ pub enum TurnEvent {
     PartialDue {
         /// Item id.
         item: String,
-        /// The item's audio so far.
+        /// The item's audio so far, or with a tail window set, the window's audio.
         samples: Arc<[f32]>,
         /// Makes every earlier partial ticket of the session stale.
         ticket: PartialTicket,
+        /// The tail window `samples` are (item-relative); `None`: the whole item. Hand it back
+        /// to [`Turns::splice_partial`] with the decoded words.
+        window: Option<Window>,
     },
     /// New stable text of the open item, to be sent as a delta (droppable; report a drop with
     /// [`Turns::delta_dropped`]).
@@ -170,6 +180,8 @@ struct OpenItem {
     partial_inflight: bool,
     last_partial_at: Option<Instant>,
     last_partial_len: usize,
+    /// The settled prefix of bounded partials.
+    splicer: TailSplicer,
 }
 
 /// Server VAD state: the detector and the segmenter over its probabilities.
@@ -202,6 +214,8 @@ pub struct Turns {
     /// Absolute sample where the current silence began, and whether it was reported.
     idle_since: usize,
     idle_reported: bool,
+    /// Bounded partials: decode the unsettled tail only (`None`: the whole item).
+    tail: Option<TailConfig>,
 }
 
 impl Turns {
@@ -223,7 +237,15 @@ impl Turns {
             partial_gen: Arc::new(AtomicU64::new(0)),
             idle_since: 0,
             idle_reported: false,
+            tail: None,
         }
+    }
+
+    /// Sets how partials decode from now on: `Some` decodes only the unsettled tail of the open
+    /// item plus left context (for engines with CTC word times), `None` the whole item. An item
+    /// keeps its settled prefix across changes.
+    pub fn set_partial_tail(&mut self, tail: Option<TailConfig>) {
+        self.tail = tail;
     }
 
     /// Switches turn detection: `Some` runs server VAD with these settings (a running VAD keeps
@@ -433,7 +455,9 @@ impl Turns {
         if len < MIN_PARTIAL_SAMPLES || len <= item.last_partial_len || len > self.partial_window {
             return None;
         }
-        let samples = self.slice(item.start, self.total);
+        let window = self.tail.map(|cfg| item.splicer.window(&cfg, len));
+        let from = window.map_or(0, |w| w.start);
+        let samples = self.slice(item.start + from, self.total);
         let ticket = PartialTicket::issue(&self.partial_gen);
         let item = self.open.as_mut()?;
         item.partial_inflight = true;
@@ -443,7 +467,18 @@ impl Turns {
             item: item.id.clone(),
             samples,
             ticket,
+            window,
         })
+    }
+
+    /// The words of a bounded partial of `item` that decoded `window` (times relative to the
+    /// window's start): spliced onto the item's settled prefix, they give the item's whole
+    /// partial text, which goes on to [`Turns::partial_result`]. `None` when the item is no
+    /// longer open (the result is dropped; the caller still reports it).
+    pub fn splice_partial(&mut self, item: &str, window: Window, words: &[Word]) -> Option<String> {
+        let cfg = self.tail?;
+        let open = self.open.as_mut().filter(|o| o.id == item)?;
+        Some(open.splicer.splice(&cfg, window, words))
     }
 
     /// The outcome of a partial decode of `item` (`None`: it failed or went stale). Returns the
@@ -474,6 +509,7 @@ impl Turns {
             partial_inflight: false,
             last_partial_at: None,
             last_partial_len: 0,
+            splicer: TailSplicer::new(),
         }
     }
 
@@ -775,6 +811,69 @@ pub(crate) mod tests {
             .try_recognize(utt, crate::engine::scheduler::Priority::Partial, Some(old))
             .await;
         assert!(matches!(r, Err(crate::engine::scheduler::SchedError::Stale)), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn bounded_partials_decode_the_tail_and_splice_onto_the_settled_prefix() {
+        use crate::engine::recognizer::Word;
+        let w = |word: &str, start: f32, end: f32| Word {
+            word: word.into(),
+            start,
+            end,
+        };
+        let mut t = manual(15.0);
+        t.set_partial_tail(Some(TailConfig {
+            tail_s: 1.0,
+            context_s: 0.5,
+        }));
+        let every = Some(Duration::from_millis(100));
+        let t0 = Instant::now();
+        push_ms(&mut t, 3000).await;
+        let Some(TurnEvent::PartialDue { samples, window, .. }) = t.poll_partial(t0, every) else {
+            panic!("a partial is due")
+        };
+        // nothing settled yet: the window is the whole item
+        assert_eq!(window, Some(Window { start: 0, end: 48_000 }));
+        assert_eq!(samples.len(), 48_000);
+        let words = [w("one", 0.2, 0.6), w("two", 0.9, 1.3), w("three", 2.2, 2.6)];
+        let text = t.splice_partial("item_1", window.unwrap(), &words);
+        assert_eq!(text.as_deref(), Some("one two three"));
+        // the stabiliser waits for a second hypothesis to agree
+        assert!(t.partial_result("item_1", text.as_deref()).is_none());
+        // "one" and "two" settled (they end ≥ 1 s before 3 s); the boundary lies between
+        // "two" (1.3 s) and "three" (2.2 s), so the next window starts 0.5 s before 1.75 s
+        push_ms(&mut t, 1000).await;
+        let Some(TurnEvent::PartialDue { samples, window, .. }) = t.poll_partial(t0 + Duration::from_secs(1), every)
+        else {
+            panic!("a partial is due")
+        };
+        let win = window.unwrap();
+        assert_eq!((win.start, win.end), (20_000, 64_000));
+        assert_eq!(samples.len(), 64_000 - 20_000);
+        // the window re-hears "two" in its context (dropped) and hears "three four"
+        let words = [w("two", 0.0, 0.05), w("three", 0.95, 1.35), w("four", 2.0, 2.4)];
+        let text = t.splice_partial("item_1", win, &words);
+        assert_eq!(text.as_deref(), Some("one two three four"));
+        // both agree on "one two three"; "four" is the newest word, held back
+        match t.partial_result("item_1", text.as_deref()) {
+            Some(TurnEvent::Delta { text, .. }) => assert_eq!(text, "one two three"),
+            e => panic!("{e:?}"),
+        }
+        // the final still gets the whole item
+        match t.commit().pop() {
+            Some(TurnEvent::FinalReady(f)) => assert_eq!(f.samples.len(), 64_000),
+            e => panic!("{e:?}"),
+        }
+        // a result for an item no longer open is dropped
+        assert!(t.splice_partial("item_1", win, &words).is_none());
+        // without a tail window the whole item is decoded again
+        t.set_partial_tail(None);
+        push_ms(&mut t, 2000).await;
+        let Some(TurnEvent::PartialDue { samples, window, .. }) = t.poll_partial(t0 + Duration::from_secs(2), every)
+        else {
+            panic!("a partial is due")
+        };
+        assert_eq!((window, samples.len()), (None, 32_000));
     }
 
     #[tokio::test]
