@@ -8,7 +8,8 @@
 //!    `min_window_s` do not take part (too little voice to trust); like every window they are
 //!    then given the nearest cluster centroid. Clusters holding less than `min_cluster_s` of
 //!    windows are folded into the nearest larger one (not under an exact count, and never
-//!    below `min_speakers`).
+//!    below `min_speakers`). Above 4,000 windows (≈ 4.5 h of speech) runs of neighbouring
+//!    windows are averaged first, so memory stays bounded (64 MB of similarities).
 //! 4. **Turns** ([`turns::turns_from_windows`]): smoothed labels cut each span into turns, so a
 //!    speaker change inside one long span is found (to half a step).
 //! 5. **Names** ([`known`]): cluster centroids matched one-to-one to known speakers' reference
@@ -293,7 +294,7 @@ fn label_windows(windows: &[Window], vectors: &[Vec<f32>], opts: &DiarizeOptions
         vectors.to_vec()
     };
     let core_vecs: Vec<Vec<f32>> = core.iter().map(|&i| space[i].clone()).collect();
-    let mut labels = agglomerative(&core_vecs, opts.stop());
+    let mut labels = bounded_agglomerative(&core_vecs, opts.stop(), MAX_AHC_ITEMS);
     if opts.speakers.is_none() && opts.min_cluster_s > 0.0 {
         // the time a window stands for: its step (windows overlap), or all of a short one
         let step = opts.step_s * sr;
@@ -337,6 +338,44 @@ fn label_windows(windows: &[Window], vectors: &[Vec<f32>], opts: &DiarizeOptions
         }
     }
     out
+}
+
+/// Most vectors clustered directly: the similarity matrix of AHC is n² floats (4,000 → 64 MB),
+/// about 4.5 hours of continuous speech at the default 1 s step.
+const MAX_AHC_ITEMS: usize = 4_000;
+
+/// [`agglomerative`] with memory bounded by `cap` items: above it, runs of `g` consecutive
+/// vectors (g = ⌈n / cap⌉, neighbours in time, so mostly one voice) are averaged and clustered,
+/// and each vector then takes the label of the nearest resulting centroid.
+fn bounded_agglomerative(vectors: &[Vec<f32>], stop: Stop, cap: usize) -> Vec<usize> {
+    if vectors.len() <= cap.max(1) {
+        return agglomerative(vectors, stop);
+    }
+    let g = vectors.len().div_ceil(cap.max(1));
+    let pooled: Vec<Vec<f32>> = vectors
+        .chunks(g)
+        .map(|c| {
+            let mut m = vec![0f32; c[0].len()];
+            for v in c {
+                for (a, x) in m.iter_mut().zip(v) {
+                    *a += x;
+                }
+            }
+            crate::engine::speaker::l2_normalize(&mut m);
+            m
+        })
+        .collect();
+    let group_labels = agglomerative(&pooled, stop);
+    let cents = centroids(&pooled, &group_labels);
+    let labels: Vec<usize> = vectors.iter().map(|v| nearest(&cents, v).map_or(0, |x| x.0)).collect();
+    let fresh = relabel(&labels);
+    // an exact count must survive the re-assignment: fall back to the groups' labels
+    match stop {
+        Stop::Count(k) if fresh.iter().max().map_or(0, |m| m + 1) != k.min(pooled.len()) => {
+            (0..vectors.len()).map(|i| group_labels[i / g]).collect::<Vec<_>>()
+        }
+        _ => fresh,
+    }
 }
 
 /// The vectors with the mean of the `core` vectors subtracted (each then L2-normalised): what
@@ -550,6 +589,20 @@ mod tests {
         assert_eq!(a.turns, b.turns);
         assert_eq!(a.centroids.len(), 2);
         assert_eq!(a.turns[0].start, 0.5);
+    }
+
+    #[test]
+    fn clustering_above_the_memory_cap_pools_neighbours() {
+        // 60 vectors of three voices in runs of 10, clustered with a cap of 16 items
+        let dirs = [[1.0f32, 0.05, 0.0], [0.0, 1.0, 0.05], [0.05, 0.0, 1.0]];
+        let voice = |i: usize| [0, 1, 2, 0, 1, 2][i / 10];
+        let v: Vec<Vec<f32>> = (0..60).map(|i| dirs[voice(i)].to_vec()).collect();
+        let truth = relabel(&(0..60).map(voice).collect::<Vec<_>>());
+        assert_eq!(bounded_agglomerative(&v, Stop::Threshold(0.7), 16), truth);
+        assert_eq!(bounded_agglomerative(&v, Stop::Count(3), 16), truth);
+        assert_eq!(bounded_agglomerative(&v, Stop::Count(2), 16).iter().max(), Some(&1));
+        // under the cap it is plain AHC
+        assert_eq!(bounded_agglomerative(&v, Stop::Threshold(0.7), 100), truth);
     }
 
     #[test]
