@@ -13,30 +13,9 @@ use serde_json::Value;
 /// Silence between turns, seconds.
 const GAP_S: f64 = 1.0;
 
-/// A composed two-speaker recording from public-domain fixtures: the LibriVox reader, JFK, the
-/// LibriVox reader again. Returns the WAV, the reference turns `(start, end, speaker)` and the
-/// reference text.
+/// The composed two-speaker recording ([`common::two_speaker_recording`]).
 fn two_speaker_meeting() -> (Vec<u8>, Vec<(f64, f64, usize)>, String) {
-    let parts = [
-        ("en_librivox_sense_0870", 0usize),
-        ("en_jfk", 1),
-        ("en_librivox_sense_0880", 0),
-    ];
-    let mut samples: Vec<f32> = Vec::new();
-    let mut turns = Vec::new();
-    let mut text = Vec::new();
-    for (i, (id, speaker)) in parts.iter().enumerate() {
-        if i > 0 {
-            samples.extend(std::iter::repeat_n(0.0, (GAP_S * 16000.0) as usize));
-        }
-        let (s, rate) = common::read_wav(&common::fixture(&format!("{id}.wav")));
-        assert_eq!(rate, 16000);
-        let start = samples.len() as f64 / 16000.0;
-        samples.extend(s);
-        turns.push((start, samples.len() as f64 / 16000.0, *speaker));
-        text.push(common::reference(id));
-    }
-    (common::wav_bytes(&samples, 16000), turns, text.join(" "))
+    common::two_speaker_recording(GAP_S)
 }
 
 fn client() -> reqwest::Client {
@@ -136,6 +115,10 @@ async fn check_outputs(s: &Server, id: &str, turns: &[(f64, f64, usize)], text: 
         labels[0], labels[2],
         "the reader's two turns are one speaker: {labels:?}\n{timeline}"
     );
+    assert_eq!(
+        labels[1], labels[3],
+        "JFK's two turns are one speaker: {labels:?}\n{timeline}"
+    );
     assert_ne!(labels[0], labels[1], "JFK is another speaker: {labels:?}\n{timeline}");
     // Turn boundaries: every segment lies within 1 s of a reference turn of its speaker.
     for g in segs {
@@ -167,8 +150,8 @@ async fn check_outputs(s: &Server, id: &str, turns: &[(f64, f64, usize)], text: 
     assert!(md.starts_with("# Meeting transcript"), "{md}");
     assert_eq!(
         md.matches("**SPEAKER\\_0").count(),
-        3,
-        "three paragraphs, one per turn: {md}"
+        4,
+        "four paragraphs, one per turn: {md}"
     );
 
     let (code, _, srt) = output(s, id, "subtitles.srt").await;

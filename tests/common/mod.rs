@@ -205,6 +205,35 @@ pub fn wav_bytes(samples: &[f32], rate: u32) -> Vec<u8> {
     cur.into_inner()
 }
 
+/// A composed two-speaker recording from public-domain fixtures: the LibriVox reader, JFK, the
+/// reader again (another sentence), JFK again, with `gap_s` of silence between turns. Each voice
+/// speaks for more than the 8 s below which diarization folds a cluster into its nearest
+/// neighbour (`DiarizeOptions::min_cluster_s`). Returns the WAV, the reference turns
+/// `(start, end, speaker)` and the reference text.
+pub fn two_speaker_recording(gap_s: f64) -> (Vec<u8>, Vec<(f64, f64, usize)>, String) {
+    let parts = [
+        ("en_librivox_sense_0870", 0usize),
+        ("en_jfk", 1),
+        ("en_librivox_sense_0880", 0),
+        ("en_jfk", 1),
+    ];
+    let mut samples: Vec<f32> = Vec::new();
+    let mut turns = Vec::new();
+    let mut text = Vec::new();
+    for (i, (id, speaker)) in parts.iter().enumerate() {
+        if i > 0 {
+            samples.extend(std::iter::repeat_n(0.0, (gap_s * 16000.0) as usize));
+        }
+        let (s, rate) = read_wav(&fixture(&format!("{id}.wav")));
+        assert_eq!(rate, 16000);
+        let start = samples.len() as f64 / 16000.0;
+        samples.extend(s);
+        turns.push((start, samples.len() as f64 / 16000.0, *speaker));
+        text.push(reference(id));
+    }
+    (wav_bytes(&samples, 16000), turns, text.join(" "))
+}
+
 /// Word error rate with the eval normalisation.
 pub fn wer(reference: &str, hyp: &str) -> f64 {
     asr_router::bench::wer::wer(reference, hyp)

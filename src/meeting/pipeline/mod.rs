@@ -19,8 +19,8 @@
 
 pub mod checkpoint;
 pub mod pieces;
-mod speakers;
-mod transcribe;
+pub mod speakers;
+pub mod transcribe;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +34,7 @@ use super::timeline::Timeline;
 use crate::audio::SAMPLE_RATE;
 use crate::config::{Config, ReviewMode};
 use crate::engine::Engines;
+use crate::engine::recognizer::EngineError;
 use crate::engine::scheduler::SchedError;
 use crate::engine::speaker::SpeakerEmbedder;
 use crate::engine::vad::{SileroModel, segmenter};
@@ -108,6 +109,48 @@ pub struct SpeechSpans {
     pub duration_s: f64,
     /// `[start, end)` seconds, in order.
     pub spans: Vec<(f64, f64)>,
+}
+
+impl SpeechSpans {
+    /// Runs the VAD over `samples` (16 kHz mono) and cuts speech at pauses of 300 ms, padded by
+    /// 100 ms, into spans of at most 20 s (the `segment` stage, and batch's `diarized_json`).
+    /// Blocking: call from a blocking thread.
+    pub fn detect(vad: &SileroModel, samples: &[f32]) -> Result<Self, EngineError> {
+        let probs = vad.stream().push(samples)?;
+        // the settings `bench diarize` measured DER with (docs/benchmarks.md): a low
+        // threshold keeps quiet far speakers
+        let cfg = segmenter::SegmenterConfig {
+            threshold: 0.25,
+            min_speech_ms: 250,
+            min_silence_ms: 300,
+            padding_ms: 100,
+            ..Default::default()
+        };
+        let sr = SAMPLE_RATE as f64;
+        let spans = segmenter::segments(&probs, &cfg)
+            .into_iter()
+            .map(|(s, e)| (s as f64 / sr, e.min(samples.len()) as f64 / sr))
+            .collect();
+        Ok(Self {
+            duration_s: samples.len() as f64 / sr,
+            spans,
+        })
+    }
+
+    /// The spans as sample ranges `[start, end)` within `len` samples.
+    pub fn sample_ranges(&self, len: usize) -> Vec<(usize, usize)> {
+        let sr = SAMPLE_RATE as f64;
+        self.spans
+            .iter()
+            .map(|&(a, b)| {
+                (
+                    ((a * sr).round() as usize).min(len),
+                    ((b * sr).round() as usize).min(len),
+                )
+            })
+            .filter(|(a, b)| b > a)
+            .collect()
+    }
 }
 
 /// What runs meeting stages: the engines, the reviewers and the summarizer.
@@ -227,25 +270,7 @@ impl MeetingPipeline {
         let vad = self.vad.clone();
         blocking(move || {
             let samples = read_wav(&stages_dir(&dir).join("audio.wav"))?;
-            let probs = vad
-                .stream()
-                .push(&samples)
-                .map_err(|e| PipelineError::Engine(SchedError::Engine(e)))?;
-            let cfg = segmenter::SegmenterConfig {
-                min_silence_ms: 300,
-                padding_ms: 100,
-                max_segment_s: 20.0,
-                ..Default::default()
-            };
-            let sr = SAMPLE_RATE as f64;
-            let spans = segmenter::segments(&probs, &cfg)
-                .into_iter()
-                .map(|(s, e)| (s as f64 / sr, e.min(samples.len()) as f64 / sr))
-                .collect();
-            let out = SpeechSpans {
-                duration_s: samples.len() as f64 / sr,
-                spans,
-            };
+            let out = SpeechSpans::detect(&vad, &samples).map_err(|e| PipelineError::Engine(SchedError::Engine(e)))?;
             write_json(&stages_dir(&dir).join("segment.json"), &out)
         })
         .await
