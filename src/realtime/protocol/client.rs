@@ -264,6 +264,7 @@ mod tests {
                         glossary: Patch::from_option(t.glossary.clone()),
                         glossary_id: Patch::from_option(t.glossary_id.clone()),
                         review: Patch::from_option(t.review),
+                        diarization: Patch::from_option(t.diarization),
                     }),
                     turn_detection,
                 }),

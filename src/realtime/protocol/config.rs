@@ -17,6 +17,7 @@
 //! The transcription settings also hold the second pass's extensions (`glossary`, `glossary_id`,
 //! `review`); [`TranscriptionConfig::review_fields`] hands them, with OpenAI's `keywords`, to
 //! the finalizer. `glossary_id` and `review` are echoed when set, the inline glossary never.
+//! The extension `diarization` (live speaker labels) is echoed when set.
 //!
 //! Invariants: both objects fit the official SDKs' session models (an unset optional field is
 //! omitted or `null` where the schema says so); an echoed beta transcription object sent back as
@@ -114,9 +115,18 @@ pub struct TranscriptionConfig {
     pub glossary_id: Option<String>,
     /// Extension `review`: which reviewers run (`None` ⇒ the server's default).
     pub review: Option<ReviewMode>,
+    /// Extension `diarization`: label each completed item with a speaker, kept consistent
+    /// across the session (`conversation.item.input_audio_transcription.segment` events).
+    /// `None` ⇒ off.
+    pub diarization: Option<bool>,
 }
 
 impl TranscriptionConfig {
+    /// Whether the session labels its items with speakers (the `diarization` extension).
+    pub fn diarization(&self) -> bool {
+        self.diarization == Some(true)
+    }
+
     /// The review these settings ask for, for [`crate::finalize::SecondPass::plan`]: the
     /// extensions, and OpenAI's `keywords` as terms without aliases.
     pub fn review_fields(&self) -> ReviewFields {
@@ -357,6 +367,9 @@ impl SessionConfig {
         }
         if let Some(r) = t.review {
             m.insert("review".into(), json!(r));
+        }
+        if let Some(d) = t.diarization {
+            m.insert("diarization".into(), json!(d));
         }
         Value::Object(m)
     }

@@ -384,6 +384,7 @@ fn parse_transcription(v: &Value, path: &str, ignored: &mut Vec<String>) -> PRes
             "glossary",
             "glossary_id",
             "review",
+            "diarization",
         ],
         path,
         ignored,
@@ -400,6 +401,7 @@ fn parse_transcription(v: &Value, path: &str, ignored: &mut Vec<String>) -> PRes
         review: patch_field(m, "review", path, |v, p| {
             parse_enum(v, p, parse_review, || REVIEW_MODES.to_vec())
         })?,
+        diarization: patch_field(m, "diarization", path, parse_bool)?,
     })
 }
 

@@ -436,6 +436,34 @@ impl ServerEvent {
         })
     }
 
+    /// `…input_audio_transcription.segment`: the speaker of `text`, from `start` to `end`
+    /// seconds into the item's audio (non-finite times are written as 0).
+    pub fn segment(
+        item_id: impl Into<String>,
+        id: impl Into<String>,
+        speaker: impl Into<String>,
+        start: f64,
+        end: f64,
+        text: impl Into<String>,
+    ) -> Self {
+        let secs = |t: f64| {
+            if t.is_finite() {
+                (t.max(0.0) * 1000.0).round() / 1000.0
+            } else {
+                0.0
+            }
+        };
+        Self::new(ServerEventBody::TranscriptionSegment {
+            item_id: item_id.into(),
+            content_index: 0,
+            id: id.into(),
+            speaker: speaker.into(),
+            start: secs(start),
+            end: secs(end),
+            text: text.into(),
+        })
+    }
+
     /// `…input_audio_transcription.failed`.
     pub fn failed(item_id: impl Into<String>, error: &ProtocolError) -> Self {
         Self::new(ServerEventBody::TranscriptionFailed {
@@ -545,6 +573,15 @@ mod tests {
         assert_eq!(v["edits"][0]["from"], "吗");
         assert_eq!(v["usage"]["seconds"], 0.0);
 
+        let ev = ServerEvent::segment("item_1", "seg_1", "B", 0.0, 1.4004, "Hello");
+        let v: Value = serde_json::from_str(&ev.to_json()).unwrap();
+        assert_eq!(
+            v,
+            json!({"event_id": ev.event_id, "type": "conversation.item.input_audio_transcription.segment",
+                   "item_id": "item_1", "content_index": 0, "id": "seg_1", "speaker": "B",
+                   "start": 0.0, "end": 1.4, "text": "Hello"})
+        );
+
         let v = serde_json::to_value(ServerEvent::committed("item_1", None)).unwrap();
         assert_eq!(v["previous_item_id"], Value::Null);
         assert_eq!(v["type"], "input_audio_buffer.committed");
@@ -606,6 +643,7 @@ mod tests {
             ServerEvent::delta("i", "x"),
             ServerEvent::completed("i", "x", 1.5),
             ServerEvent::committed("i", Some("h".into())),
+            ServerEvent::segment("i", "seg_1", "A", 0.0, 1.25, "x"),
             ServerEvent::cleared(),
             ServerEvent::error(&ProtocolError::missing("type")),
             ServerEvent::new(ServerEventBody::ConversationItemAdded {

@@ -22,7 +22,7 @@
 //! * reads the review extensions of `transcription` (`glossary`, `glossary_id`, `review`) like
 //!   any other field; an empty `glossary` or `glossary_id` means none. Whether a `glossary_id`
 //!   exists or `review: "llm"` can be served is the session's check (it knows the server), not
-//!   this module's.
+//!   this module's. So is whether `diarization: true` can be served (a speaker model installed).
 
 use serde::Serialize;
 
@@ -129,6 +129,9 @@ pub struct TranscriptionPatch {
     /// Extension `review`.
     #[serde(skip_serializing_if = "Patch::is_absent")]
     pub review: Patch<ReviewMode>,
+    /// Extension `diarization`.
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    pub diarization: Patch<bool>,
 }
 
 /// `turn_detection` object; each field is a [`Patch`] (`null` ⇒ default value).
@@ -354,6 +357,7 @@ fn apply_transcription(
                 .map(|s| non_empty(s.trim()))
                 .apply_to_flat(&mut cfg.glossary_id);
             t.review.clone().apply_to(&mut cfg.review);
+            t.diarization.clone().apply_to(&mut cfg.diarization);
         }
     }
     Ok(())
@@ -972,6 +976,73 @@ mod tests {
         assert_eq!(
             e.message,
             "Invalid value: 'all'. Supported values are: 'none', 'glossary', and 'llm'."
+        );
+    }
+
+    #[test]
+    fn the_diarization_extension_parses_applies_and_echoes_in_both_dialects() {
+        let mut c = SessionConfig::default();
+        assert!(!c.transcription.diarization());
+        apply_ga(
+            &mut c,
+            json!({"type":"transcription","audio":{"input":{"transcription":{"diarization":true}}}}),
+        )
+        .unwrap();
+        assert!(c.transcription.diarization());
+        let echoed = &c.to_ga_json("s", 0)["audio"]["input"]["transcription"];
+        assert_eq!(echoed["diarization"], true);
+        assert_eq!(c.to_beta_json("s", 0)["input_audio_transcription"]["diarization"], true);
+        // an update without it keeps it; false and null turn it off; `transcription: null` too
+        apply_ga(
+            &mut c,
+            json!({"type":"transcription","audio":{"input":{"transcription":{"language":"en"}}}}),
+        )
+        .unwrap();
+        assert!(c.transcription.diarization());
+        let p = beta_patch(
+            r#"{"type":"transcription_session.update","session":{"input_audio_transcription":{"diarization":false}}}"#,
+        );
+        c.apply_beta_update(&p).unwrap();
+        assert!(!c.transcription.diarization());
+        assert_eq!(
+            c.to_ga_json("s", 0)["audio"]["input"]["transcription"]["diarization"],
+            false
+        );
+        let p = beta_patch(
+            r#"{"type":"transcription_session.update","session":{"input_audio_transcription":{"diarization":true}}}"#,
+        );
+        c.apply_beta_update(&p).unwrap();
+        assert!(c.transcription.diarization());
+        apply_ga(
+            &mut c,
+            json!({"type":"transcription","audio":{"input":{"transcription":null}}}),
+        )
+        .unwrap();
+        assert_eq!(c.transcription.diarization, None);
+        assert!(
+            c.to_ga_json("s", 0)["audio"]["input"]["transcription"]
+                .get("diarization")
+                .is_none()
+        );
+        // not a boolean: the full path, in the update's dialect
+        let e = apply_ga(
+            &mut c,
+            json!({"type":"transcription","audio":{"input":{"transcription":{"diarization":"yes"}}}}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            (
+                ErrorCode::InvalidType,
+                Some("session.audio.input.transcription.diarization")
+            )
+        );
+        let e = parse_err(
+            r#"{"type":"transcription_session.update","session":{"input_audio_transcription":{"diarization":1}}}"#,
+        );
+        assert_eq!(
+            e.param.as_deref(),
+            Some("session.input_audio_transcription.diarization")
         );
     }
 }

@@ -20,9 +20,9 @@
 //!   can only follow it.
 //! * **A refused update changes nothing.** An unknown model, a non-English language on the
 //!   English-only model, an input format the decoder cannot read, or a review the server cannot
-//!   do (a `glossary_id` that names no usable glossary, `review: "llm"` without an LLM reviewer)
-//!   is answered with an `error` (param named, event id echoed) and the configuration, its
-//!   review plan, decoder and VAD stay as they were.
+//!   do (a `glossary_id` that names no usable glossary, `review: "llm"` without an LLM reviewer,
+//!   `diarization: true` without a speaker model) is answered with an `error` (param named,
+//!   event id echoed) and the configuration, its review plan, decoder and VAD stay as they were.
 //! * **One review per configuration.** Every accepted update rebuilds the session's review plan;
 //!   partials go through its deterministic reviewers before the stabiliser (so live deltas carry
 //!   corrected terms and stay append-only), and each final job carries the plan in force when
@@ -46,6 +46,7 @@ use tokio::sync::mpsc;
 use super::SessionParams;
 use super::finals::FinalJob;
 use super::outbound::Outbound;
+use super::speakers;
 use super::turns::{FinalAudio, RATE, SpeechDetector, TurnEvent, Turns, VadSettings};
 use crate::batch::request::check_languages;
 use crate::config::FinalWindow;
@@ -172,6 +173,14 @@ impl Session {
                     review_plan(&ctx, &cfg).unwrap_or_else(|_| ReviewPlan::none()),
                     Some(err),
                 )
+            }
+        };
+        // Live speakers need a speaker model: without one the preset's `diarization` is dropped.
+        let refused_preset = match speakers::check_available(&cfg, ctx.engines.speaker.is_some(), params.beta) {
+            Ok(()) => refused_preset,
+            Err(e) => {
+                cfg.transcription.diarization = None;
+                refused_preset.or(Some(e))
             }
         };
         let expires_at = crate::ids::now_s() + ctx.limits.max_session_s;
@@ -351,6 +360,9 @@ impl Session {
                 .with_param("session.audio.input.format")
                 .with_event_id(event_id);
             return self.error(e).await;
+        }
+        if let Err(e) = speakers::check_available(&next, self.ctx.engines.speaker.is_some(), beta_reply) {
+            return self.error(e.with_event_id(event_id)).await;
         }
         let review = match review_plan(&self.ctx, &next) {
             Ok(plan) => plan,
@@ -540,6 +552,7 @@ impl Session {
             fallback,
             review: self.review.clone(),
             stopped_at: Instant::now(),
+            diarize: self.cfg.transcription.diarization(),
         }
     }
 }

@@ -7,10 +7,14 @@
 //! to its engine at once ([`decode_final`]: a failing engine falls back), so finals of a session
 //! decode side by side; it then reviews them ([`SecondPass::review`], with the session's earlier
 //! reviewed finals as context and the realtime budget) one at a time in commit order, and
-//! reports each with [`report_final`].
+//! reports each with [`report_final`]. When the item was committed with `diarization` on (and
+//! the server has a speaker model), its audio is embedded beside its decode (on a blocking
+//! thread) and assigned a speaker in commit order, just before it is reported
+//! ([`super::speakers`]).
 //!
 //! ```text
-//!   job ─► decode_final (concurrent) ─► in commit order ─► review (one at a time) ─► report
+//!   job ─► decode_final (concurrent) ─► in commit order ─► review (one at a time) ─► speaker ─► report
+//!      └─► embed (blocking thread, diarization only) ┘
 //! ```
 //!
 //! # Invariants
@@ -24,6 +28,11 @@
 //!   beyond what its partials said, unless one of its deltas was dropped or the final disagrees
 //!   with them) is queued, as a must-deliver event, right before its `completed`, on the same
 //!   ordered queue as every other event of the session.
+//! * **Per item, in this order**: its last delta, then (diarization) its one `…segment` event
+//!   (`speaker`, `start` 0 and `end` the item's length in seconds of its audio, `text` the
+//!   reviewed transcript), then `completed` (with the extension `speaker`, the same label). An
+//!   item whose transcript is empty, whose decode failed or whose embedding failed gets no
+//!   segment. Speakers are assigned in commit order, so labels follow first appearance.
 //! * **`completed` carries the reviewed text**; when a review ran (`review` is not `none`), the
 //!   extensions `raw_transcript` (the recognizer's text) and `edits` (the audit trail, as in
 //!   REST's `verbose_json`) ride on it.
@@ -47,10 +56,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::outbound::Outbound;
+use super::speakers::{self, ItemSpeaker, SessionSpeakers, SpeakerError};
 use super::turns::{FinalAudio, RATE};
 use crate::config::ReviewMode;
 use crate::engine::recognizer::{DecodeOptions, Utterance};
 use crate::engine::scheduler::{EngineHandle, SchedError};
+use crate::engine::speaker::SpeakerEmbedder;
 use crate::finalize::{FinalDecode, ReviewPlan, Reviewed, SecondPass, decode_final};
 use crate::realtime::protocol::{CompletedExtras, ErrorCode, ProtocolError, ServerEvent};
 
@@ -74,6 +85,8 @@ pub struct FinalJob {
     pub review: ReviewPlan,
     /// When the item was committed (for `latency_ms`).
     pub stopped_at: Instant,
+    /// The session's `diarization` when the item was committed: label it with a speaker.
+    pub diarize: bool,
 }
 
 /// A final's outcome, decoded and (when it decoded) reviewed.
@@ -81,29 +94,47 @@ pub type FinalOutcome = Result<(FinalDecode, Reviewed), SchedError>;
 
 type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-/// Starts a session's finalizer, reviewing with `second` and reporting to `out`; returns the
-/// sender of its jobs and its task. The task ends once the sender is dropped and every accepted
-/// job is reported.
-pub fn spawn(out: Arc<Outbound>, second: Arc<SecondPass>) -> (mpsc::Sender<FinalJob>, JoinHandle<()>) {
+/// An item's speaker embedding (`None`: not asked for).
+type Embedding = Option<Result<Vec<f32>, SpeakerError>>;
+
+/// Starts a session's finalizer, reviewing with `second`, labelling speakers with `speaker`
+/// (the server's embedder, if any) and reporting to `out`; returns the sender of its jobs and
+/// its task. The task ends once the sender is dropped and every accepted job is reported.
+pub fn spawn(
+    out: Arc<Outbound>,
+    second: Arc<SecondPass>,
+    speaker: Option<Arc<dyn SpeakerEmbedder>>,
+) -> (mpsc::Sender<FinalJob>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(FINALS_IN_FLIGHT);
-    (tx, tokio::spawn(finalize_loop(rx, out, second)))
+    let speakers = speaker.map(SessionSpeakers::new);
+    (tx, tokio::spawn(finalize_loop(rx, out, second, speakers)))
 }
 
-/// Decodes finals concurrently, reviews and reports them in commit order; ends when the session
-/// has dropped its sender and every accepted final is reported.
-pub async fn finalize_loop(mut jobs: mpsc::Receiver<FinalJob>, out: Arc<Outbound>, second: Arc<SecondPass>) {
+/// Decodes finals concurrently, reviews and reports them in commit order, labelling the items of
+/// `diarize` jobs with `speakers`; ends when the session has dropped its sender and every
+/// accepted final is reported.
+pub async fn finalize_loop(
+    mut jobs: mpsc::Receiver<FinalJob>,
+    out: Arc<Outbound>,
+    second: Arc<SecondPass>,
+    mut speakers: Option<SessionSpeakers>,
+) {
     let mut decoding = FuturesOrdered::new();
     // decoded in commit order, waiting for the review in progress
-    let mut decoded: VecDeque<(FinalJob, Result<FinalDecode, SchedError>)> = VecDeque::new();
-    let mut reviewing: Option<Pending<(FinalJob, FinalOutcome)>> = None;
+    let mut decoded: VecDeque<(FinalJob, Result<FinalDecode, SchedError>, Embedding)> = VecDeque::new();
+    let mut reviewing: Option<Pending<(FinalJob, FinalOutcome, Embedding)>> = None;
     let mut previous: VecDeque<String> = VecDeque::new();
     let mut open = true;
     loop {
         if reviewing.is_none()
-            && let Some((job, r)) = decoded.pop_front()
+            && let Some((job, r, embedding)) = decoded.pop_front()
         {
             let context: Vec<String> = previous.iter().cloned().collect();
-            reviewing = Some(Box::pin(review_final(second.clone(), job, r, context)));
+            let review = review_final(second.clone(), job, r, context);
+            reviewing = Some(Box::pin(async move {
+                let (job, outcome) = review.await;
+                (job, outcome, embedding)
+            }));
         }
         if !open && decoding.is_empty() && reviewing.is_none() {
             break;
@@ -112,14 +143,23 @@ pub async fn finalize_loop(mut jobs: mpsc::Receiver<FinalJob>, out: Arc<Outbound
             job = jobs.recv(), if open => {
                 let Some(job) = job else { open = false; continue };
                 let stats = second.stats().clone();
+                let embedder = speakers.as_ref().filter(|_| job.diarize).map(SessionSpeakers::embedder);
                 decoding.push_back(async move {
                     let utt = Utterance { samples: job.audio.samples.clone(), options: job.options.clone() };
-                    let r = decode_final(&job.engine, job.fallback.as_ref(), utt, false, &stats).await;
-                    (job, r)
+                    let samples = job.audio.samples.clone();
+                    let embedding = async move {
+                        match embedder {
+                            Some(e) => Some(speakers::embed(e, samples).await),
+                            None => None,
+                        }
+                    };
+                    let decode = decode_final(&job.engine, job.fallback.as_ref(), utt, false, &stats);
+                    let (r, embedding) = tokio::join!(decode, embedding);
+                    (job, r, embedding)
                 });
             }
             Some(d) = decoding.next(), if !decoding.is_empty() => decoded.push_back(d),
-            (job, outcome) = async {
+            (job, outcome, embedding) = async {
                 match reviewing.as_mut() {
                     Some(f) => f.await,
                     None => std::future::pending().await,
@@ -134,7 +174,8 @@ pub async fn finalize_loop(mut jobs: mpsc::Receiver<FinalJob>, out: Arc<Outbound
                         previous.pop_front();
                     }
                 }
-                report_final(job, outcome, &out).await;
+                let speaker = item_speaker(speakers.as_mut(), &job, &outcome, embedding);
+                report_final(job, outcome, speaker, &out).await;
             }
         }
     }
@@ -163,8 +204,33 @@ async fn review_final(
     (job, outcome)
 }
 
-/// Sends the outcome of one final: the last delta and `completed`, or `failed`.
-pub async fn report_final(job: FinalJob, outcome: FinalOutcome, out: &Outbound) {
+/// The speaker of a reported item (commit order): its embedding assigned to the session's
+/// speakers, when it has one and a non-empty transcript.
+fn item_speaker(
+    speakers: Option<&mut SessionSpeakers>,
+    job: &FinalJob,
+    outcome: &FinalOutcome,
+    embedding: Embedding,
+) -> Option<ItemSpeaker> {
+    let (Some(s), Some(embedding), Ok((_, reviewed))) = (speakers, embedding, outcome) else {
+        return None;
+    };
+    if reviewed.text.trim().is_empty() {
+        return None;
+    }
+    let seconds = job.audio.samples.len() as f32 / RATE as f32;
+    match embedding.and_then(|e| s.assign(&e, seconds)) {
+        Ok(speaker) => Some(speaker),
+        Err(e) => {
+            tracing::warn!(item = %job.audio.item, error = %e, "item sent without a speaker");
+            None
+        }
+    }
+}
+
+/// Sends the outcome of one final: the last delta, the speaker's `segment` (when it has one)
+/// and `completed`, or `failed`.
+pub async fn report_final(job: FinalJob, outcome: FinalOutcome, speaker: Option<ItemSpeaker>, out: &Outbound) {
     let FinalJob {
         audio: mut a,
         review,
@@ -180,12 +246,25 @@ pub async fn report_final(job: FinalJob, outcome: FinalOutcome, out: &Outbound) 
                 out.send(ServerEvent::delta(&a.item, delta)).await;
             }
             let ran = review.mode() != ReviewMode::None;
+            if let Some(s) = &speaker {
+                let text = reviewed.text.clone();
+                out.send(ServerEvent::segment(
+                    &a.item,
+                    &s.segment_id,
+                    &s.label,
+                    0.0,
+                    seconds,
+                    text,
+                ))
+                .await;
+            }
             let extras = CompletedExtras {
                 language: d.hypothesis.language.clone(),
                 latency_ms: Some(stopped_at.elapsed().as_millis() as u64),
                 processing_ms: d.hypothesis.compute_s.map(|s| s * 1000.0),
                 edits: ran.then(|| crate::finalize::edits_json(&reviewed.raw, &reviewed.edits)),
                 raw_transcript: ran.then_some(reviewed.raw),
+                speaker: speaker.map(|s| s.label),
                 ..Default::default()
             };
             out.send(ServerEvent::completed_with(&a.item, reviewed.text, seconds, extras))
@@ -310,6 +389,7 @@ pub(crate) mod tests {
             fallback: None,
             review: ReviewPlan::none(),
             stopped_at: Instant::now(),
+            diarize: false,
         }
     }
 
@@ -353,7 +433,7 @@ pub(crate) mod tests {
     /// all, and returns every event it queued.
     async fn run_jobs(jobs: impl IntoIterator<Item = FinalJob>, second: Arc<SecondPass>) -> Vec<serde_json::Value> {
         let (out, mut rx) = Outbound::channel(8);
-        let (tx, task) = spawn(out, second);
+        let (tx, task) = spawn(out, second, None);
         for j in jobs {
             tx.send(j).await.unwrap();
         }
@@ -371,7 +451,7 @@ pub(crate) mod tests {
         };
         let r = decode_final(&j.engine, None, utt, false, second.stats()).await;
         let (j, outcome) = review_final(second, j, r, Vec::new()).await;
-        report_final(j, outcome, out).await;
+        report_final(j, outcome, None, out).await;
     }
 
     #[tokio::test]
@@ -401,6 +481,130 @@ pub(crate) mod tests {
             assert_eq!(e["language"], "en");
         }
         assert_eq!(events[1]["usage"]["seconds"], 0.125);
+    }
+
+    /// A job of `len` samples whose audio is the "voice" `voice` of the stand-in embedder.
+    fn voiced(item: &str, len: usize, voice: usize, engine: &EngineHandle) -> FinalJob {
+        let mut j = job(item, len, engine);
+        j.audio.samples = vec![voice as f32 / 10.0; len].into();
+        j.diarize = true;
+        j
+    }
+
+    #[tokio::test]
+    async fn diarized_items_get_a_segment_before_completed_with_labels_stable_in_commit_order() {
+        use crate::realtime::session::speakers::tests::ToneEmbedder;
+        // 2 s, 1.5 s, 2.5 s, 1.25 s and 3 s items; the first answers last
+        let stub = StubRecognizer::new(&[
+            (32_000, Script::Text("reader one", 300 * MS)),
+            (24_000, Script::Text("jfk", 10 * MS)),
+            (40_000, Script::Text("reader two", 10 * MS)),
+            (20_000, Script::Text("", MS)),
+            (48_000, Script::Text("not labelled", MS)),
+        ]);
+        let engine = stub.spawn(3);
+        let mut off = voiced("item_5", 48_000, 1, &engine);
+        off.diarize = false;
+        let jobs = [
+            voiced("item_1", 32_000, 1, &engine),
+            voiced("item_2", 24_000, 0, &engine),
+            voiced("item_3", 40_000, 1, &engine),
+            voiced("item_4", 20_000, 2, &engine),
+            off,
+        ];
+        let (out, mut rx) = Outbound::channel(8);
+        let (tx, task) = spawn(out, second_pass(), Some(Arc::new(ToneEmbedder)));
+        for j in jobs {
+            tx.send(j).await.unwrap();
+        }
+        drop(tx);
+        task.await.unwrap();
+        let events = drain(&mut rx);
+        let seq: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| {
+                let t = e["type"].as_str().unwrap();
+                (t.rsplit('.').next().unwrap(), e["item_id"].as_str().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            seq,
+            [
+                ("delta", "item_1"),
+                ("segment", "item_1"),
+                ("completed", "item_1"),
+                ("delta", "item_2"),
+                ("segment", "item_2"),
+                ("completed", "item_2"),
+                ("delta", "item_3"),
+                ("segment", "item_3"),
+                ("completed", "item_3"),
+                ("completed", "item_4"),
+                ("delta", "item_5"),
+                ("completed", "item_5"),
+            ],
+            "an empty transcript gets no segment, nor an item committed with diarization off"
+        );
+        let segments: Vec<&serde_json::Value> = events
+            .iter()
+            .filter(|e| e["type"] == "conversation.item.input_audio_transcription.segment")
+            .collect();
+        let got: Vec<(&str, &str, f64, f64, &str)> = segments
+            .iter()
+            .map(|e| {
+                (
+                    e["id"].as_str().unwrap(),
+                    e["speaker"].as_str().unwrap(),
+                    e["start"].as_f64().unwrap(),
+                    e["end"].as_f64().unwrap(),
+                    e["text"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("seg_1", "A", 0.0, 2.0, "reader one"),
+                ("seg_2", "B", 0.0, 1.5, "jfk"),
+                ("seg_3", "A", 0.0, 2.5, "reader two"),
+            ]
+        );
+        assert!(segments.iter().all(|e| e["content_index"] == 0));
+        let done = completed(&events);
+        let speakers: Vec<Option<&str>> = done.iter().map(|e| e["speaker"].as_str()).collect();
+        assert_eq!(speakers, [Some("A"), Some("B"), Some("A"), None, None]);
+    }
+
+    #[tokio::test]
+    async fn an_item_the_embedder_refuses_is_reported_without_a_speaker() {
+        use crate::realtime::session::speakers::tests::ToneEmbedder;
+        let stub = StubRecognizer::new(&[
+            (16_000, Script::Text("odd voice", MS)),
+            (32_000, Script::Text("fine", MS)),
+        ]);
+        let engine = stub.spawn(1);
+        // voice 7 is no voice of the stand-in: it refuses the audio
+        let jobs = [
+            voiced("item_1", 16_000, 7, &engine),
+            voiced("item_2", 32_000, 0, &engine),
+        ];
+        let (out, mut rx) = Outbound::channel(8);
+        let (tx, task) = spawn(out, second_pass(), Some(Arc::new(ToneEmbedder)));
+        for j in jobs {
+            tx.send(j).await.unwrap();
+        }
+        drop(tx);
+        task.await.unwrap();
+        let events = drain(&mut rx);
+        let done = completed(&events);
+        assert_eq!(done[0]["transcript"], "odd voice");
+        assert!(done[0].get("speaker").is_none());
+        assert_eq!(done[1]["speaker"], "A", "the first labelled item is A");
+        let segments = events
+            .iter()
+            .filter(|e| e["type"] == "conversation.item.input_audio_transcription.segment")
+            .count();
+        assert_eq!(segments, 1);
     }
 
     #[tokio::test]

@@ -12,6 +12,8 @@
 //! * [`turns`]: the turn engine (buffer, VAD, open item, commit/clear, partial pacing) as plain
 //!   [`turns::TurnEvent`]s, unit-tested with a scripted VAD;
 //! * [`finals`]: final jobs decoded concurrently and reported in commit order;
+//! * [`speakers`]: live speaker labels (the `diarization` extension): embedding and online
+//!   assignment to the session's speakers;
 //! * [`events`]: client events into configuration and turns, turn events onto the wire.
 //!
 //! # Invariants
@@ -31,6 +33,7 @@
 pub mod events;
 pub mod finals;
 pub mod outbound;
+pub mod speakers;
 pub mod turns;
 
 use std::sync::Arc;
@@ -174,7 +177,7 @@ pub async fn run(socket: WebSocket, ctx: Arc<SessionContext>, params: SessionPar
     let (sink, mut stream) = socket.split();
     let (out, queue) = Outbound::channel(ctx.limits.outbound_queue);
     let writer = tokio::spawn(outbound::write_loop(sink, queue));
-    let (finals_tx, finalizer) = finals::spawn(out.clone(), ctx.second.clone());
+    let (finals_tx, finalizer) = finals::spawn(out.clone(), ctx.second.clone(), ctx.engines.speaker.clone());
     let (ptx, mut prx) = mpsc::channel::<PartialDone>(16);
 
     let mut s = Session::new(ctx.clone(), params, out.clone(), finals_tx, ptx);
@@ -288,7 +291,7 @@ mod tests {
         ]);
         let engine = stub.spawn(2);
         let (out, mut rx) = Outbound::channel(8);
-        let (finals_tx, finalizer) = finals::spawn(out.clone(), second_pass());
+        let (finals_tx, finalizer) = finals::spawn(out.clone(), second_pass(), None);
         for ev in events {
             if let Some(wire) = events::wire_event(&ev) {
                 out.send(wire).await;
@@ -300,6 +303,7 @@ mod tests {
                     fallback: None,
                     review: crate::finalize::ReviewPlan::none(),
                     stopped_at: Instant::now(),
+                    diarize: false,
                 };
                 finals_tx.send(job).await.unwrap();
             }
@@ -343,7 +347,7 @@ mod tests {
         ]);
         let engine = stub.spawn(1);
         let (out, mut rx) = Outbound::channel(8);
-        let (finals_tx, finalizer) = finals::spawn(out.clone(), second_pass());
+        let (finals_tx, finalizer) = finals::spawn(out.clone(), second_pass(), None);
         finals_tx.send(job("item_1", 1000, &engine)).await.unwrap();
         finals_tx.send(job("item_2", 2000, &engine)).await.unwrap();
         drop(finals_tx);
