@@ -82,6 +82,17 @@ async fn output(s: &Server, id: &str, name: &str) -> (u16, String, String) {
     (status, ct, r.text().await.unwrap())
 }
 
+/// Every stage of the pipeline recorded done, once each, in order.
+fn assert_stages_once(job: &Value) {
+    let stages: Vec<&str> = job["stages_done"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(stages, asr_router::meeting::STAGES, "{job}");
+}
+
 fn finished(job: &Value) -> bool {
     matches!(job["status"].as_str(), Some("completed" | "failed" | "cancelled"))
 }
@@ -193,24 +204,7 @@ async fn a_meeting_goes_in_and_five_outputs_come_out() {
     let job = poll(&s, &id, Duration::from_secs(600), finished).await;
     assert_eq!(job["status"], "completed", "{job}");
     assert_eq!(job["progress"].as_f64(), Some(1.0), "{job}");
-    let stages: Vec<&str> = job["stages_done"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    assert_eq!(
-        stages,
-        [
-            "decode",
-            "segment",
-            "embed",
-            "cluster",
-            "transcribe",
-            "review",
-            "outputs"
-        ]
-    );
+    assert_stages_once(&job);
     assert_eq!(job["timings"].as_object().unwrap().len(), 7, "{job}");
     assert_eq!(job["outputs"].as_array().unwrap().len(), 5, "{job}");
     check_outputs(&s, &id, &turns, &text).await;
@@ -320,25 +314,7 @@ async fn a_job_survives_kill_9_and_completes_once_after_a_restart() {
     let second = Server::start_in(dir.clone(), "", &[]);
     let job = poll(&second, &id, Duration::from_secs(600), finished).await;
     assert_eq!(job["status"], "completed", "{job}\n{}", second.log());
-    let stages: Vec<&str> = job["stages_done"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    assert_eq!(
-        stages,
-        [
-            "decode",
-            "segment",
-            "embed",
-            "cluster",
-            "transcribe",
-            "review",
-            "outputs"
-        ],
-        "each stage once"
-    );
+    assert_stages_once(&job);
     assert_eq!(job["attempts"], 2, "the crashed run and the resumed one: {job}");
     assert!(
         second.log().contains("queued again"),
