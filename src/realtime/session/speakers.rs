@@ -29,8 +29,9 @@
 //! * **Never on the async runtime**: the embedder is synchronous and CPU-bound; [`embed`] runs it
 //!   with `spawn_blocking`. Assigning is a few dot products and runs inline.
 //! * **Refused when it cannot be served**: without a speaker model, an update asking for
-//!   `diarization: true` is refused by [`check_available`] with an `invalid_value` error naming
-//!   the param, and the configuration stays as it was.
+//!   `diarization: true` is refused by [`check_available`] with an `invalid_request_error` of
+//!   code [`MODEL_MISSING`] (as REST's `diarized_json`) naming the param, and the configuration
+//!   stays as it was.
 
 use std::sync::Arc;
 
@@ -72,6 +73,9 @@ pub fn speaker_label(i: usize) -> String {
     out.iter().rev().collect()
 }
 
+/// The error code of a `diarization` the server cannot serve (as REST's `diarized_json`).
+pub const MODEL_MISSING: &str = "speaker_model_missing";
+
 /// Refuses a configuration asking for `diarization: true` when the server has no speaker model
 /// (`available` false); the error names the param in the update's dialect.
 pub fn check_available(cfg: &SessionConfig, available: bool, beta: bool) -> Result<(), ProtocolError> {
@@ -84,9 +88,9 @@ pub fn check_available(cfg: &SessionConfig, available: bool, beta: bool) -> Resu
         "session.audio.input.transcription.diarization"
     };
     Err(ProtocolError::new(
-        ErrorCode::InvalidValue,
+        ErrorCode::Other(MODEL_MISSING.into()),
         format!(
-            "Invalid value: true. Live speaker labels ('diarization') need a speaker model, and none is \
+            "Live speaker labels ('diarization') need a speaker model, and none is \
              installed on this server (<models>/{}; scripts/fetch-models installs it). Set 'diarization' \
              to false or leave it out.",
             crate::engine::SPEAKER_MODEL
@@ -289,7 +293,7 @@ pub(crate) mod tests {
         c.transcription.diarization = Some(true);
         assert!(check_available(&c, true, false).is_ok());
         let e = check_available(&c, false, false).unwrap_err();
-        assert_eq!(e.code, ErrorCode::InvalidValue);
+        assert_eq!(e.code, ErrorCode::Other(MODEL_MISSING.into()));
         assert_eq!(
             e.param.as_deref(),
             Some("session.audio.input.transcription.diarization")
