@@ -41,7 +41,8 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     let ended = rt.block_on(asr_router::http::serve(state))?;
     if let Some(m) = &meetings {
         // The shutdown token is cancelled by now: running meeting stages are handed back.
-        let _ = rt.block_on(tokio::time::timeout(std::time::Duration::from_secs(10), m.join()));
+        // (the timer is created inside the runtime: `timeout` needs its reactor)
+        let _ = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(10), m.join()).await });
     }
     if ended == asr_router::http::Shutdown::DeadlinePassed {
         // An engine thread may be inside a native model run: a normal exit would run the C++
