@@ -112,6 +112,40 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 413 for a multipart upload past `limit` bytes.
+    pub fn upload_too_large(limit: impl std::fmt::Display) -> Self {
+        Self::too_large(format!("Maximum content size limit ({limit} bytes) exceeded."))
+    }
+
+    /// 400 for a body that is not `multipart/form-data`.
+    pub fn not_multipart(e: axum::extract::multipart::MultipartRejection) -> Self {
+        Self::invalid(
+            format!("Expected a multipart/form-data body: {e}"),
+            None,
+            Some("invalid_request"),
+        )
+    }
+
+    /// A multipart body that failed while being read: 413 when it ran past `limit` bytes, else
+    /// 400 naming the field being read (`param`).
+    pub fn multipart(
+        e: axum::extract::multipart::MultipartError,
+        limit: impl std::fmt::Display,
+        param: Option<&str>,
+    ) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::upload_too_large(limit)
+        } else {
+            Self::invalid(
+                format!("Malformed multipart body: {}", e.body_text()),
+                param,
+                Some("invalid_request"),
+            )
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (self.status, axum::Json(self.body())).into_response();

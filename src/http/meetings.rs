@@ -98,30 +98,13 @@ async fn read_form(
     mp: Result<Multipart, MultipartRejection>,
     dir: &Path,
 ) -> Result<MeetingParams, ApiError> {
-    let mut mp = mp.map_err(|e| {
-        ApiError::invalid(
-            format!("Expected a multipart/form-data body: {e}"),
-            None,
-            Some("invalid_request"),
-        )
-    })?;
+    let mut mp = mp.map_err(ApiError::not_multipart)?;
     let limit = st.cfg.meeting.max_upload_bytes;
     let mut written: u64 = 0;
     let mut p = MeetingParams::default();
     let mut names: Vec<String> = Vec::new();
     let mut refs: Vec<String> = Vec::new();
-    let malformed = |e: axum::extract::multipart::MultipartError, param: Option<&str>| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(format!("Maximum content size limit ({limit} bytes) exceeded."))
-        } else {
-            ApiError::invalid(
-                format!("Malformed multipart body: {}", e.body_text()),
-                param,
-                Some("invalid_request"),
-            )
-        }
-    };
-    while let Some(mut field) = mp.next_field().await.map_err(|e| malformed(e, None))? {
+    while let Some(mut field) = mp.next_field().await.map_err(|e| ApiError::multipart(e, limit, None))? {
         let name = field.name().unwrap_or_default().to_string();
         let filename = field.file_name().map(str::to_string);
         let is_ref = matches!(name.as_str(), "known_speaker_references[]" | "known_speaker_references");
@@ -138,12 +121,14 @@ async fn read_form(
             let mut f = tokio::fs::File::create(&path)
                 .await
                 .map_err(|e| ApiError::internal(e.to_string()))?;
-            while let Some(chunk) = field.chunk().await.map_err(|e| malformed(e, Some(&name)))? {
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| ApiError::multipart(e, limit, Some(&name)))?
+            {
                 written += chunk.len() as u64;
                 if written > limit {
-                    return Err(ApiError::too_large(format!(
-                        "Maximum content size limit ({limit} bytes) exceeded."
-                    )));
+                    return Err(ApiError::upload_too_large(limit));
                 }
                 f.write_all(&chunk)
                     .await
@@ -157,12 +142,13 @@ async fn read_form(
             }
             continue;
         }
-        let data = field.bytes().await.map_err(|e| malformed(e, Some(&name)))?;
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::multipart(e, limit, Some(&name)))?;
         written += data.len() as u64;
         if written > limit {
-            return Err(ApiError::too_large(format!(
-                "Maximum content size limit ({limit} bytes) exceeded."
-            )));
+            return Err(ApiError::upload_too_large(limit));
         }
         let text = String::from_utf8_lossy(&data).trim().to_string();
         let count = |param: &'static str| -> Result<Option<usize>, ApiError> {
@@ -306,8 +292,9 @@ pub async fn list(
     }
     let page = svc.list(q.after.as_deref(), limit + 1).await?;
     let has_more = page.len() > limit;
-    let data: Vec<serde_json::Value> = page.iter().take(limit).map(|j| svc.describe(j)).collect();
-    let last = page.get(..limit.min(page.len())).and_then(|p| p.last()).map(|j| j.id.clone());
+    let shown = &page[..limit.min(page.len())];
+    let data: Vec<serde_json::Value> = shown.iter().map(|j| svc.describe(j)).collect();
+    let last = shown.last().map(|j| j.id.clone());
     Ok(axum::Json(serde_json::json!({
         "object": "list",
         "data": data,

@@ -27,48 +27,22 @@ async fn read_form(
     st: &Shared,
     mp: Result<Multipart, MultipartRejection>,
 ) -> Result<(TranscriptionParams, Bytes), ApiError> {
-    let mut mp = mp.map_err(|e| {
-        ApiError::invalid(
-            format!("Expected a multipart/form-data body: {e}"),
-            None,
-            Some("invalid_request"),
-        )
-    })?;
+    let mut mp = mp.map_err(ApiError::not_multipart)?;
     let mut form = TranscriptionParams::default();
     let mut file = Bytes::new();
     let limit = st.cfg.batch.max_upload_bytes;
-    let too_big = || ApiError::too_large(format!("Maximum content size limit ({limit} bytes) exceeded."));
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
-            Err(e) => {
-                return Err(ApiError::invalid(
-                    format!("Malformed multipart body: {}", e.body_text()),
-                    None,
-                    Some("invalid_request"),
-                ));
-            }
-        };
+    while let Some(field) = mp.next_field().await.map_err(|e| ApiError::multipart(e, limit, None))? {
         let name = field.name().unwrap_or_default().to_string();
         let filename = field.file_name().map(str::to_string);
-        let data = match field.bytes().await {
-            Ok(b) => b,
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
-            Err(e) => {
-                return Err(ApiError::invalid(
-                    format!("Malformed multipart body: {}", e.body_text()),
-                    Some(&name),
-                    Some("invalid_request"),
-                ));
-            }
-        };
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::multipart(e, limit, Some(&name)))?;
         let text = || String::from_utf8_lossy(&data).trim().to_string();
         match name.as_str() {
             "file" => {
                 if data.len() > limit {
-                    return Err(too_big());
+                    return Err(ApiError::upload_too_large(limit));
                 }
                 form.file = Some(filename.unwrap_or_else(|| "audio".into()));
                 file = data.clone();
