@@ -337,6 +337,16 @@ pub struct RealtimeConfig {
     pub final_window: FinalWindow,
     /// Outbound events buffered per client before partials are dropped.
     pub outbound_queue: usize,
+    /// Degradation under load (`realtime::degrade`): the largest factor by which the partial
+    /// cadence stretches with the fast engine's queues (1: never stretch).
+    pub degrade_max_stretch: u32,
+    /// A session whose captions trail its live audio by this much skips its partials while the
+    /// engine is loaded, ms.
+    pub degrade_skip_lag_ms: u64,
+    /// The finals' deadline: when a final submitted now would wait longer than this in its
+    /// engine's queue, partials on that engine are skipped and new sessions are refused (close
+    /// 1013), ms. 0: no deadline.
+    pub final_deadline_ms: u64,
 }
 
 impl Default for RealtimeConfig {
@@ -352,6 +362,9 @@ impl Default for RealtimeConfig {
             finalizer: Finalizer::Fast,
             final_window: FinalWindow::Full,
             outbound_queue: 256,
+            degrade_max_stretch: 8,
+            degrade_skip_lag_ms: 3000,
+            final_deadline_ms: 3000,
         }
     }
 }

@@ -97,6 +97,10 @@ pub struct EngineMetrics {
     pub decode_time: Histogram,
     /// Histogram of batch sizes (as counts per size, 1..=16).
     pub batch_sizes: [AtomicU64; 16],
+    /// Model runs that held at least one final (or batch job).
+    pub final_runs: AtomicU64,
+    /// Wall time of those runs, in microseconds.
+    pub final_run_us: AtomicU64,
 }
 
 impl EngineMetrics {
@@ -111,6 +115,21 @@ impl EngineMetrics {
         self.decode_time.observe(secs);
         if size >= 1 {
             self.batch_sizes[(size - 1).min(15)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Records that a run holding at least one final took `secs`.
+    pub fn record_final_run(&self, secs: f64) {
+        self.final_runs.fetch_add(1, Ordering::Relaxed);
+        self.final_run_us
+            .fetch_add((secs * 1e6).round() as u64, Ordering::Relaxed);
+    }
+
+    /// Mean wall time of the runs that held a final, seconds (0 before the first).
+    pub fn mean_final_run_s(&self) -> f64 {
+        match self.final_runs.load(Ordering::Relaxed) {
+            0 => 0.0,
+            n => self.final_run_us.load(Ordering::Relaxed) as f64 / 1e6 / n as f64,
         }
     }
 
@@ -150,5 +169,14 @@ mod tests {
         assert!((m.audio_seconds() - 20.0).abs() < 1e-9, "{}", m.audio_seconds());
         assert!((m.rtf() - 0.02).abs() < 1e-9);
         assert_eq!(EngineMetrics::default().rtf(), 0.0);
+    }
+
+    #[test]
+    fn the_mean_final_run_counts_only_runs_with_finals() {
+        let m = EngineMetrics::default();
+        assert_eq!(m.mean_final_run_s(), 0.0);
+        m.record_final_run(0.5);
+        m.record_final_run(1.5);
+        assert!((m.mean_final_run_s() - 1.0).abs() < 1e-9);
     }
 }

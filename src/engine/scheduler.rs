@@ -112,6 +112,7 @@ pub struct EngineHandle {
     inflight: Arc<AtomicUsize>,
     abilities: ModelAbilities,
     ctc_word_times: bool,
+    workers: usize,
 }
 
 impl EngineHandle {
@@ -144,6 +145,7 @@ impl EngineHandle {
             inflight: Arc::new(AtomicUsize::new(0)),
             abilities,
             ctc_word_times,
+            workers: workers.max(1),
         }
     }
 
@@ -171,6 +173,14 @@ impl EngineHandle {
     /// Requests queued and not yet finished.
     pub fn queue_depth(&self) -> (usize, usize) {
         (self.finals.len(), self.partials.len())
+    }
+
+    /// An estimate of how long a final submitted now waits before its run starts, seconds: the
+    /// finals queued ahead of it, each taking the mean run time of the engine's final runs so
+    /// far, shared by its workers (0 with an empty finals queue). Runs in progress are not
+    /// counted; finals still waiting for room in a full queue are not either.
+    pub fn final_wait_estimate(&self) -> f64 {
+        final_wait(self.finals.len(), self.metrics.mean_final_run_s(), self.workers)
     }
 
     /// Submits a job; refuses at once with `Busy` when the queue is full.
@@ -301,6 +311,10 @@ fn worker(
             });
         let took = started.elapsed().as_secs_f64();
         m.record_batch(batch.len(), took, audio_s);
+        // finals (and batch jobs) carry no partial ticket
+        if batch.iter().any(|j| j.ticket.is_none()) {
+            m.record_final_run(took);
+        }
         let mut results = results.into_iter();
         let runs = batch.len();
         for job in batch {
@@ -318,6 +332,11 @@ fn worker(
             }
         }
     }
+}
+
+/// The wait of a final behind `queued` finals of `mean_run_s` each, on `workers` workers.
+fn final_wait(queued: usize, mean_run_s: f64, workers: usize) -> f64 {
+    queued as f64 * mean_run_s / workers.max(1) as f64
 }
 
 /// One utterance's share of a run of `n` utterances that took `took` seconds for `run_audio_s`
@@ -347,7 +366,15 @@ fn push_live(batch: &mut Vec<Job>, job: Job, m: &EngineMetrics) {
 
 #[cfg(test)]
 mod tests {
-    use super::compute_share;
+    use super::{compute_share, final_wait};
+
+    #[test]
+    fn a_final_waits_for_the_finals_queued_ahead_shared_by_the_workers() {
+        assert_eq!(final_wait(0, 0.8, 1), 0.0);
+        assert!((final_wait(3, 0.8, 1) - 2.4).abs() < 1e-12);
+        assert!((final_wait(3, 0.8, 2) - 1.2).abs() < 1e-12);
+        assert!((final_wait(3, 0.8, 0) - 2.4).abs() < 1e-12, "0 workers reads as 1");
+    }
 
     #[test]
     fn a_run_is_shared_by_audio_length() {

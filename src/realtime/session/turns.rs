@@ -30,6 +30,10 @@
 //!   none before 300 ms of speech and none once the item is longer than the partial window.
 //!   Each [`TurnEvent::PartialDue`] carries a fresh ticket that makes the session's earlier ones
 //!   stale in the engine queues, and a result for an item that is no longer open is dropped.
+//! * **A skipped partial counts as run for pacing.** [`Turns::skip_partial`] (the degradation
+//!   policy, `crate::realtime::degrade`) restarts the interval without decoding, so a skip
+//!   happens at most once per interval; [`Turns::caption_lag_s`] is the open item's audio past
+//!   what its last returned partial covered.
 //! * **Bounded partials.** With a tail window set ([`Turns::set_partial_tail`]), a partial
 //!   decodes only the item's unsettled tail plus left context (its [`Window`] rides along), and
 //!   its words are spliced onto the item's settled prefix ([`Turns::splice_partial`],
@@ -180,6 +184,8 @@ struct OpenItem {
     partial_inflight: bool,
     last_partial_at: Option<Instant>,
     last_partial_len: usize,
+    /// Audio of the item (samples) covered by the last partial that came back with text.
+    shown_len: usize,
     /// The settled prefix of bounded partials.
     splicer: TailSplicer,
 }
@@ -440,21 +446,8 @@ impl Turns {
     /// (`None`: no partials). When it is, the item's partial is marked in flight and the request
     /// returned.
     pub fn poll_partial(&mut self, now: Instant, interval: Option<Duration>) -> Option<TurnEvent> {
-        let interval = interval?;
+        let len = self.partial_due(now, interval?)?;
         let item = self.open.as_ref()?;
-        if item.partial_inflight || item.deltas_broken {
-            return None;
-        }
-        if item
-            .last_partial_at
-            .is_some_and(|t| now.saturating_duration_since(t) < interval)
-        {
-            return None;
-        }
-        let len = self.total.saturating_sub(item.start);
-        if len < MIN_PARTIAL_SAMPLES || len <= item.last_partial_len || len > self.partial_window {
-            return None;
-        }
         let window = self.tail.map(|cfg| item.splicer.window(&cfg, len));
         let from = window.map_or(0, |w| w.start);
         let samples = self.slice(item.start + from, self.total);
@@ -469,6 +462,48 @@ impl Turns {
             ticket,
             window,
         })
+    }
+
+    /// Skips the partial of the open item that would be due at `now` (see
+    /// [`Turns::poll_partial`]): the interval starts again as if it had run, nothing is decoded.
+    /// Returns whether one was due (and so skipped).
+    pub fn skip_partial(&mut self, now: Instant, interval: Duration) -> bool {
+        let Some(len) = self.partial_due(now, interval) else {
+            return false;
+        };
+        if let Some(item) = self.open.as_mut() {
+            item.last_partial_at = Some(now);
+            item.last_partial_len = len;
+        }
+        true
+    }
+
+    /// How far the open item's captions trail its live audio, seconds: its audio beyond what the
+    /// last partial that came back covered (0 without an open item).
+    pub fn caption_lag_s(&self) -> f32 {
+        self.open.as_ref().map_or(0.0, |item| {
+            let len = self.total.saturating_sub(item.start);
+            len.saturating_sub(item.shown_len) as f32 / RATE as f32
+        })
+    }
+
+    /// The open item's length (samples) when a partial of it is due at `now`.
+    fn partial_due(&self, now: Instant, interval: Duration) -> Option<usize> {
+        let item = self.open.as_ref()?;
+        if item.partial_inflight || item.deltas_broken {
+            return None;
+        }
+        if item
+            .last_partial_at
+            .is_some_and(|t| now.saturating_duration_since(t) < interval)
+        {
+            return None;
+        }
+        let len = self.total.saturating_sub(item.start);
+        if len < MIN_PARTIAL_SAMPLES || len <= item.last_partial_len || len > self.partial_window {
+            return None;
+        }
+        Some(len)
     }
 
     /// The words of a bounded partial of `item` that decoded `window` (times relative to the
@@ -486,7 +521,9 @@ impl Turns {
     pub fn partial_result(&mut self, item: &str, text: Option<&str>) -> Option<TurnEvent> {
         let open = self.open.as_mut().filter(|o| o.id == item)?;
         open.partial_inflight = false;
-        let delta = open.stabilizer.update(text?.trim())?;
+        let text = text?;
+        open.shown_len = open.last_partial_len;
+        let delta = open.stabilizer.update(text.trim())?;
         Some(TurnEvent::Delta {
             item: open.id.clone(),
             text: delta,
@@ -509,6 +546,7 @@ impl Turns {
             partial_inflight: false,
             last_partial_at: None,
             last_partial_len: 0,
+            shown_len: 0,
             splicer: TailSplicer::new(),
         }
     }
@@ -775,6 +813,45 @@ pub(crate) mod tests {
         assert!(t.poll_partial(t1, None).is_none(), "partials off");
         push_ms(&mut t, 600).await; // 1020 ms: past the 1 s window
         assert!(t.poll_partial(t1, every).is_none(), "no partial past the window");
+    }
+
+    #[tokio::test]
+    async fn a_skipped_partial_restarts_the_interval_and_the_lag_grows_until_one_returns() {
+        let mut t = manual(15.0);
+        let every = Duration::from_millis(200);
+        let t0 = Instant::now();
+        assert_eq!(t.caption_lag_s(), 0.0, "no open item, no lag");
+        assert!(!t.skip_partial(t0, every), "nothing open: nothing to skip");
+        push_ms(&mut t, 400).await;
+        assert!((t.caption_lag_s() - 0.4).abs() < 1e-6);
+        assert!(t.skip_partial(t0, every), "a partial was due and is skipped");
+        assert!(
+            !t.skip_partial(t0 + Duration::from_millis(199), every),
+            "once per interval"
+        );
+        assert!(
+            t.poll_partial(t0 + Duration::from_millis(199), Some(every)).is_none(),
+            "the skip counts as a run"
+        );
+        push_ms(&mut t, 600).await;
+        assert!((t.caption_lag_s() - 1.0).abs() < 1e-6, "skipped partials show nothing");
+        let at = t0 + Duration::from_millis(200);
+        let Some(TurnEvent::PartialDue { item, .. }) = t.poll_partial(at, Some(every)) else {
+            panic!("due again after the interval")
+        };
+        push_ms(&mut t, 200).await;
+        t.partial_result(&item, Some("one two three"));
+        assert!(
+            (t.caption_lag_s() - 0.2).abs() < 1e-6,
+            "the returned partial covered 1 s of 1.2 s"
+        );
+        // a failed or stale partial shows nothing new
+        let Some(TurnEvent::PartialDue { item, .. }) = t.poll_partial(at + every, Some(every)) else {
+            panic!("due")
+        };
+        push_ms(&mut t, 100).await;
+        t.partial_result(&item, None);
+        assert!((t.caption_lag_s() - 0.3).abs() < 1e-6);
     }
 
     #[tokio::test]
