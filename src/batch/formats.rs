@@ -1,9 +1,12 @@
-//! Output formats of a transcript: OpenAI's `json`, `verbose_json`, `text`, `srt` and `vtt`.
+//! Output formats of a transcript: OpenAI's `json`, `verbose_json`, `text`, `srt` and `vtt`, and
+//! `diarized_json` of a speaker-labelled [`Timeline`].
 
 use serde_json::json;
 
 use super::pipeline::Transcript;
 use crate::engine::recognizer::Segment;
+use crate::meeting::diarize::speaker_label;
+use crate::meeting::timeline::Timeline;
 
 /// A response format of `/v1/audio/transcriptions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +21,8 @@ pub enum ResponseFormat {
     Vtt,
     /// Text with language, duration, segments and words.
     VerboseJson,
+    /// Speaker-labelled segments (OpenAI's diarizing transcription).
+    DiarizedJson,
 }
 
 impl ResponseFormat {
@@ -29,6 +34,7 @@ impl ResponseFormat {
             "srt" => Self::Srt,
             "vtt" => Self::Vtt,
             "verbose_json" => Self::VerboseJson,
+            "diarized_json" => Self::DiarizedJson,
             _ => return None,
         })
     }
@@ -36,7 +42,7 @@ impl ResponseFormat {
     /// The HTTP content type of the body.
     pub fn content_type(self) -> &'static str {
         match self {
-            Self::Json | Self::VerboseJson => "application/json",
+            Self::Json | Self::VerboseJson | Self::DiarizedJson => "application/json",
             Self::Text | Self::Srt => "text/plain; charset=utf-8",
             Self::Vtt => "text/vtt; charset=utf-8",
         }
@@ -206,6 +212,48 @@ pub fn verbose_json(t: &Transcript, task: &str, segments: bool, words: bool) -> 
     v
 }
 
+/// `diarized_json` body (OpenAI's `TranscriptionDiarized`): the text, the duration and one
+/// `transcript.text.segment` per timeline segment, its `speaker` the known speaker's name when a
+/// reference clip matched, else a letter by order of first appearance (`A`, `B`, …).
+pub fn diarized_json(t: &Timeline) -> serde_json::Value {
+    let label = |id: &str| -> String {
+        match t.speakers.iter().position(|s| s.id == id) {
+            Some(i) => t.speakers[i].name.clone().unwrap_or_else(|| speaker_label(i)),
+            None => id.to_string(),
+        }
+    };
+    let segments: Vec<serde_json::Value> = t
+        .segments
+        .iter()
+        .filter(|s| !s.text.trim().is_empty())
+        .enumerate()
+        .map(|(i, s)| {
+            json!({
+                "type": "transcript.text.segment",
+                "id": format!("seg_{i}"),
+                "speaker": label(&s.speaker),
+                "start": (s.start * 1000.0).round() / 1000.0,
+                "end": (s.end * 1000.0).round() / 1000.0,
+                "text": s.text.trim(),
+            })
+        })
+        .collect();
+    let text = t
+        .segments
+        .iter()
+        .map(|s| s.text.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    json!({
+        "task": "transcribe",
+        "duration": (t.duration_s * 100.0).round() / 100.0,
+        "text": text,
+        "segments": segments,
+        "usage": {"type": "duration", "seconds": (t.duration_s * 100.0).ceil() / 100.0},
+    })
+}
+
 /// The body in a plain-text format (`text`, `srt`, `vtt`), or `None` for JSON formats.
 pub fn plain(t: &Transcript, f: ResponseFormat) -> Option<String> {
     match f {
@@ -260,6 +308,49 @@ mod tests {
         assert!(
             v.starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello there.\n"),
             "{v}"
+        );
+    }
+
+    #[test]
+    fn diarized_json_labels_speakers_by_name_or_letter() {
+        use crate::meeting::timeline::{Speaker, TimelineSegment};
+        let seg = |speaker: &str, start: f64, text: &str| TimelineSegment {
+            speaker: speaker.into(),
+            start,
+            end: start + 1.0,
+            language: None,
+            raw_text: text.into(),
+            text: text.into(),
+            edits: Vec::new(),
+        };
+        let speaker = |id: &str, name: Option<&str>| Speaker {
+            id: id.into(),
+            name: name.map(String::from),
+            talk_s: 1.0,
+        };
+        let t = Timeline {
+            duration_s: 3.456,
+            speakers: vec![speaker("SPEAKER_00", None), speaker("SPEAKER_01", Some("agent"))],
+            segments: vec![
+                seg("SPEAKER_00", 0.0, "Hello."),
+                seg("SPEAKER_01", 1.5, " "),
+                seg("SPEAKER_01", 2.0, "Hi there."),
+            ],
+            ..Default::default()
+        };
+        let v = diarized_json(&t);
+        assert_eq!(
+            v,
+            json!({
+                "task": "transcribe", "duration": 3.46, "text": "Hello. Hi there.",
+                "usage": {"type": "duration", "seconds": 3.46},
+                "segments": [
+                    {"type": "transcript.text.segment", "id": "seg_0", "speaker": "A",
+                     "start": 0.0, "end": 1.0, "text": "Hello."},
+                    {"type": "transcript.text.segment", "id": "seg_1", "speaker": "agent",
+                     "start": 2.0, "end": 3.0, "text": "Hi there."},
+                ]
+            })
         );
     }
 

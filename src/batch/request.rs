@@ -45,6 +45,11 @@ pub struct TranscriptionParams {
     pub glossary_id: Option<String>,
     /// Extension: `none`, `glossary` or `llm`.
     pub review: Option<String>,
+    /// OpenAI's `known_speaker_names[]` (with `diarized_json`).
+    pub known_speaker_names: Vec<String>,
+    /// OpenAI's `known_speaker_references[]`: one audio clip per name, already taken out of its
+    /// data URL (or upload) by the transport.
+    pub known_speaker_references: Vec<Vec<u8>>,
 }
 
 /// Why a request was refused before any work was done. The message is OpenAI's where OpenAI
@@ -55,7 +60,9 @@ pub enum ValidationError {
     #[error("you must provide a {0} parameter")]
     Missing(&'static str),
     /// An unknown `response_format`.
-    #[error("Invalid value: '{0}'. Supported values are: 'json', 'text', 'srt', 'verbose_json', and 'vtt'.")]
+    #[error(
+        "Invalid value: '{0}'. Supported values are: 'json', 'text', 'srt', 'verbose_json', 'vtt', and 'diarized_json'."
+    )]
     ResponseFormat(String),
     /// A `temperature` that is no number in [0, 1].
     #[error("Invalid temperature '{0}': expected a number between 0 and 1.")]
@@ -78,6 +85,12 @@ pub enum ValidationError {
     /// A `languages` entry that is no language code.
     #[error("Invalid value: '{0}'. languages takes ISO-639-1 codes such as 'en' or 'zh'.")]
     Languages(String),
+    /// `diarized_json` where it cannot be answered: a translation, or a stream.
+    #[error("response_format=diarized_json {0}")]
+    DiarizedJson(&'static str),
+    /// Known speakers that are not one name per reference clip, or not `diarized_json`.
+    #[error("{0}")]
+    KnownSpeakers(String),
 }
 
 impl ValidationError {
@@ -92,6 +105,8 @@ impl ValidationError {
             Self::Review(_) => "review",
             Self::Glossary(_) => "glossary",
             Self::Languages(_) => "languages",
+            Self::DiarizedJson(_) => "response_format",
+            Self::KnownSpeakers(_) => "known_speaker_names",
         }
     }
 
@@ -119,7 +134,21 @@ pub struct TranscriptionRequest {
     quality_high: bool,
     languages: Vec<String>,
     review: ReviewFields,
+    known_speakers: Vec<KnownSpeakerClip>,
 }
+
+/// A known speaker of a `diarized_json` request: the name the answer uses, and the bytes of a
+/// short clip of their voice (any format the decoder reads).
+#[derive(Debug, Clone)]
+pub struct KnownSpeakerClip {
+    /// The name.
+    pub name: String,
+    /// The encoded clip.
+    pub audio: Arc<[u8]>,
+}
+
+/// Most known speakers a transcription may name (OpenAI's limit).
+pub const MAX_KNOWN_SPEAKERS: usize = 4;
 
 impl TranscriptionRequest {
     /// Checks `params` for `task`, fields in the order OpenAI reports them: model, file,
@@ -158,6 +187,23 @@ impl TranscriptionRequest {
         if !params.timestamp_granularities.is_empty() && response_format != ResponseFormat::VerboseJson {
             return Err(ValidationError::GranularitiesNeedVerboseJson);
         }
+        if response_format == ResponseFormat::DiarizedJson {
+            if task == Task::Translate {
+                return Err(ValidationError::DiarizedJson(
+                    "is for transcriptions; translations have no speakers",
+                ));
+            }
+            if params.stream {
+                return Err(ValidationError::DiarizedJson(
+                    "cannot be streamed: send stream=false (the answer comes whole)",
+                ));
+            }
+        }
+        let known_speakers = check_known_speakers(
+            params.known_speaker_names,
+            params.known_speaker_references,
+            response_format,
+        )?;
         let languages = check_languages(params.languages)?;
         let review = ReviewFields {
             mode: match params.review.as_deref().map(str::trim) {
@@ -189,7 +235,13 @@ impl TranscriptionRequest {
             quality_high: params.quality.as_deref() == Some("high"),
             languages,
             review,
+            known_speakers,
         })
+    }
+
+    /// The known speakers of a `diarized_json` request.
+    pub fn known_speakers(&self) -> &[KnownSpeakerClip] {
+        &self.known_speakers
     }
 
     /// The languages the audio may be in (empty: any).
@@ -253,6 +305,53 @@ impl TranscriptionRequest {
     }
 }
 
+/// Known speakers: one reference clip per name, distinct printable names of at most 64
+/// characters, at most [`MAX_KNOWN_SPEAKERS`], and only with `diarized_json`.
+fn check_known_speakers(
+    names: Vec<String>,
+    clips: Vec<Vec<u8>>,
+    format: ResponseFormat,
+) -> Result<Vec<KnownSpeakerClip>, ValidationError> {
+    let bad = |m: String| Err(ValidationError::KnownSpeakers(m));
+    if names.is_empty() && clips.is_empty() {
+        return Ok(Vec::new());
+    }
+    if format != ResponseFormat::DiarizedJson {
+        return bad("known_speaker_names[] and known_speaker_references[] need response_format=diarized_json".into());
+    }
+    if names.len() != clips.len() {
+        return bad(format!(
+            "{} known_speaker_names[] but {} known_speaker_references[]: give one clip per name",
+            names.len(),
+            clips.len()
+        ));
+    }
+    if names.len() > MAX_KNOWN_SPEAKERS {
+        return bad(format!(
+            "at most {MAX_KNOWN_SPEAKERS} known speakers, got {}",
+            names.len()
+        ));
+    }
+    let mut out: Vec<KnownSpeakerClip> = Vec::new();
+    for (name, audio) in names.into_iter().zip(clips) {
+        let name = name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return bad(format!("speaker name {name:?} must be 1 to 64 printable characters"));
+        }
+        if out.iter().any(|k| k.name.to_lowercase() == name.to_lowercase()) {
+            return bad(format!("speaker name {name:?} is given twice"));
+        }
+        if audio.is_empty() {
+            return bad(format!("the reference clip of {name:?} is empty"));
+        }
+        out.push(KnownSpeakerClip {
+            name,
+            audio: audio.into(),
+        });
+    }
+    Ok(out)
+}
+
 /// `none` | `glossary` | `llm`.
 pub fn parse_review(s: &str) -> Option<ReviewMode> {
     Some(match s {
@@ -307,6 +406,8 @@ mod tests {
                 "glossary" => p.glossary = Some(v),
                 "glossary_id" => p.glossary_id = Some(v),
                 "review" => p.review = Some(v),
+                "known_speaker_names" => p.known_speaker_names.push(v),
+                "known_speaker_references" => p.known_speaker_references.push(v.into_bytes()),
                 other => panic!("no field {other}"),
             }
         }
@@ -331,7 +432,7 @@ mod tests {
             (
                 &[("response_format", "xml"), ("temperature", "hot")][..],
                 "response_format",
-                "Invalid value: 'xml'. Supported values are: 'json', 'text', 'srt', 'verbose_json', and 'vtt'.",
+                "Invalid value: 'xml'. Supported values are: 'json', 'text', 'srt', 'verbose_json', 'vtt', and 'diarized_json'.",
             ),
             (
                 &[("temperature", "hot")][..],
@@ -431,6 +532,72 @@ mod tests {
         let r =
             TranscriptionRequest::validate(params(&[("model", "auto"), ("language", "de")]), Task::Translate).unwrap();
         assert_eq!((r.task(), r.language()), (Task::Translate, None));
+    }
+
+    #[test]
+    fn diarized_json_is_for_whole_transcriptions_and_known_speakers_pair_up() {
+        let d = [("model", "auto"), ("response_format", "diarized_json")];
+        let r = TranscriptionRequest::validate(params(&d), Task::Transcribe).unwrap();
+        assert_eq!(r.response_format(), ResponseFormat::DiarizedJson);
+        assert!(r.known_speakers().is_empty());
+        let e = TranscriptionRequest::validate(params(&d), Task::Translate).unwrap_err();
+        assert_eq!(e.param(), "response_format");
+        assert!(e.to_string().contains("translations have no speakers"), "{e}");
+        let e = refused(&[d[0], d[1], ("stream", "")]);
+        assert_eq!(e.param(), "response_format");
+        assert!(e.to_string().contains("cannot be streamed"), "{e}");
+        let e = refused(&[d[0], d[1], ("timestamp_granularities", "word")]);
+        assert_eq!(e.param(), "timestamp_granularities");
+
+        let r = TranscriptionRequest::validate(
+            params(&[
+                d[0],
+                d[1],
+                ("known_speaker_names", " agent "),
+                ("known_speaker_references", "RIFF"),
+            ]),
+            Task::Transcribe,
+        )
+        .unwrap();
+        assert_eq!(r.known_speakers().len(), 1);
+        assert_eq!(
+            (r.known_speakers()[0].name.as_str(), &r.known_speakers()[0].audio[..]),
+            ("agent", &b"RIFF"[..])
+        );
+        for (fields, says) in [
+            (
+                &[("known_speaker_names", "a"), ("known_speaker_references", "x")][..],
+                "need response_format=diarized_json",
+            ),
+            (
+                &[d[1], ("known_speaker_names", "a")][..],
+                "1 known_speaker_names[] but 0",
+            ),
+            (
+                &[
+                    d[1],
+                    ("known_speaker_names", "Ana"),
+                    ("known_speaker_names", "ana"),
+                    ("known_speaker_references", "x"),
+                    ("known_speaker_references", "y"),
+                ][..],
+                "given twice",
+            ),
+            (
+                &[d[1], ("known_speaker_names", " "), ("known_speaker_references", "x")][..],
+                "printable",
+            ),
+            (
+                &[d[1], ("known_speaker_names", "a"), ("known_speaker_references", "")][..],
+                "is empty",
+            ),
+        ] {
+            let mut all = vec![("model", "auto")];
+            all.extend_from_slice(fields);
+            let e = refused(&all);
+            assert_eq!((e.param(), e.code()), ("known_speaker_names", "invalid_value"), "{e}");
+            assert!(e.to_string().contains(says), "{e}");
+        }
     }
 
     #[test]

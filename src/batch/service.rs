@@ -7,19 +7,24 @@
 //! [`BatchService::prepare`] routes, checks the review and builds the options without running
 //! anything, so that a caller can refuse a request (unknown model, a language the model does not
 //! know, an unknown glossary) before it commits to an answer (REST's event stream);
-//! [`Job::run`] then transcribes. [`BatchService::transcribe`] does both.
+//! [`Job::run`] then transcribes. [`BatchService::transcribe`] does both. A `diarized_json`
+//! request runs [`Job::run_diarized`] instead ([`super::diarized`]).
 
 use std::sync::Arc;
 
+use super::diarized::ReferenceError;
+use super::formats::ResponseFormat;
 use super::pipeline::{self, Admission, Transcript};
-use super::request::TranscriptionRequest;
+use super::request::{KnownSpeakerClip, TranscriptionRequest};
 use crate::audio::SAMPLE_RATE;
 use crate::config::Config;
 use crate::engine::Engines;
 use crate::engine::recognizer::{DecodeOptions, Task};
 use crate::engine::scheduler::{EngineHandle, SchedError};
+use crate::engine::speaker::SpeakerEmbedder;
 use crate::engine::vad::SileroModel;
 use crate::finalize::{PlanError, ReviewPlan, SecondPass};
+use crate::meeting::timeline::Timeline;
 use crate::routing::{RouteError, RoutePolicy, RouteRequest};
 
 /// Why a request got no transcript.
@@ -34,6 +39,19 @@ pub enum BatchError {
     /// The engine refused or failed.
     #[error(transparent)]
     Engine(#[from] SchedError),
+    /// `diarized_json` on a server without a speaker model.
+    #[error(
+        "response_format=diarized_json needs a speaker model, and none is installed on this server \
+         (models/{}; scripts/fetch-models installs it)",
+        crate::engine::SPEAKER_MODEL
+    )]
+    NoSpeakerModel,
+    /// A known speaker's reference clip cannot be used.
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    /// Speaker embeddings or clustering failed.
+    #[error("diarization failed: {0}")]
+    Diarize(String),
 }
 
 /// Routes checked requests to engines and runs them through the pipeline.
@@ -41,6 +59,7 @@ pub enum BatchError {
 pub struct BatchService {
     policy: RoutePolicy,
     vad: SileroModel,
+    speaker: Option<Arc<dyn SpeakerEmbedder>>,
     second: Arc<SecondPass>,
 }
 
@@ -54,6 +73,8 @@ pub struct Job {
     admission: Admission,
     review: ReviewPlan,
     second: Arc<SecondPass>,
+    /// `diarized_json`: the speaker embedder and the known speakers.
+    diarize: Option<(Arc<dyn SpeakerEmbedder>, Vec<KnownSpeakerClip>)>,
 }
 
 impl BatchService {
@@ -62,6 +83,7 @@ impl BatchService {
         Self {
             policy: RoutePolicy::new(engines, cfg),
             vad: engines.vad.clone(),
+            speaker: engines.speaker.clone(),
             second,
         }
     }
@@ -74,12 +96,20 @@ impl BatchService {
     /// Routes `req` for `samples` (16 kHz mono), checks its review and builds its decoding
     /// options. A transcription without a language gets the configured default; a translation
     /// never has one (and is not reviewed: the reviewers know the source language's terms).
+    /// `diarized_json` needs the speaker model ([`BatchError::NoSpeakerModel`]).
     pub fn prepare(
         &self,
         req: &TranscriptionRequest,
         samples: Arc<[f32]>,
         admission: Admission,
     ) -> Result<Job, BatchError> {
+        let diarize = match req.response_format() {
+            ResponseFormat::DiarizedJson => Some((
+                self.speaker.clone().ok_or(BatchError::NoSpeakerModel)?,
+                req.known_speakers().to_vec(),
+            )),
+            _ => None,
+        };
         let language = match req.task() {
             Task::Translate => None,
             Task::Transcribe => req
@@ -125,6 +155,7 @@ impl BatchService {
             admission,
             review,
             second: self.second.clone(),
+            diarize,
         })
     }
 
@@ -144,6 +175,37 @@ impl Job {
     /// The engine the request was routed to.
     pub fn engine(&self) -> &EngineHandle {
         &self.engine
+    }
+
+    /// Whether the request asked for speakers (`diarized_json`): run it with
+    /// [`Job::run_diarized`].
+    pub fn diarizes(&self) -> bool {
+        self.diarize.is_some()
+    }
+
+    /// Diarizes, transcribes per speaker piece and reviews ([`super::diarized`]). A job that was
+    /// not prepared for `diarized_json` is refused with [`BatchError::NoSpeakerModel`] rather
+    /// than answered without speakers.
+    pub async fn run_diarized(self) -> Result<Timeline, BatchError> {
+        let Some((embedder, known)) = &self.diarize else {
+            return Err(BatchError::NoSpeakerModel);
+        };
+        let chain = pipeline::Chain {
+            engine: &self.engine,
+            fallback: self.fallback.as_ref(),
+            review: &self.review,
+            second: &self.second,
+        };
+        super::diarized::transcribe_diarized(
+            &self.vad,
+            embedder.clone(),
+            chain,
+            self.samples.clone(),
+            &self.options,
+            known,
+            self.admission,
+        )
+        .await
     }
 
     /// Transcribes and reviews. `progress(done, total, text)` is told after each window, in

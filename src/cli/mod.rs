@@ -102,8 +102,8 @@ pub struct ServeArgs {
 pub struct TranscribeArgs {
     /// Audio file (wav, flac, mp3, ogg, m4a, opus, webm).
     pub file: PathBuf,
-    /// Output format.
-    #[arg(long, default_value = "txt", value_parser = ["txt", "srt", "vtt", "json"])]
+    /// Output format (`diarized_json`: speaker-labelled segments; needs the speaker model).
+    #[arg(long, default_value = "txt", value_parser = ["txt", "srt", "vtt", "json", "diarized_json"])]
     pub format: String,
     /// Model name or `auto`.
     #[arg(long, default_value = "auto")]

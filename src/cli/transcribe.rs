@@ -46,15 +46,21 @@ pub fn run(args: TranscribeArgs, cfg: &Config) -> anyhow::Result<()> {
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} windows {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let job = service.prepare(&req, decoded.samples.into(), Admission::Wait)?;
+    if job.diarizes() {
+        let timeline = super::runtime()?
+            .block_on(job.run_diarized())
+            .with_context(|| format!("transcribing {}", file.display()))?;
+        println!("{}", serde_json::to_string_pretty(&formats::diarized_json(&timeline))?);
+        return Ok(());
+    }
     let t = super::runtime()?
-        .block_on(
-            service.transcribe(&req, decoded.samples.into(), Admission::Wait, |done, total, _| {
-                if total > 1 {
-                    bar.set_length(total as u64);
-                    bar.set_position(done as u64);
-                }
-            }),
-        )
+        .block_on(job.run(|done, total, _| {
+            if total > 1 {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
+        }))
         .with_context(|| format!("transcribing {}", file.display()))?;
     bar.finish_and_clear();
     let out = match req.response_format() {

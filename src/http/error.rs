@@ -198,10 +198,19 @@ impl From<crate::engine::scheduler::SchedError> for ApiError {
 impl From<crate::batch::service::BatchError> for ApiError {
     fn from(e: crate::batch::service::BatchError) -> Self {
         use crate::batch::service::BatchError as B;
+        let message = e.to_string();
         match e {
             B::Route(r) => r.into(),
             B::Plan(p) => p.into(),
             B::Engine(s) => s.into(),
+            // 400, not 503: retrying cannot help until an operator installs the model
+            B::NoSpeakerModel => ApiError::invalid(
+                message,
+                Some("response_format"),
+                Some(crate::meeting::diarize::SPEAKER_MODEL_MISSING),
+            ),
+            B::Reference(_) => ApiError::invalid(message, Some("known_speaker_references"), Some("invalid_value")),
+            B::Diarize(_) => ApiError::internal(message),
         }
     }
 }

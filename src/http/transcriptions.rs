@@ -61,6 +61,21 @@ async fn read_form(
             "glossary" => form.glossary = Some(text()),
             "glossary_id" => form.glossary_id = Some(text()),
             "review" => form.review = Some(text()),
+            "known_speaker_names[]" | "known_speaker_names" => form.known_speaker_names.push(text()),
+            "known_speaker_references[]" | "known_speaker_references" => {
+                // a data: URL as OpenAI takes it, or an uploaded file
+                let clip = match filename {
+                    Some(_) => data.to_vec(),
+                    None => super::meetings::data_url(&text()).map(|(_, b)| b).ok_or_else(|| {
+                        ApiError::invalid(
+                            "'known_speaker_references[]' must be a base64 data: URL of audio (data:audio/wav;base64,…) or an audio file",
+                            Some("known_speaker_references"),
+                            Some("invalid_value"),
+                        )
+                    })?,
+                };
+                form.known_speaker_references.push(clip);
+            }
             _ => {} // chunking_strategy …: accepted and ignored
         }
     }
@@ -109,8 +124,17 @@ async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Tas
     if req.stream() {
         return Ok(stream_response(job));
     }
-    let t = job.run(|_, _, _| {}).await?;
     let format = req.response_format();
+    if job.diarizes() {
+        let model = job.engine().name().to_string();
+        let timeline = job.run_diarized().await?;
+        return Ok(json_response(
+            formats::diarized_json(&timeline).to_string(),
+            format,
+            &model,
+        ));
+    }
+    let t = job.run(|_, _, _| {}).await?;
     let words = req.word_timestamps();
     let task_name = match task {
         Task::Translate => "translate",
@@ -122,14 +146,19 @@ async fn handle(st: Shared, mp: Result<Multipart, MultipartRejection>, task: Tas
         ResponseFormat::VerboseJson => formats::verbose_json(&t, task_name, true, words).to_string(),
         other => formats::plain(&t, other).unwrap_or_default(),
     };
+    Ok(json_response(body, format, &t.model))
+}
+
+/// The body with its content type and the `x-asr-router-model` header.
+fn json_response(body: String, format: ResponseFormat, model: &str) -> Response {
     let mut r = body.into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     r.headers_mut().insert(
         "x-asr-router-model",
-        HeaderValue::from_str(&t.model).unwrap_or(HeaderValue::from_static("unknown")),
+        HeaderValue::from_str(model).unwrap_or(HeaderValue::from_static("unknown")),
     );
-    Ok(r)
+    r
 }
 
 /// SSE: a `transcript.text.delta` per decoded window, then `transcript.text.done` and `[DONE]`.

@@ -103,3 +103,33 @@ def wer(ref: str, hyp: str) -> float:
             cur.append(min(prev[j] + (x != y), prev[j + 1] + 1, cur[j] + 1))
         prev = cur
     return prev[-1] / max(1, len(r))
+
+
+def wav_bytes(samples, rate: int = 16000) -> bytes:
+    """16-bit mono WAV of integer samples."""
+    import io
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm16(samples))
+    return buf.getvalue()
+
+
+def two_speaker_wav(gap_s: float = 1.0):
+    """The composed two-speaker recording of the Rust tests (tests/common two_speaker_recording):
+    the LibriVox reader, JFK, the reader again, JFK again, `gap_s` of silence between. Returns the
+    WAV, the turns `(start, end, speaker)` and the reference text."""
+    parts = [("en_librivox_sense_0870", 0), ("en_jfk", 1), ("en_librivox_sense_0880", 0), ("en_jfk", 1)]
+    samples, turns, text = [], [], []
+    for i, (fid, speaker) in enumerate(parts):
+        if i:
+            samples += [0] * int(gap_s * 16000)
+        s, rate = read_wav(f"{fid}.wav")
+        assert rate == 16000
+        start = len(samples) / 16000
+        samples += s
+        turns.append((start, len(samples) / 16000, speaker))
+        text.append(reference(fid))
+    return wav_bytes(samples), turns, " ".join(text)

@@ -31,6 +31,7 @@ import websockets
 from openai.types import Model
 from openai.types.audio import (
     Transcription,
+    TranscriptionDiarized,
     TranscriptionTextDeltaEvent,
     TranscriptionTextDoneEvent,
     TranscriptionVerbose,
@@ -439,6 +440,12 @@ def test_transcription_bodies_are_strictly_valid(base_url, api_key):
                 assert seg.get(k) != 0.0, f"{engine}: {k} is a 0.0 placeholder: {seg}"
             if engine.startswith("whisper"):
                 assert seg["avg_logprob"] < 0 and 0 < seg["no_speech_prob"] < 1, (engine, seg)
+
+    # diarized_json: exactly the SDK's TranscriptionDiarized, no extension fields
+    r = _transcribe(base_url, api_key, model="auto", language="en", response_format="diarized_json")
+    body = check("diarized_json", TranscriptionDiarized, r.text)
+    assert body["task"] == "transcribe" and body["segments"], body
+    assert {s["speaker"] for s in body["segments"]} == {"A"}, body
 
     for fmt, ctype in [("text", "text/plain"), ("srt", "text/plain"), ("vtt", "text/vtt")]:
         r = _transcribe(base_url, api_key, model="auto", language="en", response_format=fmt)

@@ -57,6 +57,23 @@ pub const DEFAULT_KNOWN_THRESHOLD: f32 = 0.75;
 /// at most 0.70 (`tools/check_ge2e.py`, docs/benchmarks.md).
 pub const DEFAULT_ONLINE_THRESHOLD: f32 = 0.75;
 
+/// OpenAI's label of the `i`-th unnamed speaker (by first appearance): `A`, `B`, … `Z`, `AA`,
+/// `AB`, … The one labelling of REST's `diarized_json` and of live sessions' segment events.
+pub fn speaker_label(i: usize) -> String {
+    let mut n = i + 1;
+    let mut out = Vec::new();
+    while n > 0 {
+        n -= 1;
+        out.push(char::from(b'A' + (n % 26) as u8));
+        n /= 26;
+    }
+    out.iter().rev().collect()
+}
+
+/// The error code of a speaker request (REST's `diarized_json`, a live session's `diarization`)
+/// on a server without a speaker model.
+pub const SPEAKER_MODEL_MISSING: &str = "speaker_model_missing";
+
 /// How to diarize.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiarizeOptions {
@@ -488,6 +505,12 @@ fn to_samples(speech_s: &[(f64, f64)], n: usize) -> Result<Vec<(usize, usize)>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn speaker_labels_are_openais_letters() {
+        let got: Vec<String> = [0, 1, 25, 26, 27, 701, 702].map(speaker_label).to_vec();
+        assert_eq!(got, ["A", "B", "Z", "AA", "AB", "ZZ", "AAA"]);
+    }
 
     /// A stand-in embedder for the pure logic (the real model is tested in tests/speaker_ge2e.rs
     /// and tests/diarize_real.rs): tests build audio whose sample value encodes the speaker

@@ -2,7 +2,8 @@
 //!
 //! `embed` runs the speaker embedder over the speech (and over the known speakers' reference
 //! clips); `cluster` groups the embeddings into speakers (an exact count, bounds, or the tuned
-//! threshold), names the speakers whose reference clips match, and writes the speaker turns.
+//! threshold; the smallest speaker scaled to a short recording, [`diarize_options`]), names the
+//! speakers whose reference clips match, and writes the speaker turns.
 //! Without a speaker model every speech span is one speaker's turn (`SPEAKER_00`).
 
 use std::path::Path;
@@ -16,6 +17,24 @@ use super::{PipelineError, Progress, SpeechSpans, blocking};
 use crate::engine::speaker::SpeakerEmbedder;
 use crate::meeting::diarize::{self, DEFAULT_KNOWN_THRESHOLD, DiarizeOptions};
 use crate::meeting::params::MeetingParams;
+
+/// A short recording's smallest speaker, as a share of its speech: clusters holding less are
+/// folded into their nearest neighbour. The default floor ([`DiarizeOptions::min_cluster_s`],
+/// seconds, tuned on meetings of minutes) would fold a person who says one sentence in a 20 s
+/// clip; so the floor is the smaller of the default and this share of the speech (the default
+/// applies from `min_cluster_s / MIN_CLUSTER_SHARE` seconds of speech on).
+pub const MIN_CLUSTER_SHARE: f64 = 0.2;
+
+/// The diarization options for a recording with `talk_s` seconds of speech (the `cluster` stage,
+/// and batch's `diarized_json`): the defaults, with the smallest speaker scaled by
+/// [`MIN_CLUSTER_SHARE`].
+pub fn diarize_options(talk_s: f64) -> DiarizeOptions {
+    let defaults = DiarizeOptions::default();
+    DiarizeOptions {
+        min_cluster_s: defaults.min_cluster_s.min(talk_s.max(0.0) * MIN_CLUSTER_SHARE),
+        ..defaults
+    }
+}
 
 /// A speaker as the outputs name it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,11 +121,12 @@ pub async fn cluster(dir: &Path, params: &MeetingParams) -> Result<(), PipelineE
                 .collect();
             (turns, vec![None])
         } else {
+            let talk_s: f64 = speech.spans.iter().map(|(a, b)| b - a).sum();
             let opts = DiarizeOptions {
                 speakers: params.speakers,
                 min_speakers: params.min_speakers,
                 max_speakers: params.max_speakers,
-                ..DiarizeOptions::default()
+                ..diarize_options(talk_s)
             };
             let d = diarize::cluster_turns(&emb.windows, &emb.vectors, &speech.spans, &opts)
                 .map_err(|e| PipelineError::Diarize(e.to_string()))?;
@@ -146,6 +166,15 @@ pub fn relabel(mut turns: Vec<Turn>, names: &[Option<String>]) -> Diarized {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_smallest_speaker_shrinks_with_a_short_recording() {
+        let default = DiarizeOptions::default().min_cluster_s;
+        assert_eq!(diarize_options(20.0).min_cluster_s, default.min(4.0));
+        assert_eq!(diarize_options(3600.0).min_cluster_s, default);
+        assert_eq!(diarize_options(-1.0).min_cluster_s, 0.0);
+        assert_eq!(diarize_options(20.0).threshold, DiarizeOptions::default().threshold);
+    }
 
     #[test]
     fn speakers_are_numbered_by_first_appearance_and_keep_their_names() {

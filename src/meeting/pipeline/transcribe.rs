@@ -21,7 +21,8 @@ use super::speakers::Diarized;
 use super::{MeetingPipeline, PipelineError, Progress, SpeechSpans, review_name};
 use crate::audio::SAMPLE_RATE;
 use crate::engine::recognizer::{DecodeOptions, Task, Utterance};
-use crate::finalize::{ReviewPlan, SecondPass, decode_final, edits_json, split_edits};
+use crate::engine::scheduler::{EngineHandle, SchedError};
+use crate::finalize::{FinalDecode, ReviewPlan, SecondPass, decode_final, edits_json, split_edits};
 use crate::meeting::params::MeetingParams;
 use crate::meeting::timeline::{Speaker, Timeline, TimelineSegment};
 use crate::review::apply_edits;
@@ -116,53 +117,22 @@ pub async fn transcribe(
         .open(&journal_path)
         .map_err(|e| PipelineError::io(&journal_path, e))?;
     let total = plan.len().max(1);
-    let stats = p.second.stats().clone();
-    let sr = SAMPLE_RATE as f64;
-    let mut decoded = futures_util::stream::iter(todo.into_iter().map(|(index, piece)| {
-        let a = ((piece.start * sr) as usize).min(samples.len());
-        let b = ((piece.end * sr) as usize).clamp(a, samples.len());
-        let utt = Utterance {
-            samples: samples[a..b].into(),
-            options: options.clone(),
-        };
-        let (engine, fallback, stats) = (engine.clone(), fallback.clone(), stats.clone());
-        async move {
-            let r = decode_final(&engine, fallback.as_ref(), utt, false, &stats).await;
-            (index, piece, r)
-        }
-    }))
-    .buffered(IN_FLIGHT);
-    while let Some((index, piece, r)) = decoded.next().await {
-        let d = r?;
-        let h = d.hypothesis;
-        let segments = if h.segments.is_empty() {
-            vec![(piece.start, piece.end, h.text.trim().to_string())]
-        } else {
-            h.segments
-                .iter()
-                .map(|s| {
-                    let a = (piece.start + s.start as f64).clamp(piece.start, piece.end);
-                    let b = (piece.start + s.end as f64).clamp(a, piece.end);
-                    (a, b, s.text.trim().to_string())
-                })
-                .filter(|s| !s.2.is_empty())
-                .collect()
-        };
-        let one = HeardPiece {
-            index,
-            piece,
-            engine: d.engine,
-            language: h.language,
-            text: h.text.trim().to_string(),
-            segments,
-        };
+    let route = PieceRoute {
+        engine: &engine,
+        fallback: fallback.as_ref(),
+        options: &options,
+        second: &p.second,
+    };
+    let mut decoded = decode_pieces(route, samples, todo, false);
+    while let Some(r) = decoded.next().await {
+        let one = r?;
         let mut line = serde_json::to_vec(&one).unwrap_or_default();
         line.push(b'\n');
         journal
             .write_all(&line)
             .and_then(|()| journal.sync_data())
             .map_err(|e| PipelineError::io(&journal_path, e))?;
-        heard.insert(index, one);
+        heard.insert(one.index, one);
         progress(heard.len() as f32 / total as f32);
     }
     let out = Transcribed {
@@ -175,6 +145,75 @@ pub async fn transcribe(
         pieces: heard.into_values().collect(),
     };
     write_json(&stages.join("transcribe.json"), &out)
+}
+
+/// Where pieces are decoded: the routed engine, its fallback, the decoding options and the
+/// second pass (for its fallback counters).
+#[derive(Clone, Copy)]
+pub struct PieceRoute<'a> {
+    /// The routed engine.
+    pub engine: &'a EngineHandle,
+    /// The engine that answers when it fails.
+    pub fallback: Option<&'a EngineHandle>,
+    /// Decoding options of every piece.
+    pub options: &'a DecodeOptions,
+    /// The reviewers (their counters count fallbacks).
+    pub second: &'a SecondPass,
+}
+
+/// Decodes `pieces` (`(index in the plan, piece)`) of `samples` (16 kHz mono) through the
+/// finalizer chain's decode ([`decode_final`]), at most [`IN_FLIGHT`] at once, yielding each
+/// [`HeardPiece`] in the order given. `refuse_first`: the first piece is refused at once when the
+/// engine's queue is full (a REST caller gets 503 and can retry); the others wait for room. Used
+/// by the `transcribe` stage and by batch's `diarized_json`.
+pub fn decode_pieces<'a>(
+    route: PieceRoute<'a>,
+    samples: Arc<[f32]>,
+    pieces: Vec<(usize, Piece)>,
+    refuse_first: bool,
+) -> impl futures_util::Stream<Item = Result<HeardPiece, SchedError>> + 'a {
+    let sr = SAMPLE_RATE as f64;
+    let stats = route.second.stats();
+    futures_util::stream::iter(pieces.into_iter().enumerate().map(move |(n, (index, piece))| {
+        let a = ((piece.start * sr) as usize).min(samples.len());
+        let b = ((piece.end * sr) as usize).clamp(a, samples.len());
+        let utt = Utterance {
+            samples: samples[a..b].into(),
+            options: route.options.clone(),
+        };
+        async move {
+            let d = decode_final(route.engine, route.fallback, utt, refuse_first && n == 0, stats).await?;
+            Ok(heard_piece(index, piece, d))
+        }
+    }))
+    .buffered(IN_FLIGHT)
+}
+
+/// A decoded piece with its segments in absolute time, clamped to the piece (one segment of the
+/// whole piece when the engine gave none).
+fn heard_piece(index: usize, piece: Piece, d: FinalDecode) -> HeardPiece {
+    let h = d.hypothesis;
+    let segments = if h.segments.is_empty() {
+        vec![(piece.start, piece.end, h.text.trim().to_string())]
+    } else {
+        h.segments
+            .iter()
+            .map(|s| {
+                let a = (piece.start + s.start as f64).clamp(piece.start, piece.end);
+                let b = (piece.start + s.end as f64).clamp(a, piece.end);
+                (a, b, s.text.trim().to_string())
+            })
+            .filter(|s| !s.2.is_empty())
+            .collect()
+    };
+    HeardPiece {
+        index,
+        piece,
+        engine: d.engine,
+        language: h.language,
+        text: h.text.trim().to_string(),
+        segments,
+    }
 }
 
 /// The journal's pieces that belong to `plan` (same index, same piece); a torn or foreign line

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use crate::engine::recognizer::EngineError;
 use crate::engine::speaker::{SpeakerEmbedder, cosine};
 use crate::meeting::diarize::online::OnlineError;
-use crate::meeting::diarize::{DEFAULT_ONLINE_THRESHOLD, OnlineClusterer};
+use crate::meeting::diarize::{DEFAULT_ONLINE_THRESHOLD, OnlineClusterer, speaker_label};
 use crate::realtime::protocol::{ErrorCode, ProtocolError, SessionConfig};
 
 /// Most speakers one session tells apart.
@@ -61,20 +61,8 @@ pub enum SpeakerError {
     Assign(#[from] OnlineError),
 }
 
-/// OpenAI's label of the `i`-th speaker: `A`, `B`, … `Z`, `AA`, `AB`, …
-pub fn speaker_label(i: usize) -> String {
-    let mut n = i + 1;
-    let mut out = Vec::new();
-    while n > 0 {
-        n -= 1;
-        out.push(char::from(b'A' + (n % 26) as u8));
-        n /= 26;
-    }
-    out.iter().rev().collect()
-}
-
-/// The error code of a `diarization` the server cannot serve (as REST's `diarized_json`).
-pub const MODEL_MISSING: &str = "speaker_model_missing";
+/// The error code of a `diarization` the server cannot serve (the same as REST's `diarized_json`).
+pub use crate::meeting::diarize::SPEAKER_MODEL_MISSING as MODEL_MISSING;
 
 /// Refuses a configuration asking for `diarization: true` when the server has no speaker model
 /// (`available` false); the error names the param in the update's dialect.
@@ -214,12 +202,6 @@ pub(crate) mod tests {
 
     fn voice(v: usize, len: usize) -> Vec<f32> {
         ToneEmbedder.embed(&vec![v as f32 / 10.0; len]).unwrap()
-    }
-
-    #[test]
-    fn labels_are_openais_letters() {
-        let got: Vec<String> = [0, 1, 25, 26, 27, 701, 702].map(speaker_label).to_vec();
-        assert_eq!(got, ["A", "B", "Z", "AA", "AB", "ZZ", "AAA"]);
     }
 
     #[test]
