@@ -109,6 +109,18 @@ fn families(st: &Shared) -> Vec<MetricFamily> {
         load(&st.sessions_refused),
     );
     single(
+        "asr_router_sessions_refused_deadline_total",
+        "Realtime sessions refused (close 1013) because finals would miss their deadline ([realtime] final_deadline_ms).",
+        COUNTER,
+        load(&st.sessions_refused_deadline),
+    );
+    single(
+        "asr_router_realtime_partials_stretched_total",
+        "Partials run at a cadence stretched by load (the degradation policy).",
+        COUNTER,
+        load(&st.realtime.partials_stretched),
+    );
+    single(
         "asr_router_http_transcriptions_total",
         "REST transcription and translation requests served.",
         COUNTER,
@@ -120,6 +132,15 @@ fn families(st: &Shared) -> Vec<MetricFamily> {
         COUNTER,
         load(&st.realtime.partials_dropped),
     );
+
+    let mut skipped = Family::new(
+        "asr_router_realtime_partials_skipped_total",
+        "Partials skipped by the degradation policy: the session was far behind under load, or finals would miss their deadline.",
+        COUNTER,
+    );
+    skipped.sample(&[("reason", "behind")], load(&st.realtime.partials_skipped_behind));
+    skipped.sample(&[("reason", "finals_late")], load(&st.realtime.partials_skipped_late));
+    out.push(skipped.0);
 
     let engines: Vec<_> = st
         .engines
@@ -134,6 +155,28 @@ fn families(st: &Shared) -> Vec<MetricFamily> {
         depth.sample(&[("engine", name), ("queue", "partial")], partials as f64);
     }
     out.push(depth.0);
+
+    // The degradation policy as it stands now, per engine: the partial cadence a session with the
+    // default interval gets, and the estimated wait of a final submitted now.
+    let policy = &st.realtime.limits.degrade;
+    let base_ms = st.realtime.limits.partial_interval_ms as f64;
+    let mut cadence = Family::new(
+        "asr_router_realtime_partial_cadence_ms",
+        "Partial cadence now at the default interval (stretched by load; 0: partials off).",
+        GAUGE,
+    );
+    let mut final_wait = Family::new(
+        "asr_router_engine_final_wait_estimate_seconds",
+        "Estimated queue wait of a final submitted now (finals queued x mean final run / workers).",
+        GAUGE,
+    );
+    for (name, h) in &engines {
+        let l = crate::realtime::degrade::EngineLoad::of(h);
+        cadence.sample(&[("engine", name)], base_ms * policy.stretch(&l) as f64);
+        final_wait.sample(&[("engine", name)], l.final_wait_s);
+    }
+    out.push(cadence.0);
+    out.push(final_wait.0);
 
     type Read = fn(&crate::engine::metrics::EngineMetrics) -> f64;
     let per_engine: [(&str, &str, MetricType, Read); 9] = [

@@ -1,6 +1,8 @@
 //! `GET /v1/realtime`: WebSocket upgrade, authentication (bearer header, the browser's
 //! `openai-insecure-api-key.<key>` subprotocol, or an ephemeral `ek_` secret), dialect detection
-//! (GA or beta), and admission control (beyond `max_sessions`: close 1013 "try again later").
+//! (GA or beta), and admission control: close 1013 "try again later" beyond `max_sessions`, and
+//! when the degradation policy says finals would miss their deadline
+//! (`crate::realtime::degrade::DegradePolicy::admit`).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -11,6 +13,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, Shared, auth};
+use crate::realtime::degrade::{Admission, EngineLoad};
 use crate::realtime::session::{self, SessionParams};
 
 const KEY_PROTOCOL: &str = "openai-insecure-api-key.";
@@ -23,6 +26,16 @@ impl Drop for LiveGuard {
     fn drop(&mut self) {
         self.0.live_sessions.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Whether the degradation policy admits a session now, from the worst load of the engines.
+fn admission(st: &Shared) -> Admission {
+    let loads = st
+        .engines
+        .names()
+        .into_iter()
+        .filter_map(|n| st.engines.get(&n).map(EngineLoad::of));
+    st.realtime.limits.degrade.admit(&EngineLoad::worst(loads))
 }
 
 fn offered_protocols(headers: &HeaderMap) -> Vec<String> {
@@ -94,14 +107,26 @@ pub async fn realtime(
 
     let live = st.live_sessions.fetch_add(1, Ordering::SeqCst) + 1;
     let guard = LiveGuard(st.clone());
-    if live > st.cfg.realtime.max_sessions {
+    let refusal = if live > st.cfg.realtime.max_sessions {
         st.sessions_refused.fetch_add(1, Ordering::Relaxed);
+        Some("try again later: the server is at its session limit")
+    } else if let Admission::Refuse { final_wait_s } = admission(&st) {
+        st.sessions_refused_deadline.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            final_wait_s,
+            "realtime session refused: finals would miss their deadline"
+        );
+        Some("try again later: the server is too busy to finalize speech in time")
+    } else {
+        None
+    };
+    if let Some(reason) = refusal {
         return ws
             .on_upgrade(move |mut socket| async move {
                 let _g = guard;
                 let frame = CloseFrame {
                     code: 1013,
-                    reason: Utf8Bytes::from_static("try again later: the server is at its session limit"),
+                    reason: Utf8Bytes::from_static(reason),
                 };
                 let _ = socket.send(Message::Close(Some(frame))).await;
             })

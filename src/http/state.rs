@@ -31,6 +31,9 @@ pub struct AppState {
     pub live_sessions: AtomicUsize,
     /// Realtime sessions refused at capacity.
     pub sessions_refused: AtomicU64,
+    /// Realtime sessions refused because finals would miss their deadline
+    /// (`crate::realtime::degrade`).
+    pub sessions_refused_deadline: AtomicU64,
     /// HTTP transcription requests served.
     pub requests: AtomicU64,
     /// What realtime sessions get of the server: engines, limits, their counters, the shutdown.
@@ -73,6 +76,7 @@ impl AppState {
             auth,
             live_sessions: AtomicUsize::new(0),
             sessions_refused: AtomicU64::new(0),
+            sessions_refused_deadline: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             realtime,
             started: Instant::now(),

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, FinalWindow};
 use crate::engine::Engines;
 use crate::finalize::SecondPass;
+use crate::realtime::degrade::DegradePolicy;
 use crate::realtime::tail::TailConfig;
 use crate::routing::RoutePolicy;
 
@@ -31,6 +32,8 @@ pub struct SessionLimits {
     pub final_window: FinalWindow,
     /// Outbound partial deltas buffered per client before they are dropped.
     pub outbound_queue: usize,
+    /// How partials and admission give way under load.
+    pub degrade: DegradePolicy,
 }
 
 impl From<&Config> for SessionLimits {
@@ -48,6 +51,7 @@ impl From<&Config> for SessionLimits {
             }),
             final_window: c.realtime.final_window,
             outbound_queue: c.realtime.outbound_queue,
+            degrade: DegradePolicy::from(&c.realtime),
         }
     }
 }
@@ -64,6 +68,12 @@ pub struct SessionContext {
     pub limits: SessionLimits,
     /// Partial deltas dropped because a client's outbound queue had no room for them.
     pub partials_dropped: AtomicU64,
+    /// Partials run at a stretched cadence (the degradation policy's stretch was above 1).
+    pub partials_stretched: AtomicU64,
+    /// Partials skipped by the degradation policy because their session was far behind.
+    pub partials_skipped_behind: AtomicU64,
+    /// Partials skipped by the degradation policy because finals would miss their deadline.
+    pub partials_skipped_late: AtomicU64,
     /// Cancelled when the server shuts down: sessions end their utterances, deliver their finals
     /// and close with 1001.
     pub shutdown: CancellationToken,
@@ -85,6 +95,9 @@ impl SessionContext {
             second,
             limits,
             partials_dropped: AtomicU64::new(0),
+            partials_stretched: AtomicU64::new(0),
+            partials_skipped_behind: AtomicU64::new(0),
+            partials_skipped_late: AtomicU64::new(0),
             shutdown,
         }
     }

@@ -33,8 +33,11 @@
 //! * **Bounded partials on CTC engines**: when the session's fast engine has CTC word times and
 //!   `[realtime] partial_tail_s` is set, partials decode the unsettled tail only and splice
 //!   their words onto the settled prefix (`crate::realtime::tail`) before review and stabiliser.
-//! * **Partials yield to finals**: the partial interval stretches (up to 8×) with the fast
-//!   engine's queue depth, and a delta the outbound queue cannot take is dropped (counted in
+//! * **Partials yield to finals** (`crate::realtime::degrade`): on every tick the degradation
+//!   policy reads the fast engine's load and the session's caption lag and says whether the next
+//!   partial runs at a (possibly stretched) cadence or is skipped (counted in
+//!   `partials_stretched`, `partials_skipped_behind`, `partials_skipped_late`); finals are never
+//!   held back. A delta the outbound queue cannot take is dropped (counted in
 //!   `partials_dropped`) and ends its item's deltas.
 
 use std::sync::Arc;
@@ -54,6 +57,7 @@ use crate::engine::recognizer::{DecodeOptions, Hypothesis, Task, Utterance};
 use crate::engine::scheduler::{EngineHandle, PartialTicket, Priority, SchedError};
 use crate::finalize::{PlanError, ReviewPlan};
 use crate::realtime::context::SessionContext;
+use crate::realtime::degrade::{EngineLoad, PartialPlan, SkipReason};
 use crate::realtime::input::InputDecoder;
 use crate::realtime::protocol::{self, ClientEvent, ErrorCode, ProtocolError, ServerEvent, SessionConfig};
 use crate::realtime::tail::{TailConfig, Window};
@@ -412,12 +416,37 @@ impl Session {
         self.emit(events, None).await;
     }
 
-    /// The session's clock: a partial when one is due, and the idle timeout.
+    /// The session's clock: a partial when one is due (paced, stretched or skipped by the
+    /// degradation policy), and the idle timeout.
     pub async fn on_tick(&mut self) {
-        let interval = self.partial_interval();
         self.turns.set_partial_tail(self.partial_tail());
-        if let Some(ev) = self.turns.poll_partial(Instant::now(), interval) {
-            self.emit(vec![ev], None).await;
+        let now = Instant::now();
+        let fast = self.ctx.routes.fast(self.language().as_deref());
+        let load = EngineLoad::of(fast);
+        let plan = self
+            .ctx
+            .limits
+            .degrade
+            .partial(self.base_interval(), &load, self.turns.caption_lag_s());
+        match plan {
+            PartialPlan::Off => {}
+            PartialPlan::Skip { cadence, why } => {
+                if self.turns.skip_partial(now, cadence) {
+                    let counter = match why {
+                        SkipReason::FarBehind => &self.ctx.partials_skipped_behind,
+                        SkipReason::FinalsLate => &self.ctx.partials_skipped_late,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            PartialPlan::Run { cadence, stretch } => {
+                if let Some(ev) = self.turns.poll_partial(now, Some(cadence)) {
+                    if stretch > 1 {
+                        self.ctx.partials_stretched.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.emit(vec![ev], None).await;
+                }
+            }
         }
         if let Some(ev) = self.turns.check_idle() {
             self.emit(vec![ev], None).await;
@@ -456,20 +485,14 @@ impl Session {
             .then_some(tail)
     }
 
-    fn partial_interval(&self) -> Option<Duration> {
+    /// The session's own partial cadence (`None`: partials off), before the degradation policy.
+    fn base_interval(&self) -> Option<Duration> {
         let base = self
             .cfg
             .partial_interval_ms
             .map(u64::from)
             .unwrap_or(self.ctx.limits.partial_interval_ms);
-        if base == 0 {
-            return None;
-        }
-        // Under pressure, partials slow down before finals suffer.
-        let fast = self.ctx.routes.fast(self.language().as_deref());
-        let (finals, partials) = fast.queue_depth();
-        let factor = (1 + finals * 2 + partials / 2).min(8) as u64;
-        Some(Duration::from_millis(base * factor))
+        (base > 0).then(|| Duration::from_millis(base))
     }
 
     /// Speaks turn events, in order; `event_id` is the client event that caused them.
