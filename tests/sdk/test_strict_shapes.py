@@ -60,6 +60,7 @@ _GA_SESSION = {
     "session.partial_interval_ms": "extension: interval of partial deltas (only when set)",
     "session.audio.input.transcription.glossary_id": "extension: the named glossary (only when set)",
     "session.audio.input.transcription.review": "extension: `none` | `glossary` | `llm` (only when set)",
+    "session.audio.input.transcription.diarization": "extension: live speaker labels (only when set)",
 }
 _BETA_SESSION = {
     **{f"session.{k}": v for k, v in _SESSION_IDS.items()},
@@ -73,6 +74,7 @@ _BETA_SESSION = {
     "session.input_audio_transcription.delay": "GA field, echoed when a client sets it",
     "session.input_audio_transcription.glossary_id": "extension: the named glossary (only when set)",
     "session.input_audio_transcription.review": "extension: `none` | `glossary` | `llm` (only when set)",
+    "session.input_audio_transcription.diarization": "extension: live speaker labels (only when set)",
     "session.turn_detection.idle_timeout_ms": "GA server_vad field, echoed when set",
     "session.turn_detection.eagerness": "GA semantic_vad field, echoed when set",
     "session.turn_detection.create_response": "echoed when set",
@@ -238,6 +240,8 @@ BETA_EVENTS = {
     "conversation.item.input_audio_transcription.delta": beta.ConversationItemInputAudioTranscriptionDeltaEvent,
     "conversation.item.input_audio_transcription.completed": beta.ConversationItemInputAudioTranscriptionCompletedEvent,
     "conversation.item.input_audio_transcription.failed": beta.ConversationItemInputAudioTranscriptionFailedEvent,
+    # live speakers (`diarization: true`): the beta SDK has no model for it; the GA shape is sent
+    "conversation.item.input_audio_transcription.segment": ga.ConversationItemInputAudioTranscriptionSegment,
     "error": beta.ErrorEvent,
 }
 
@@ -386,6 +390,44 @@ def test_beta_events_are_strictly_valid(base_url, api_key):
             err = await s.recv()
         assert err["type"] == "error" and err["error"]["code"] == "invalid_value", err
         assert err["error"]["param"] == "session.include[0]", err
+        await s.close()
+    asyncio.run(main())
+
+
+def test_live_speaker_events_are_strictly_valid(base_url, api_key):
+    """`diarization: true` (extension): echoed in session.updated, and each item's `segment` event
+    is exactly the SDK's ConversationItemInputAudioTranscriptionSegment, right before its
+    `completed` (which carries `speaker`), in both dialects."""
+    async def one_item(s, updated):
+        upd = await s.until(updated)
+        await s.stream(pcm24k("en_librivox_sense_0880.wav"))
+        seg = await s.until("conversation.item.input_audio_transcription.segment", timeout=120)
+        done = await s.recv(120)
+        assert done["type"] == "conversation.item.input_audio_transcription.completed", done
+        assert seg["item_id"] == done["item_id"] and seg["speaker"] == done["speaker"] == "A", (seg, done)
+        assert seg["text"] == done["transcript"] and "young man" in seg["text"].lower(), seg
+        assert seg["start"] == 0.0 and abs(seg["end"] - done["usage"]["seconds"]) < 0.01, (seg, done)
+        assert seg["id"].startswith("seg_") and seg["content_index"] == 0, seg
+        return upd
+
+    async def main():
+        s = await Socket.open(base_url, api_key)
+        await s.until("session.created")
+        await s.send(ga_update(format={"type": "audio/pcm", "rate": 24000},
+                               transcription={"model": "auto", "language": "en", "diarization": True},
+                               turn_detection={"type": "server_vad", "silence_duration_ms": 500}))
+        upd = await one_item(s, "session.updated")
+        assert upd["session"]["audio"]["input"]["transcription"]["diarization"] is True, upd
+        await s.close()
+
+        s = await Socket.open(base_url, api_key, dialect="beta")
+        await s.until("transcription_session.created")
+        await s.send({"type": "transcription_session.update", "session": {
+            "input_audio_format": "pcm16",
+            "input_audio_transcription": {"model": "auto", "language": "en", "diarization": True},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}})
+        upd = await one_item(s, "transcription_session.updated")
+        assert upd["session"]["input_audio_transcription"]["diarization"] is True, upd
         await s.close()
     asyncio.run(main())
 
