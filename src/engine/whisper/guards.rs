@@ -66,6 +66,9 @@ pub struct Attempt {
     pub compression_ratio: f32,
     /// Probability of the no-speech token.
     pub no_speech_prob: f32,
+    /// A translation into English that still holds CJK, kana or hangul text: the model kept
+    /// (part of) the source script, which a hotter attempt usually does not.
+    pub untranslated: bool,
 }
 
 impl Attempt {
@@ -85,26 +88,34 @@ impl Attempt {
         self.no_speech_prob > NO_SPEECH_THRESHOLD && self.too_unsure()
     }
 
-    /// Whether to decode the window again, hotter: too repetitive or too unsure, unless it is
-    /// silence (then no temperature will help, and the no-speech rule drops it).
+    /// Whether to decode the window again, hotter: too repetitive, too unsure or untranslated,
+    /// unless it is silence (then no temperature will help, and the no-speech rule drops it).
     pub fn needs_fallback(&self) -> bool {
-        (self.too_repetitive() || self.too_unsure()) && !self.is_silence()
+        (self.too_repetitive() || self.too_unsure() || self.untranslated) && !self.is_silence()
     }
 }
 
+/// Whether `text`, the output of a translation into English, still holds source-script text
+/// (CJK ideographs, kana, hangul).
+pub fn untranslated(text: &str) -> bool {
+    text.chars().any(super::repetition::is_cjk)
+}
+
 /// The attempt to keep when every temperature failed: the most probable (highest average
-/// log-probability) of those that do not loop, or of all when each of them loops. `None` only
-/// for an empty list.
+/// log-probability) of those that neither loop nor keep the source script; else of those that do
+/// not loop; else of all. `None` only for an empty list.
 pub fn best_of_failed(attempts: &[Attempt]) -> Option<usize> {
-    let pick = |only_calm: bool| {
+    let pick = |keep: &dyn Fn(&Attempt) -> bool| {
         attempts
             .iter()
             .enumerate()
-            .filter(|(_, a)| !only_calm || !a.too_repetitive())
+            .filter(|(_, a)| keep(a))
             .max_by(|a, b| a.1.avg_logprob.total_cmp(&b.1.avg_logprob))
             .map(|(i, _)| i)
     };
-    pick(true).or_else(|| pick(false))
+    pick(&|a| !a.too_repetitive() && !a.untranslated)
+        .or_else(|| pick(&|a| !a.too_repetitive()))
+        .or_else(|| pick(&|_| true))
 }
 
 /// Language detection restricted to `allowed` (ISO-639-1 codes, compared by primary subtag,
@@ -135,6 +146,7 @@ mod tests {
             avg_logprob,
             compression_ratio,
             no_speech_prob,
+            untranslated: false,
         }
     }
 
@@ -191,6 +203,23 @@ mod tests {
         let loops = [attempt(-0.9, 3.0, 0.0), attempt(-0.4, 2.6, 0.0)];
         assert_eq!(best_of_failed(&loops), Some(1), "all loop: the most probable");
         assert_eq!(best_of_failed(&[]), None);
+    }
+
+    #[test]
+    fn a_translation_that_keeps_the_source_script_is_retried_and_ranked_last() {
+        assert!(untranslated(
+            "The Chinese government is in the middle of the Chinese夕夕夕"
+        ));
+        assert!(untranslated("こんにちは") && untranslated("안녕하세요"));
+        assert!(!untranslated("The real estate agency in Guangzhou, 2.5% — café naïve."));
+        let kept_source = Attempt {
+            untranslated: true,
+            ..attempt(-0.2, 1.5, 0.0)
+        };
+        assert!(kept_source.needs_fallback(), "confident but not English");
+        let a = [kept_source, attempt(-0.8, 1.6, 0.0), attempt(-0.5, 2.9, 0.0)];
+        assert_eq!(best_of_failed(&a), Some(1), "English and calm beats more probable");
+        assert_eq!(best_of_failed(&a[..1]), Some(0), "alone, it is still kept");
     }
 
     #[test]

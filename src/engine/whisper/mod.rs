@@ -187,7 +187,7 @@ impl WhisperEngine {
             .map_err(inf)?;
             let mut still = Vec::new();
             for (&i, res) in pending.iter().zip(results) {
-                let d = self.measure(res, t, opts.length_penalty);
+                let d = self.measure(res, t, opts.length_penalty, windows[i].1.task);
                 if draft || !d.attempt.needs_fallback() {
                     chosen[i] = Some(d);
                 } else {
@@ -196,6 +196,7 @@ impl WhisperEngine {
                         temperature = t,
                         compression_ratio = d.attempt.compression_ratio,
                         avg_logprob = d.attempt.avg_logprob,
+                        untranslated = d.attempt.untranslated,
                         "whisper window fails its thresholds"
                     );
                     failed[i].push(d);
@@ -307,7 +308,7 @@ impl WhisperEngine {
 
     /// The sequence of one generation result to keep (the most probable of the sampled
     /// candidates) and what the guards need to know about it.
-    fn measure(&self, res: sys::WhisperGenerationResult, temperature: f32, length_penalty: f32) -> Decoded {
+    fn measure(&self, res: sys::WhisperGenerationResult, temperature: f32, length_penalty: f32, task: Task) -> Decoded {
         let best = (0..res.sequences_ids.len())
             .max_by(|&a, &b| {
                 let s = |k: usize| res.scores.get(k).copied().unwrap_or(f32::NEG_INFINITY);
@@ -329,6 +330,7 @@ impl WhisperEngine {
                 avg_logprob,
                 compression_ratio: guards::compression_ratio(text.trim()),
                 no_speech_prob: res.no_speech_prob,
+                untranslated: task == Task::Translate && guards::untranslated(&text),
             },
             ids,
         }

@@ -28,7 +28,8 @@ struct Unit {
     end: usize,
 }
 
-fn is_cjk(c: char) -> bool {
+/// CJK ideographs, kana and hangul: scripts written without spaces between words.
+pub(super) fn is_cjk(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF      // kana
         | 0x3400..=0x4DBF    // CJK extension A
