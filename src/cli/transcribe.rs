@@ -46,7 +46,9 @@ pub fn run(args: TranscribeArgs, cfg: &Config) -> anyhow::Result<()> {
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} windows {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let job = service.prepare(&req, decoded.samples.into(), Admission::Wait)?;
+    let job = service
+        .prepare(&req, decoded.samples.into(), Admission::Wait)
+        .with_context(|| format!("transcribing {}", file.display()))?;
     if job.diarizes() {
         let timeline = super::runtime()?
             .block_on(job.run_diarized())
