@@ -9,6 +9,15 @@
 //! [`models`] installs model packagings from a hub (`asr-router models pull`); [`bench`] measures.
 //! docs/architecture.md draws the whole picture.
 
+// CTranslate2 with oneDNN and OpenBLAS linked together is a reported crash (CTranslate2 #1294), and
+// with oneDNN compiled in OpenBLAS would never be chosen anyway: the two GEMM features exclude
+// each other.
+#[cfg(all(feature = "dnnl", feature = "openblas"))]
+compile_error!(
+    "features `dnnl` and `openblas` exclude each other (oneDNN replaces OpenBLAS in CTranslate2, and the two \
+     together are a reported crash): build with `--no-default-features --features dnnl`"
+);
+
 pub mod audio;
 pub mod batch;
 pub mod bench;
