@@ -9,8 +9,10 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{ApiError, Shared};
+use super::{ApiError, AppState, Shared};
+use crate::meeting::diarize::SPEAKER_MODEL_MISSING;
 use crate::realtime::protocol::{self, SessionConfig};
+use crate::realtime::session::events::check_preset;
 
 fn ttl(v: &Value, path: &str) -> Result<u64, ApiError> {
     match v.pointer(path) {
@@ -29,6 +31,24 @@ fn ttl(v: &Value, path: &str) -> Result<u64, ApiError> {
             Some("invalid_type"),
         )),
     }
+}
+
+/// Refuses to mint a secret whose sessions could not run as configured (a review or live
+/// speakers this server cannot do), naming the field as the mint body spells it: under
+/// `session.` for GA, at the top level for beta (whose body is the session itself).
+fn check_servable(st: &AppState, cfg: &SessionConfig, beta: bool) -> Result<(), ApiError> {
+    check_preset(&st.realtime, cfg, beta).map_err(|e| {
+        let code = if e.code.as_str() == SPEAKER_MODEL_MISSING {
+            SPEAKER_MODEL_MISSING
+        } else {
+            "invalid_value"
+        };
+        let param = e
+            .param
+            .as_deref()
+            .map(|p| if beta { p.trim_start_matches("session.") } else { p });
+        ApiError::invalid(e.message, param, Some(code))
+    })
 }
 
 fn body_json(body: &str) -> Result<Value, ApiError> {
@@ -77,6 +97,9 @@ pub async fn client_secrets(State(st): State<Shared>, body: String) -> Response 
                 Err(e) => return Err(ApiError::invalid(e.message, e.param.as_deref(), Some("invalid_value"))),
             }
         }
+        if session.is_some() {
+            check_servable(&st, &cfg, false)?;
+        }
         // Sessions opened with the secret start with the session it was minted with.
         let preset = session.is_some().then(|| cfg.clone());
         let (value, expires_at) = st.auth.mint_with_session(Duration::from_secs(secs), preset);
@@ -103,6 +126,7 @@ pub async fn transcription_sessions(State(st): State<Shared>, body: String) -> R
             cfg.apply_beta_update(&session)
                 .map_err(|e| ApiError::invalid(e.message, e.param.as_deref(), Some("invalid_value")))?;
         }
+        check_servable(&st, &cfg, true)?;
         let (value, expires_at) = st.auth.mint_with_session(Duration::from_secs(secs), Some(cfg.clone()));
         let mut s = cfg.to_beta_json(&protocol::new_session_id(), expires_at);
         s["client_secret"] = json!({"value": value, "expires_at": expires_at});

@@ -591,6 +591,16 @@ def test_python_sdk_ga_client_secret(base_url, api_key):
     with pytest.raises(openai.BadRequestError) as e:
         client.realtime.client_secrets.create(expires_after={"anchor": "created_at", "seconds": 5})
     assert e.value.body["param"] == "expires_after.seconds", e.value.body
+    # a preset this server cannot serve is refused when minted, not after a session opens
+    with pytest.raises(openai.BadRequestError) as e:
+        client.realtime.client_secrets.create(session={"type": "transcription", "audio": {"input": {
+            "transcription": {"model": "auto", "glossary_id": "no-such-glossary"}}}})
+    assert e.value.body["param"] == "session.audio.input.transcription.glossary_id", e.value.body
+    assert e.value.body["code"] == "invalid_value", e.value.body
+    with pytest.raises(openai.BadRequestError) as e:
+        client.beta.realtime.transcription_sessions.create(
+            extra_body={"input_audio_transcription": {"model": "whisper-1", "glossary_id": "no-such-glossary"}})
+    assert e.value.body["param"] == "input_audio_transcription.glossary_id", e.value.body
 
     async def main():
         ws_base = base_url.replace("http://", "ws://") + "/v1"

@@ -125,6 +125,8 @@ EXTENSIONS: dict[str, dict[str, str]] = {
         "session.audio.input.turn_detection.eagerness": "semantic_vad field (only when set)",
         "session.audio.input.transcription.glossary_id": _GA_SESSION["session.audio.input.transcription.glossary_id"],
         "session.audio.input.transcription.review": _GA_SESSION["session.audio.input.transcription.review"],
+        "session.audio.input.transcription.diarization":
+            _GA_SESSION["session.audio.input.transcription.diarization"],
     },
     "transcription_sessions": {k.removeprefix("session."): v for k, v in _BETA_SESSION.items()},
 }
@@ -538,6 +540,18 @@ def test_client_secret_bodies_are_strictly_valid(base_url, api_key):
             "transcription": {"model": "auto", "language": "en"},
             "turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}}})
     check("client_secrets", ga.ClientSecretCreateResponse, raw.http_response.text)
+
+    # a preset with live speakers (extension) echoes `diarization` and stays strictly valid
+    raw = client.realtime.client_secrets.with_raw_response.create(
+        expires_after={"anchor": "created_at", "seconds": 60},
+        session={"type": "transcription", "audio": {"input": {
+            "transcription": {"model": "auto", "language": "en", "diarization": True}}}})
+    body = check("client_secrets", ga.ClientSecretCreateResponse, raw.http_response.text)
+    assert body["session"]["audio"]["input"]["transcription"]["diarization"] is True, body
+    raw = client.beta.realtime.transcription_sessions.with_raw_response.create(
+        extra_body={"input_audio_transcription": {"model": "whisper-1", "language": "en", "diarization": True}})
+    body = check("transcription_sessions", TranscriptionSession, raw.http_response.text)
+    assert body["input_audio_transcription"]["diarization"] is True, body
 
     raw = client.beta.realtime.transcription_sessions.with_raw_response.create(
         client_secret={"expires_at": {"anchor": "created_at", "seconds": 60}},

@@ -117,6 +117,16 @@ fn plan_error(e: &PlanError, beta: bool) -> ProtocolError {
     ProtocolError::new(ErrorCode::InvalidValue, e.to_string()).with_param(format!("{at}.{}", e.param()))
 }
 
+/// Why `cfg` cannot open a session as it asks: a review this server cannot do (a `glossary_id`
+/// that names no usable glossary, `review: "llm"` without an LLM reviewer), or live speakers
+/// without a speaker model. Client secrets check their preset with it when they are minted, so
+/// the mint request fails rather than the sessions it would open; [`Session::new`] checks again
+/// (a named glossary may have gone since).
+pub fn check_preset(ctx: &SessionContext, cfg: &SessionConfig, beta: bool) -> Result<(), ProtocolError> {
+    review_plan(ctx, cfg).map_err(|e| plan_error(&e, beta))?;
+    speakers::check_available(cfg, ctx.engines.speaker.is_some(), beta)
+}
+
 /// The VAD settings of a configuration (`None`: manual commit).
 fn vad_settings(cfg: &SessionConfig) -> Option<VadSettings> {
     cfg.turn_detection.effective_vad().map(|v| VadSettings {
