@@ -274,6 +274,10 @@ enum Mode {
     Html = 3,
     /// 200 with JSON that has no `text`.
     NoText = 4,
+    /// 429 with `Retry-After: 1` to the first request, then as `Good`.
+    BusyOnce = 5,
+    /// 429 with `Retry-After: 3600`, always.
+    BusyLong = 6,
 }
 
 /// What a fake saw: connections, requests, and the fields and audio of the last request.
@@ -284,12 +288,15 @@ struct Seen {
     requests: AtomicUsize,
     last_fields: std::sync::Mutex<Vec<(String, String)>>,
     last_samples: AtomicUsize,
+    /// When each request arrived.
+    arrivals: std::sync::Mutex<Vec<std::time::Instant>>,
 }
 
 const FAKE_TEXT: &str = "the fake upstream heard you";
 
 async fn fake_handler(State(seen): State<Arc<Seen>>, headers: HeaderMap, mut mp: Multipart) -> Response {
-    seen.requests.fetch_add(1, Ordering::SeqCst);
+    let nth = seen.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    seen.arrivals.lock().unwrap().push(std::time::Instant::now());
     let mut fields = Vec::new();
     while let Ok(Some(f)) = mp.next_field().await {
         let name = f.name().unwrap_or_default().to_string();
@@ -304,7 +311,10 @@ async fn fake_handler(State(seen): State<Arc<Seen>>, headers: HeaderMap, mut mp:
         }
     }
     *seen.last_fields.lock().unwrap() = fields;
-    let mode = seen.mode.load(Ordering::SeqCst);
+    let mode = match seen.mode.load(Ordering::SeqCst) {
+        m if m == Mode::BusyOnce as u8 && nth > 1 => Mode::Good as u8,
+        m => m,
+    };
     match mode {
         m if m == Mode::Good as u8 => {
             if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer fake-key") {
@@ -318,6 +328,15 @@ async fn fake_handler(State(seen): State<Arc<Seen>>, headers: HeaderMap, mut mp:
         }
         m if m == Mode::Error500 as u8 => {
             (StatusCode::INTERNAL_SERVER_ERROR, "model crashed: CUDA error").into_response()
+        }
+        m if m == Mode::BusyOnce as u8 || m == Mode::BusyLong as u8 => {
+            let wait = if m == Mode::BusyOnce as u8 { "1" } else { "3600" };
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", wait)],
+                r#"{"error":{"message":"queue full"}}"#,
+            )
+                .into_response()
         }
         m if m == Mode::Html as u8 => (
             [("content-type", "text/html")],
@@ -534,6 +553,40 @@ async fn five_hundreds_are_retried_then_unavailable() {
     assert_eq!(seen.requests.load(Ordering::SeqCst), 3);
     assert_eq!(counts(&m), [("http_error", 3)]);
     assert_eq!(m.retries(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_after_is_waited_for_when_it_fits_the_timeout() {
+    let (base, seen) = fake(Mode::BusyOnce).await;
+    let (h, m) = engine(UpstreamConfig {
+        api_key: Some("fake-key".into()),
+        retries: 2,
+        ..config("busy", &base)
+    });
+    let hyp = run(&h).await.unwrap();
+    assert_eq!(hyp.text.trim(), FAKE_TEXT);
+    assert_eq!(counts(&m), [("ok", 1), ("http_error", 1)]);
+    assert_eq!(m.retries(), 1);
+    // the retry came no sooner than the upstream asked (the backoff alone is 5-10 ms)
+    let t = seen.arrivals.lock().unwrap().clone();
+    assert_eq!(t.len(), 2);
+    assert!(t[1] - t[0] >= Duration::from_secs(1), "{:?}", t[1] - t[0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_after_past_the_timeout_is_not_retried() {
+    let (base, seen) = fake(Mode::BusyLong).await;
+    let (h, m) = engine(UpstreamConfig {
+        retries: 3,
+        ..config("saturated", &base)
+    });
+    let e = run(&h).await.unwrap_err();
+    assert!(
+        matches!(&e, EngineError::Unavailable(msg) if msg.contains("429") && msg.contains("retry after 3600 s")),
+        "{e}"
+    );
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 1);
+    assert_eq!(m.retries(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,8 +8,12 @@
 //!   concurrency limit of an upstream is the number of those threads (`max_concurrency`, one
 //!   utterance per run: [`Recognizer::max_batch`] is 1).
 //! * **Bounded time.** Each attempt has the configured timeout (connect, send and the whole
-//!   answer); a call makes at most `1 + retries` attempts with exponential backoff in between, so
-//!   it ends within `(1 + retries) × timeout + backoff × (2^retries − 1)`.
+//!   answer); a call makes at most `1 + retries` attempts. Before retry `k` (0-based) it waits
+//!   between half and all of `backoff × 2^k` (random "equal jitter", so that sessions failing
+//!   together do not come back in lockstep), or longer when the upstream's `Retry-After`
+//!   (delta-seconds) asks for it. An upstream that asks for more than `timeout` is not retried:
+//!   the fallback answers now instead. So a call ends within `(1 + retries) × timeout` plus
+//!   `Σ max(backoff × 2^k, timeout)` over its retries.
 //! * **What is retried.** Connection errors, timeouts, 5xx and 429 are the upstream's trouble and
 //!   are retried. Other 4xx are the request's fault and an unreadable 2xx will not improve by
 //!   asking again: neither is retried.
@@ -67,7 +71,12 @@ pub struct UpstreamRecognizer {
 enum Failure {
     Timeout,
     Connect(String),
-    Status { status: StatusCode, detail: String },
+    Status {
+        status: StatusCode,
+        detail: String,
+        /// The answer's `Retry-After`, when it gave one in seconds.
+        retry_after: Option<Duration>,
+    },
     BadAnswer(String),
 }
 
@@ -87,6 +96,14 @@ impl Failure {
             Self::Timeout | Self::Connect(_) => true,
             Self::Status { status, .. } => status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS,
             Self::BadAnswer(_) => false,
+        }
+    }
+
+    /// How long the upstream asked us to wait before asking again.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Status { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 
@@ -155,6 +172,7 @@ impl UpstreamRecognizer {
             abilities: ModelAbilities {
                 languages,
                 translation: false,
+                prompt: true,
             },
         })
     }
@@ -207,9 +225,12 @@ impl UpstreamRecognizer {
                     if !f.retryable() || attempt >= self.retries {
                         break f;
                     }
+                    match retry_wait(self.backoff, attempt, f.retry_after(), self.timeout, rand::random()) {
+                        Some(wait) => std::thread::sleep(wait),
+                        None => break f,
+                    }
                 }
             }
-            std::thread::sleep(self.backoff * 2u32.pow(attempt.min(MAX_BACKOFF_DOUBLINGS)));
             attempt += 1;
             self.metrics.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         };
@@ -271,6 +292,12 @@ impl UpstreamRecognizer {
         }
         let resp = req.send().map_err(classify)?;
         let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let mut body = Vec::new();
         resp.take(MAX_ANSWER_BYTES).read_to_end(&mut body).map_err(|e| {
             if e.kind() == std::io::ErrorKind::TimedOut
@@ -287,6 +314,7 @@ impl UpstreamRecognizer {
             return Err(Failure::Status {
                 status,
                 detail: error_detail(&body),
+                retry_after,
             });
         }
         answer::parse(&body, duration_s).map_err(|e| Failure::BadAnswer(e.0))
@@ -308,10 +336,16 @@ impl UpstreamRecognizer {
                 self.timeout.as_millis()
             )),
             Failure::Connect(cause) => EngineError::Unavailable(format!("{who}: cannot connect: {cause} ({tries})")),
-            Failure::Status { status, detail } if upstream_trouble => {
-                EngineError::Unavailable(format!("{who}: HTTP {status} ({tries}): {detail}"))
+            Failure::Status {
+                status,
+                detail,
+                retry_after,
+            } if upstream_trouble => {
+                let later =
+                    retry_after.map_or(String::new(), |w| format!("; it asks to retry after {} s", w.as_secs()));
+                EngineError::Unavailable(format!("{who}: HTTP {status} ({tries}{later}): {detail}"))
             }
-            Failure::Status { status, detail } => {
+            Failure::Status { status, detail, .. } => {
                 EngineError::Inference(format!("{who} refused the request: HTTP {status}: {detail}"))
             }
             Failure::BadAnswer(why) => {
@@ -332,6 +366,25 @@ impl Recognizer for UpstreamRecognizer {
 
     fn abilities(&self) -> ModelAbilities {
         self.abilities
+    }
+}
+
+/// The wait before retry `retry` (0-based): between half and all of `backoff × 2^retry` as
+/// `jitter` goes from 0 to 1, or the upstream's `retry_after` when that is longer. `None` when
+/// the upstream asks for more than `max_wait` (the attempt timeout): not worth waiting for.
+fn retry_wait(
+    backoff: Duration,
+    retry: u32,
+    retry_after: Option<Duration>,
+    max_wait: Duration,
+    jitter: f64,
+) -> Option<Duration> {
+    let step = backoff.saturating_mul(2u32.pow(retry.min(MAX_BACKOFF_DOUBLINGS)));
+    let jittered = step.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
+    match retry_after {
+        Some(asked) if asked > max_wait => None,
+        Some(asked) => Some(asked.max(jittered)),
+        None => Some(jittered),
     }
 }
 
@@ -410,6 +463,7 @@ mod tests {
         let st = |c: u16| Failure::Status {
             status: StatusCode::from_u16(c).unwrap(),
             detail: String::new(),
+            retry_after: None,
         };
         for (f, retry, counts) in [
             (Failure::Timeout, true, true),
@@ -423,6 +477,27 @@ mod tests {
         ] {
             assert_eq!((f.retryable(), f.counts_against_upstream()), (retry, counts), "{f:?}");
         }
+    }
+
+    #[test]
+    fn retry_waits_jitter_within_the_exponential_step_and_honour_retry_after() {
+        let ms = Duration::from_millis;
+        let max = ms(2000);
+        // no jitter draw gives less than half or more than all of backoff × 2^k
+        assert_eq!(retry_wait(ms(100), 0, None, max, 0.0), Some(ms(50)));
+        assert_eq!(retry_wait(ms(100), 0, None, max, 1.0), Some(ms(100)));
+        assert_eq!(retry_wait(ms(100), 2, None, max, 0.5), Some(ms(300)));
+        // out-of-range draws are clamped
+        assert_eq!(retry_wait(ms(100), 1, None, max, 7.0), Some(ms(200)));
+        // the doubling stops; no overflow however many retries
+        let far = retry_wait(ms(100), 40, None, Duration::MAX, 1.0).unwrap();
+        assert_eq!(far, ms(100) * 2u32.pow(MAX_BACKOFF_DOUBLINGS));
+        // Retry-After wins when longer, the jittered step when the upstream asks for less
+        assert_eq!(retry_wait(ms(100), 0, Some(ms(1000)), max, 1.0), Some(ms(1000)));
+        assert_eq!(retry_wait(ms(800), 1, Some(ms(1000)), max, 1.0), Some(ms(1600)));
+        // more than the attempt timeout: not worth waiting for (the fallback answers now)
+        assert_eq!(retry_wait(ms(100), 0, Some(ms(2001)), max, 0.0), None);
+        assert_eq!(retry_wait(ms(100), 0, Some(ms(2000)), max, 0.0), Some(ms(2000)));
     }
 
     #[test]
