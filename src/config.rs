@@ -242,6 +242,13 @@ pub struct ReviewConfig {
     pub realtime_budget_ms: u64,
     /// The LLM reviewer, if any.
     pub llm: Option<LlmReviewConfig>,
+    /// Decode a final whose text has Chinese characters once more with the request's Latin
+    /// glossary terms as Whisper's prompt (`crate::finalize::bias`); a request's
+    /// `glossary_prompt` overrides it. Costs a second decode of such finals.
+    pub glossary_prompt: bool,
+    /// Most glossary terms in that prompt (the best matches of the first decode; Whisper keeps
+    /// the newest 223 prompt tokens of whatever is written).
+    pub glossary_prompt_terms: usize,
 }
 
 impl Default for ReviewConfig {
@@ -252,6 +259,8 @@ impl Default for ReviewConfig {
             traditional_chinese: false,
             realtime_budget_ms: 1500,
             llm: None,
+            glossary_prompt: true,
+            glossary_prompt_terms: 40,
         }
     }
 }

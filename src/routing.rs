@@ -192,6 +192,12 @@ impl RoutePolicy {
     }
 }
 
+/// Whether a final may be decoded again with the request's glossary as its decoder prompt
+/// (`crate::finalize::bias`): only on a model whose decoding a text prompt conditions.
+pub fn takes_glossary_prompt(abilities: crate::engine::recognizer::ModelAbilities) -> bool {
+    abilities.prompt
+}
+
 /// Whether `handle` transcribes `language` (`None`, detection, always passes), from the
 /// abilities the model reports. [`RoutePolicy::route`] checks every transcription with it, and
 /// realtime sessions a configured model.
@@ -231,10 +237,12 @@ mod tests {
     const MULTI: ModelAbilities = ModelAbilities {
         languages: None,
         translation: true,
+        prompt: true,
     };
     const SENSEVOICE: ModelAbilities = ModelAbilities {
         languages: Some(&["zh", "en", "yue", "ja", "ko"]),
         translation: false,
+        prompt: false,
     };
 
     fn handle(name: &'static str, a: ModelAbilities) -> EngineHandle {

@@ -18,7 +18,7 @@ use crate::audio::SAMPLE_RATE;
 use crate::engine::recognizer::{DecodeOptions, Segment, Utterance};
 use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::engine::vad::{SileroModel, segmenter};
-use crate::finalize::{Fallback, FinalDecode, ReviewPlan, SecondPass, decode_final, split_edits};
+use crate::finalize::{Fallback, FinalDecode, ReviewPlan, SecondPass, decode_with_glossary, split_edits};
 use crate::review::{Edit, apply_edits};
 
 /// Longest window handed to the recognizer, seconds. Whisper sees 30 s, but tends to drop speech
@@ -132,7 +132,14 @@ pub async fn transcribe(
             options: options.clone(),
         };
         let refuse = admission == Admission::RefuseWhenBusy && i == 0;
-        pending.push_back(decode_final(chain.engine, chain.fallback, utt, refuse, stats));
+        pending.push_back(decode_with_glossary(
+            chain.engine,
+            chain.fallback,
+            utt,
+            refuse,
+            stats,
+            chain.review,
+        ));
     }
     let mut out = Transcript {
         duration_s,

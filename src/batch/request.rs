@@ -45,6 +45,9 @@ pub struct TranscriptionParams {
     pub glossary_id: Option<String>,
     /// Extension: `none`, `glossary` or `llm`.
     pub review: Option<String>,
+    /// Extension: `true`/`false`: decode Chinese finals again with the glossary as the
+    /// decoder prompt (default: the server's `[review] glossary_prompt`).
+    pub glossary_prompt: Option<String>,
     /// OpenAI's `known_speaker_names[]` (with `diarized_json`).
     pub known_speaker_names: Vec<String>,
     /// OpenAI's `known_speaker_references[]`: one audio clip per name, already taken out of its
@@ -82,6 +85,9 @@ pub enum ValidationError {
     /// A `glossary` that does not parse.
     #[error("Invalid glossary: {0}")]
     Glossary(String),
+    /// A `glossary_prompt` other than `true` or `false`.
+    #[error("Invalid value: '{0}'. Supported values are: 'true' and 'false'.")]
+    GlossaryPrompt(String),
     /// A `languages` entry that is no language code.
     #[error("Invalid value: '{0}'. languages takes ISO-639-1 codes such as 'en' or 'zh'.")]
     Languages(String),
@@ -104,6 +110,7 @@ impl ValidationError {
             Self::Include(_) => "include",
             Self::Review(_) => "review",
             Self::Glossary(_) => "glossary",
+            Self::GlossaryPrompt(_) => "glossary_prompt",
             Self::Languages(_) => "languages",
             Self::DiarizedJson(_) => "response_format",
             Self::KnownSpeakers(_) => "known_speaker_names",
@@ -218,6 +225,12 @@ impl TranscriptionRequest {
             },
             glossary_id: params.glossary_id.filter(|g| !g.trim().is_empty()),
             keywords: params.keywords.into_iter().filter(|k| !k.trim().is_empty()).collect(),
+            glossary_prompt: match params.glossary_prompt.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some("true" | "True" | "1") => Some(true),
+                Some("false" | "False" | "0") => Some(false),
+                Some(v) => return Err(ValidationError::GlossaryPrompt(v.to_string())),
+            },
         };
         Ok(Self {
             file,
@@ -406,6 +419,7 @@ mod tests {
                 "glossary" => p.glossary = Some(v),
                 "glossary_id" => p.glossary_id = Some(v),
                 "review" => p.review = Some(v),
+                "glossary_prompt" => p.glossary_prompt = Some(v),
                 "known_speaker_names" => p.known_speaker_names.push(v),
                 "known_speaker_references" => p.known_speaker_references.push(v.into_bytes()),
                 other => panic!("no field {other}"),
@@ -632,5 +646,14 @@ mod tests {
 
         let r = TranscriptionRequest::validate(params(&[("model", "auto")]), Task::Transcribe).unwrap();
         assert!(r.review().mode.is_none() && r.review().glossary.is_none() && r.languages().is_empty());
+        assert_eq!(r.review().glossary_prompt, None, "the server's default");
+
+        let r = TranscriptionRequest::validate(
+            params(&[("model", "auto"), ("glossary_prompt", "false")]),
+            Task::Transcribe,
+        );
+        assert_eq!(r.unwrap().review().glossary_prompt, Some(false));
+        let e = refused(&[("model", "auto"), ("glossary_prompt", "maybe")]);
+        assert_eq!((e.param(), e.code()), ("glossary_prompt", "invalid_value"));
     }
 }

@@ -51,6 +51,10 @@ pub struct EvalArgs {
     /// Model name or `auto`.
     #[arg(long, default_value = "auto")]
     pub model: String,
+    /// The request's `glossary_prompt`: decode Chinese finals again with the glossary as the
+    /// decoder prompt (`true`), or not (`false`); unset: the server's default.
+    #[arg(long, value_parser = ["true", "false"])]
+    pub glossary_prompt: Option<String>,
     /// OpenAI's `languages`: the languages the audio may be in (detection picks among them),
     /// e.g. `zh,en`.
     #[arg(long, value_delimiter = ',')]
@@ -164,6 +168,7 @@ pub fn run(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
                 "manifest": args.manifest,
                 "glossary": args.glossary,
                 "review": args.review,
+                "glossary_prompt": args.glossary_prompt,
                 "model": args.model,
                 "languages": args.languages,
                 "language_hint": args.lang_hint || !args.no_language_hint,
@@ -194,6 +199,7 @@ fn request(args: &EvalArgs, item: &Item, glossary: Option<String>) -> anyhow::Re
             languages: args.languages.clone(),
             glossary,
             review: Some(args.review.clone()),
+            glossary_prompt: args.glossary_prompt.clone(),
             ..Default::default()
         },
         Task::Transcribe,

@@ -186,6 +186,9 @@ pub struct ModelAbilities {
     pub languages: Option<&'static [&'static str]>,
     /// Whether it translates speech into English.
     pub translation: bool,
+    /// Whether a text prompt (`DecodeOptions::prompt`) conditions its decoding (Whisper's
+    /// previous-text prompt; an upstream server that forwards OpenAI's `prompt`).
+    pub prompt: bool,
 }
 
 impl ModelAbilities {
@@ -193,6 +196,7 @@ impl ModelAbilities {
     pub const ENGLISH_ONLY: Self = Self {
         languages: Some(&["en"]),
         translation: false,
+        prompt: true,
     };
 
     /// Whether it transcribes `language`. Compares the primary subtag, ignoring case, so `en-US`
@@ -231,12 +235,14 @@ mod tests {
         let any = ModelAbilities {
             languages: None,
             translation: true,
+            prompt: true,
         };
         assert!(any.transcribes("de") && any.transcribes("xx") && any.is_multilingual());
 
         let five = ModelAbilities {
             languages: Some(&["zh", "en", "yue", "ja", "ko"]),
             translation: false,
+            prompt: false,
         };
         assert!(five.transcribes("yue") && five.transcribes("zh-CN") && !five.transcribes("de"));
         assert!(five.is_multilingual());

@@ -46,6 +46,7 @@ pub struct FinalizeStats {
     reviews: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     edits: AtomicU64,
     budget_exceeded: AtomicU64,
+    glossary_prompts: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl FinalizeStats {
@@ -67,6 +68,18 @@ impl FinalizeStats {
     /// Realtime finals sent before their review finished (its budget ran out).
     pub fn budget_exceeded(&self) -> u64 {
         self.budget_exceeded.load(Ordering::Relaxed)
+    }
+
+    /// `outcome → count` of glossary-prompted second decodes ([`super::bias`]): `kept` or
+    /// `refused` (the first decode was kept).
+    pub fn glossary_prompts(&self) -> Vec<(&'static str, u64)> {
+        lock(&self.glossary_prompts).iter().map(|(k, v)| (*k, *v)).collect()
+    }
+
+    pub(super) fn count_glossary_prompt(&self, kept: bool) {
+        *lock(&self.glossary_prompts)
+            .entry(if kept { "kept" } else { "refused" })
+            .or_default() += 1;
     }
 
     pub(super) fn count_fallback(&self, engine: &str, reason: &'static str) {

@@ -23,12 +23,14 @@
 //!   blocking HTTP and runs under `spawn_blocking`, never on the async runtime.
 //! * No transport types: the HTTP layer maps [`PlanError`] to OpenAI's error body.
 
+pub mod bias;
 pub mod decode;
 pub mod glossaries;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use bias::{PromptPolicy, decode_with_glossary};
 pub use decode::{Fallback, FinalDecode, FinalizeStats, decode_final};
 pub use glossaries::{GlossaryLookupError, GlossaryStore};
 
@@ -49,6 +51,9 @@ pub struct ReviewFields {
     pub glossary_id: Option<String>,
     /// OpenAI's `keywords`: terms without aliases.
     pub keywords: Vec<String>,
+    /// `glossary_prompt`: decode Chinese finals again with the glossary as the decoder prompt
+    /// ([`bias`]); `None` takes the server's default.
+    pub glossary_prompt: Option<bool>,
 }
 
 /// Why the reviewers could not be set up.
@@ -86,6 +91,7 @@ pub struct ReviewPlan {
     mode: ReviewMode,
     glossary: Arc<Glossary>,
     language: Option<String>,
+    prompt: PromptPolicy,
 }
 
 impl std::fmt::Debug for ReviewPlan {
@@ -94,6 +100,7 @@ impl std::fmt::Debug for ReviewPlan {
             .field("mode", &self.mode)
             .field("terms", &self.glossary.len())
             .field("language", &self.language)
+            .field("prompt", &self.prompt)
             .finish()
     }
 }
@@ -115,6 +122,15 @@ impl ReviewPlan {
     /// The glossary in force (empty when the request gave none).
     pub fn glossary(&self) -> &Glossary {
         &self.glossary
+    }
+
+    /// How finals use the glossary as a decoder prompt ([`bias`]). Off for a plan without
+    /// review: `review=none` asks for the recognizer's text as it is.
+    pub fn prompt_policy(&self) -> PromptPolicy {
+        PromptPolicy {
+            enabled: self.prompt.enabled && self.mode != ReviewMode::None,
+            ..self.prompt
+        }
     }
 }
 
@@ -195,6 +211,7 @@ pub struct SecondPass {
     llm_context: usize,
     llm_stats: Option<Arc<LlmStats>>,
     stats: Arc<FinalizeStats>,
+    prompt: PromptPolicy,
 }
 
 impl SecondPass {
@@ -214,6 +231,11 @@ impl SecondPass {
             llm_context: cfg.llm.as_ref().map_or(3, |l| l.context_utterances),
             llm_stats: None,
             stats: Arc::default(),
+            prompt: PromptPolicy {
+                enabled: cfg.glossary_prompt,
+                max_terms: cfg.glossary_prompt_terms,
+                ..Default::default()
+            },
         }
     }
 
@@ -272,6 +294,10 @@ impl SecondPass {
             mode,
             glossary,
             language: language.map(str::to_string),
+            prompt: PromptPolicy {
+                enabled: fields.glossary_prompt.unwrap_or(self.prompt.enabled),
+                ..self.prompt
+            },
         })
     }
 

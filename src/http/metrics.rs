@@ -294,6 +294,18 @@ fn finalize_families(stats: &crate::finalize::FinalizeStats) -> Vec<MetricFamily
     );
     over.sample(&[], stats.budget_exceeded() as f64);
     out.push(over.0);
+    let prompts = stats.glossary_prompts();
+    if !prompts.is_empty() {
+        let mut f = Family::new(
+            "asr_router_glossary_prompt_decodes_total",
+            "Finals decoded again with the glossary as the decoder prompt, by outcome (kept, or refused: the first decode was kept).",
+            COUNTER,
+        );
+        for (outcome, n) in prompts {
+            f.sample(&[("outcome", outcome)], n as f64);
+        }
+        out.push(f.0);
+    }
     let fallbacks = stats.fallbacks();
     if !fallbacks.is_empty() {
         let mut f = Family::new(

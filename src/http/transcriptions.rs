@@ -61,6 +61,7 @@ async fn read_form(
             "glossary" => form.glossary = Some(text()),
             "glossary_id" => form.glossary_id = Some(text()),
             "review" => form.review = Some(text()),
+            "glossary_prompt" => form.glossary_prompt = Some(text()),
             "known_speaker_names[]" | "known_speaker_names" => form.known_speaker_names.push(text()),
             "known_speaker_references[]" | "known_speaker_references" => {
                 // a data: URL as OpenAI takes it, or an uploaded file

@@ -528,6 +528,7 @@ impl Recognizer for SenseVoice {
         ModelAbilities {
             languages: Some(&LANGUAGES),
             translation: false,
+            prompt: false,
         }
     }
 

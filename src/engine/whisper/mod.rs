@@ -495,6 +495,7 @@ impl Recognizer for WhisperEngine {
             ModelAbilities {
                 languages: None,
                 translation: true,
+                prompt: true,
             }
         } else {
             ModelAbilities::ENGLISH_ONLY

@@ -141,6 +141,8 @@ impl TranscriptionConfig {
                 .filter(|k| !k.trim().is_empty())
                 .cloned()
                 .collect(),
+            // the server's `[review] glossary_prompt`
+            glossary_prompt: None,
         }
     }
 }

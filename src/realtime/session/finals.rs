@@ -62,7 +62,7 @@ use crate::config::ReviewMode;
 use crate::engine::recognizer::{DecodeOptions, Utterance};
 use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::engine::speaker::SpeakerEmbedder;
-use crate::finalize::{FinalDecode, ReviewPlan, Reviewed, SecondPass, decode_final};
+use crate::finalize::{FinalDecode, ReviewPlan, Reviewed, SecondPass, decode_with_glossary};
 use crate::realtime::protocol::{CompletedExtras, ErrorCode, ProtocolError, ServerEvent};
 
 /// Final jobs a session may have waiting for the finalizer.
@@ -153,7 +153,7 @@ pub async fn finalize_loop(
                             None => None,
                         }
                     };
-                    let decode = decode_final(&job.engine, job.fallback.as_ref(), utt, false, &stats);
+                    let decode = decode_with_glossary(&job.engine, job.fallback.as_ref(), utt, false, &stats, &job.review);
                     let (r, embedding) = tokio::join!(decode, embedding);
                     (job, r, embedding)
                 });
@@ -449,7 +449,7 @@ pub(crate) mod tests {
             samples: j.audio.samples.clone(),
             options: j.options.clone(),
         };
-        let r = decode_final(&j.engine, None, utt, false, second.stats()).await;
+        let r = crate::finalize::decode_final(&j.engine, None, utt, false, second.stats()).await;
         let (j, outcome) = review_final(second, j, r, Vec::new()).await;
         report_final(j, outcome, None, out).await;
     }

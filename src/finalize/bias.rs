@@ -1,0 +1,462 @@
+//! Glossary-conditioned decoding: a final whose first decode is Chinese (or code-switched) is
+//! decoded once more with the request's Latin glossary terms as the decoder prompt (Whisper's
+//! previous-text conditioning), so that the recognizer itself writes the English terms it
+//! otherwise drops, writes in Chinese characters, or garbles. The reviewers then correct what is
+//! left.
+//!
+//! ```text
+//!   decode (no glossary prompt) ── hypothesis ──► rank the glossary's Latin terms against it
+//!        └─ Han in the text, Latin terms in the glossary, an engine that takes prompts:
+//!           decode again with "…, term₃, term₂, term₁" (the best match last) ──► keep one
+//! ```
+//!
+//! # Invariants
+//!
+//! * **Only the request's glossary.** The prompt is built from the glossary in force (inline
+//!   `glossary`, `glossary_id`, `keywords`) and the first hypothesis; nothing else.
+//! * **The best-matching terms survive truncation.** Whisper keeps the newest 223 prompt tokens,
+//!   so terms are written in ascending score and a large glossary loses its least likely terms.
+//! * **The user's `prompt` is kept**: the glossary terms are appended to it (its beginning is
+//!   what truncation drops first). The first decode uses the user's prompt alone.
+//! * **The prompted decode can only replace a credible first decode with a credible one**: it is
+//!   kept unless it lost much of the first decode's text (Whisper skipping speech under a
+//!   prompt) or its average log-probability fell far below the first one's. A failing second
+//!   decode keeps the first.
+
+use crate::engine::recognizer::{Hypothesis, Utterance};
+use crate::engine::scheduler::{EngineHandle, SchedError};
+use crate::review::glossary::Glossary;
+use crate::review::phonetic;
+use crate::review::text::{self, TokenKind};
+
+use super::ReviewPlan;
+use super::decode::{FinalDecode, FinalizeStats, decode_final};
+
+/// Tokens (Latin words, Han characters) a hypothesis window spans at most.
+const MAX_WINDOW_TOKENS: usize = 5;
+/// A prompted decode that keeps less than this share of the first decode's characters is
+/// taken for skipped speech.
+const MIN_KEPT_LENGTH: f32 = 0.7;
+/// A prompted decode whose average log-probability is below the first one's by more than this
+/// is not kept.
+const MAX_LOGPROB_DROP: f32 = 0.3;
+
+/// How a request's finals use its glossary as a decoder prompt (`[review]`
+/// `glossary_prompt` / `glossary_prompt_terms`, the request's `glossary_prompt`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PromptPolicy {
+    /// Whether finals are decoded again with the glossary prompt.
+    pub enabled: bool,
+    /// Most terms written into the prompt.
+    pub max_terms: usize,
+    /// Least match score of a term against the first hypothesis to be written at all.
+    pub min_score: f32,
+}
+
+impl Default for PromptPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_terms: 40,
+            min_score: 0.0,
+        }
+    }
+}
+
+/// One Latin spelling of a glossary entry, as compared with hypothesis windows.
+struct Form {
+    entry: usize,
+    letters: String,
+    key: String,
+    /// Spelled letter by letter (all capitals or digits, ≤ 5 characters: "HPA", "p95" is not).
+    acronym: bool,
+}
+
+/// A run of the hypothesis as letters: Latin words as written, Han characters romanized.
+struct Window {
+    letters: String,
+    key: String,
+    has_han: bool,
+}
+
+/// Scores each Latin glossary term by how closely something in `hypothesis` resembles it:
+/// spelled alike, sounding alike (the corrector's English sound key), or written in Chinese
+/// characters that read like it (romanized pinyin). Returns `(entry index, score in 0..=1)`,
+/// best first; terms that nothing resembles score 0 and keep their glossary order.
+pub fn rank_terms(glossary: &Glossary, hypothesis: &str) -> Vec<(usize, f32)> {
+    let forms = latin_forms(glossary);
+    let windows = windows(glossary, hypothesis);
+    let mut best: Vec<(usize, f32)> = Vec::new();
+    let mut score_of = vec![None::<f32>; glossary.len()];
+    for f in &forms {
+        let s = windows.iter().map(|w| score(f, w)).fold(0.0f32, f32::max);
+        let slot = score_of[f.entry].get_or_insert(0.0);
+        *slot = slot.max(s);
+    }
+    for (entry, s) in score_of.into_iter().enumerate() {
+        if let Some(s) = s {
+            best.push((entry, s));
+        }
+    }
+    // stable: equal scores keep the glossary's order
+    best.sort_by(|a, b| b.1.total_cmp(&a.1));
+    best
+}
+
+/// The decoder prompt for `hypothesis`: up to `policy.max_terms` Latin glossary terms with a
+/// score of at least `policy.min_score`, least likely first, joined by ", ", after the user's
+/// `prompt`. `None` when no term qualifies.
+pub fn glossary_prompt(
+    glossary: &Glossary,
+    hypothesis: &str,
+    user_prompt: Option<&str>,
+    policy: &PromptPolicy,
+) -> Option<String> {
+    let entries = glossary.entries();
+    let mut chosen: Vec<&str> = rank_terms(glossary, hypothesis)
+        .into_iter()
+        .filter(|&(_, s)| s >= policy.min_score)
+        .take(policy.max_terms)
+        .map(|(i, _)| entries[i].term.as_str())
+        .collect();
+    if chosen.is_empty() {
+        return None;
+    }
+    chosen.reverse();
+    let terms = chosen.join(", ");
+    Some(match user_prompt.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => format!("{p} {terms}"),
+        None => terms,
+    })
+}
+
+/// Whether a first hypothesis is one the glossary prompt is for: it has Chinese characters
+/// (Mandarin or code-switched speech, where Whisper drops or transliterates English terms).
+pub fn wants_prompt(h: &Hypothesis) -> bool {
+    h.text.chars().any(text::is_han)
+}
+
+/// Which of two decodes of one utterance to keep: the prompted one unless it lost much of the
+/// text (skipped speech) or is far less probable.
+pub fn keep_prompted(first: &Hypothesis, prompted: &Hypothesis) -> bool {
+    let len = |h: &Hypothesis| h.text.chars().filter(|c| c.is_alphanumeric()).count() as f32;
+    if len(prompted) < MIN_KEPT_LENGTH * len(first) {
+        return false;
+    }
+    match (avg_logprob(first), avg_logprob(prompted)) {
+        (Some(a), Some(b)) => b >= a - MAX_LOGPROB_DROP,
+        _ => true,
+    }
+}
+
+/// The mean of the segments' average log-probabilities (Whisper measures one per window).
+fn avg_logprob(h: &Hypothesis) -> Option<f32> {
+    let v: Vec<f32> = h.segments.iter().filter_map(|s| s.avg_logprob).collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f32>() / v.len() as f32)
+}
+
+/// [`decode_final`], then, when the plan asks for it, the first hypothesis is Chinese, the
+/// glossary has a Latin term and the engine that answered takes prompts, a second decode with
+/// the glossary prompt on that engine; the one [`keep_prompted`] picks is returned.
+pub async fn decode_with_glossary(
+    engine: &EngineHandle,
+    fallback: Option<&EngineHandle>,
+    utt: Utterance,
+    refuse_when_busy: bool,
+    stats: &FinalizeStats,
+    plan: &ReviewPlan,
+) -> Result<FinalDecode, SchedError> {
+    let options = utt.options.clone();
+    let samples = utt.samples.clone();
+    let first = decode_final(engine, fallback, utt, refuse_when_busy, stats).await?;
+    let policy = plan.prompt_policy();
+    if !policy.enabled || plan.glossary().is_empty() || !wants_prompt(&first.hypothesis) {
+        return Ok(first);
+    }
+    let answered = if first.fallback.is_some() {
+        fallback
+    } else {
+        Some(engine)
+    };
+    let Some(answered) = answered.filter(|e| crate::routing::takes_glossary_prompt(e.abilities())) else {
+        return Ok(first);
+    };
+    let Some(prompt) = glossary_prompt(
+        plan.glossary(),
+        &first.hypothesis.text,
+        options.prompt.as_deref(),
+        &policy,
+    ) else {
+        return Ok(first);
+    };
+    let mut options = options;
+    options.prompt = Some(prompt);
+    let second = answered.recognize_final(Utterance { samples, options }).await;
+    match second {
+        Ok(h) if keep_prompted(&first.hypothesis, &h) => {
+            tracing::debug!(first = %first.hypothesis.text, prompted = %h.text, "glossary prompt kept");
+            stats.count_glossary_prompt(true);
+            Ok(FinalDecode { hypothesis: h, ..first })
+        }
+        Ok(h) => {
+            tracing::debug!(first = %first.hypothesis.text, prompted = %h.text, "glossary prompt refused");
+            stats.count_glossary_prompt(false);
+            Ok(first)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "glossary-prompted decode failed; the first decode is kept");
+            stats.count_glossary_prompt(false);
+            Ok(first)
+        }
+    }
+}
+
+fn latin_forms(glossary: &Glossary) -> Vec<Form> {
+    let mut out = Vec::new();
+    for (entry, e) in glossary.entries().iter().enumerate() {
+        if !e.term.chars().any(text::is_latin) {
+            continue;
+        }
+        let spellings = std::iter::once(&e.term).chain(&e.aliases).chain(&e.misrecognitions);
+        for s in spellings.filter(|s| s.chars().any(text::is_latin) && !s.chars().any(text::is_han)) {
+            let letters: String = s
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
+            if letters.is_empty() {
+                continue;
+            }
+            let acronym = letters.len() <= 5
+                && s.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            out.push(Form {
+                entry,
+                key: phonetic::english_key(&letters),
+                letters,
+                acronym,
+            });
+        }
+    }
+    out
+}
+
+/// Every run of up to [`MAX_WINDOW_TOKENS`] tokens not broken by punctuation, as letters (Han
+/// characters romanized from their first pinyin reading).
+fn windows(glossary: &Glossary, hypothesis: &str) -> Vec<Window> {
+    let tokens = text::tokenize(hypothesis, |c| glossary.fold(c));
+    let spelled: Vec<(String, bool)> = tokens
+        .iter()
+        .map(|t| match t.kind {
+            TokenKind::Han => {
+                let c = t.key.chars().next().unwrap_or(' ');
+                let r = phonetic::readings(c)
+                    .into_iter()
+                    .next()
+                    .map(|r| r.plain)
+                    .unwrap_or_default();
+                (phonetic::romanize_pinyin([r.as_str()]), true)
+            }
+            _ => (
+                t.key
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect(),
+                false,
+            ),
+        })
+        .collect();
+    let mut out = Vec::new();
+    for first in 0..tokens.len() {
+        let mut letters = String::new();
+        let mut has_han = false;
+        for last in first..tokens.len().min(first + MAX_WINDOW_TOKENS) {
+            if last > first && !tokens[last].joined_to_prev {
+                break;
+            }
+            letters.push_str(&spelled[last].0);
+            has_han |= spelled[last].1;
+            if letters.is_empty() {
+                continue;
+            }
+            let key = phonetic::english_key(&letters);
+            out.push(Window {
+                key: if has_han { phonetic::fold_liquids(&key) } else { key },
+                letters: letters.clone(),
+                has_han,
+            });
+        }
+    }
+    out
+}
+
+/// How much a window resembles a form, 0..=1.
+fn score(f: &Form, w: &Window) -> f32 {
+    if f.acronym {
+        // spelled letter by letter: only written letters are evidence
+        if w.has_han || w.letters.len() > f.letters.len() + 2 {
+            return 0.0;
+        }
+        return text::similarity(&w.letters, &f.letters);
+    }
+    let fkey = if w.has_han {
+        phonetic::fold_liquids(&f.key)
+    } else {
+        f.key.clone()
+    };
+    let (a, b) = (w.key.chars().count() as f32, fkey.chars().count() as f32);
+    if b == 0.0 || a < 0.5 * b || a > 2.0 * b || w.key.chars().next() != fkey.chars().next() {
+        return 0.0;
+    }
+    let sound = text::similarity(&w.key, &fkey);
+    if w.has_han {
+        // Chinese characters carry sound only; long enough to be more than chance
+        if b < 3.0 { 0.0 } else { sound }
+    } else {
+        0.5 * sound + 0.5 * text::similarity(&w.letters, &f.letters)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::recognizer::Segment;
+
+    fn glossary(terms: &[&str]) -> Glossary {
+        Glossary::from_keywords(terms)
+    }
+
+    fn rank(g: &Glossary, hyp: &str) -> Vec<String> {
+        rank_terms(g, hyp)
+            .into_iter()
+            .filter(|&(_, s)| s > 0.5)
+            .map(|(i, _)| g.entries()[i].term.clone())
+            .collect()
+    }
+
+    #[test]
+    fn terms_rank_by_what_the_hypothesis_resembles_in_either_script() {
+        let g = glossary(&[
+            "Snowflake",
+            "Claude",
+            "Kubernetes",
+            "HPA",
+            "Grafana",
+            "黄仁勋",
+            "Zookeeper",
+        ]);
+        // a respelled Latin run, a split one, letters of an acronym: the three spoken terms rank
+        // first (ordinary Chinese words read as pinyin may still resemble others, less closely)
+        let mut r = rank(&g, "我们先把Cuber Nits等H.P.A.配好的再看Graph on it上的延迟");
+        r.truncate(3);
+        r.sort();
+        assert_eq!(r, ["Grafana", "HPA", "Kubernetes"]);
+        // Chinese characters that read like the term
+        let r = rank(&g, "聊一下克劳德的配额");
+        assert_eq!(r.first().map(String::as_str), Some("Claude"), "{r:?}");
+        // Han terms are not prompt material
+        assert!(
+            rank_terms(&g, "黄仁勋")
+                .iter()
+                .all(|&(i, _)| g.entries()[i].term != "黄仁勋")
+        );
+    }
+
+    #[test]
+    fn the_prompt_puts_the_best_term_last_and_respects_the_cap_and_the_user_prompt() {
+        let g = glossary(&["Snowflake", "Terraform", "Kubernetes"]);
+        let policy = PromptPolicy {
+            max_terms: 2,
+            ..Default::default()
+        };
+        let p = glossary_prompt(&g, "我们用 cuber nettis 部署", None, &policy).unwrap();
+        assert!(p.ends_with("Kubernetes"), "{p}");
+        assert_eq!(p.split(", ").count(), 2, "{p}");
+        let p = glossary_prompt(&g, "我们用 cuber nettis 部署", Some("会议记录。"), &policy).unwrap();
+        assert!(p.starts_with("会议记录。 ") && p.ends_with("Kubernetes"), "{p}");
+        // a floor no term reaches: no prompt
+        let strict = PromptPolicy {
+            min_score: 0.99,
+            ..policy
+        };
+        assert_eq!(glossary_prompt(&g, "今天天气很好", None, &strict), None);
+        assert_eq!(glossary_prompt(&glossary(&["黄仁勋"]), "黄人群", None, &policy), None);
+    }
+
+    fn hyp(text: &str, logprob: f32) -> Hypothesis {
+        Hypothesis {
+            text: text.into(),
+            segments: vec![Segment {
+                text: text.into(),
+                avg_logprob: Some(logprob),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_prompted_decode_that_skips_speech_or_is_much_less_sure_is_refused() {
+        let first = hyp("我们先把Cubernits配好再看Braphanel上的延迟", -0.4);
+        assert!(keep_prompted(
+            &first,
+            &hyp("我们先把 Kubernetes 配好，再看 Grafana 上的延迟", -0.35)
+        ));
+        assert!(
+            !keep_prompted(&first, &hyp("我们先把 Kubernetes", -0.2)),
+            "speech skipped"
+        );
+        assert!(!keep_prompted(
+            &first,
+            &hyp("我们先把 Kubernetes 配好，再看 Grafana 上的延迟", -1.2)
+        ));
+        assert!(wants_prompt(&first) && !wants_prompt(&hyp("we deploy on cube netties", -0.3)));
+    }
+}
+
+/// Where each reference term ranks, for choosing `max_terms` / `min_score` on a split of a
+/// terminology set: `cargo test --release --lib finalize::bias::rank_report -- --ignored
+/// --nocapture` with `ASR_ROUTER_RANK_HYPS` (JSON lines `{id, hyp, terms}`) and
+/// `ASR_ROUTER_RANK_GLOSSARY` (a glossary file).
+#[cfg(test)]
+mod report {
+    use super::*;
+
+    #[test]
+    #[ignore = "a measurement over files named by environment variables"]
+    fn rank_report() {
+        let (Ok(hyps), Ok(gl)) = (
+            std::env::var("ASR_ROUTER_RANK_HYPS"),
+            std::env::var("ASR_ROUTER_RANK_GLOSSARY"),
+        ) else {
+            return;
+        };
+        let g = Glossary::from_json_file(gl).unwrap();
+        for line in std::fs::read_to_string(hyps).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let ranked = rank_terms(&g, v["hyp"].as_str().unwrap());
+            let terms: Vec<String> = v["terms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect();
+            let places: Vec<String> = terms
+                .iter()
+                .filter(|t| t.chars().any(text::is_latin))
+                .map(|t| match ranked.iter().position(|&(i, _)| &g.entries()[i].term == t) {
+                    Some(p) => format!("{t}:{}@{:.2}", p + 1, ranked[p].1),
+                    None => format!("{t}:-"),
+                })
+                .collect();
+            let top: Vec<String> = ranked
+                .iter()
+                .take(6)
+                .map(|&(i, s)| format!("{}@{s:.2}", g.entries()[i].term))
+                .collect();
+            println!("{}\t{}\t{}", v["id"].as_str().unwrap(), places.join(" "), top.join(" "));
+        }
+    }
+}

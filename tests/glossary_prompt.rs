@@ -1,0 +1,97 @@
+//! Glossary-conditioned decoding (`crate::finalize::bias`) through REST, against a real server
+//! with the real Whisper models: a Chinese clip with a glossary of Latin terms is decoded a
+//! second time with the glossary as the decoder prompt (counted in `/metrics`), and not when the
+//! request or the audio does not call for it. No model output is written into the test.
+
+mod common;
+
+use common::{KEY, Server, fixture};
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+async fn transcribe(s: &Server, file: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+    let mut f = Form::new().part(
+        "file",
+        Part::bytes(std::fs::read(fixture(file)).unwrap()).file_name(file.to_string()),
+    );
+    for (k, v) in fields {
+        f = f.text(k.to_string(), v.to_string());
+    }
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/audio/transcriptions", s.base))
+        .bearer_auth(KEY)
+        .multipart(f)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// Second decodes with the glossary prompt so far, kept and refused together.
+async fn prompted(s: &Server) -> f64 {
+    s.metrics()
+        .await
+        .lines()
+        .filter(|l| l.starts_with("asr_router_glossary_prompt_decodes_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn chinese_finals_are_decoded_again_with_the_glossary_as_prompt_unless_asked_not_to() {
+    let s = Server::start("", &[]);
+    let zh = "zh_aishell_BAC009S0724W0121.wav";
+    let g = json!([{"term": "Zorblax", "lang": "en"}, {"term": "QuillStack", "lang": "en"}]).to_string();
+    let strong = ("model", "whisper-base");
+    let zh_lang = ("language", "zh");
+    let verbose = ("response_format", "verbose_json");
+
+    // a glossary, Chinese speech: one more decode, with the prompt; the answer still has the speech
+    let (status, v) = transcribe(&s, zh, &[strong, zh_lang, verbose, ("glossary", &g)]).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(
+        v["text"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "{v}"
+    );
+    assert_eq!(prompted(&s).await, 1.0, "one prompted second decode");
+
+    // the request turns it off; review=none turns it off; no glossary, nothing to prompt with
+    for fields in [
+        &[strong, zh_lang, ("glossary", &g), ("glossary_prompt", "false")][..],
+        &[strong, zh_lang, ("glossary", &g), ("review", "none")][..],
+        &[strong, zh_lang][..],
+    ] {
+        let (status, v) = transcribe(&s, zh, fields).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(prompted(&s).await, 1.0, "no second decode for {fields:?}");
+    }
+
+    // English speech: nothing Chinese in the first decode, no second one
+    let (status, v) = transcribe(&s, "en_jfk.wav", &[strong, ("glossary", &g)]).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(prompted(&s).await, 1.0, "English: {v}");
+
+    // a bad value is refused before any audio is decoded
+    let (status, v) = transcribe(&s, zh, &[strong, ("glossary_prompt", "sometimes")]).await;
+    assert_eq!(
+        (status, v["error"]["param"].as_str()),
+        (400, Some("glossary_prompt")),
+        "{v}"
+    );
+
+    // the server's default can be off, and a request turns it back on
+    let off = Server::start("[review]\nglossary_prompt = false\n", &[]);
+    let (_, v) = transcribe(&off, zh, &[strong, zh_lang, ("glossary", &g)]).await;
+    assert_eq!(prompted(&off).await, 0.0, "off by default: {v}");
+    let (_, v) = transcribe(
+        &off,
+        zh,
+        &[strong, zh_lang, ("glossary", &g), ("glossary_prompt", "true")],
+    )
+    .await;
+    assert_eq!(prompted(&off).await, 1.0, "on for the request: {v}");
+}
