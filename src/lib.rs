@@ -7,6 +7,7 @@
 //! layer may use. [`routing`] is the one place that picks an engine, from the abilities models
 //! report; [`review`] holds the second-pass reviewers (script form, glossary corrector).
 //! [`models`] installs model packagings from a hub (`asr-router models pull`); [`bench`] measures.
+//! [`blas`] is a leaf for the binary's start: it makes OpenBLAS use kernels that fit the CPU.
 //! docs/architecture.md draws the whole picture.
 
 // CTranslate2 with oneDNN and OpenBLAS linked together is a reported crash (CTranslate2 #1294), and
@@ -21,6 +22,7 @@ compile_error!(
 pub mod audio;
 pub mod batch;
 pub mod bench;
+pub mod blas;
 pub mod config;
 pub mod engine;
 pub mod eval;

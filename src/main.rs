@@ -15,6 +15,8 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // Before any thread starts: may re-exec this program once with OPENBLAS_CORETYPE set.
+    asr_router::blas::use_fitting_openblas_kernels();
     let cli = Cli::parse();
     let cfg = cli.config()?;
     match cli.cmd {
