@@ -101,6 +101,14 @@ pub struct EngineMetrics {
     pub final_runs: AtomicU64,
     /// Wall time of those runs, in microseconds.
     pub final_run_us: AtomicU64,
+    /// Recent wall time of those runs, microseconds: an exponential moving average giving each
+    /// new run a quarter of the weight, so it follows the engine's current speed (a machine that
+    /// got busier, longer utterances) where the lifetime mean would lag for hours. Updated
+    /// without a lock: two runs ending together may lose one update, which only delays the
+    /// average by a run.
+    pub final_run_recent_us: AtomicU64,
+    /// Runs holding a final in progress now.
+    pub final_runs_running: AtomicU64,
 }
 
 impl EngineMetrics {
@@ -123,6 +131,18 @@ impl EngineMetrics {
         self.final_runs.fetch_add(1, Ordering::Relaxed);
         self.final_run_us
             .fetch_add((secs * 1e6).round() as u64, Ordering::Relaxed);
+        let us = secs * 1e6;
+        let recent = match self.final_run_recent_us.load(Ordering::Relaxed) {
+            0 => us,
+            old => 0.75 * old as f64 + 0.25 * us,
+        };
+        self.final_run_recent_us
+            .store(recent.round().max(1.0) as u64, Ordering::Relaxed);
+    }
+
+    /// The recent wall time of a run holding a final, seconds (0 before the first).
+    pub fn recent_final_run_s(&self) -> f64 {
+        self.final_run_recent_us.load(Ordering::Relaxed) as f64 / 1e6
     }
 
     /// Mean wall time of the runs that held a final, seconds (0 before the first).
@@ -178,5 +198,24 @@ mod tests {
         m.record_final_run(0.5);
         m.record_final_run(1.5);
         assert!((m.mean_final_run_s() - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_recent_final_run_follows_a_change_of_speed() {
+        let m = EngineMetrics::default();
+        assert_eq!(m.recent_final_run_s(), 0.0);
+        m.record_final_run(0.4);
+        assert!((m.recent_final_run_s() - 0.4).abs() < 1e-6, "the first run sets it");
+        for _ in 0..100 {
+            m.record_final_run(0.4);
+        }
+        // the engine gets three times slower: after a few runs the recent time is near the new
+        // speed while the lifetime mean still says the old one
+        for _ in 0..12 {
+            m.record_final_run(1.2);
+        }
+        let recent = m.recent_final_run_s();
+        assert!(recent > 1.15 && recent <= 1.2, "{recent}");
+        assert!(m.mean_final_run_s() < 0.5, "{}", m.mean_final_run_s());
     }
 }

@@ -176,11 +176,17 @@ impl EngineHandle {
     }
 
     /// An estimate of how long a final submitted now waits before its run starts, seconds: the
-    /// finals queued ahead of it, each taking the mean run time of the engine's final runs so
-    /// far, shared by its workers (0 with an empty finals queue). Runs in progress are not
-    /// counted; finals still waiting for room in a full queue are not either.
+    /// finals queued ahead of it and half of each run holding a final in progress (on average
+    /// half of it is left), each run taking the engine's recent final-run time
+    /// ([`EngineMetrics::recent_final_run_s`]), shared by its workers (0 when nothing is queued
+    /// or running). Finals still waiting for room in a full queue are not counted.
     pub fn final_wait_estimate(&self) -> f64 {
-        final_wait(self.finals.len(), self.metrics.mean_final_run_s(), self.workers)
+        final_wait(
+            self.finals.len(),
+            self.metrics.final_runs_running.load(Ordering::Relaxed) as usize,
+            self.metrics.recent_final_run_s(),
+            self.workers,
+        )
     }
 
     /// Submits a job; refuses at once with `Busy` when the queue is full.
@@ -302,6 +308,11 @@ fn worker(
         for j in &batch {
             m.queue_wait.observe(started.duration_since(j.enqueued).as_secs_f64());
         }
+        // finals (and batch jobs) carry no partial ticket
+        let holds_final = batch.iter().any(|j| j.ticket.is_none());
+        if holds_final {
+            m.final_runs_running.fetch_add(1, Ordering::Relaxed);
+        }
         let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.recognize(&utterances)))
             .unwrap_or_else(|_| {
                 utterances
@@ -311,9 +322,9 @@ fn worker(
             });
         let took = started.elapsed().as_secs_f64();
         m.record_batch(batch.len(), took, audio_s);
-        // finals (and batch jobs) carry no partial ticket
-        if batch.iter().any(|j| j.ticket.is_none()) {
+        if holds_final {
             m.record_final_run(took);
+            m.final_runs_running.fetch_sub(1, Ordering::Relaxed);
         }
         let mut results = results.into_iter();
         let runs = batch.len();
@@ -334,9 +345,10 @@ fn worker(
     }
 }
 
-/// The wait of a final behind `queued` finals of `mean_run_s` each, on `workers` workers.
-fn final_wait(queued: usize, mean_run_s: f64, workers: usize) -> f64 {
-    queued as f64 * mean_run_s / workers.max(1) as f64
+/// The wait of a final behind `queued` finals and `running` runs in progress (half of each
+/// left, on average), runs of `run_s` each, on `workers` workers.
+fn final_wait(queued: usize, running: usize, run_s: f64, workers: usize) -> f64 {
+    (queued as f64 + 0.5 * running as f64) * run_s / workers.max(1) as f64
 }
 
 /// One utterance's share of a run of `n` utterances that took `took` seconds for `run_audio_s`
@@ -370,10 +382,13 @@ mod tests {
 
     #[test]
     fn a_final_waits_for_the_finals_queued_ahead_shared_by_the_workers() {
-        assert_eq!(final_wait(0, 0.8, 1), 0.0);
-        assert!((final_wait(3, 0.8, 1) - 2.4).abs() < 1e-12);
-        assert!((final_wait(3, 0.8, 2) - 1.2).abs() < 1e-12);
-        assert!((final_wait(3, 0.8, 0) - 2.4).abs() < 1e-12, "0 workers reads as 1");
+        assert_eq!(final_wait(0, 0, 0.8, 1), 0.0);
+        assert!((final_wait(3, 0, 0.8, 1) - 2.4).abs() < 1e-12);
+        assert!((final_wait(3, 0, 0.8, 2) - 1.2).abs() < 1e-12);
+        assert!((final_wait(3, 0, 0.8, 0) - 2.4).abs() < 1e-12, "0 workers reads as 1");
+        // a run in progress counts half a run: nothing queued but one final running
+        assert!((final_wait(0, 1, 0.8, 1) - 0.4).abs() < 1e-12);
+        assert!((final_wait(2, 2, 0.8, 2) - 1.2).abs() < 1e-12);
     }
 
     #[test]
