@@ -7,27 +7,8 @@
 
 mod common;
 
-use common::{KEY, Server, fixture};
-use reqwest::multipart::{Form, Part};
-use serde_json::{Value, json};
-
-async fn transcribe(s: &Server, file: &str, fields: &[(&str, &str)]) -> (u16, Value) {
-    let mut f = Form::new().part(
-        "file",
-        Part::bytes(std::fs::read(fixture(file)).unwrap()).file_name(file.to_string()),
-    );
-    for (k, v) in fields {
-        f = f.text(k.to_string(), v.to_string());
-    }
-    let r = reqwest::Client::new()
-        .post(format!("{}/v1/audio/transcriptions", s.base))
-        .bearer_auth(KEY)
-        .multipart(f)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
+use common::{Server, transcribe_fixture as transcribe};
+use serde_json::json;
 
 /// The longest plain word of `text` (letters only), as the model wrote it.
 fn a_word(text: &str) -> String {

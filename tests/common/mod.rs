@@ -341,3 +341,24 @@ pub fn pcm16(samples: &[f32]) -> Vec<u8> {
         .flat_map(|x| ((x.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes())
         .collect()
 }
+
+/// `POST /v1/audio/transcriptions` with the fixture `file` and the form `fields`, with the test
+/// key: the status and the JSON answer.
+pub async fn transcribe_fixture(s: &Server, file: &str, fields: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    use reqwest::multipart::{Form, Part};
+    let mut f = Form::new().part(
+        "file",
+        Part::bytes(std::fs::read(fixture(file)).unwrap()).file_name(file.to_string()),
+    );
+    for (k, v) in fields {
+        f = f.text(k.to_string(), v.to_string());
+    }
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/audio/transcriptions", s.base))
+        .bearer_auth(KEY)
+        .multipart(f)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
