@@ -68,6 +68,8 @@ struct Form {
     entry: usize,
     letters: String,
     key: String,
+    /// `key` with the liquids folded, as compared with windows holding Han characters.
+    folded: String,
     /// Spelled letter by letter (all capitals or digits, ≤ 5 characters: "HPA", "p95" is not).
     acronym: bool,
 }
@@ -231,9 +233,11 @@ fn latin_forms(glossary: &Glossary) -> Vec<Form> {
                 && s.chars()
                     .filter(char::is_ascii_alphanumeric)
                     .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            let key = phonetic::english_key(&letters);
             out.push(Form {
                 entry,
-                key: phonetic::english_key(&letters),
+                folded: phonetic::fold_liquids(&key),
+                key,
                 letters,
                 acronym,
             });
@@ -301,16 +305,12 @@ fn score(f: &Form, w: &Window) -> f32 {
         }
         return text::similarity(&w.letters, &f.letters);
     }
-    let fkey = if w.has_han {
-        phonetic::fold_liquids(&f.key)
-    } else {
-        f.key.clone()
-    };
+    let fkey = if w.has_han { &f.folded } else { &f.key };
     let (a, b) = (w.key.chars().count() as f32, fkey.chars().count() as f32);
     if b == 0.0 || a < 0.5 * b || a > 2.0 * b || w.key.chars().next() != fkey.chars().next() {
         return 0.0;
     }
-    let sound = text::similarity(&w.key, &fkey);
+    let sound = text::similarity(&w.key, fkey);
     if w.has_han {
         // Chinese characters carry sound only; long enough to be more than chance
         if b < 3.0 { 0.0 } else { sound }
