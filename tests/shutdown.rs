@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{KEY, Server, fixture, next_event, pcm16, read_to_close, read_wav, reference, wer, ws_connect};
+use common::{KEY, Server, fixture, next_event, pcm16, read_to_close, read_wav, wer, ws_connect};
 use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -97,13 +97,16 @@ async fn sigterm_delivers_the_committed_final_then_exits() {
 async fn sigterm_lets_a_rest_upload_finish() {
     // a deadline no machine reaches: the upload must complete however slow the decoding is
     let mut s = Server::start("[server]\nshutdown_deadline_s = 900\n", &[]);
-    // JFK five times over (55 s): several windows, so the upload is mid-way when the signal comes
-    let (samples, rate) = read_wav(&fixture("en_jfk.wav"));
-    let wav = common::wav_bytes(&samples.repeat(5), rate);
+    // 35 s of read sentences (two windows), so the upload is mid-way when the signal comes. Real
+    // speech that does not repeat itself: JFK pasted five times over had Whisper's temperature
+    // fallback (every window "too repetitive") pick among random samples, and a bad draw failed
+    // the text check on a CI run.
+    let (clip, reference) = common::shared_eval_clip("en_osr_harvard_list");
+    let wav = std::fs::read(&clip).unwrap();
     let url = format!("{}/v1/audio/transcriptions", s.base);
     let upload = tokio::spawn(async move {
         let form = reqwest::multipart::Form::new()
-            .part("file", reqwest::multipart::Part::bytes(wav).file_name("jfk.wav"))
+            .part("file", reqwest::multipart::Part::bytes(wav).file_name("harvard.wav"))
             .text("model", "whisper-base")
             .text("language", "en");
         let r = reqwest::Client::new()
@@ -126,8 +129,7 @@ async fn sigterm_lets_a_rest_upload_finish() {
     let (status, body) = upload.await.unwrap();
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let five = vec![reference("en_jfk"); 5].join(" ");
-    let e = wer(&five, v["text"].as_str().unwrap());
+    let e = wer(&reference, v["text"].as_str().unwrap());
     assert!(e < 0.35, "WER {e}: {body}");
     assert_clean_exit(&mut s);
 }

@@ -13,14 +13,7 @@ use asr_router::engine::recognizer::{DecodeOptions, Hypothesis, Recognizer, Utte
 use asr_router::engine::whisper::{WhisperEngine, WhisperSettings};
 
 fn eval_clip(rel: &str) -> PathBuf {
-    let root = common::root();
-    [
-        root.join("../shared/eval/terminology").join(rel),
-        PathBuf::from("/work/shared/eval/terminology").join(rel),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
-    .unwrap_or_else(|| panic!("eval clip {rel} not found under ../shared/eval/terminology"))
+    common::shared_eval(&format!("terminology/{rel}"))
 }
 
 fn load_base() -> WhisperEngine {

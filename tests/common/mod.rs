@@ -36,6 +36,30 @@ pub fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/audio").join(name)
 }
 
+/// Path of a file of the shared eval set (`../shared/eval`, beside the repository), by its path
+/// inside that set.
+pub fn shared_eval(rel: &str) -> PathBuf {
+    [root().join("../shared/eval"), PathBuf::from("/work/shared/eval")]
+        .into_iter()
+        .map(|d| d.join(rel))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{rel} not found under ../shared/eval"))
+}
+
+/// A clip of the shared eval set by its manifest id: its path and its reference text.
+pub fn shared_eval_clip(id: &str) -> (PathBuf, String) {
+    let m = std::fs::read_to_string(shared_eval("manifest.jsonl")).unwrap();
+    let v: serde_json::Value = m
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|v: &serde_json::Value| v["id"] == id)
+        .unwrap_or_else(|| panic!("no clip {id} in the shared eval manifest"));
+    (
+        shared_eval(v["path"].as_str().unwrap()),
+        v["text"].as_str().unwrap().to_string(),
+    )
+}
+
 /// The models directory the tests use.
 pub fn models_dir() -> PathBuf {
     std::env::var("ASR_ROUTER_MODELS")
