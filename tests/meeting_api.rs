@@ -227,6 +227,44 @@ async fn a_meeting_goes_in_and_five_outputs_come_out() {
     assert!(!s.dir.join("meetings").join(&id).exists());
 }
 
+/// Second decodes with the glossary prompt so far (`asr_router_glossary_prompt_decodes_total`,
+/// kept and refused together).
+async fn glossary_prompted(s: &Server) -> f64 {
+    s.metrics()
+        .await
+        .lines()
+        .filter(|l| l.starts_with("asr_router_glossary_prompt_decodes_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chinese_meeting_with_a_glossary_is_decoded_again_with_it_as_the_prompt() {
+    let s = Server::start("", &[]);
+    let wav = std::fs::read(common::fixture("zh_aishell_BAC009S0724W0121.wav")).unwrap();
+    let g = serde_json::json!([{"term": "Zorblax", "lang": "en"}]).to_string();
+    let base = [("language", "zh"), ("model", "whisper-base"), ("glossary", g.as_str())];
+    // the request turns it off: no second decode
+    let r = submit(&s, wav.clone(), &[&base[..], &[("glossary_prompt", "false")]].concat()).await;
+    assert_eq!(r.status().as_u16(), 202);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let job = poll(&s, &id, Duration::from_secs(300), finished).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(glossary_prompted(&s).await, 0.0, "glossary_prompt=false");
+    // the server's default (on): each Chinese piece is decoded a second time with the prompt
+    let r = submit(&s, wav, &base).await;
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let job = poll(&s, &id, Duration::from_secs(300), finished).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert!(
+        glossary_prompted(&s).await >= 1.0,
+        "a prompted decode per Chinese piece"
+    );
+    let (code, _, text) = output(&s, &id, "transcript.txt").await;
+    assert_eq!(code, 200);
+    assert!(text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_meeting_requests_get_clear_errors_and_leave_nothing_behind() {
     let s = Server::start("", &[]);
@@ -239,6 +277,7 @@ async fn bad_meeting_requests_get_clear_errors_and_leave_nothing_behind() {
         (&[("review", "llm")], "review"),
         (&[("glossary", "{not json")], "glossary"),
         (&[("glossary_id", "no-such-glossary")], "glossary_id"),
+        (&[("glossary_prompt", "sometimes")], "glossary_prompt"),
         (&[("language", "English")], "language"),
         (&[("known_speaker_names[]", "Ana")], "known_speaker_references"),
     ];

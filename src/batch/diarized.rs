@@ -81,6 +81,7 @@ pub async fn transcribe_diarized(
         fallback: chain.fallback,
         options,
         second: chain.second,
+        plan: chain.review,
     };
     let refuse_first = admission == Admission::RefuseWhenBusy;
     let pieces = decode_pieces(route, samples, plan.into_iter().enumerate().collect(), refuse_first)

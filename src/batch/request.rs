@@ -225,12 +225,8 @@ impl TranscriptionRequest {
             },
             glossary_id: params.glossary_id.filter(|g| !g.trim().is_empty()),
             keywords: params.keywords.into_iter().filter(|k| !k.trim().is_empty()).collect(),
-            glossary_prompt: match params.glossary_prompt.as_deref().map(str::trim) {
-                None | Some("") => None,
-                Some("true" | "True" | "1") => Some(true),
-                Some("false" | "False" | "0") => Some(false),
-                Some(v) => return Err(ValidationError::GlossaryPrompt(v.to_string())),
-            },
+            glossary_prompt: crate::finalize::bias::parse_switch(params.glossary_prompt.as_deref().unwrap_or(""))
+                .map_err(ValidationError::GlossaryPrompt)?,
         };
         Ok(Self {
             file,

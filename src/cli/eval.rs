@@ -305,6 +305,7 @@ async fn evaluate_meeting(
             .transpose()
             .context("the glossary is not JSON")?,
         review: Some(review),
+        glossary_prompt: args.glossary_prompt.as_deref().map(|v| v == "true"),
         model: args.model.clone(),
         ..Default::default()
     };

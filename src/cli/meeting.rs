@@ -54,6 +54,10 @@ pub struct MeetingArgs {
     /// Review: none, glossary or llm (default: the configured default).
     #[arg(long, value_parser = ["none", "glossary", "llm"])]
     pub review: Option<String>,
+    /// Decode Chinese turns again with the glossary as the decoder prompt (`true`) or not
+    /// (`false`); unset: the configured default (`[review] glossary_prompt`).
+    #[arg(long)]
+    pub glossary_prompt: Option<bool>,
     /// Model name or `auto`.
     #[arg(long, default_value = "auto")]
     pub model: String,
@@ -177,6 +181,7 @@ fn params(args: &MeetingArgs) -> anyhow::Result<MeetingParams> {
         glossary_id: args.glossary_id.clone(),
         keywords: Vec::new(),
         review,
+        glossary_prompt: args.glossary_prompt,
         model: args.model.clone(),
         speakers: args.speakers,
         min_speakers: args.min_speakers,

@@ -63,6 +63,17 @@ impl Default for PromptPolicy {
     }
 }
 
+/// A request's `glossary_prompt` form value: `true`/`1` or `false`/`0` (`True`/`False` too, as
+/// Python's `str(bool)` writes them), blank for the server's default; `Err` holds any other value.
+pub fn parse_switch(value: &str) -> Result<Option<bool>, String> {
+    match value.trim() {
+        "" => Ok(None),
+        "true" | "True" | "1" => Ok(Some(true)),
+        "false" | "False" | "0" => Ok(Some(false)),
+        v => Err(v.to_string()),
+    }
+}
+
 /// One Latin spelling of a glossary entry, as compared with hypothesis windows.
 struct Form {
     entry: usize,

@@ -169,6 +169,15 @@ async fn read_form(
             "model" => p.model = text,
             "keywords[]" | "keywords" => p.keywords.push(text),
             "glossary_id" => p.glossary_id = Some(text).filter(|s| !s.is_empty()),
+            "glossary_prompt" => {
+                p.glossary_prompt = crate::finalize::bias::parse_switch(&text).map_err(|v| {
+                    ApiError::invalid(
+                        format!("'glossary_prompt' must be true or false, got {v:?}"),
+                        Some("glossary_prompt"),
+                        Some("invalid_value"),
+                    )
+                })?
+            }
             "glossary" => {
                 let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
                     ApiError::invalid(

@@ -34,6 +34,9 @@ pub struct MeetingParams {
     pub keywords: Vec<String>,
     /// The review; `None` takes the server's default.
     pub review: Option<ReviewMode>,
+    /// Whether Chinese pieces are decoded again with the glossary as the decoder prompt
+    /// (`crate::finalize::bias`); `None` takes the server's `[review] glossary_prompt`.
+    pub glossary_prompt: Option<bool>,
     /// The model to transcribe with (`auto`: the strong engine for the language).
     pub model: String,
     /// Exactly this many speakers.

@@ -203,7 +203,7 @@ impl MeetingPipeline {
             glossary,
             glossary_id: params.glossary_id.clone(),
             keywords: params.keywords.clone(),
-            glossary_prompt: None,
+            glossary_prompt: params.glossary_prompt,
         };
         Ok(self.second.plan(&fields, params.language.as_deref())?)
     }

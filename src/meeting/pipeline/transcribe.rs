@@ -22,7 +22,7 @@ use super::{MeetingPipeline, PipelineError, Progress, SpeechSpans, review_name};
 use crate::audio::SAMPLE_RATE;
 use crate::engine::recognizer::{DecodeOptions, Task, Utterance};
 use crate::engine::scheduler::{EngineHandle, SchedError};
-use crate::finalize::{FinalDecode, ReviewPlan, SecondPass, decode_final, edits_json, split_edits};
+use crate::finalize::{FinalDecode, ReviewPlan, SecondPass, decode_with_glossary, edits_json, split_edits};
 use crate::meeting::params::MeetingParams;
 use crate::meeting::timeline::{Speaker, Timeline, TimelineSegment};
 use crate::review::apply_edits;
@@ -117,11 +117,13 @@ pub async fn transcribe(
         .open(&journal_path)
         .map_err(|e| PipelineError::io(&journal_path, e))?;
     let total = plan.len().max(1);
+    let review = p.plan(params)?;
     let route = PieceRoute {
         engine: &engine,
         fallback: fallback.as_ref(),
         options: &options,
         second: &p.second,
+        plan: &review,
     };
     let mut decoded = decode_pieces(route, samples, todo, false);
     while let Some(r) = decoded.next().await {
@@ -147,8 +149,8 @@ pub async fn transcribe(
     write_json(&stages.join("transcribe.json"), &out)
 }
 
-/// Where pieces are decoded: the routed engine, its fallback, the decoding options and the
-/// second pass (for its fallback counters).
+/// Where pieces are decoded: the routed engine, its fallback, the decoding options, the second
+/// pass (for its counters) and the request's review plan (its glossary prompts the decoder).
 #[derive(Clone, Copy)]
 pub struct PieceRoute<'a> {
     /// The routed engine.
@@ -159,10 +161,14 @@ pub struct PieceRoute<'a> {
     pub options: &'a DecodeOptions,
     /// The reviewers (their counters count fallbacks).
     pub second: &'a SecondPass,
+    /// The review in force: its glossary conditions a second decode of Chinese pieces
+    /// ([`decode_with_glossary`]).
+    pub plan: &'a ReviewPlan,
 }
 
 /// Decodes `pieces` (`(index in the plan, piece)`) of `samples` (16 kHz mono) through the
-/// finalizer chain's decode ([`decode_final`]), at most [`IN_FLIGHT`] at once, yielding each
+/// finalizer chain's decode ([`decode_with_glossary`]: the routed engine or its fallback, then
+/// the glossary prompt where the plan asks for it), at most [`IN_FLIGHT`] at once, yielding each
 /// [`HeardPiece`] in the order given. `refuse_first`: the first piece is refused at once when the
 /// engine's queue is full (a REST caller gets 503 and can retry); the others wait for room. Used
 /// by the `transcribe` stage and by batch's `diarized_json`.
@@ -182,7 +188,15 @@ pub fn decode_pieces<'a>(
             options: route.options.clone(),
         };
         async move {
-            let d = decode_final(route.engine, route.fallback, utt, refuse_first && n == 0, stats).await?;
+            let d = decode_with_glossary(
+                route.engine,
+                route.fallback,
+                utt,
+                refuse_first && n == 0,
+                stats,
+                route.plan,
+            )
+            .await?;
             Ok(heard_piece(index, piece, d))
         }
     }))
