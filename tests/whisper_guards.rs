@@ -82,3 +82,35 @@ fn languages_restrict_detection_and_segments_carry_the_guard_measurements() {
         assert!((0.0..=1.0).contains(&ns), "no_speech_prob {ns}");
     }
 }
+
+#[test]
+fn one_batch_may_mix_prompts_of_different_lengths() {
+    // The scheduler batches whatever finals are waiting: here one without a prompt and two with
+    // prompts of different lengths (a glossary-prompted second decode beside a user's prompt).
+    // CTranslate2 decodes a batch together only when <|startoftranscript|> stands at one
+    // position, so the engine must split such a batch rather than fail every item of it.
+    let engine = load_base();
+    let zh = samples("audio/zh/term_zh01_fs2.wav");
+    let with = |prompt: Option<&str>| Utterance {
+        samples: zh.clone(),
+        options: DecodeOptions {
+            language: Some("zh".into()),
+            prompt: prompt.map(str::to_string),
+            ..Default::default()
+        },
+    };
+    let batch = [
+        with(None),
+        with(Some("Kubernetes, Prometheus, Grafana")),
+        with(Some("会议纪要")),
+    ];
+    let out = engine.recognize(&batch);
+    assert_eq!(out.len(), 3);
+    for (i, r) in out.into_iter().enumerate() {
+        let h = r.unwrap_or_else(|e| panic!("item {i} of a mixed-prompt batch failed: {e}"));
+        assert!(
+            h.text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "item {i}: {h:?}"
+        );
+    }
+}

@@ -444,23 +444,26 @@ impl Recognizer for WhisperEngine {
 
     fn recognize(&self, batch: &[Utterance]) -> Vec<Result<Hypothesis, EngineError>> {
         // Finals, short-window finals and drafts go through separate batched runs (their encoder
-        // windows and search settings differ); utterances over 30 s or with a different
-        // temperature or beam size are decoded alone.
+        // windows and search settings differ), and so do prompts of different lengths
+        // (CTranslate2 needs <|startoftranscript|> at one position across a batch); utterances
+        // over 30 s or with a different temperature or beam size are decoded alone.
+        let Some(first) = batch.first().map(|u| &u.options) else {
+            return Vec::new();
+        };
         let mut out: Vec<Option<Result<Hypothesis, EngineError>>> = (0..batch.len()).map(|_| None).collect();
-        for kind in [(false, false), (false, true), (true, false), (true, true)] {
-            let group: Vec<usize> = (0..batch.len())
-                .filter(|&i| {
-                    let o = &batch[i].options;
-                    batch[i].samples.len() <= N_SAMPLES && (o.draft, o.short_window) == kind
-                })
-                .filter(|&i| {
-                    let (o, first) = (&batch[i].options, &batch[0].options);
-                    o.temperature == first.temperature && o.beam_size == first.beam_size
-                })
-                .collect();
-            if group.is_empty() {
+        let mut groups: Vec<((bool, bool, usize), Vec<usize>)> = Vec::new();
+        for (i, u) in batch.iter().enumerate() {
+            let o = &u.options;
+            if u.samples.len() > N_SAMPLES || o.temperature != first.temperature || o.beam_size != first.beam_size {
                 continue;
             }
+            let key = (o.draft, o.short_window, self.vocab.start_position(o.prompt.as_deref()));
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, g)) => g.push(i),
+                None => groups.push((key, vec![i])),
+            }
+        }
+        for (_, group) in groups {
             let windows: Vec<(&[f32], &DecodeOptions)> = group
                 .iter()
                 .map(|&i| (&batch[i].samples[..], &batch[i].options))

@@ -62,14 +62,10 @@ impl WhisperVocab {
     /// Timestamps are always generated, so segments carry times.
     pub fn prompt(&self, multilingual: bool, lang: Option<&str>, task: Task, text: Option<&str>) -> Vec<String> {
         let mut p = Vec::new();
-        if let Some(t) = text.map(str::trim).filter(|t| !t.is_empty())
-            && let Ok(enc) = self.tokenizer.encode(format!(" {t}"), false)
-        {
-            let ids = enc.get_ids();
-            // Whisper keeps at most 223 prompt tokens (half the context minus one), the newest.
-            let keep = &ids[ids.len().saturating_sub(223)..];
+        let previous = self.previous_text(text);
+        if !previous.is_empty() {
             p.push("<|startofprev|>".to_string());
-            p.extend(keep.iter().filter_map(|&i| self.pieces.get(i as usize).cloned()));
+            p.extend(previous.iter().filter_map(|&i| self.pieces.get(i as usize).cloned()));
         }
         p.extend(
             self.sot_ids(multilingual, lang, task)
@@ -77,6 +73,28 @@ impl WhisperVocab {
                 .map(|i| self.pieces[i].clone()),
         );
         p
+    }
+
+    /// The previous-text tokens of a prompt: `text` encoded, the newest 223 kept (Whisper keeps at
+    /// most half its context minus one). Empty for no text.
+    fn previous_text(&self, text: Option<&str>) -> Vec<u32> {
+        let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+            return Vec::new();
+        };
+        let Ok(enc) = self.tokenizer.encode(format!(" {t}"), false) else {
+            return Vec::new();
+        };
+        let ids = enc.get_ids();
+        ids[ids.len().saturating_sub(223)..].to_vec()
+    }
+
+    /// Where `<|startoftranscript|>` stands in the decoder prompt built for `text` ([`Self::prompt`]):
+    /// CTranslate2 decodes a batch together only when that position is the same for every item.
+    pub fn start_position(&self, text: Option<&str>) -> usize {
+        match self.previous_text(text).len() {
+            0 => 0,
+            n => n + 1,
+        }
     }
 
     /// Token ids of `text` as the decoder would write it (with the leading space Whisper's text
