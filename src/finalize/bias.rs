@@ -34,6 +34,8 @@ use super::decode::{FinalDecode, FinalizeStats, decode_final};
 
 /// Tokens (Latin words, Han characters) a hypothesis window spans at most.
 const MAX_WINDOW_TOKENS: usize = 5;
+/// What a window whose sound key starts differently from a term's still scores, as a factor.
+const DIFFERENT_FIRST_SOUND: f32 = 0.85;
 /// A prompted decode that keeps less than this share of the first decode's characters is
 /// taken for skipped speech.
 const MIN_KEPT_LENGTH: f32 = 0.7;
@@ -257,30 +259,29 @@ fn latin_forms(glossary: &Glossary) -> Vec<Form> {
     out
 }
 
-/// Every run of up to [`MAX_WINDOW_TOKENS`] tokens not broken by punctuation, as letters (Han
-/// characters romanized from their first pinyin reading).
+/// Every run of up to [`MAX_WINDOW_TOKENS`] tokens not broken by punctuation, as letters. Han
+/// characters take part only when they are transliteration characters (romanized from their
+/// first pinyin reading), as in the corrector's cross-script match: ordinary Chinese words read
+/// as pinyin resemble short English terms by chance and would crowd the prompt with them.
 fn windows(glossary: &Glossary, hypothesis: &str) -> Vec<Window> {
     let tokens = text::tokenize(hypothesis, |c| glossary.fold(c));
-    let spelled: Vec<(String, bool)> = tokens
+    // `None`: a token no window may hold (a Han character that does not spell a foreign sound)
+    let spelled: Vec<Option<(String, bool)>> = tokens
         .iter()
         .map(|t| match t.kind {
             TokenKind::Han => {
-                let c = t.key.chars().next().unwrap_or(' ');
-                let r = phonetic::readings(c)
-                    .into_iter()
-                    .next()
-                    .map(|r| r.plain)
-                    .unwrap_or_default();
-                (phonetic::romanize_pinyin([r.as_str()]), true)
+                let c = t.key.chars().next().filter(|&c| phonetic::is_transliteration_char(c))?;
+                let r = phonetic::readings(c).into_iter().next()?.plain;
+                Some((phonetic::romanize_pinyin([r.as_str()]), true))
             }
-            _ => (
+            _ => Some((
                 t.key
                     .chars()
                     .filter(char::is_ascii_alphanumeric)
                     .map(|c| c.to_ascii_lowercase())
                     .collect(),
                 false,
-            ),
+            )),
         })
         .collect();
     let mut out = Vec::new();
@@ -288,11 +289,12 @@ fn windows(glossary: &Glossary, hypothesis: &str) -> Vec<Window> {
         let mut letters = String::new();
         let mut has_han = false;
         for last in first..tokens.len().min(first + MAX_WINDOW_TOKENS) {
+            let Some((spelling, han)) = &spelled[last] else { break };
             if last > first && !tokens[last].joined_to_prev {
                 break;
             }
-            letters.push_str(&spelled[last].0);
-            has_han |= spelled[last].1;
+            letters.push_str(spelling);
+            has_han |= han;
             if letters.is_empty() {
                 continue;
             }
@@ -318,10 +320,17 @@ fn score(f: &Form, w: &Window) -> f32 {
     }
     let fkey = if w.has_han { &f.folded } else { &f.key };
     let (a, b) = (w.key.chars().count() as f32, fkey.chars().count() as f32);
-    if b == 0.0 || a < 0.5 * b || a > 2.0 * b || w.key.chars().next() != fkey.chars().next() {
+    if b == 0.0 || a < 0.5 * b || a > 2.0 * b {
         return 0.0;
     }
-    let sound = text::similarity(&w.key, fkey);
+    // a different first sound counts against, not out: recognizers drop or change a term's
+    // first consonant ("Who Bernetti's" for Kubernetes)
+    let first_sound = if w.key.chars().next() == fkey.chars().next() {
+        1.0
+    } else {
+        DIFFERENT_FIRST_SOUND
+    };
+    let sound = first_sound * text::similarity(&w.key, fkey);
     if w.has_han {
         // Chinese characters carry sound only; long enough to be more than chance
         if b < 3.0 { 0.0 } else { sound }
@@ -373,6 +382,17 @@ mod tests {
                 .iter()
                 .all(|&(i, _)| g.entries()[i].term != "黄仁勋")
         );
+    }
+
+    #[test]
+    fn ordinary_chinese_words_pull_no_term_and_a_changed_first_sound_still_counts() {
+        let g = glossary(&["basis points", "cuDNN", "Kubernetes", "Grafana"]);
+        // ordinary words read as pinyin resemble short terms by chance; that is not evidence
+        let r = rank(&g, "数据先写进接口当中");
+        assert!(r.is_empty(), "{r:?}");
+        // the first consonant lost: the term still ranks first
+        let r = rank(&g, "我们用 Who Bernetti's 部署");
+        assert_eq!(r.first().map(String::as_str), Some("Kubernetes"), "{r:?}");
     }
 
     #[test]
