@@ -10,12 +10,7 @@ use serde_json::json;
 
 /// Second decodes with the glossary prompt so far, kept and refused together.
 async fn prompted(s: &Server) -> f64 {
-    s.metrics()
-        .await
-        .lines()
-        .filter(|l| l.starts_with("asr_router_glossary_prompt_decodes_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    s.metric_total("asr_router_glossary_prompt_decodes_total").await
 }
 
 #[tokio::test]

@@ -227,17 +227,6 @@ async fn a_meeting_goes_in_and_five_outputs_come_out() {
     assert!(!s.dir.join("meetings").join(&id).exists());
 }
 
-/// Second decodes with the glossary prompt so far (`asr_router_glossary_prompt_decodes_total`,
-/// kept and refused together).
-async fn glossary_prompted(s: &Server) -> f64 {
-    s.metrics()
-        .await
-        .lines()
-        .filter(|l| l.starts_with("asr_router_glossary_prompt_decodes_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_chinese_meeting_with_a_glossary_is_decoded_again_with_it_as_the_prompt() {
     let s = Server::start("", &[]);
@@ -250,14 +239,18 @@ async fn a_chinese_meeting_with_a_glossary_is_decoded_again_with_it_as_the_promp
     let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
     let job = poll(&s, &id, Duration::from_secs(300), finished).await;
     assert_eq!(job["status"], "completed", "{job}");
-    assert_eq!(glossary_prompted(&s).await, 0.0, "glossary_prompt=false");
+    assert_eq!(
+        s.metric_total("asr_router_glossary_prompt_decodes_total").await,
+        0.0,
+        "glossary_prompt=false"
+    );
     // the server's default (on): each Chinese piece is decoded a second time with the prompt
     let r = submit(&s, wav, &base).await;
     let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
     let job = poll(&s, &id, Duration::from_secs(300), finished).await;
     assert_eq!(job["status"], "completed", "{job}");
     assert!(
-        glossary_prompted(&s).await >= 1.0,
+        s.metric_total("asr_router_glossary_prompt_decodes_total").await >= 1.0,
         "a prompted decode per Chinese piece"
     );
     let (code, _, text) = output(&s, &id, "transcript.txt").await;

@@ -192,12 +192,6 @@ async fn review_llm_always_answers_and_counts_what_the_model_did() {
     }
     rebuilt.extend(&raw[at..]);
     assert_eq!(rebuilt, text, "{v}");
-    let counted: f64 = s
-        .metrics()
-        .await
-        .lines()
-        .filter(|l| l.starts_with("asr_router_llm_review_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
+    let counted = s.metric_total("asr_router_llm_review_total").await;
     assert_eq!(counted, 1.0, "one LLM review, counted under one outcome");
 }

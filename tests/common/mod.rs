@@ -189,6 +189,18 @@ impl Server {
             .parse()
             .unwrap()
     }
+
+    /// The sum over every labelled series of one metric family (`name{…} value` lines); 0 when
+    /// the family has no series yet.
+    pub async fn metric_total(&self, name: &str) -> f64 {
+        let prefix = format!("{name}{{");
+        self.metrics()
+            .await
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
 }
 
 impl Drop for Server {
