@@ -1,4 +1,4 @@
-//! Glossary-conditioned decoding (`crate::finalize::bias`) through REST, against a real server
+//! Glossary-conditioned decoding (`crate::finalize::bias`) through REST and a realtime session, against a real server
 //! with the real Whisper models: a Chinese clip with a glossary of Latin terms is decoded a
 //! second time with the glossary as the decoder prompt (counted in `/metrics`), and not when the
 //! request or the audio does not call for it. No model output is written into the test.
@@ -70,4 +70,58 @@ async fn chinese_finals_are_decoded_again_with_the_glossary_as_prompt_unless_ask
     )
     .await;
     assert_eq!(prompted(&off).await, 1.0, "on for the request: {v}");
+}
+
+/// One committed utterance of the AISHELL clip through a realtime session with these
+/// transcription settings (manual turns); the `completed` event.
+async fn realtime_final(s: &Server, transcription: serde_json::Value) -> serde_json::Value {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let quiet = std::time::Duration::from_secs(120);
+    let mut ws = common::ws_connect(s).await;
+    assert_eq!(
+        common::next_event(&mut ws, quiet).await.unwrap()["type"],
+        "session.created"
+    );
+    let update = json!({"type": "session.update", "session": {"type": "transcription",
+        "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000},
+            "transcription": transcription, "turn_detection": null}}}});
+    ws.send(Message::Text(update.to_string().into())).await.unwrap();
+    let ev = common::next_event(&mut ws, quiet).await.unwrap();
+    assert_eq!(ev["type"], "session.updated", "{ev}");
+    let (samples, _) = common::read_wav(&common::fixture("zh_aishell_BAC009S0724W0121.wav"));
+    for c in common::pcm16(&samples).chunks(32_000) {
+        ws.send(Message::Binary(c.to_vec().into())).await.unwrap();
+    }
+    ws.send(Message::Text(r#"{"type":"input_audio_buffer.commit"}"#.into()))
+        .await
+        .unwrap();
+    loop {
+        let ev = common::next_event(&mut ws, quiet).await.expect("a final");
+        if ev["type"] == "conversation.item.input_audio_transcription.completed" {
+            return ev;
+        }
+        assert_ne!(ev["type"], "error", "{ev}");
+    }
+}
+
+#[tokio::test]
+async fn realtime_sessions_take_the_glossary_prompt_extension() {
+    let s = Server::start("", &[]);
+    let g = json!([{"term": "Zorblax", "lang": "en"}]);
+    let mut t = json!({"model": "whisper-base", "language": "zh", "glossary": g, "glossary_prompt": false});
+    let done = realtime_final(&s, t.clone()).await;
+    assert_eq!(prompted(&s).await, 0.0, "glossary_prompt: false: {done}");
+    // the server's default (on) when the extension is left out
+    t.as_object_mut().unwrap().remove("glossary_prompt");
+    let done = realtime_final(&s, t).await;
+    assert!(
+        done["transcript"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "{done}"
+    );
+    assert_eq!(prompted(&s).await, 1.0, "one prompted second decode: {done}");
 }

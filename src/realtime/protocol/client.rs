@@ -265,6 +265,7 @@ mod tests {
                         glossary_id: Patch::from_option(t.glossary_id.clone()),
                         review: Patch::from_option(t.review),
                         diarization: Patch::from_option(t.diarization),
+                        glossary_prompt: Patch::from_option(t.glossary_prompt),
                     }),
                     turn_detection,
                 }),

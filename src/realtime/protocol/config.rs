@@ -17,7 +17,7 @@
 //! The transcription settings also hold the second pass's extensions (`glossary`, `glossary_id`,
 //! `review`); [`TranscriptionConfig::review_fields`] hands them, with OpenAI's `keywords`, to
 //! the finalizer. `glossary_id` and `review` are echoed when set, the inline glossary never.
-//! The extension `diarization` (live speaker labels) is echoed when set.
+//! The extensions `diarization` (live speaker labels) and `glossary_prompt` are echoed when set.
 //!
 //! Invariants: both objects fit the official SDKs' session models (an unset optional field is
 //! omitted or `null` where the schema says so); an echoed beta transcription object sent back as
@@ -119,6 +119,10 @@ pub struct TranscriptionConfig {
     /// across the session (`conversation.item.input_audio_transcription.segment` events).
     /// `None` ⇒ off.
     pub diarization: Option<bool>,
+    /// Extension `glossary_prompt`: decode a final whose first decode has Chinese characters once
+    /// more with the glossary's Latin terms as the decoder prompt (`crate::finalize::bias`).
+    /// `None` ⇒ the server's `[review] glossary_prompt`.
+    pub glossary_prompt: Option<bool>,
 }
 
 impl TranscriptionConfig {
@@ -141,8 +145,7 @@ impl TranscriptionConfig {
                 .filter(|k| !k.trim().is_empty())
                 .cloned()
                 .collect(),
-            // the server's `[review] glossary_prompt`
-            glossary_prompt: None,
+            glossary_prompt: self.glossary_prompt,
         }
     }
 }
@@ -372,6 +375,9 @@ impl SessionConfig {
         }
         if let Some(d) = t.diarization {
             m.insert("diarization".into(), json!(d));
+        }
+        if let Some(g) = t.glossary_prompt {
+            m.insert("glossary_prompt".into(), json!(g));
         }
         Value::Object(m)
     }

@@ -385,6 +385,7 @@ fn parse_transcription(v: &Value, path: &str, ignored: &mut Vec<String>) -> PRes
             "glossary_id",
             "review",
             "diarization",
+            "glossary_prompt",
         ],
         path,
         ignored,
@@ -402,6 +403,7 @@ fn parse_transcription(v: &Value, path: &str, ignored: &mut Vec<String>) -> PRes
             parse_enum(v, p, parse_review, || REVIEW_MODES.to_vec())
         })?,
         diarization: patch_field(m, "diarization", path, parse_bool)?,
+        glossary_prompt: patch_field(m, "glossary_prompt", path, parse_bool)?,
     })
 }
 

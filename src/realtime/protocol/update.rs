@@ -132,6 +132,9 @@ pub struct TranscriptionPatch {
     /// Extension `diarization`.
     #[serde(skip_serializing_if = "Patch::is_absent")]
     pub diarization: Patch<bool>,
+    /// Extension `glossary_prompt`.
+    #[serde(skip_serializing_if = "Patch::is_absent")]
+    pub glossary_prompt: Patch<bool>,
 }
 
 /// `turn_detection` object; each field is a [`Patch`] (`null` ⇒ default value).
@@ -358,6 +361,7 @@ fn apply_transcription(
                 .apply_to_flat(&mut cfg.glossary_id);
             t.review.clone().apply_to(&mut cfg.review);
             t.diarization.clone().apply_to(&mut cfg.diarization);
+            t.glossary_prompt.clone().apply_to(&mut cfg.glossary_prompt);
         }
     }
     Ok(())
@@ -1043,6 +1047,54 @@ mod tests {
         assert_eq!(
             e.param.as_deref(),
             Some("session.input_audio_transcription.diarization")
+        );
+    }
+
+    #[test]
+    fn the_glossary_prompt_extension_reaches_the_review_fields_and_echoes() {
+        let mut c = SessionConfig::default();
+        assert_eq!(
+            c.transcription.review_fields().glossary_prompt,
+            None,
+            "the server's default"
+        );
+        apply_ga(
+            &mut c,
+            json!({"type":"transcription","audio":{"input":{"transcription":{"glossary_prompt":false}}}}),
+        )
+        .unwrap();
+        assert_eq!(c.transcription.review_fields().glossary_prompt, Some(false));
+        assert_eq!(
+            c.to_ga_json("s", 0)["audio"]["input"]["transcription"]["glossary_prompt"],
+            false
+        );
+        let p = beta_patch(
+            r#"{"type":"transcription_session.update","session":{"input_audio_transcription":{"glossary_prompt":true}}}"#,
+        );
+        c.apply_beta_update(&p).unwrap();
+        assert_eq!(c.transcription.review_fields().glossary_prompt, Some(true));
+        assert_eq!(
+            c.to_beta_json("s", 0)["input_audio_transcription"]["glossary_prompt"],
+            true
+        );
+        // null: back to the server's default, and no longer echoed
+        apply_ga(
+            &mut c,
+            json!({"type":"transcription","audio":{"input":{"transcription":{"glossary_prompt":null}}}}),
+        )
+        .unwrap();
+        assert_eq!(c.transcription.glossary_prompt, None);
+        assert!(
+            c.to_ga_json("s", 0)["audio"]["input"]["transcription"]
+                .get("glossary_prompt")
+                .is_none()
+        );
+        let e = parse_err(
+            r#"{"type":"transcription_session.update","session":{"input_audio_transcription":{"glossary_prompt":"on"}}}"#,
+        );
+        assert_eq!(
+            e.param.as_deref(),
+            Some("session.input_audio_transcription.glossary_prompt")
         );
     }
 }
