@@ -1,7 +1,8 @@
-//! Glossary-conditioned decoding (`crate::finalize::bias`) through REST and a realtime session, against a real server
-//! with the real Whisper models: a Chinese clip with a glossary of Latin terms is decoded a
-//! second time with the glossary as the decoder prompt (counted in `/metrics`), and not when the
-//! request or the audio does not call for it. No model output is written into the test.
+//! Glossary-conditioned decoding (`crate::finalize::bias`) through REST and a realtime session,
+//! against a real server with the real Whisper models: a Chinese clip with a glossary of Latin
+//! terms is decoded a second time with the glossary as the decoder prompt (counted in
+//! `/metrics`), and not when the request or the audio does not call for it. No model output is
+//! written into the test.
 
 mod common;
 
