@@ -1,4 +1,4 @@
-//! OpenBLAS kernels that fit the CPU (feature `openblas`, the default build).
+//! OpenBLAS kernels that fit the CPU (feature `openblas`, the build for machines without oneDNN).
 //!
 //! CTranslate2 sends float GEMMs (attention, and all of a float model) to OpenBLAS. A distribution's
 //! OpenBLAS is built with `DYNAMIC_ARCH`: it picks its kernels when the shared library loads,

@@ -16,7 +16,7 @@
 #[cfg(all(feature = "dnnl", feature = "openblas"))]
 compile_error!(
     "features `dnnl` and `openblas` exclude each other (oneDNN replaces OpenBLAS in CTranslate2, and the two \
-     together are a reported crash): build with `--no-default-features --features dnnl`"
+     together are a reported crash): `dnnl` is the default, so build `openblas` with `--no-default-features --features openblas`"
 );
 
 pub mod audio;
