@@ -8,20 +8,25 @@ Each entry of FILES_JSON has `path`, `lang`, and optionally `language` (a hint; 
 `languages` (detect among these only: faster-whisper has no such option, so it is mirrored by
 running its language detection first and passing the most probable allowed language as the hint).
 
-usage: faster_whisper_peer.py MODEL_DIR FILES_JSON COMPUTE_TYPE THREADS [BEAM_SIZE]
+BATCH_SIZE > 0 runs faster-whisper's BatchedInferencePipeline instead (its own VAD cuts every file
+into chunks of up to 30 s, decoded BATCH_SIZE at a time, with that pipeline's defaults).
+
+usage: faster_whisper_peer.py MODEL_DIR FILES_JSON COMPUTE_TYPE THREADS [BEAM_SIZE [BATCH_SIZE]]
 """
 import json
 import sys
 import time
 
-from faster_whisper import WhisperModel, decode_audio
+from faster_whisper import BatchedInferencePipeline, WhisperModel, decode_audio
 
 
 def main() -> None:
     model_dir, files, compute_type, threads = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     beam_size = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+    batch_size = int(sys.argv[6]) if len(sys.argv) > 6 else 0
     english_only = model_dir.rstrip("/").endswith(".en")
     model = WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=threads)
+    batched = BatchedInferencePipeline(model=model)
     out = []
     for f in files:
         if english_only and f["lang"] != "en":
@@ -38,8 +43,11 @@ def main() -> None:
             known = [(p, code) for code, p in probs if code in allowed]
             if known:
                 lang = max(known)[1]
-        segments, info = model.transcribe(audio, language=lang, beam_size=beam_size,
-                                          vad_filter=len(audio) > 30 * 16000, condition_on_previous_text=False)
+        if batch_size > 0:
+            segments, info = batched.transcribe(audio, language=lang, beam_size=beam_size, batch_size=batch_size)
+        else:
+            segments, info = model.transcribe(audio, language=lang, beam_size=beam_size,
+                                              vad_filter=len(audio) > 30 * 16000, condition_on_previous_text=False)
         text = " ".join(s.text.strip() for s in segments)
         out.append({"id": f["id"], "lang": f["lang"], "text": text, "compute_s": time.perf_counter() - t0,
                     "language": info.language})

@@ -34,6 +34,10 @@ pub struct Args {
     /// Python interpreter with `faster-whisper` installed: run it as the peer.
     #[arg(long)]
     pub peer_python: Option<PathBuf>,
+    /// Run the peer as faster-whisper's `BatchedInferencePipeline` with this batch size (its VAD
+    /// cuts the file, the chunks are decoded in batches) instead of its sequential `transcribe`.
+    #[arg(long, default_value_t = 0)]
+    pub peer_batch_size: usize,
     /// Write the per-file results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -220,6 +224,10 @@ fn peer(
     ours: &[serde_json::Value],
 ) -> anyhow::Result<Vec<serde_json::Value>> {
     let mut peer_rows = Vec::new();
+    let peer_label = match args.peer_batch_size {
+        0 => "faster-whisper".to_string(),
+        b => format!("faster-whisper batched({b})"),
+    };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/faster_whisper_peer.py");
     let list: Vec<serde_json::Value> = rows
         .iter()
@@ -247,6 +255,7 @@ fn peer(
                     .unwrap_or(crate::config::STRONG_BEAM)
                     .to_string(),
             )
+            .arg(args.peer_batch_size.to_string())
             .output()
             .with_context(|| format!("running {}", py.display()))?;
         if !out.status.success() {
@@ -272,7 +281,7 @@ fn peer(
             let l = by_lang.entry(lang.to_string()).or_default();
             (l.0, l.1, l.2) = (l.0 + e, l.1 + o["error_rate"].as_f64().unwrap_or(0.0), l.2 + 1);
             peer_rows.push(
-                serde_json::json!({"engine": format!("faster-whisper {name}"), "id": id, "lang": lang,
+                serde_json::json!({"engine": format!("{peer_label} {name}"), "id": id, "lang": lang,
                 "error_rate": e, "hyp": p["text"], "language": p["language"], "compute_s": p["compute_s"]}),
             );
             pe += e;
@@ -284,7 +293,7 @@ fn peer(
         }
         if n > 0 {
             println!(
-                "peer faster-whisper {name}: {n} files, mean WER/CER {:.3}, RTF {:.3}; asr-router RTF {:.3}; speed ratio (peer time / ours) {:.2}",
+                "peer {peer_label} {name}: {n} files, mean WER/CER {:.3}, RTF {:.3}; asr-router RTF {:.3}; speed ratio (peer time / ours) {:.2}",
                 pe / n as f64,
                 pc / pa,
                 oc / oa,
