@@ -155,6 +155,10 @@ pub struct EnginesConfig {
     pub batch_wait_ms: u64,
     /// Capacity of each engine queue.
     pub queue_capacity: usize,
+    /// Seed of CTranslate2's sampling (the candidates Whisper's temperature fallback draws), set
+    /// once at start: a server started afresh gives the same transcripts for the same requests in
+    /// the same order. Negative: seeded from the OS at every start (run-to-run variation).
+    pub random_seed: i64,
     /// The fast engine's settings (Whisper tiny.en until SenseVoice is installed).
     pub fast: WhisperConfig,
     /// The strong engine's settings (Whisper base).
@@ -306,6 +310,7 @@ impl Default for EnginesConfig {
             workers_per_engine: 1,
             batch_wait_ms: 10,
             queue_capacity: 64,
+            random_seed: 0,
             fast: WhisperConfig {
                 max_batch: 8,
                 ..Default::default()

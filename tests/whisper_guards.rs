@@ -114,3 +114,27 @@ fn one_batch_may_mix_prompts_of_different_lengths() {
         );
     }
 }
+
+#[test]
+fn sampled_decodes_repeat_across_freshly_loaded_models_with_a_fixed_seed() {
+    // `[engines] random_seed`: CTranslate2 seeds each decoding thread's generator from the global
+    // seed when the thread first samples, and every model has its own decoding thread. So two
+    // models loaded after the seed is set draw the same samples: at temperature 1 (every attempt
+    // sampled) the same code-switched clip must come back word for word the same.
+    asr_router::engine::whisper::seed_sampling(20261201);
+    let audio = samples("audio/zh-en/term_mx02_fs2+pico.wav");
+    let sampled = |engine: &WhisperEngine| {
+        let u = Utterance {
+            samples: audio.clone(),
+            options: DecodeOptions {
+                temperature: 1.0,
+                ..Default::default()
+            },
+        };
+        engine.recognize(&[u]).remove(0).expect("recognition").text
+    };
+    let first = sampled(&load_base());
+    let second = sampled(&load_base());
+    assert!(!first.is_empty());
+    assert_eq!(first, second, "the same seed, the same clip, two fresh models");
+}

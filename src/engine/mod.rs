@@ -310,6 +310,9 @@ impl Engines {
             languages: vec!["any".into()],
         }];
 
+        if let Ok(seed) = u32::try_from(cfg.engines.random_seed) {
+            whisper::seed_sampling(seed);
+        }
         let upstreams = load_upstreams(&cfg.engines.upstream)?;
         let strong_upstream = upstreams.iter().position(|(c, _)| c.strong);
 

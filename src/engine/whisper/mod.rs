@@ -31,6 +31,13 @@ fn to_ct2(c: ComputeType) -> sys::ComputeType {
     }
 }
 
+/// Seeds CTranslate2's sampling for every model of the process. CTranslate2 keeps one generator
+/// per thread, seeded when that thread first samples, so this must run before any decode; each
+/// model's decoding thread then draws the same sequence in every process started with this seed.
+pub fn seed_sampling(seed: u32) {
+    sys::set_random_seed(seed);
+}
+
 /// Load-time settings of a Whisper engine.
 #[derive(Debug, Clone)]
 pub struct WhisperSettings {
