@@ -157,7 +157,8 @@ pub struct EnginesConfig {
     pub queue_capacity: usize,
     /// Seed of CTranslate2's sampling (the candidates Whisper's temperature fallback draws), set
     /// once at start: a server started afresh gives the same transcripts for the same requests in
-    /// the same order. Negative: seeded from the OS at every start (run-to-run variation).
+    /// the same order; 0 to 4294967294. Negative: seeded from the OS at every start (run-to-run
+    /// variation).
     pub random_seed: i64,
     /// The fast engine's settings (Whisper tiny.en until SenseVoice is installed).
     pub fast: WhisperConfig,

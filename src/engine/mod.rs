@@ -310,8 +310,14 @@ impl Engines {
             languages: vec!["any".into()],
         }];
 
-        if let Ok(seed) = u32::try_from(cfg.engines.random_seed) {
-            whisper::seed_sampling(seed);
+        // CTranslate2 reads u32::MAX as "no seed"; a negative value asks for that on purpose
+        match u32::try_from(cfg.engines.random_seed) {
+            Ok(seed) if seed < u32::MAX => whisper::seed_sampling(seed),
+            _ if cfg.engines.random_seed < 0 => {}
+            _ => tracing::warn!(
+                random_seed = cfg.engines.random_seed,
+                "engines.random_seed is above 4294967294: sampling is seeded from the OS instead"
+            ),
         }
         let upstreams = load_upstreams(&cfg.engines.upstream)?;
         let strong_upstream = upstreams.iter().position(|(c, _)| c.strong);
