@@ -7,12 +7,13 @@
 //! * A partial carries a generation ticket; if its session has asked for a newer partial by the
 //!   time a worker picks it up, it is dropped unrun ([`SchedError::Stale`]).
 //! * A job whose caller has gone (its future was dropped) is skipped unrun when a worker reaches
-//!   it (`cancelled`); one whose caller leaves while it runs is discarded (`abandoned`).
+//!   it (`cancelled`); one whose caller leaves while it runs is discarded (`abandoned`). A final
+//!   whose caller leaves while it still waits for room in a full queue is counted `cancelled` too.
 //! * A worker takes the first job, then waits up to `max_wait` for more, up to the engine's batch
 //!   limit, finals first.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -109,7 +110,6 @@ pub struct EngineHandle {
     finals: flume::Sender<Job>,
     partials: flume::Sender<Job>,
     metrics: Arc<EngineMetrics>,
-    inflight: Arc<AtomicUsize>,
     abilities: ModelAbilities,
     ctc_word_times: bool,
     workers: usize,
@@ -142,7 +142,6 @@ impl EngineHandle {
             finals: ftx,
             partials: ptx,
             metrics,
-            inflight: Arc::new(AtomicUsize::new(0)),
             abilities,
             ctc_word_times,
             workers: workers.max(1),
@@ -228,10 +227,11 @@ impl EngineHandle {
             enqueued: Instant::now(),
             reply: tx,
         };
-        self.finals
-            .send_async(job)
-            .await
-            .map_err(|_| SchedError::Closed(self.name.to_string()))?;
+        let mut waiting = WaitingForRoom(Some(&self.metrics));
+        let sent = self.finals.send_async(job).await;
+        // the queue took it (or is closed): from here the worker accounts for it
+        waiting.0 = None;
+        sent.map_err(|_| SchedError::Closed(self.name.to_string()))?;
         self.await_reply(rx).await
     }
 
@@ -239,12 +239,20 @@ impl EngineHandle {
         &self,
         rx: oneshot::Receiver<Result<Hypothesis, SchedError>>,
     ) -> Result<Hypothesis, SchedError> {
-        self.inflight.fetch_add(1, Ordering::Relaxed);
-        let r = rx
-            .await
-            .unwrap_or_else(|_| Err(SchedError::Closed(self.name.to_string())));
-        self.inflight.fetch_sub(1, Ordering::Relaxed);
-        r
+        rx.await
+            .unwrap_or_else(|_| Err(SchedError::Closed(self.name.to_string())))
+    }
+}
+
+/// Held while a final waits for room in a full queue: if its caller drops the wait (a realtime
+/// client left), the final is counted `cancelled` as if a worker had skipped it.
+struct WaitingForRoom<'a>(Option<&'a EngineMetrics>);
+
+impl Drop for WaitingForRoom<'_> {
+    fn drop(&mut self) {
+        if let Some(m) = self.0 {
+            m.cancelled.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -378,7 +386,69 @@ fn push_live(batch: &mut Vec<Job>, job: Job, m: &EngineMetrics) {
 
 #[cfg(test)]
 mod tests {
-    use super::{compute_share, final_wait};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use super::{BatchPolicy, EngineHandle, compute_share, final_wait};
+    use crate::engine::recognizer::{EngineError, Hypothesis, Recognizer, Utterance};
+
+    /// Answers a run only when the test lets it through (one token per run).
+    struct Gated(flume::Receiver<()>);
+
+    impl Recognizer for Gated {
+        fn name(&self) -> &str {
+            "gated"
+        }
+
+        fn recognize(&self, batch: &[Utterance]) -> Vec<Result<Hypothesis, EngineError>> {
+            let _ = self.0.recv();
+            batch.iter().map(|_| Ok(Hypothesis::default())).collect()
+        }
+    }
+
+    fn utterance() -> Utterance {
+        Utterance {
+            samples: vec![0.0; 1600].into(),
+            options: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_final_given_up_while_it_waits_for_room_is_counted_cancelled() {
+        let policy = BatchPolicy {
+            max_batch: 1,
+            max_wait: Duration::ZERO,
+            final_queue: 1,
+            ..BatchPolicy::default()
+        };
+        let (gate, runs) = flume::unbounded();
+        let engine = EngineHandle::spawn(Arc::new(Gated(runs)), policy, 1);
+        let m = engine.metrics();
+        // the first runs, the second fills the queue, the third waits for room
+        let running = tokio::spawn({
+            let e = engine.clone();
+            async move { e.recognize_final(utterance()).await }
+        });
+        while m.queue_wait.snapshot().count == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let queued = tokio::spawn({
+            let e = engine.clone();
+            async move { e.recognize_final(utterance()).await }
+        });
+        while engine.finals.is_empty() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let waiting = tokio::time::timeout(Duration::from_millis(50), engine.recognize_final(utterance())).await;
+        assert!(waiting.is_err(), "the queue of one is full, so the third final waits");
+        assert_eq!(m.cancelled.load(Ordering::Relaxed), 1, "given up before it was queued");
+        gate.send(()).unwrap();
+        gate.send(()).unwrap();
+        assert!(running.await.unwrap().is_ok() && queued.await.unwrap().is_ok());
+        assert_eq!(m.utterances.load(Ordering::Relaxed), 2);
+        assert_eq!(m.cancelled.load(Ordering::Relaxed), 1);
+    }
 
     #[test]
     fn a_final_waits_for_the_finals_queued_ahead_shared_by_the_workers() {

@@ -39,8 +39,11 @@
 //! * **A failure is the item's alone.** An engine error (after the fallback, if any) is reported
 //!   as that item's `…failed` (code `transcription_failed`) and the finals after it go on.
 //! * **Accepted work is delivered or cancelled, never lost silently.** The loop ends once the
-//!   session dropped its sender and every job it accepted is reported. Aborting it (the client
-//!   is gone) drops the pending decodes, which the engine then skips or discards.
+//!   session dropped its sender and every job it accepted is reported. Cancelling it
+//!   ([`Finalizer::cancel`]: the client is gone) first hands every accepted decode to its engine
+//!   queue, then drops the pending decodes, which the engine skips (`cancelled`) or discards
+//!   (`abandoned`); jobs it had not yet taken from the session are counted `cancelled` on their
+//!   engine. So every accepted final shows in its engine's `utterances` or `cancelled`.
 //! * **Bounded.** At most [`FINALS_IN_FLIGHT`] jobs wait to be submitted; beyond that the session
 //!   waits, and engines apply their own back-pressure to finals (no loss).
 
@@ -48,12 +51,14 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::outbound::Outbound;
 use super::speakers::{self, ItemSpeaker, SessionSpeakers, SpeakerError};
@@ -97,27 +102,58 @@ type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// An item's speaker embedding (`None`: not asked for).
 type Embedding = Option<Result<Vec<f32>, SpeakerError>>;
 
+/// How long a cancelled finalizer may take to hand its decodes over before it is aborted (it
+/// can be stuck queueing an event for a client that does not read).
+const CANCEL_GRACE: Duration = Duration::from_millis(500);
+
+/// A session's running finalizer task.
+pub struct Finalizer {
+    task: JoinHandle<()>,
+    cancel: CancellationToken,
+}
+
+impl Finalizer {
+    /// Waits until every accepted final is reported (the session must have dropped its sender).
+    /// Cancel-safe: the task keeps running if this wait is dropped.
+    pub async fn finished(&mut self) -> bool {
+        (&mut self.task).await.is_ok()
+    }
+
+    /// Stops the finalizer: nothing more is reported, and every accepted final it had not
+    /// reported is cancelled in (or discarded by) its engine and counted there.
+    pub async fn cancel(mut self) {
+        self.cancel.cancel();
+        if tokio::time::timeout(CANCEL_GRACE, &mut self.task).await.is_err() {
+            self.task.abort();
+        }
+    }
+}
+
 /// Starts a session's finalizer, reviewing with `second`, labelling speakers with `speaker`
 /// (the server's embedder, if any) and reporting to `out`; returns the sender of its jobs and
-/// its task. The task ends once the sender is dropped and every accepted job is reported.
+/// the finalizer. The task ends once the sender is dropped and every accepted job is reported,
+/// or once it is cancelled.
 pub fn spawn(
     out: Arc<Outbound>,
     second: Arc<SecondPass>,
     speaker: Option<Arc<dyn SpeakerEmbedder>>,
-) -> (mpsc::Sender<FinalJob>, JoinHandle<()>) {
+) -> (mpsc::Sender<FinalJob>, Finalizer) {
     let (tx, rx) = mpsc::channel(FINALS_IN_FLIGHT);
     let speakers = speaker.map(SessionSpeakers::new);
-    (tx, tokio::spawn(finalize_loop(rx, out, second, speakers)))
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(finalize_loop(rx, out, second, speakers, cancel.clone()));
+    (tx, Finalizer { task, cancel })
 }
 
 /// Decodes finals concurrently, reviews and reports them in commit order, labelling the items of
 /// `diarize` jobs with `speakers`; ends when the session has dropped its sender and every
-/// accepted final is reported.
+/// accepted final is reported, or when `cancel` fires (see the module invariants).
 pub async fn finalize_loop(
     mut jobs: mpsc::Receiver<FinalJob>,
     out: Arc<Outbound>,
     second: Arc<SecondPass>,
     mut speakers: Option<SessionSpeakers>,
+    cancel: CancellationToken,
 ) {
     let mut decoding = FuturesOrdered::new();
     // decoded in commit order, waiting for the review in progress
@@ -140,6 +176,16 @@ pub async fn finalize_loop(
             break;
         }
         tokio::select! {
+            _ = cancel.cancelled() => {
+                // Hand every decode to its engine (a future never polled never reached one),
+                // then drop them all: the engine counts each as cancelled or abandoned.
+                while let Some(Some(_)) = decoding.next().now_or_never() {}
+                jobs.close();
+                while let Ok(job) = jobs.try_recv() {
+                    job.engine.metrics().cancelled.fetch_add(1, Ordering::Relaxed);
+                }
+                return;
+            }
             job = jobs.recv(), if open => {
                 let Some(job) = job else { open = false; continue };
                 let stats = second.stats().clone();
@@ -433,12 +479,12 @@ pub(crate) mod tests {
     /// all, and returns every event it queued.
     async fn run_jobs(jobs: impl IntoIterator<Item = FinalJob>, second: Arc<SecondPass>) -> Vec<serde_json::Value> {
         let (out, mut rx) = Outbound::channel(8);
-        let (tx, task) = spawn(out, second, None);
+        let (tx, mut task) = spawn(out, second, None);
         for j in jobs {
             tx.send(j).await.unwrap();
         }
         drop(tx);
-        task.await.unwrap();
+        assert!(task.finished().await);
         drain(&mut rx)
     }
 
@@ -513,12 +559,12 @@ pub(crate) mod tests {
             off,
         ];
         let (out, mut rx) = Outbound::channel(8);
-        let (tx, task) = spawn(out, second_pass(), Some(Arc::new(ToneEmbedder)));
+        let (tx, mut task) = spawn(out, second_pass(), Some(Arc::new(ToneEmbedder)));
         for j in jobs {
             tx.send(j).await.unwrap();
         }
         drop(tx);
-        task.await.unwrap();
+        assert!(task.finished().await);
         let events = drain(&mut rx);
         let seq: Vec<(&str, &str)> = events
             .iter()
@@ -589,12 +635,12 @@ pub(crate) mod tests {
             voiced("item_2", 32_000, 0, &engine),
         ];
         let (out, mut rx) = Outbound::channel(8);
-        let (tx, task) = spawn(out, second_pass(), Some(Arc::new(ToneEmbedder)));
+        let (tx, mut task) = spawn(out, second_pass(), Some(Arc::new(ToneEmbedder)));
         for j in jobs {
             tx.send(j).await.unwrap();
         }
         drop(tx);
-        task.await.unwrap();
+        assert!(task.finished().await);
         let events = drain(&mut rx);
         let done = completed(&events);
         assert_eq!(done[0]["transcript"], "odd voice");

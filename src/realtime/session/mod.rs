@@ -42,11 +42,11 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use super::context::SessionContext;
 use super::protocol::{ErrorCode, ProtocolError, ServerEvent, SessionConfig};
 use events::{PartialDone, Session};
+use finals::Finalizer;
 use outbound::Outbound;
 
 /// How long an expiring session waits for its pending finals before it closes anyway.
@@ -145,27 +145,23 @@ fn is_too_big(e: &axum::Error) -> bool {
 }
 
 /// Ends the finals of a session whose sender of final jobs is already dropped. Without a
-/// farewell (the client is gone) the finalizer is aborted, which drops the pending decodes: the
-/// engine skips the queued ones and discards the running ones. With one, every accepted final
-/// is delivered first (for at most `drain`, and only while the client is there), then the
-/// `error` event and the close frame are queued. Returns whether every final was delivered.
-async fn end_finals(
-    mut finalizer: JoinHandle<()>,
-    out: &Outbound,
-    farewell: Option<Farewell>,
-    drain: Duration,
-) -> bool {
+/// farewell (the client is gone) the finalizer is cancelled: the engine skips the queued finals
+/// and discards the running ones, and counts them. With one, every accepted final is delivered
+/// first (for at most `drain`, and only while the client is there; past that the rest are
+/// cancelled the same way), then the `error` event and the close frame are queued. Returns
+/// whether every final was delivered.
+async fn end_finals(mut finalizer: Finalizer, out: &Outbound, farewell: Option<Farewell>, drain: Duration) -> bool {
     let Some(Farewell { error, code, reason }) = farewell else {
-        finalizer.abort();
+        finalizer.cancel().await;
         return false;
     };
     let drained = tokio::select! {
-        r = &mut finalizer => r.is_ok(),
+        done = finalizer.finished() => done,
         _ = tokio::time::sleep(drain) => false,
         _ = out.closed() => false,
     };
     if !drained {
-        finalizer.abort();
+        finalizer.cancel().await;
     }
     out.send(ServerEvent::error(&error)).await;
     out.close(code, reason).await;
@@ -371,13 +367,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn finals_a_departed_client_left_unsubmitted_are_counted_cancelled() {
+        let stub = StubRecognizer::new(&[(1000, Script::Text("slow", 100 * MS))]);
+        let engine = stub.spawn(1);
+        let (out, mut rx) = Outbound::channel(8);
+        let (finals_tx, finalizer) = finals::spawn(out.clone(), second_pass(), None);
+        for i in 0..5 {
+            finals_tx.send(job(&format!("item_{i}"), 1000, &engine)).await.unwrap();
+        }
+        drop(finals_tx);
+        // the client leaves before the finalizer has even taken the jobs
+        assert!(!end_finals(finalizer, &out, Ending::ClientGone.farewell(1800, 0), EXPIRY_DRAIN).await);
+        let m = engine.metrics();
+        let settled = || m.cancelled.load(Ordering::Relaxed) + m.utterances.load(Ordering::Relaxed);
+        for _ in 0..5000 {
+            if settled() == 5 {
+                break;
+            }
+            tokio::time::sleep(MS).await;
+        }
+        assert_eq!(settled(), 5, "each accepted final is decoded or cancelled");
+        assert!(m.cancelled.load(Ordering::Relaxed) >= 4, "at most one ran");
+        assert!(drain(&mut rx).is_empty(), "nothing is delivered to a departed client");
+    }
+
+    #[tokio::test]
     async fn shutdown_and_oversize_say_why_and_close_with_their_codes() {
         for (ending, code, err) in [
             (Ending::Shutdown, 1001, "server_shutting_down"),
             (Ending::TooBig, 1009, "invalid_value"),
         ] {
             let (out, mut rx) = Outbound::channel(8);
-            let finalizer = tokio::spawn(async {});
+            let (no_jobs, finalizer) = finals::spawn(out.clone(), second_pass(), None);
+            drop(no_jobs);
             assert!(end_finals(finalizer, &out, ending.farewell(1800, 1 << 20), EXPIRY_DRAIN).await);
             let got = drain(&mut rx);
             assert_eq!(got.len(), 2, "{got:?}");
