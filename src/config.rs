@@ -254,6 +254,11 @@ pub struct ReviewConfig {
     /// Most glossary terms in that prompt (the best matches of the first decode; Whisper keeps
     /// the newest 223 prompt tokens of whatever is written).
     pub glossary_prompt_terms: usize,
+    /// Propose glossary terms by loose sound-alike matching and let the recognizer check each
+    /// against the audio, keeping those it finds more probable than its own text
+    /// (`crate::finalize::verify`; in-process Whisper). Costs an encoder pass and a short
+    /// decoder pass per proposal for finals with proposals.
+    pub verify_terms: bool,
 }
 
 impl Default for ReviewConfig {
@@ -266,6 +271,7 @@ impl Default for ReviewConfig {
             llm: None,
             glossary_prompt: true,
             glossary_prompt_terms: 40,
+            verify_terms: true,
         }
     }
 }

@@ -238,11 +238,13 @@ mod tests {
         languages: None,
         translation: true,
         prompt: true,
+        scores_texts: false,
     };
     const SENSEVOICE: ModelAbilities = ModelAbilities {
         languages: Some(&["zh", "en", "yue", "ja", "ko"]),
         translation: false,
         prompt: false,
+        scores_texts: false,
     };
 
     fn handle(name: &'static str, a: ModelAbilities) -> EngineHandle {

@@ -145,6 +145,7 @@ impl BatchService {
             // Translations decode greedily: under beam search Whisper base kept the source script
             // for a Mandarin clip ("Guangzhou市房地产中间协会分析") that greedy decoding translates.
             beam_size: (req.task() == Task::Translate).then_some(1),
+            score_texts: None,
         };
         Ok(Job {
             engine,

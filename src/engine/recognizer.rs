@@ -45,6 +45,11 @@ pub struct DecodeOptions {
     /// `language` is not set, detection picks the most probable language among these. `None`
     /// or empty: any language.
     pub languages: Option<Vec<String>>,
+    /// Score these candidate transcripts instead of decoding: the answer's
+    /// [`Hypothesis::scores`] holds the log-probability of each as the transcript of the audio
+    /// (teacher forcing), in `language`, after `prompt` as the previous text. Only for engines
+    /// whose abilities say [`ModelAbilities::scores_texts`].
+    pub score_texts: Option<Arc<[String]>>,
 }
 
 /// One utterance to recognize: 16 kHz mono samples in [-1, 1].
@@ -124,6 +129,10 @@ pub struct Hypothesis {
     /// engine is called directly.
     #[serde(skip)]
     pub compute_s: Option<f64>,
+    /// The answer to a scoring request ([`DecodeOptions::score_texts`]): one log-probability
+    /// per text, in order. Empty for a decode.
+    #[serde(skip)]
+    pub scores: Vec<f32>,
 }
 
 /// Why an engine could not produce a hypothesis.
@@ -177,6 +186,14 @@ pub trait Recognizer: Send + Sync {
     fn ctc_word_times(&self) -> bool {
         false
     }
+
+    /// The log-probability of each of `texts` as the transcript of `utterance` (its
+    /// `language`, its `prompt` as the previous text), for choosing between candidate
+    /// transcripts of the same audio. Engines that can say `scores_texts` in their abilities.
+    fn score_texts(&self, utterance: &Utterance, texts: &[String]) -> Result<Vec<f32>, EngineError> {
+        let _ = (utterance, texts);
+        Err(EngineError::InvalidInput(format!("{} cannot score texts", self.name())))
+    }
 }
 
 /// What a model can do, as the router needs to know it.
@@ -189,6 +206,9 @@ pub struct ModelAbilities {
     /// Whether a text prompt (`DecodeOptions::prompt`) conditions its decoding (Whisper's
     /// previous-text prompt; an upstream server that forwards OpenAI's `prompt`).
     pub prompt: bool,
+    /// Whether it scores candidate transcripts of an utterance
+    /// ([`Recognizer::score_texts`]; in-process Whisper).
+    pub scores_texts: bool,
 }
 
 impl ModelAbilities {
@@ -197,6 +217,7 @@ impl ModelAbilities {
         languages: Some(&["en"]),
         translation: false,
         prompt: true,
+        scores_texts: false,
     };
 
     /// Whether it transcribes `language`. Compares the primary subtag, ignoring case, so `en-US`
@@ -236,6 +257,7 @@ mod tests {
             languages: None,
             translation: true,
             prompt: true,
+            scores_texts: true,
         };
         assert!(any.transcribes("de") && any.transcribes("xx") && any.is_multilingual());
 
@@ -243,6 +265,7 @@ mod tests {
             languages: Some(&["zh", "en", "yue", "ja", "ko"]),
             translation: false,
             prompt: false,
+            scores_texts: false,
         };
         assert!(five.transcribes("yue") && five.transcribes("zh-CN") && !five.transcribes("de"));
         assert!(five.is_multilingual());

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::metrics::EngineMetrics;
-use super::recognizer::{EngineError, Hypothesis, ModelAbilities, Recognizer, Utterance};
+use super::recognizer::{DecodeOptions, EngineError, Hypothesis, ModelAbilities, Recognizer, Utterance};
 
 /// How urgent a request is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +235,28 @@ impl EngineHandle {
         self.await_reply(rx).await
     }
 
+    /// The log-probability of each of `texts` as the transcript of `samples` under `options`
+    /// (see [`DecodeOptions::score_texts`]), queued as a final. Engines whose abilities do not
+    /// say `scores_texts` answer with an error.
+    pub async fn score_texts(
+        &self,
+        samples: Arc<[f32]>,
+        mut options: DecodeOptions,
+        texts: Vec<String>,
+    ) -> Result<Vec<f32>, SchedError> {
+        let n = texts.len();
+        options.score_texts = Some(texts.into());
+        let h = self.recognize_final(Utterance { samples, options }).await?;
+        if h.scores.len() != n {
+            return Err(SchedError::from(EngineError::Inference(format!(
+                "{} scored {} of {n} texts",
+                self.name,
+                h.scores.len()
+            ))));
+        }
+        Ok(h.scores)
+    }
+
     async fn await_reply(
         &self,
         rx: oneshot::Receiver<Result<Hypothesis, SchedError>>,
@@ -321,7 +343,7 @@ fn worker(
         if holds_final {
             m.final_runs_running.fetch_add(1, Ordering::Relaxed);
         }
-        let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.recognize(&utterances)))
+        let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&*engine, &utterances)))
             .unwrap_or_else(|_| {
                 utterances
                     .iter()
@@ -351,6 +373,32 @@ fn worker(
             }
         }
     }
+}
+
+/// Runs one batch: scoring requests ([`DecodeOptions::score_texts`]) one by one, the rest
+/// as one recognizer batch.
+fn run(engine: &dyn Recognizer, batch: &[Utterance]) -> Vec<Result<Hypothesis, EngineError>> {
+    if batch.iter().all(|u| u.options.score_texts.is_none()) {
+        return engine.recognize(batch);
+    }
+    let decodes: Vec<Utterance> = batch
+        .iter()
+        .filter(|u| u.options.score_texts.is_none())
+        .cloned()
+        .collect();
+    let mut decoded = engine.recognize(&decodes).into_iter();
+    batch
+        .iter()
+        .map(|u| match &u.options.score_texts {
+            Some(texts) => engine.score_texts(u, texts).map(|scores| Hypothesis {
+                scores,
+                ..Default::default()
+            }),
+            None => decoded
+                .next()
+                .unwrap_or_else(|| Err(EngineError::Inference("engine returned too few results".into()))),
+        })
+        .collect()
 }
 
 /// The wait of a final behind `queued` finals and `running` runs in progress (half of each

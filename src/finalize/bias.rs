@@ -22,8 +22,10 @@
 //!   kept unless it lost much of the first decode's text (Whisper skipping speech under a
 //!   prompt) or its average log-probability fell far below the first one's. A failing second
 //!   decode keeps the first.
+//! * The decode that is kept then goes through the acoustic check of loosely matched terms
+//!   ([`super::verify`]), Chinese or not.
 
-use crate::engine::recognizer::{Hypothesis, Utterance};
+use crate::engine::recognizer::{DecodeOptions, Hypothesis, Utterance};
 use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::review::glossary::Glossary;
 use crate::review::phonetic;
@@ -53,6 +55,9 @@ pub struct PromptPolicy {
     pub max_terms: usize,
     /// Least match score of a term against the first hypothesis to be written at all.
     pub min_score: f32,
+    /// Whether terms proposed by loose matching are checked against the audio and applied when
+    /// the recognizer prefers them ([`super::verify`]; `[review] verify_terms`).
+    pub verify_terms: bool,
 }
 
 impl Default for PromptPolicy {
@@ -61,6 +66,7 @@ impl Default for PromptPolicy {
             enabled: true,
             max_terms: 40,
             min_score: 0.0,
+            verify_terms: true,
         }
     }
 }
@@ -92,6 +98,57 @@ struct Window {
     letters: String,
     key: String,
     has_han: bool,
+    /// Byte span of the run in the hypothesis.
+    start: usize,
+    end: usize,
+    /// Whether the run is only common English words (`text::is_common_word`).
+    common: bool,
+}
+
+/// A span of a hypothesis that sounds or is spelled like a Latin glossary term.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoundAlike {
+    /// The glossary entry.
+    pub entry: usize,
+    /// Byte span in the hypothesis.
+    pub start: usize,
+    /// One past the span's last byte.
+    pub end: usize,
+    /// How alike, 0..=1 (as [`rank_terms`] scores).
+    pub score: f32,
+    /// Whether the span is only common English words.
+    pub common: bool,
+}
+
+/// Every span of `hypothesis` (a run of up to [`MAX_WINDOW_TOKENS`] tokens, as [`rank_terms`]
+/// reads it) that resembles a Latin glossary term with a score of at least `min_score` but is
+/// not spelled as one of its forms: the best term per span, best first.
+pub fn sound_alikes(glossary: &Glossary, hypothesis: &str, min_score: f32) -> Vec<SoundAlike> {
+    let forms = latin_forms(glossary);
+    let mut out: Vec<SoundAlike> = Vec::new();
+    for w in windows(glossary, hypothesis) {
+        // one letter, or one Chinese character, is too little to stand for a term
+        let too_short = w.letters.len() < 2 || (w.has_han && hypothesis[w.start..w.end].chars().count() < 2);
+        if too_short || forms.iter().any(|f| f.letters == w.letters) {
+            continue;
+        }
+        let best = forms
+            .iter()
+            .map(|f| (f.entry, score(f, &w)))
+            .filter(|&(_, s)| s >= min_score)
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((entry, score)) = best {
+            out.push(SoundAlike {
+                entry,
+                start: w.start,
+                end: w.end,
+                score,
+                common: w.common,
+            });
+        }
+    }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out
 }
 
 /// Scores each Latin glossary term by how closely something in `hypothesis` resembles it:
@@ -170,9 +227,9 @@ fn avg_logprob(h: &Hypothesis) -> Option<f32> {
     (!v.is_empty()).then(|| v.iter().sum::<f32>() / v.len() as f32)
 }
 
-/// [`decode_final`], then, when the plan asks for it, the first hypothesis is Chinese, the
-/// glossary has a Latin term and the engine that answered takes prompts, a second decode with
-/// the glossary prompt on that engine; the one [`keep_prompted`] picks is returned.
+/// [`decode_final`], then, when the plan asks for it and has a glossary: on the engine that
+/// answered, the glossary-prompted decode ([`with_glossary_prompt`]), then the acoustic check of
+/// loosely matched terms ([`super::verify::verify_terms`], when the policy has `verify_terms`).
 pub async fn decode_with_glossary(
     engine: &EngineHandle,
     fallback: Option<&EngineHandle>,
@@ -185,7 +242,7 @@ pub async fn decode_with_glossary(
     let samples = utt.samples.clone();
     let first = decode_final(engine, fallback, utt, refuse_when_busy, stats).await?;
     let policy = plan.prompt_policy();
-    if !policy.enabled || plan.glossary().is_empty() || !wants_prompt(&first.hypothesis) {
+    if plan.glossary().is_empty() || !(policy.enabled || policy.verify_terms) {
         return Ok(first);
     }
     let answered = if first.fallback.is_some() {
@@ -193,35 +250,60 @@ pub async fn decode_with_glossary(
     } else {
         Some(engine)
     };
-    let Some(answered) = answered.filter(|e| crate::routing::takes_glossary_prompt(e.abilities())) else {
+    let Some(answered) = answered else {
         return Ok(first);
     };
+    let decoded = if policy.enabled {
+        with_glossary_prompt(answered, samples.clone(), &options, first, plan, &policy, stats).await
+    } else {
+        first
+    };
+    if !policy.verify_terms {
+        return Ok(decoded);
+    }
+    Ok(super::verify::verify_terms(answered, samples, &options, decoded, plan.glossary(), stats).await)
+}
+
+/// When the first hypothesis is Chinese, the glossary has a Latin term and `answered` (the
+/// engine that decoded it) takes prompts: a second decode with the glossary prompt, and the one
+/// [`keep_prompted`] picks. Otherwise (or when the second decode fails) the first.
+async fn with_glossary_prompt(
+    answered: &EngineHandle,
+    samples: std::sync::Arc<[f32]>,
+    options: &DecodeOptions,
+    first: FinalDecode,
+    plan: &ReviewPlan,
+    policy: &PromptPolicy,
+    stats: &FinalizeStats,
+) -> FinalDecode {
+    if !wants_prompt(&first.hypothesis) || !crate::routing::takes_glossary_prompt(answered.abilities()) {
+        return first;
+    }
     let Some(prompt) = glossary_prompt(
         plan.glossary(),
         &first.hypothesis.text,
         options.prompt.as_deref(),
-        &policy,
+        policy,
     ) else {
-        return Ok(first);
+        return first;
     };
-    let mut options = options;
+    let mut options = options.clone();
     options.prompt = Some(prompt);
-    let second = answered.recognize_final(Utterance { samples, options }).await;
-    match second {
+    match answered.recognize_final(Utterance { samples, options }).await {
         Ok(h) if keep_prompted(&first.hypothesis, &h) => {
             tracing::debug!(first = %first.hypothesis.text, prompted = %h.text, "glossary prompt kept");
             stats.count_glossary_prompt(true);
-            Ok(FinalDecode { hypothesis: h, ..first })
+            FinalDecode { hypothesis: h, ..first }
         }
         Ok(h) => {
             tracing::debug!(first = %first.hypothesis.text, prompted = %h.text, "glossary prompt refused");
             stats.count_glossary_prompt(false);
-            Ok(first)
+            first
         }
         Err(e) => {
             tracing::warn!(error = %e, "glossary-prompted decode failed; the first decode is kept");
             stats.count_glossary_prompt(false);
-            Ok(first)
+            first
         }
     }
 }
@@ -288,6 +370,7 @@ fn windows(glossary: &Glossary, hypothesis: &str) -> Vec<Window> {
     for first in 0..tokens.len() {
         let mut letters = String::new();
         let mut has_han = false;
+        let mut common = true;
         for last in first..tokens.len().min(first + MAX_WINDOW_TOKENS) {
             let Some((spelling, han)) = &spelled[last] else { break };
             if last > first && !tokens[last].joined_to_prev {
@@ -295,6 +378,7 @@ fn windows(glossary: &Glossary, hypothesis: &str) -> Vec<Window> {
             }
             letters.push_str(spelling);
             has_han |= han;
+            common &= tokens[last].kind == TokenKind::Latin && text::is_common_word(&tokens[last].key);
             if letters.is_empty() {
                 continue;
             }
@@ -303,6 +387,9 @@ fn windows(glossary: &Glossary, hypothesis: &str) -> Vec<Window> {
                 key: if has_han { phonetic::fold_liquids(&key) } else { key },
                 letters: letters.clone(),
                 has_han,
+                start: tokens[first].start,
+                end: tokens[last].end,
+                common,
             });
         }
     }

@@ -47,6 +47,7 @@ pub struct FinalizeStats {
     edits: AtomicU64,
     budget_exceeded: AtomicU64,
     glossary_prompts: Mutex<BTreeMap<&'static str, u64>>,
+    term_checks: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl FinalizeStats {
@@ -74,6 +75,18 @@ impl FinalizeStats {
     /// `refused` (the first decode was kept).
     pub fn glossary_prompts(&self) -> Vec<(&'static str, u64)> {
         lock(&self.glossary_prompts).iter().map(|(k, v)| (*k, *v)).collect()
+    }
+
+    /// `outcome → count` of glossary terms proposed by the loose corrector and checked against
+    /// the audio ([`super::verify`]): `accepted`, `rejected`, or `failed` (scoring failed).
+    pub fn term_checks(&self) -> Vec<(&'static str, u64)> {
+        lock(&self.term_checks).iter().map(|(k, v)| (*k, *v)).collect()
+    }
+
+    pub(super) fn count_term_check(&self, outcome: &'static str, n: usize) {
+        if n > 0 {
+            *lock(&self.term_checks).entry(outcome).or_default() += n as u64;
+        }
     }
 
     pub(super) fn count_glossary_prompt(&self, kept: bool) {

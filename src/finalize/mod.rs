@@ -26,6 +26,7 @@
 pub mod bias;
 pub mod decode;
 pub mod glossaries;
+pub mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,11 +125,14 @@ impl ReviewPlan {
         &self.glossary
     }
 
-    /// How finals use the glossary as a decoder prompt ([`bias`]). Off for a plan without
-    /// review: `review=none` asks for the recognizer's text as it is.
+    /// How finals use the glossary as a decoder prompt and check loosely matched terms
+    /// against the audio ([`bias`], [`verify`]). Both off for a plan without review:
+    /// `review=none` asks for the recognizer's text as it is.
     pub fn prompt_policy(&self) -> PromptPolicy {
+        let reviewed = self.mode != ReviewMode::None;
         PromptPolicy {
-            enabled: self.prompt.enabled && self.mode != ReviewMode::None,
+            enabled: self.prompt.enabled && reviewed,
+            verify_terms: self.prompt.verify_terms && reviewed,
             ..self.prompt
         }
     }
@@ -234,6 +238,7 @@ impl SecondPass {
             prompt: PromptPolicy {
                 enabled: cfg.glossary_prompt,
                 max_terms: cfg.glossary_prompt_terms,
+                verify_terms: cfg.verify_terms,
                 ..Default::default()
             },
         }

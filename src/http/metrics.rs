@@ -306,6 +306,18 @@ fn finalize_families(stats: &crate::finalize::FinalizeStats) -> Vec<MetricFamily
         }
         out.push(f.0);
     }
+    let checks = stats.term_checks();
+    if !checks.is_empty() {
+        let mut f = Family::new(
+            "asr_router_glossary_term_checks_total",
+            "Glossary terms proposed by loose matching and checked against the audio by the recognizer, by outcome (accepted, rejected, failed).",
+            COUNTER,
+        );
+        for (outcome, n) in checks {
+            f.sample(&[("outcome", outcome)], n as f64);
+        }
+        out.push(f.0);
+    }
     let fallbacks = stats.fallbacks();
     if !fallbacks.is_empty() {
         let mut f = Family::new(

@@ -529,6 +529,7 @@ impl Recognizer for SenseVoice {
             languages: Some(&LANGUAGES),
             translation: false,
             prompt: false,
+            scores_texts: false,
         }
     }
 

@@ -173,6 +173,7 @@ impl UpstreamRecognizer {
                 languages,
                 translation: false,
                 prompt: true,
+                scores_texts: false,
             },
         })
     }

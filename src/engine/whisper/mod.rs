@@ -283,6 +283,53 @@ impl WhisperEngine {
         Ok(hyps)
     }
 
+    /// The log-probability of each text as the transcript of `samples` (at most 30 s; one
+    /// encoder pass over the full window, then one teacher-forced decoder pass per text through
+    /// CTranslate2's alignment, which reports each text token's probability). The decoder
+    /// starts with `options.prompt` as the previous text and the language of `options` (English
+    /// for an English-only model, detected when none is given).
+    fn score_windows(
+        &self,
+        samples: &[f32],
+        options: &DecodeOptions,
+        texts: &[String],
+    ) -> Result<Vec<f32>, EngineError> {
+        let inf = |e: anyhow::Error| EngineError::Inference(format!("{e:#}"));
+        if samples.len() > N_SAMPLES {
+            return Err(EngineError::InvalidInput("scoring takes at most 30 s of audio".into()));
+        }
+        let n_mels = self.mel.n_mels();
+        let mut feats = vec![0f32; n_mels * N_FRAMES];
+        self.mel.compute_into(samples, &mut feats);
+        let model = self
+            .model
+            .lock()
+            .map_err(|_| EngineError::Inference("whisper model lock poisoned".into()))?;
+        let encoded = encode(&model, &mut feats, [1, n_mels, N_FRAMES]).map_err(inf)?;
+        let lang = self
+            .languages(&model, &encoded, &[(samples, options)])
+            .map_err(inf)?
+            .pop()
+            .flatten();
+        let mut start = self.vocab.previous_ids(options.prompt.as_deref());
+        start.extend(self.vocab.sot_ids(self.multilingual, lang.as_deref(), options.task));
+        let frames = (samples.len() / 160).clamp(1, N_FRAMES);
+        let mut scores = Vec::with_capacity(texts.len());
+        for t in texts {
+            let ids = self.vocab.encode_text(t);
+            if ids.is_empty() {
+                scores.push(0.0);
+                continue;
+            }
+            let al = model
+                .align(&encoded, &start, std::slice::from_ref(&ids), &[frames], 7)
+                .map_err(inf)?;
+            let probs = al.into_iter().next().map(|a| a.text_token_probs).unwrap_or_default();
+            scores.push(probs.iter().map(|p| p.max(1e-12).ln()).sum());
+        }
+        Ok(scores)
+    }
+
     /// The language of each window: forced by the request, English for an English-only model,
     /// or detected — among the request's `languages` when it lists some.
     fn languages(
@@ -500,15 +547,23 @@ impl Recognizer for WhisperEngine {
         self.settings.max_batch.max(1)
     }
 
+    fn score_texts(&self, utterance: &Utterance, texts: &[String]) -> Result<Vec<f32>, EngineError> {
+        self.score_windows(&utterance.samples, &utterance.options, texts)
+    }
+
     fn abilities(&self) -> ModelAbilities {
         if self.multilingual {
             ModelAbilities {
                 languages: None,
                 translation: true,
                 prompt: true,
+                scores_texts: true,
             }
         } else {
-            ModelAbilities::ENGLISH_ONLY
+            ModelAbilities {
+                scores_texts: true,
+                ..ModelAbilities::ENGLISH_ONLY
+            }
         }
     }
 }

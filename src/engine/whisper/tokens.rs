@@ -88,6 +88,19 @@ impl WhisperVocab {
         ids[ids.len().saturating_sub(223)..].to_vec()
     }
 
+    /// The ids of the previous-text part of a decoder prompt for `text` (`<|startofprev|>` and
+    /// the newest 223 text tokens), empty for no text; [`Self::sot_ids`] follows it.
+    pub fn previous_ids(&self, text: Option<&str>) -> Vec<usize> {
+        let previous = self.previous_text(text);
+        if previous.is_empty() {
+            return Vec::new();
+        }
+        let mut v = Vec::with_capacity(previous.len() + 1);
+        v.extend(self.ids.get("<|startofprev|>").copied());
+        v.extend(previous.iter().map(|&i| i as usize));
+        v
+    }
+
     /// Where `<|startoftranscript|>` stands in the decoder prompt built for `text` ([`Self::prompt`]):
     /// CTranslate2 decodes a batch together only when that position is the same for every item.
     pub fn start_position(&self, text: Option<&str>) -> usize {

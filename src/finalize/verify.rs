@@ -1,0 +1,253 @@
+//! Acoustic verification of glossary terms: the glossary corrector, run with loose thresholds,
+//! proposes terms the recognizer may have misheard ("QDA" → CUDA, "WanChain" → LangChain); the
+//! recognizer itself then scores each proposal against the audio, and a proposal is taken only
+//! when, told the proposed terms, the model finds the edited transcript more probable than its
+//! own.
+//!
+//! ```text
+//!   final text ─► loose corrector ─► proposals the strict one would not make (≤ MAX_PROPOSALS)
+//!      └─► engine.score_texts(audio, prompt = the proposed terms, [text, text with edit₁, …])
+//!            └─► keep each edit whose text scores above the original ─► the final's text
+//! ```
+//!
+//! Why it is safe without a threshold to tune: the strict corrector's thresholds were set so
+//! that text alone rarely causes a false correction; loose matches are many more, and among them
+//! the audio decides. The decision rule has no free parameter — the edited transcript must be
+//! more probable than the unedited one under the same model, prompt and audio — and the glossary
+//! enters only as the prompt, the prior a user gives by passing a glossary.
+//!
+//! # Invariants
+//!
+//! * **Only the request's glossary**, only engines whose abilities say `scores_texts`, only
+//!   when the plan's prompt policy has `verify_terms`.
+//! * **Whole terms, one span each.** An accepted edit replaces one span of the text with one
+//!   canonical glossary term, as the corrector writes it; edits never overlap.
+//! * **Never loses the final.** A scoring error, or a final too long to score in one window,
+//!   keeps the text as it was; the outcome is counted (`asr_router_finalize_term_checks`).
+//! * **Segments follow the text.** The edits are applied to the hypothesis's segments too (word
+//!   times are left as decoded, and a final with word times is not verified).
+
+use crate::engine::recognizer::{DecodeOptions, Task};
+use crate::engine::scheduler::EngineHandle;
+use crate::review::corrector::{CorrectorConfig, GlossaryCorrector};
+use crate::review::{Edit, Glossary, ReviewContext, Reviewer};
+
+use super::bias::sound_alikes;
+use super::decode::{FinalDecode, FinalizeStats};
+use super::split_edits;
+
+/// The reviewer name on proposals that come from sound-alike spans.
+const NAME: &str = "verify";
+
+/// Least [`sound_alikes`] score of a span to be proposed.
+const MIN_SOUND_ALIKE: f32 = 0.5;
+
+/// Most proposals scored per final (each costs one teacher-forced decoder pass).
+const MAX_PROPOSALS: usize = 8;
+
+/// Audio a single scoring pass takes (Whisper's window).
+const MAX_SAMPLES: usize = 30 * 16_000;
+
+/// The loose thresholds that propose terms: about the smallest similarity at which a sound-alike
+/// is still a plausible mishearing (a third of a short acronym's letters, half of a word's).
+fn loose() -> CorrectorConfig {
+    CorrectorConfig {
+        latin_threshold: 0.6,
+        han_threshold: 0.7,
+        cross_threshold: 0.65,
+        min_latin_letters: 3,
+        code_switched_latin_threshold: 0.5,
+        code_switched_min_latin_letters: 2,
+        ..CorrectorConfig::default()
+    }
+}
+
+/// The proposals for `text` that the strict corrector (the review that follows) would not make
+/// itself: the loose corrector's edits, and spans that resemble a Latin term as the glossary
+/// prompt ranks them ([`sound_alikes`]; in text without Chinese, not a run of common English
+/// words). Non-overlapping (the better score wins), at most [`MAX_PROPOSALS`], in text order.
+pub fn proposals(text: &str, language: Option<&str>, glossary: &Glossary) -> Vec<Edit> {
+    let ctx = ReviewContext::with_language(language);
+    let Ok(loose) = GlossaryCorrector::new(loose()).review(text, &ctx, glossary) else {
+        return Vec::new();
+    };
+    let strict = GlossaryCorrector::default()
+        .review(text, &ctx, glossary)
+        .map(|r| r.edits)
+        .unwrap_or_default();
+    let code_switched = text.chars().any(crate::review::text::is_han);
+    let entries = glossary.entries();
+    let mut all: Vec<Edit> = loose.edits;
+    all.extend(
+        sound_alikes(glossary, text, MIN_SOUND_ALIKE)
+            .into_iter()
+            .filter(|a| code_switched || !a.common)
+            .map(|a| Edit {
+                start: a.start,
+                end: a.end,
+                from: text[a.start..a.end].to_string(),
+                to: entries[a.entry].term.clone(),
+                reviewer: NAME,
+                term: Some(entries[a.entry].term.clone()),
+                score: a.score,
+            }),
+    );
+    all.retain(|e| e.term.is_some() && e.from != e.to && !strict.iter().any(|s| s.start < e.end && e.start < s.end));
+    all.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut out: Vec<Edit> = Vec::new();
+    for e in all {
+        if out.len() < MAX_PROPOSALS && !out.iter().any(|o| o.start < e.end && e.start < o.end) {
+            out.push(e);
+        }
+    }
+    out.sort_by_key(|e| e.start);
+    out
+}
+
+/// `text` with one edit applied.
+fn apply_one(text: &str, e: &Edit) -> String {
+    format!("{}{}{}", &text[..e.start], e.to, &text[e.end..])
+}
+
+/// `text` with sorted, non-overlapping edits applied.
+fn apply(text: &str, edits: &[Edit]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for e in edits {
+        out.push_str(&text[at..e.start]);
+        out.push_str(&e.to);
+        at = e.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// The decoder prompt of a scoring pass: the proposed terms, once each, in text order.
+fn prompt(edits: &[Edit]) -> String {
+    let mut terms: Vec<&str> = Vec::new();
+    for t in edits.iter().filter_map(|e| e.term.as_deref()) {
+        if !terms.contains(&t) {
+            terms.push(t);
+        }
+    }
+    terms.join(", ")
+}
+
+/// Which proposals the scores accept: `scores[0]` is the unedited text's, `scores[i + 1]`
+/// that of the text with `edits[i]` alone.
+fn accepted(edits: Vec<Edit>, scores: &[f32]) -> Vec<Edit> {
+    let Some(&base) = scores.first() else {
+        return Vec::new();
+    };
+    edits
+        .into_iter()
+        .zip(&scores[1..])
+        .filter(|(_, s)| **s > base)
+        .map(|(e, _)| e)
+        .collect()
+}
+
+/// Checks the loose corrector's proposals for `decoded`'s text against its audio on `engine`
+/// (the engine that decoded it) and applies the ones the audio supports (see the module docs).
+pub async fn verify_terms(
+    engine: &EngineHandle,
+    samples: std::sync::Arc<[f32]>,
+    options: &DecodeOptions,
+    mut decoded: FinalDecode,
+    glossary: &Glossary,
+    stats: &FinalizeStats,
+) -> FinalDecode {
+    let h = &decoded.hypothesis;
+    if !engine.abilities().scores_texts
+        || glossary.is_empty()
+        || h.text.is_empty()
+        || !h.words.is_empty()
+        || samples.len() > MAX_SAMPLES
+        || options.task != Task::Transcribe
+    {
+        return decoded;
+    }
+    let language = h.language.clone().or_else(|| options.language.clone());
+    let edits = proposals(&h.text, language.as_deref(), glossary);
+    if edits.is_empty() {
+        return decoded;
+    }
+    let mut texts = Vec::with_capacity(edits.len() + 1);
+    texts.push(h.text.clone());
+    texts.extend(edits.iter().map(|e| apply_one(&h.text, e)));
+    let opts = DecodeOptions {
+        language,
+        prompt: Some(prompt(&edits)),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let scores = match engine.score_texts(samples, opts, texts).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "scoring glossary proposals failed; the text is kept");
+            stats.count_term_check("failed", edits.len());
+            return decoded;
+        }
+    };
+    let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::debug!(text = %h.text, took_ms, ?scores, proposals = ?edits.iter().map(|e| (&e.from, &e.to)).collect::<Vec<_>>(),
+        "glossary proposals scored");
+    let n = edits.len();
+    let keep = accepted(edits, &scores);
+    stats.count_term_check("accepted", keep.len());
+    stats.count_term_check("rejected", n - keep.len());
+    if keep.is_empty() {
+        return decoded;
+    }
+    let h = &mut decoded.hypothesis;
+    let pieces: Vec<&str> = h.segments.iter().map(|s| s.text.as_str()).collect();
+    let per_segment = split_edits(&h.text, &keep, &pieces);
+    for (s, e) in h.segments.iter_mut().zip(per_segment) {
+        let trimmed = s.text.trim().to_string();
+        s.text = apply(&trimmed, &e);
+    }
+    h.text = apply(&h.text, &keep);
+    decoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::GlossaryEntry;
+
+    fn glossary(terms: &[&str]) -> Glossary {
+        Glossary::new(terms.iter().map(|t| GlossaryEntry::new(*t)).collect())
+    }
+
+    #[test]
+    fn loose_proposals_are_the_ones_the_strict_corrector_leaves() {
+        let g = glossary(&["CUDA", "LangChain", "Kubernetes"]);
+        let text = "我们用 WanChain 搭了一个服务，把 QDA 升级了";
+        let p = proposals(text, Some("zh"), &g);
+        let to: Vec<&str> = p.iter().map(|e| e.to.as_str()).collect();
+        assert!(to.contains(&"LangChain") && to.contains(&"CUDA"), "{p:?}");
+        // sorted by position, and each replaces exactly its span
+        assert!(p.windows(2).all(|w| w[0].end <= w[1].start));
+        for e in &p {
+            assert_eq!(&text[e.start..e.end], e.from);
+        }
+        // a term the strict corrector fixes by itself is not a proposal
+        let fixed = proposals("我们把 Kubernates 配好", Some("zh"), &g);
+        assert!(fixed.iter().all(|e| e.to != "Kubernetes"), "{fixed:?}");
+    }
+
+    #[test]
+    fn only_edits_that_score_above_the_original_are_taken() {
+        let text = "把 QDA 和 WanChain 换掉";
+        let p = proposals(text, Some("zh"), &glossary(&["CUDA", "LangChain"]));
+        assert_eq!(p.len(), 2, "{p:?}");
+        let keep = accepted(p.clone(), &[-30.0, -28.5, -30.5]);
+        assert_eq!(apply(text, &keep), "把 CUDA 和 WanChain 换掉");
+        assert!(
+            accepted(p.clone(), &[-30.0, -30.0, -31.0]).is_empty(),
+            "a tie keeps the text"
+        );
+        assert!(accepted(p, &[]).is_empty());
+        assert_eq!(prompt(&keep), "CUDA");
+    }
+}
