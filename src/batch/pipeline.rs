@@ -15,11 +15,11 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 
 use crate::audio::SAMPLE_RATE;
-use crate::engine::recognizer::{DecodeOptions, Segment, Utterance};
+use crate::engine::recognizer::{DecodeOptions, Utterance};
 use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::engine::vad::{SileroModel, segmenter};
-use crate::finalize::{Fallback, FinalDecode, ReviewPlan, SecondPass, decode_with_glossary, split_edits};
-use crate::review::{Edit, apply_edits};
+use crate::finalize::{Fallback, FinalDecode, ReviewPlan, SecondPass, decode_with_glossary, project_edits};
+use crate::review::Edit;
 
 /// Longest window handed to the recognizer, seconds. Whisper sees 30 s, but tends to drop speech
 /// that ends near the edge of its window, so windows keep a margin.
@@ -199,24 +199,10 @@ pub async fn transcribe(
     Ok(out)
 }
 
-/// Applies to each segment the edits (byte offsets into `raw`) that fall wholly inside it
-/// ([`split_edits`]). A segment that cannot be found in `raw` keeps its text.
-pub fn project_edits(raw: &str, edits: &[Edit], segments: &mut [Segment]) {
-    if edits.is_empty() {
-        return;
-    }
-    let texts: Vec<String> = segments.iter().map(|s| s.text.clone()).collect();
-    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-    for (seg, inside) in segments.iter_mut().zip(split_edits(raw, edits, &texts)) {
-        if !inside.is_empty() {
-            seg.text = apply_edits(seg.text.trim(), &inside);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::recognizer::Segment;
 
     fn edit(raw: &str, from: &str, to: &str) -> Edit {
         let start = raw.find(from).unwrap();

@@ -376,7 +376,8 @@ fn worker(
 }
 
 /// Runs one batch: scoring requests ([`DecodeOptions::score_texts`]) one by one, the rest
-/// as one recognizer batch.
+/// as one recognizer batch. Scoring requests count in the engine's metrics like decodes (runs,
+/// utterances, compute time).
 fn run(engine: &dyn Recognizer, batch: &[Utterance]) -> Vec<Result<Hypothesis, EngineError>> {
     if batch.iter().all(|u| u.options.score_texts.is_none()) {
         return engine.recognize(batch);

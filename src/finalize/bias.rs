@@ -125,11 +125,20 @@ pub struct SoundAlike {
 /// not spelled as one of its forms: the best term per span, best first.
 pub fn sound_alikes(glossary: &Glossary, hypothesis: &str, min_score: f32) -> Vec<SoundAlike> {
     let forms = latin_forms(glossary);
+    let windows = windows(glossary, hypothesis);
+    // spans already spelled as a form of a term: a window over one (or over a part of one)
+    // would only drop or mangle the words around it ("the Kubernetes" → Kubernetes, "in the
+    // KV" of "in the KV cache" → INT8)
+    let spelled: Vec<(usize, usize)> = windows
+        .iter()
+        .filter(|w| forms.iter().any(|f| f.letters == w.letters))
+        .map(|w| (w.start, w.end))
+        .collect();
     let mut out: Vec<SoundAlike> = Vec::new();
-    for w in windows(glossary, hypothesis) {
+    for w in windows {
         // one letter, or one Chinese character, is too little to stand for a term
         let too_short = w.letters.len() < 2 || (w.has_han && hypothesis[w.start..w.end].chars().count() < 2);
-        if too_short || forms.iter().any(|f| f.letters == w.letters) {
+        if too_short || spelled.iter().any(|&(a, b)| a < w.end && b > w.start) {
             continue;
         }
         let best = forms

@@ -36,9 +36,11 @@ pub use decode::{Fallback, FinalDecode, FinalizeStats, decode_final};
 pub use glossaries::{GlossaryLookupError, GlossaryStore};
 
 use crate::config::{ReviewConfig, ReviewMode};
+use crate::engine::recognizer::Segment;
 use crate::review::llm::{LlmReviewer, LlmStats, LlmStatsSnapshot};
 use crate::review::{
-    ChainReview, Edit, Glossary, GlossaryEntry, ReviewChain, ReviewContext, Reviewer, ScriptTarget, compose_edits,
+    ChainReview, Edit, Glossary, GlossaryEntry, ReviewChain, ReviewContext, Reviewer, ScriptTarget, apply_edits,
+    compose_edits,
 };
 
 /// The review a request asks for, as its transport parsed it.
@@ -174,6 +176,21 @@ pub fn edits_json(raw: &str, edits: &[Edit]) -> serde_json::Value {
                    "reviewer": e.reviewer, "term": e.term})
         })
         .collect()
+}
+
+/// Applies to each segment the edits (byte offsets into `raw`) that fall wholly inside it
+/// ([`split_edits`]). A segment that cannot be found in `raw` keeps its text.
+pub fn project_edits(raw: &str, edits: &[Edit], segments: &mut [Segment]) {
+    if edits.is_empty() {
+        return;
+    }
+    let texts: Vec<String> = segments.iter().map(|s| s.text.clone()).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    for (seg, inside) in segments.iter_mut().zip(split_edits(raw, edits, &texts)) {
+        if !inside.is_empty() {
+            seg.text = apply_edits(seg.text.trim(), &inside);
+        }
+    }
 }
 
 /// Splits a review's edits (byte offsets into `raw`) among consecutive pieces of `raw` (a
@@ -435,7 +452,7 @@ fn into_reviewed(raw: &str, r: ChainReview) -> Reviewed {
 mod tests {
     use super::*;
     use crate::config::LlmReviewConfig;
-    use crate::review::{Review, ReviewError, apply_edits};
+    use crate::review::{Review, ReviewError};
 
     /// A reviewer standing in for the LLM (the real one is tested against a real server in
     /// `tests/llm_reviewer.rs`): upper-cases after a delay, or fails.

@@ -30,11 +30,11 @@
 use crate::engine::recognizer::{DecodeOptions, Task};
 use crate::engine::scheduler::EngineHandle;
 use crate::review::corrector::{CorrectorConfig, GlossaryCorrector};
-use crate::review::{Edit, Glossary, ReviewContext, Reviewer};
+use crate::review::{Edit, Glossary, ReviewContext, Reviewer, apply_edits};
 
 use super::bias::sound_alikes;
 use super::decode::{FinalDecode, FinalizeStats};
-use super::split_edits;
+use super::project_edits;
 
 /// The reviewer name on proposals that come from sound-alike spans.
 const NAME: &str = "verify";
@@ -107,19 +107,6 @@ pub fn proposals(text: &str, language: Option<&str>, glossary: &Glossary) -> Vec
 /// `text` with one edit applied.
 fn apply_one(text: &str, e: &Edit) -> String {
     format!("{}{}{}", &text[..e.start], e.to, &text[e.end..])
-}
-
-/// `text` with sorted, non-overlapping edits applied.
-fn apply(text: &str, edits: &[Edit]) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for e in edits {
-        out.push_str(&text[at..e.start]);
-        out.push_str(&e.to);
-        at = e.end;
-    }
-    out.push_str(&text[at..]);
-    out
 }
 
 /// The decoder prompt of a scoring pass: the proposed terms, once each, in text order.
@@ -200,13 +187,8 @@ pub async fn verify_terms(
         return decoded;
     }
     let h = &mut decoded.hypothesis;
-    let pieces: Vec<&str> = h.segments.iter().map(|s| s.text.as_str()).collect();
-    let per_segment = split_edits(&h.text, &keep, &pieces);
-    for (s, e) in h.segments.iter_mut().zip(per_segment) {
-        let trimmed = s.text.trim().to_string();
-        s.text = apply(&trimmed, &e);
-    }
-    h.text = apply(&h.text, &keep);
+    project_edits(&h.text, &keep, &mut h.segments);
+    h.text = apply_edits(&h.text, &keep);
     decoded
 }
 
@@ -221,7 +203,7 @@ mod tests {
 
     #[test]
     fn loose_proposals_are_the_ones_the_strict_corrector_leaves() {
-        let g = glossary(&["CUDA", "LangChain", "Kubernetes"]);
+        let g = glossary(&["CUDA", "LangChain", "Kubernetes", "Kafka", "KV cache", "INT8"]);
         let text = "我们用 WanChain 搭了一个服务，把 QDA 升级了";
         let p = proposals(text, Some("zh"), &g);
         let to: Vec<&str> = p.iter().map(|e| e.to.as_str()).collect();
@@ -231,6 +213,13 @@ mod tests {
         for e in &p {
             assert_eq!(&text[e.start..e.end], e.from);
         }
+        // a span around a term already written is not a proposal (it would only drop words)
+        let around = proposals(
+            "Okay, the Kubernetes migration and the Kafka lag, in the KV cache",
+            None,
+            &g,
+        );
+        assert!(around.is_empty(), "{around:?}");
         // a term the strict corrector fixes by itself is not a proposal
         let fixed = proposals("我们把 Kubernates 配好", Some("zh"), &g);
         assert!(fixed.iter().all(|e| e.to != "Kubernetes"), "{fixed:?}");
@@ -242,7 +231,7 @@ mod tests {
         let p = proposals(text, Some("zh"), &glossary(&["CUDA", "LangChain"]));
         assert_eq!(p.len(), 2, "{p:?}");
         let keep = accepted(p.clone(), &[-30.0, -28.5, -30.5]);
-        assert_eq!(apply(text, &keep), "把 CUDA 和 WanChain 换掉");
+        assert_eq!(apply_edits(text, &keep), "把 CUDA 和 WanChain 换掉");
         assert!(
             accepted(p.clone(), &[-30.0, -30.0, -31.0]).is_empty(),
             "a tie keeps the text"
