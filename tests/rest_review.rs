@@ -70,12 +70,7 @@ async fn glossaries_correct_the_text_and_leave_an_exact_audit_trail() {
     let span: String = raw_text.chars().skip(a).take(b - a).collect();
     assert_eq!(span, edit["from"].as_str().unwrap());
     assert!(span.contains(&heard), "{span} / {heard}");
-    let segments: String = v["segments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["text"].as_str().unwrap())
-        .collect();
+    let segments = common::segments_text(&v);
     assert!(
         segments.contains("Zorblax"),
         "segments carry the reviewed text: {segments}"

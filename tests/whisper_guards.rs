@@ -8,27 +8,11 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use asr_router::config::ComputeType;
 use asr_router::engine::recognizer::{DecodeOptions, Hypothesis, Recognizer, Utterance};
-use asr_router::engine::whisper::{WhisperEngine, WhisperSettings};
+use asr_router::engine::whisper::WhisperEngine;
 
 fn eval_clip(rel: &str) -> PathBuf {
     common::shared_eval(&format!("terminology/{rel}"))
-}
-
-fn load_base() -> WhisperEngine {
-    let dir = common::models_dir().join("whisper-base");
-    WhisperEngine::load(
-        &dir,
-        WhisperSettings {
-            name: "whisper-base".into(),
-            compute_type: ComputeType::Int8,
-            threads: 2,
-            beam_size: 5,
-            max_batch: 4,
-        },
-    )
-    .unwrap_or_else(|e| panic!("whisper-base must be installed (scripts/fetch-models): {e}"))
 }
 
 fn samples(rel: &str) -> Arc<[f32]> {
@@ -53,7 +37,7 @@ fn decode(engine: &WhisperEngine, audio: &Arc<[f32]>, languages: Option<&[&str]>
 
 #[test]
 fn languages_restrict_detection_and_segments_carry_the_guard_measurements() {
-    let engine = load_base();
+    let engine = common::load_whisper_base();
     // Mandarin with one product name: detected as Mandarin when nothing restricts it
     let zh = samples("audio/zh/term_zh01_fs2.wav");
     let free = decode(&engine, &zh, None);
@@ -89,7 +73,7 @@ fn one_batch_may_mix_prompts_of_different_lengths() {
     // prompts of different lengths (a glossary-prompted second decode beside a user's prompt).
     // CTranslate2 decodes a batch together only when <|startoftranscript|> stands at one
     // position, so the engine must split such a batch rather than fail every item of it.
-    let engine = load_base();
+    let engine = common::load_whisper_base();
     let zh = samples("audio/zh/term_zh01_fs2.wav");
     let with = |prompt: Option<&str>| Utterance {
         samples: zh.clone(),
@@ -133,8 +117,8 @@ fn sampled_decodes_repeat_across_freshly_loaded_models_with_a_fixed_seed() {
         };
         engine.recognize(&[u]).remove(0).expect("recognition").text
     };
-    let first = sampled(&load_base());
-    let second = sampled(&load_base());
+    let first = sampled(&common::load_whisper_base());
+    let second = sampled(&common::load_whisper_base());
     assert!(!first.is_empty());
     assert_eq!(first, second, "the same seed, the same clip, two fresh models");
 }

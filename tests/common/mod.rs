@@ -381,11 +381,14 @@ pub fn pcm16(samples: &[f32]) -> Vec<u8> {
 /// `POST /v1/audio/transcriptions` with the fixture `file` and the form `fields`, with the test
 /// key: the status and the JSON answer.
 pub async fn transcribe_fixture(s: &Server, file: &str, fields: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    transcribe_path(s, &fixture(file), fields).await
+}
+
+/// [`transcribe_fixture`] with the audio file at `path`.
+pub async fn transcribe_path(s: &Server, path: &Path, fields: &[(&str, &str)]) -> (u16, serde_json::Value) {
     use reqwest::multipart::{Form, Part};
-    let mut f = Form::new().part(
-        "file",
-        Part::bytes(std::fs::read(fixture(file)).unwrap()).file_name(file.to_string()),
-    );
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    let mut f = Form::new().part("file", Part::bytes(std::fs::read(path).unwrap()).file_name(name));
     for (k, v) in fields {
         f = f.text(k.to_string(), v.to_string());
     }
@@ -397,4 +400,31 @@ pub async fn transcribe_fixture(s: &Server, file: &str, fields: &[(&str, &str)])
         .await
         .unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// The text of a `verbose_json` answer's segments, joined.
+pub fn segments_text(v: &serde_json::Value) -> String {
+    v["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect()
+}
+
+/// The installed `whisper-base` in process (int8, 2 threads, beam 5, batches of up to 4).
+pub fn load_whisper_base() -> asr_router::engine::whisper::WhisperEngine {
+    use asr_router::engine::whisper::{WhisperEngine, WhisperSettings};
+    let dir = models_dir().join("whisper-base");
+    WhisperEngine::load(
+        &dir,
+        WhisperSettings {
+            name: "whisper-base".into(),
+            compute_type: asr_router::config::ComputeType::Int8,
+            threads: 2,
+            beam_size: 5,
+            max_batch: 4,
+        },
+    )
+    .unwrap_or_else(|e| panic!("whisper-base must be installed (scripts/fetch-models): {e}"))
 }
