@@ -235,6 +235,12 @@ impl EngineHandle {
         self.await_reply(rx).await
     }
 
+    /// Counts a final accepted for this engine but dropped before it was submitted (its
+    /// realtime client left) as `cancelled`, as a worker counts one it skips.
+    pub fn count_cancelled(&self) {
+        self.metrics.cancelled.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The log-probability of each of `texts` as the transcript of `samples` under `options`
     /// (see [`DecodeOptions::score_texts`]), queued as a final. Engines whose abilities do not
     /// say `scores_texts` answer with an error.

@@ -104,11 +104,6 @@ pub fn proposals(text: &str, language: Option<&str>, glossary: &Glossary) -> Vec
     out
 }
 
-/// `text` with one edit applied.
-fn apply_one(text: &str, e: &Edit) -> String {
-    format!("{}{}{}", &text[..e.start], e.to, &text[e.end..])
-}
-
 /// The decoder prompt of a scoring pass: the proposed terms, once each, in text order.
 fn prompt(edits: &[Edit]) -> String {
     let mut terms: Vec<&str> = Vec::new();
@@ -161,7 +156,7 @@ pub async fn verify_terms(
     }
     let mut texts = Vec::with_capacity(edits.len() + 1);
     texts.push(h.text.clone());
-    texts.extend(edits.iter().map(|e| apply_one(&h.text, e)));
+    texts.extend(edits.iter().map(|e| apply_edits(&h.text, std::slice::from_ref(e))));
     let opts = DecodeOptions {
         language,
         prompt: Some(prompt(&edits)),

@@ -274,6 +274,18 @@ fn families(st: &Shared) -> Vec<MetricFamily> {
     out
 }
 
+/// A counter labelled by `outcome`, `None` until one of its outcomes has a count.
+fn by_outcome(name: &str, help: &str, counts: Vec<(&'static str, u64)>) -> Option<MetricFamily> {
+    if counts.is_empty() {
+        return None;
+    }
+    let mut f = Family::new(name, help, MetricType::COUNTER);
+    for (outcome, n) in counts {
+        f.sample(&[("outcome", outcome)], n as f64);
+    }
+    Some(f.0)
+}
+
 /// `asr_router_finalize_*` and `asr_router_review_*`: the finalizer chain's fallbacks and the
 /// reviewers' work (REST and realtime together). Labelled families appear once they have a
 /// sample.
@@ -294,30 +306,16 @@ fn finalize_families(stats: &crate::finalize::FinalizeStats) -> Vec<MetricFamily
     );
     over.sample(&[], stats.budget_exceeded() as f64);
     out.push(over.0);
-    let prompts = stats.glossary_prompts();
-    if !prompts.is_empty() {
-        let mut f = Family::new(
-            "asr_router_glossary_prompt_decodes_total",
-            "Finals decoded again with the glossary as the decoder prompt, by outcome (kept, or refused: the first decode was kept).",
-            COUNTER,
-        );
-        for (outcome, n) in prompts {
-            f.sample(&[("outcome", outcome)], n as f64);
-        }
-        out.push(f.0);
-    }
-    let checks = stats.term_checks();
-    if !checks.is_empty() {
-        let mut f = Family::new(
-            "asr_router_glossary_term_checks_total",
-            "Glossary terms proposed by loose matching and checked against the audio by the recognizer, by outcome (accepted, rejected, failed).",
-            COUNTER,
-        );
-        for (outcome, n) in checks {
-            f.sample(&[("outcome", outcome)], n as f64);
-        }
-        out.push(f.0);
-    }
+    out.extend(by_outcome(
+        "asr_router_glossary_prompt_decodes_total",
+        "Finals decoded again with the glossary as the decoder prompt, by outcome (kept, or refused: the first decode was kept).",
+        stats.glossary_prompts(),
+    ));
+    out.extend(by_outcome(
+        "asr_router_glossary_term_checks_total",
+        "Glossary terms proposed by loose matching and checked against the audio by the recognizer, by outcome (accepted, rejected, failed).",
+        stats.term_checks(),
+    ));
     let fallbacks = stats.fallbacks();
     if !fallbacks.is_empty() {
         let mut f = Family::new(

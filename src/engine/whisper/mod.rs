@@ -266,11 +266,7 @@ impl WhisperEngine {
                 let start: Vec<usize> = self
                     .vocab
                     .sot_ids(self.multilingual, langs[i].as_deref(), windows[i].1.task);
-                // CTranslate2 counts mel frames here (it halves them for the encoder itself)
-                let frames = (windows[i].0.len().min(N_SAMPLES) / 160).clamp(1, N_FRAMES);
-                let mut one = vec![0f32; n_mels * N_FRAMES];
-                self.mel.compute_into(windows[i].0, &mut one);
-                let enc1 = encode(&model, &mut one, [1, n_mels, N_FRAMES]).map_err(inf)?;
+                let (enc1, frames) = self.encode_full_window(&model, windows[i].0).map_err(inf)?;
                 let al = model
                     .align(&enc1, &start, std::slice::from_ref(&text_ids), &[frames], 7)
                     .map_err(inf)?;
@@ -281,6 +277,20 @@ impl WhisperEngine {
             }
         }
         Ok(hyps)
+    }
+
+    /// The encoder output of `samples` (at most 30 s) in one full 30 s window, and its length in
+    /// mel frames, as CTranslate2's alignment counts them (it halves them for the encoder itself).
+    fn encode_full_window(
+        &self,
+        model: &sys::Whisper,
+        samples: &[f32],
+    ) -> anyhow::Result<(StorageView<'static>, usize)> {
+        let n_mels = self.mel.n_mels();
+        let mut feats = vec![0f32; n_mels * N_FRAMES];
+        self.mel.compute_into(samples, &mut feats);
+        let frames = (samples.len().min(N_SAMPLES) / 160).clamp(1, N_FRAMES);
+        Ok((encode(model, &mut feats, [1, n_mels, N_FRAMES])?, frames))
     }
 
     /// The log-probability of each text as the transcript of `samples` (at most 30 s; one
@@ -298,14 +308,11 @@ impl WhisperEngine {
         if samples.len() > N_SAMPLES {
             return Err(EngineError::InvalidInput("scoring takes at most 30 s of audio".into()));
         }
-        let n_mels = self.mel.n_mels();
-        let mut feats = vec![0f32; n_mels * N_FRAMES];
-        self.mel.compute_into(samples, &mut feats);
         let model = self
             .model
             .lock()
             .map_err(|_| EngineError::Inference("whisper model lock poisoned".into()))?;
-        let encoded = encode(&model, &mut feats, [1, n_mels, N_FRAMES]).map_err(inf)?;
+        let (encoded, frames) = self.encode_full_window(&model, samples).map_err(inf)?;
         let lang = self
             .languages(&model, &encoded, &[(samples, options)])
             .map_err(inf)?
@@ -313,7 +320,6 @@ impl WhisperEngine {
             .flatten();
         let mut start = self.vocab.previous_ids(options.prompt.as_deref());
         start.extend(self.vocab.sot_ids(self.multilingual, lang.as_deref(), options.task));
-        let frames = (samples.len() / 160).clamp(1, N_FRAMES);
         let mut scores = Vec::with_capacity(texts.len());
         for t in texts {
             let ids = self.vocab.encode_text(t);

@@ -61,18 +61,11 @@ impl WhisperVocab {
     /// The decoder prompt as token strings: optional previous-text prompt, then the start sequence.
     /// Timestamps are always generated, so segments carry times.
     pub fn prompt(&self, multilingual: bool, lang: Option<&str>, task: Task, text: Option<&str>) -> Vec<String> {
-        let mut p = Vec::new();
-        let previous = self.previous_text(text);
-        if !previous.is_empty() {
-            p.push("<|startofprev|>".to_string());
-            p.extend(previous.iter().filter_map(|&i| self.pieces.get(i as usize).cloned()));
-        }
-        p.extend(
-            self.sot_ids(multilingual, lang, task)
-                .into_iter()
-                .map(|i| self.pieces[i].clone()),
-        );
-        p
+        self.previous_ids(text)
+            .into_iter()
+            .chain(self.sot_ids(multilingual, lang, task))
+            .filter_map(|i| self.pieces.get(i).cloned())
+            .collect()
     }
 
     /// The previous-text tokens of a prompt: `text` encoded, the newest 223 kept (Whisper keeps at

@@ -51,7 +51,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::FuturesOrdered;
@@ -182,7 +181,7 @@ pub async fn finalize_loop(
                 while let Some(Some(_)) = decoding.next().now_or_never() {}
                 jobs.close();
                 while let Ok(job) = jobs.try_recv() {
-                    job.engine.metrics().cancelled.fetch_add(1, Ordering::Relaxed);
+                    job.engine.count_cancelled();
                 }
                 return;
             }
