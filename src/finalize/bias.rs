@@ -122,8 +122,8 @@ pub struct SoundAlike {
 
 /// Every span of `hypothesis` (a run of up to [`MAX_WINDOW_TOKENS`] tokens, as [`rank_terms`]
 /// reads it) that resembles a Latin glossary term with a score of at least `min_score` but is
-/// not spelled as one of its forms: the best term per span, best first.
-pub fn sound_alikes(glossary: &Glossary, hypothesis: &str, min_score: f32) -> Vec<SoundAlike> {
+/// not spelled as one of its forms: the `per_span` best terms of each span, best first.
+pub fn sound_alikes(glossary: &Glossary, hypothesis: &str, min_score: f32, per_span: usize) -> Vec<SoundAlike> {
     let forms = latin_forms(glossary);
     let windows = windows(glossary, hypothesis);
     // spans already spelled as a form of a term: a window over one (or over a part of one)
@@ -141,20 +141,26 @@ pub fn sound_alikes(glossary: &Glossary, hypothesis: &str, min_score: f32) -> Ve
         if too_short || spelled.iter().any(|&(a, b)| a < w.end && b > w.start) {
             continue;
         }
-        let best = forms
-            .iter()
-            .map(|f| (f.entry, score(f, &w)))
-            .filter(|&(_, s)| s >= min_score)
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((entry, score)) = best {
-            out.push(SoundAlike {
-                entry,
-                start: w.start,
-                end: w.end,
-                score,
-                common: w.common,
-            });
+        // the best form of each entry, then the best entries
+        let mut best: Vec<(usize, f32)> = Vec::new();
+        for f in &forms {
+            let s = score(f, &w);
+            if s < min_score {
+                continue;
+            }
+            match best.iter_mut().find(|(e, _)| *e == f.entry) {
+                Some(b) => b.1 = b.1.max(s),
+                None => best.push((f.entry, s)),
+            }
         }
+        best.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out.extend(best.into_iter().take(per_span).map(|(entry, score)| SoundAlike {
+            entry,
+            start: w.start,
+            end: w.end,
+            score,
+            common: w.common,
+        }));
     }
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out

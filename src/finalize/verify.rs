@@ -5,9 +5,11 @@
 //! own.
 //!
 //! ```text
-//!   final text ─► loose corrector ─► proposals the strict one would not make (≤ MAX_PROPOSALS)
+//!   final text ─► loose corrector + sound-alikes ─► proposals the strict one would not make
+//!                 (≤ MAX_PROPOSALS; up to TERMS_PER_SPAN terms for a span, spans may overlap)
 //!      └─► engine.score_texts(audio, prompt = the proposed terms, [text, text with edit₁, …])
-//!            └─► keep each edit whose text scores above the original ─► the final's text
+//!            └─► keep each edit whose text scores above the original and above every
+//!                overlapping proposal ─► the final's text
 //! ```
 //!
 //! Why it is safe without a threshold to tune: the strict corrector's thresholds were set so
@@ -43,7 +45,10 @@ const NAME: &str = "verify";
 const MIN_SOUND_ALIKE: f32 = 0.5;
 
 /// Most proposals scored per final (each costs one teacher-forced decoder pass).
-const MAX_PROPOSALS: usize = 8;
+const MAX_PROPOSALS: usize = 12;
+
+/// Most terms proposed for one span: they compete, and the audio picks at most one.
+const TERMS_PER_SPAN: usize = 3;
 
 /// Audio a single scoring pass takes (Whisper's window).
 const MAX_SAMPLES: usize = 30 * 16_000;
@@ -65,7 +70,9 @@ fn loose() -> CorrectorConfig {
 /// The proposals for `text` that the strict corrector (the review that follows) would not make
 /// itself: the loose corrector's edits, and spans that resemble a Latin term as the glossary
 /// prompt ranks them ([`sound_alikes`]; in text without Chinese, not a run of common English
-/// words). Non-overlapping (the better score wins), at most [`MAX_PROPOSALS`], in text order.
+/// words). Proposals may overlap — several terms for one span, several extents of a span for
+/// one term — and compete when scored ([`accepted`]); at most [`MAX_PROPOSALS`], the most alike
+/// first, returned in text order.
 pub fn proposals(text: &str, language: Option<&str>, glossary: &Glossary) -> Vec<Edit> {
     let ctx = ReviewContext::with_language(language);
     let Ok(loose) = GlossaryCorrector::new(loose()).review(text, &ctx, glossary) else {
@@ -79,7 +86,7 @@ pub fn proposals(text: &str, language: Option<&str>, glossary: &Glossary) -> Vec
     let entries = glossary.entries();
     let mut all: Vec<Edit> = loose.edits;
     all.extend(
-        sound_alikes(glossary, text, MIN_SOUND_ALIKE)
+        sound_alikes(glossary, text, MIN_SOUND_ALIKE, TERMS_PER_SPAN)
             .into_iter()
             .filter(|a| code_switched || !a.common)
             .map(|a| Edit {
@@ -96,7 +103,10 @@ pub fn proposals(text: &str, language: Option<&str>, glossary: &Glossary) -> Vec
     all.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut out: Vec<Edit> = Vec::new();
     for e in all {
-        if out.len() < MAX_PROPOSALS && !out.iter().any(|o| o.start < e.end && e.start < o.end) {
+        if out.len() == MAX_PROPOSALS {
+            break;
+        }
+        if !out.iter().any(|o| (o.start, o.end, &o.to) == (e.start, e.end, &e.to)) {
             out.push(e);
         }
     }
@@ -116,17 +126,27 @@ fn prompt(edits: &[Edit]) -> String {
 }
 
 /// Which proposals the scores accept: `scores[0]` is the unedited text's, `scores[i + 1]`
-/// that of the text with `edits[i]` alone.
+/// that of the text with `edits[i]` alone. An edit must score above the unedited text, and
+/// above every overlapping edit it competes with (the more probable is taken first; a tie goes
+/// to the earlier proposal). Returned in text order, non-overlapping.
 fn accepted(edits: Vec<Edit>, scores: &[f32]) -> Vec<Edit> {
     let Some(&base) = scores.first() else {
         return Vec::new();
     };
-    edits
+    let mut better: Vec<(Edit, f32)> = edits
         .into_iter()
-        .zip(&scores[1..])
-        .filter(|(_, s)| **s > base)
-        .map(|(e, _)| e)
-        .collect()
+        .zip(scores[1..].iter().copied())
+        .filter(|(_, s)| *s > base)
+        .collect();
+    better.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut keep: Vec<Edit> = Vec::new();
+    for (e, _) in better {
+        if !keep.iter().any(|k| k.start < e.end && e.start < k.end) {
+            keep.push(e);
+        }
+    }
+    keep.sort_by_key(|e| e.start);
+    keep
 }
 
 /// Checks the loose corrector's proposals for `decoded`'s text against its audio on `engine`
@@ -203,9 +223,14 @@ mod tests {
         let p = proposals(text, Some("zh"), &g);
         let to: Vec<&str> = p.iter().map(|e| e.to.as_str()).collect();
         assert!(to.contains(&"LangChain") && to.contains(&"CUDA"), "{p:?}");
-        // sorted by position, and each replaces exactly its span
-        assert!(p.windows(2).all(|w| w[0].end <= w[1].start));
-        for e in &p {
+        // sorted by position, each replaces exactly its span, and no proposal comes twice
+        assert!(p.windows(2).all(|w| w[0].start <= w[1].start));
+        for (i, e) in p.iter().enumerate() {
+            assert!(
+                !p[..i]
+                    .iter()
+                    .any(|o| (o.start, o.end, &o.to) == (e.start, e.end, &e.to))
+            );
             assert_eq!(&text[e.start..e.end], e.from);
         }
         // a span around a term already written is not a proposal (it would only drop words)
@@ -233,5 +258,30 @@ mod tests {
         );
         assert!(accepted(p, &[]).is_empty());
         assert_eq!(prompt(&keep), "CUDA");
+    }
+
+    #[test]
+    fn competing_terms_for_one_span_are_all_proposed_and_the_audio_picks_one() {
+        // "ok are" may be OKR spoken, or ARR; the span "ok" alone may be OKR too
+        let text = "ok are 这周五之前要对齐";
+        let p = proposals(text, Some("zh"), &glossary(&["OKR", "ARR"]));
+        let okr: Vec<&Edit> = p.iter().filter(|e| e.to == "OKR").collect();
+        assert!(p.iter().any(|e| e.to == "ARR"), "{p:?}");
+        assert!(okr.len() >= 2, "several extents of the span compete: {p:?}");
+        // every candidate beats the text; the most probable wins its span, the others it
+        // overlaps are dropped
+        let wide = p
+            .iter()
+            .position(|e| e.from == "ok are" && e.to == "OKR")
+            .expect("the whole span");
+        let mut scores = vec![-30.0; p.len() + 1];
+        for s in &mut scores[1..] {
+            *s = -29.0;
+        }
+        scores[wide + 1] = -25.0;
+        let keep = accepted(p.clone(), &scores);
+        assert_eq!(apply_edits(text, &keep), "OKR 这周五之前要对齐");
+        // none beats the text: nothing changes
+        assert!(accepted(p.clone(), &vec![-20.0; p.len() + 1][..]).is_empty());
     }
 }
