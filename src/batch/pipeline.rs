@@ -12,10 +12,12 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::stream::FuturesOrdered;
 
+use super::coverage;
 use crate::audio::SAMPLE_RATE;
-use crate::engine::recognizer::{DecodeOptions, Utterance};
+use crate::engine::recognizer::{DecodeOptions, Hypothesis, Utterance};
 use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::engine::vad::{SileroModel, segmenter};
 use crate::finalize::{Fallback, FinalDecode, ReviewPlan, SecondPass, decode_with_glossary, project_edits};
@@ -75,16 +77,22 @@ pub struct Chain<'a> {
     pub second: &'a SecondPass,
 }
 
-/// Cuts a long recording into `(start, end)` sample windows of at most [`WINDOW_S`], at VAD pauses
-/// where possible. Runs Silero over the whole file (blocking; call from a blocking thread).
-pub fn plan_windows(
-    vad: &SileroModel,
-    samples: &[f32],
-) -> Result<Vec<(usize, usize)>, crate::engine::recognizer::EngineError> {
+/// A window of a recording: its sample span and the VAD's speech inside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// First sample.
+    pub start: usize,
+    /// One past the last sample.
+    pub end: usize,
+    /// Speech spans, in samples relative to `start`, in order.
+    pub speech: Vec<(usize, usize)>,
+}
+
+/// Cuts a recording into windows of at most [`WINDOW_S`], at VAD pauses where possible (one
+/// window for audio of 30 s or less), each with the speech the VAD found in it. Runs Silero over
+/// the whole file (blocking; call from a blocking thread).
+pub fn plan_windows(vad: &SileroModel, samples: &[f32]) -> Result<Vec<Window>, crate::engine::recognizer::EngineError> {
     let max = (WINDOW_S * SAMPLE_RATE as f64) as usize;
-    if samples.len() <= (30 * SAMPLE_RATE) as usize {
-        return Ok(vec![(0, samples.len())]);
-    }
     let mut stream = vad.stream();
     let probs = stream.push(samples)?;
     let cfg = segmenter::SegmenterConfig {
@@ -93,17 +101,35 @@ pub fn plan_windows(
         max_segment_s: WINDOW_S as f32,
         ..Default::default()
     };
-    let speech = segmenter::segments(&probs, &cfg);
+    let speech: Vec<(usize, usize)> = segmenter::segments(&probs, &cfg)
+        .into_iter()
+        .map(|(s, e)| (s, e.min(samples.len())))
+        .filter(|(s, e)| s < e)
+        .collect();
+    let inside = |start: usize, end: usize| coverage::speech_in(&speech, start, end);
+    if samples.len() <= (30 * SAMPLE_RATE) as usize {
+        return Ok(vec![Window {
+            start: 0,
+            end: samples.len(),
+            speech: inside(0, samples.len()),
+        }]);
+    }
     // Greedily merge speech segments into windows no longer than `max`.
-    let mut windows: Vec<(usize, usize)> = Vec::new();
-    for (s, e) in speech {
-        let e = e.min(samples.len());
-        match windows.last_mut() {
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for &(s, e) in &speech {
+        match spans.last_mut() {
             Some(w) if e - w.0 <= max => w.1 = e,
-            _ => windows.push((s, e)),
+            _ => spans.push((s, e)),
         }
     }
-    Ok(windows)
+    Ok(spans
+        .into_iter()
+        .map(|(start, end)| Window {
+            start,
+            end,
+            speech: inside(start, end),
+        })
+        .collect())
 }
 
 /// Transcribes decoded 16 kHz audio through `chain`, cutting it into windows with `vad`.
@@ -126,9 +152,9 @@ pub async fn transcribe(
     let total = windows.len();
     let stats = chain.second.stats();
     let mut pending = FuturesOrdered::new();
-    for (i, &(s, e)) in windows.iter().enumerate() {
+    for (i, w) in windows.iter().enumerate() {
         let utt = Utterance {
-            samples: samples[s..e].into(),
+            samples: samples[w.start..w.end].into(),
             options: options.clone(),
         };
         let refuse = admission == Admission::RefuseWhenBusy && i == 0;
@@ -152,12 +178,15 @@ pub async fn transcribe(
     let mut iter_windows = windows.iter();
     while let Some(r) = pending.next().await {
         let FinalDecode {
-            hypothesis: h,
+            hypothesis: mut h,
             engine,
             fallback,
         } = r?;
-        let (s, _) = iter_windows.next().copied().unwrap_or((0, 0));
-        let off = s as f32 / SAMPLE_RATE as f32;
+        let Some(window) = iter_windows.next() else { break };
+        let off = window.start as f32 / SAMPLE_RATE as f32;
+        if let Some(again) = decode_left_out(chain, &samples, window.clone(), &options, &h, coverage::MAX_DEPTH).await {
+            h = again;
+        }
         done += 1;
         if let Some(f) = fallback {
             out.model = engine;
@@ -197,6 +226,70 @@ pub async fn transcribe(
         }));
     }
     Ok(out)
+}
+
+/// When `h` (the decode of `window`) is far too short for the window's speech
+/// ([`coverage::left_speech_out`]), decodes the window again in shorter pieces cut at its pauses,
+/// through the same chain (a piece still too short is cut again, `depth` times in all), and
+/// returns them joined if together they hold more text than `h`. A piece that fails gives
+/// `None` (logged; the window's own decode already succeeded).
+fn decode_left_out<'a>(
+    chain: Chain<'a>,
+    samples: &'a Arc<[f32]>,
+    window: Window,
+    options: &'a DecodeOptions,
+    h: &'a Hypothesis,
+    depth: usize,
+) -> BoxFuture<'a, Option<Hypothesis>> {
+    async move {
+        if depth == 0 || !coverage::left_speech_out(&h.text, &window.speech) {
+            return None;
+        }
+        let pieces = coverage::pieces(window.end - window.start, &window.speech);
+        if pieces.len() < 2 {
+            return None;
+        }
+        let stats = chain.second.stats();
+        let decodes = pieces.iter().map(|&(a, b)| {
+            let utt = Utterance {
+                samples: samples[window.start + a..window.start + b].into(),
+                options: options.clone(),
+            };
+            decode_with_glossary(chain.engine, chain.fallback, utt, false, stats, chain.review)
+        });
+        let mut again = Hypothesis::default();
+        for (&(a, b), d) in pieces.iter().zip(futures_util::future::join_all(decodes).await) {
+            let piece = match d {
+                Ok(d) => d.hypothesis,
+                Err(e) => {
+                    tracing::warn!(error = %e, "decoding a window again in pieces failed; its own decode is kept");
+                    return None;
+                }
+            };
+            let sub = Window {
+                start: window.start + a,
+                end: window.start + b,
+                speech: coverage::speech_in(&window.speech, a, b),
+            };
+            let piece = match decode_left_out(chain, samples, sub, options, &piece, depth - 1).await {
+                Some(better) => better,
+                None => piece,
+            };
+            coverage::append(&mut again, piece, a as f32 / SAMPLE_RATE as f32);
+        }
+        let kept = coverage::units(&again.text) > coverage::units(&h.text);
+        tracing::debug!(
+            window_start_s = window.start as f32 / SAMPLE_RATE as f32,
+            pieces = pieces.len(),
+            first = %h.text,
+            again = %again.text,
+            kept,
+            "a window whose text is too short for its speech decoded again in pieces"
+        );
+        stats.count_redecode(kept);
+        kept.then_some(again)
+    }
+    .boxed()
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ pub struct FinalizeStats {
     reviews: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     edits: AtomicU64,
     budget_exceeded: AtomicU64,
+    redecodes: Mutex<BTreeMap<&'static str, u64>>,
     glossary_prompts: Mutex<BTreeMap<&'static str, u64>>,
     term_checks: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -69,6 +70,20 @@ impl FinalizeStats {
     /// Realtime finals sent before their review finished (its budget ran out).
     pub fn budget_exceeded(&self) -> u64 {
         self.budget_exceeded.load(Ordering::Relaxed)
+    }
+
+    /// `outcome → count` of file windows whose text was too short for their speech, decoded
+    /// again in pieces (`crate::batch::coverage`): `kept` (the pieces replaced the window's
+    /// decode) or `refused`.
+    pub fn redecodes(&self) -> Vec<(&'static str, u64)> {
+        lock(&self.redecodes).iter().map(|(k, v)| (*k, *v)).collect()
+    }
+
+    /// Counts one window decoded again in pieces by the batch pipeline.
+    pub fn count_redecode(&self, kept: bool) {
+        *lock(&self.redecodes)
+            .entry(if kept { "kept" } else { "refused" })
+            .or_default() += 1;
     }
 
     /// `outcome → count` of glossary-prompted second decodes ([`super::bias`]): `kept` or

@@ -312,6 +312,11 @@ fn finalize_families(stats: &crate::finalize::FinalizeStats) -> Vec<MetricFamily
         stats.glossary_prompts(),
     ));
     out.extend(by_outcome(
+        "asr_router_window_redecodes_total",
+        "File windows whose text was far too short for the speech the VAD found in them, decoded again in pieces cut at pauses, by outcome (kept: the pieces replaced the window's text; refused).",
+        stats.redecodes(),
+    ));
+    out.extend(by_outcome(
         "asr_router_glossary_term_checks_total",
         "Glossary terms proposed by loose matching and checked against the audio by the recognizer, by outcome (accepted, rejected, failed).",
         stats.term_checks(),
