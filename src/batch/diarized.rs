@@ -82,6 +82,7 @@ pub async fn transcribe_diarized(
         options,
         second: chain.second,
         plan: chain.review,
+        speech: &speech.spans,
     };
     let refuse_first = admission == Admission::RefuseWhenBusy;
     let pieces = decode_pieces(route, samples, plan.into_iter().enumerate().collect(), refuse_first)

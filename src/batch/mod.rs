@@ -5,7 +5,6 @@
 //! runs the meeting pipeline's diarization and piece decoding in memory (batch imports `meeting`,
 //! never the reverse).
 
-pub mod coverage;
 pub mod diarized;
 pub mod formats;
 pub mod pipeline;

@@ -1,8 +1,9 @@
 //! The whole-file pipeline behind [`crate::batch::service`]. Short clips are one utterance;
-//! longer audio is cut at VAD pauses into windows of at most 30 s, decoded as a batch through the
-//! scheduler (each with the finalizer chain's fallback), reviewed window by window in order (each
-//! window's review sees the windows before it as context), and stitched back together with time
-//! offsets.
+//! longer audio is cut at VAD pauses into windows of at most [`WINDOW_S`], decoded as a batch
+//! through the scheduler (each with the finalizer chain's fallback; a window whose text is far
+//! too short for its speech is decoded again in pieces, [`crate::finalize::coverage`]), reviewed
+//! window by window in order (each window's review sees the windows before it as context), and
+//! stitched back together with time offsets.
 //!
 //! The transcript keeps the recognizer's text (`raw_text`) next to the reviewed one, with the
 //! reviewers' edits as byte offsets into `raw_text`; segments carry the reviewed text of the
@@ -12,15 +13,16 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::stream::FuturesOrdered;
 
-use super::coverage;
 use crate::audio::SAMPLE_RATE;
-use crate::engine::recognizer::{DecodeOptions, Hypothesis, Utterance};
+use crate::engine::recognizer::{DecodeOptions, Utterance};
 use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::engine::vad::{SileroModel, segmenter};
-use crate::finalize::{Fallback, FinalDecode, ReviewPlan, SecondPass, decode_with_glossary, project_edits};
+use crate::finalize::coverage::speech_in;
+use crate::finalize::{
+    Fallback, FinalDecode, Redecode, ReviewPlan, SecondPass, SpeechWindow, decode_with_glossary, project_edits,
+};
 use crate::review::Edit;
 
 /// Longest window handed to the recognizer, seconds. Whisper sees 30 s, but tends to drop speech
@@ -77,21 +79,13 @@ pub struct Chain<'a> {
     pub second: &'a SecondPass,
 }
 
-/// A window of a recording: its sample span and the VAD's speech inside it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Window {
-    /// First sample.
-    pub start: usize,
-    /// One past the last sample.
-    pub end: usize,
-    /// Speech spans, in samples relative to `start`, in order.
-    pub speech: Vec<(usize, usize)>,
-}
-
 /// Cuts a recording into windows of at most [`WINDOW_S`], at VAD pauses where possible (one
 /// window for audio of 30 s or less), each with the speech the VAD found in it. Runs Silero over
 /// the whole file (blocking; call from a blocking thread).
-pub fn plan_windows(vad: &SileroModel, samples: &[f32]) -> Result<Vec<Window>, crate::engine::recognizer::EngineError> {
+pub fn plan_windows(
+    vad: &SileroModel,
+    samples: &[f32],
+) -> Result<Vec<SpeechWindow>, crate::engine::recognizer::EngineError> {
     let max = (WINDOW_S * SAMPLE_RATE as f64) as usize;
     let mut stream = vad.stream();
     let probs = stream.push(samples)?;
@@ -106,9 +100,9 @@ pub fn plan_windows(vad: &SileroModel, samples: &[f32]) -> Result<Vec<Window>, c
         .map(|(s, e)| (s, e.min(samples.len())))
         .filter(|(s, e)| s < e)
         .collect();
-    let inside = |start: usize, end: usize| coverage::speech_in(&speech, start, end);
+    let inside = |start: usize, end: usize| speech_in(&speech, start, end);
     if samples.len() <= (30 * SAMPLE_RATE) as usize {
-        return Ok(vec![Window {
+        return Ok(vec![SpeechWindow {
             start: 0,
             end: samples.len(),
             speech: inside(0, samples.len()),
@@ -124,7 +118,7 @@ pub fn plan_windows(vad: &SileroModel, samples: &[f32]) -> Result<Vec<Window>, c
     }
     Ok(spans
         .into_iter()
-        .map(|(start, end)| Window {
+        .map(|(start, end)| SpeechWindow {
             start,
             end,
             speech: inside(start, end),
@@ -184,7 +178,14 @@ pub async fn transcribe(
         } = r?;
         let Some(window) = iter_windows.next() else { break };
         let off = window.start as f32 / SAMPLE_RATE as f32;
-        if let Some(again) = decode_left_out(chain, &samples, window.clone(), &options, &h, coverage::MAX_DEPTH).await {
+        let redecode = Redecode {
+            engine: chain.engine,
+            fallback: chain.fallback,
+            stats,
+            plan: chain.review,
+            options: &options,
+        };
+        if let Some(again) = redecode.left_out(&samples, window.clone(), &h).await {
             h = again;
         }
         done += 1;
@@ -226,70 +227,6 @@ pub async fn transcribe(
         }));
     }
     Ok(out)
-}
-
-/// When `h` (the decode of `window`) is far too short for the window's speech
-/// ([`coverage::left_speech_out`]), decodes the window again in shorter pieces cut at its pauses,
-/// through the same chain (a piece still too short is cut again, `depth` times in all), and
-/// returns them joined if together they hold more text than `h`. A piece that fails gives
-/// `None` (logged; the window's own decode already succeeded).
-fn decode_left_out<'a>(
-    chain: Chain<'a>,
-    samples: &'a Arc<[f32]>,
-    window: Window,
-    options: &'a DecodeOptions,
-    h: &'a Hypothesis,
-    depth: usize,
-) -> BoxFuture<'a, Option<Hypothesis>> {
-    async move {
-        if depth == 0 || !coverage::left_speech_out(&h.text, &window.speech) {
-            return None;
-        }
-        let pieces = coverage::pieces(window.end - window.start, &window.speech);
-        if pieces.len() < 2 {
-            return None;
-        }
-        let stats = chain.second.stats();
-        let decodes = pieces.iter().map(|&(a, b)| {
-            let utt = Utterance {
-                samples: samples[window.start + a..window.start + b].into(),
-                options: options.clone(),
-            };
-            decode_with_glossary(chain.engine, chain.fallback, utt, false, stats, chain.review)
-        });
-        let mut again = Hypothesis::default();
-        for (&(a, b), d) in pieces.iter().zip(futures_util::future::join_all(decodes).await) {
-            let piece = match d {
-                Ok(d) => d.hypothesis,
-                Err(e) => {
-                    tracing::warn!(error = %e, "decoding a window again in pieces failed; its own decode is kept");
-                    return None;
-                }
-            };
-            let sub = Window {
-                start: window.start + a,
-                end: window.start + b,
-                speech: coverage::speech_in(&window.speech, a, b),
-            };
-            let piece = match decode_left_out(chain, samples, sub, options, &piece, depth - 1).await {
-                Some(better) => better,
-                None => piece,
-            };
-            coverage::append(&mut again, piece, a as f32 / SAMPLE_RATE as f32);
-        }
-        let kept = coverage::units(&again.text) > coverage::units(&h.text);
-        tracing::debug!(
-            window_start_s = window.start as f32 / SAMPLE_RATE as f32,
-            pieces = pieces.len(),
-            first = %h.text,
-            again = %again.text,
-            kept,
-            "a window whose text is too short for its speech decoded again in pieces"
-        );
-        stats.count_redecode(kept);
-        kept.then_some(again)
-    }
-    .boxed()
 }
 
 #[cfg(test)]

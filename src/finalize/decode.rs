@@ -73,14 +73,14 @@ impl FinalizeStats {
     }
 
     /// `outcome → count` of file windows whose text was too short for their speech, decoded
-    /// again in pieces (`crate::batch::coverage`): `kept` (the pieces replaced the window's
+    /// again in pieces ([`super::coverage`]): `kept` (the pieces replaced the window's
     /// decode) or `refused`.
     pub fn redecodes(&self) -> Vec<(&'static str, u64)> {
         lock(&self.redecodes).iter().map(|(k, v)| (*k, *v)).collect()
     }
 
-    /// Counts one window decoded again in pieces by the batch pipeline.
-    pub fn count_redecode(&self, kept: bool) {
+    /// Counts one window decoded again in pieces.
+    pub(super) fn count_redecode(&self, kept: bool) {
         *lock(&self.redecodes)
             .entry(if kept { "kept" } else { "refused" })
             .or_default() += 1;

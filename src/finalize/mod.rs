@@ -24,6 +24,7 @@
 //! * No transport types: the HTTP layer maps [`PlanError`] to OpenAI's error body.
 
 pub mod bias;
+pub mod coverage;
 pub mod decode;
 pub mod glossaries;
 pub mod verify;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use bias::{PromptPolicy, decode_with_glossary};
+pub use coverage::{Redecode, SpeechWindow};
 pub use decode::{Fallback, FinalDecode, FinalizeStats, decode_final};
 pub use glossaries::{GlossaryLookupError, GlossaryStore};
 

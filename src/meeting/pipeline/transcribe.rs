@@ -22,7 +22,10 @@ use super::{MeetingPipeline, PipelineError, Progress, SpeechSpans, review_name};
 use crate::audio::SAMPLE_RATE;
 use crate::engine::recognizer::{DecodeOptions, Task, Utterance};
 use crate::engine::scheduler::{EngineHandle, SchedError};
-use crate::finalize::{FinalDecode, ReviewPlan, SecondPass, decode_with_glossary, edits_json, split_edits};
+use crate::finalize::coverage::speech_in;
+use crate::finalize::{
+    FinalDecode, Redecode, ReviewPlan, SecondPass, SpeechWindow, decode_with_glossary, edits_json, split_edits,
+};
 use crate::meeting::params::MeetingParams;
 use crate::meeting::timeline::{Speaker, Timeline, TimelineSegment};
 use crate::review::apply_edits;
@@ -124,6 +127,7 @@ pub async fn transcribe(
         options: &options,
         second: &p.second,
         plan: &review,
+        speech: &speech.spans,
     };
     let mut decoded = decode_pieces(route, samples, todo, false);
     while let Some(r) = decoded.next().await {
@@ -164,6 +168,20 @@ pub struct PieceRoute<'a> {
     /// The review in force: its glossary conditions a second decode of Chinese pieces
     /// ([`decode_with_glossary`]).
     pub plan: &'a ReviewPlan,
+    /// The VAD's speech spans of the recording, seconds: a piece whose text is far too short
+    /// for the speech in it is decoded again in shorter pieces ([`Redecode`]).
+    pub speech: &'a [(f64, f64)],
+}
+
+impl PieceRoute<'_> {
+    /// The speech spans in samples.
+    fn speech_samples(&self) -> Vec<(usize, usize)> {
+        let sr = SAMPLE_RATE as f64;
+        self.speech
+            .iter()
+            .map(|&(a, b)| ((a * sr) as usize, (b * sr) as usize))
+            .collect()
+    }
 }
 
 /// Decodes `pieces` (`(index in the plan, piece)`) of `samples` (16 kHz mono) through the
@@ -187,8 +205,14 @@ pub fn decode_pieces<'a>(
             samples: samples[a..b].into(),
             options: route.options.clone(),
         };
+        let window = SpeechWindow {
+            start: a,
+            end: b,
+            speech: speech_in(&route.speech_samples(), a, b),
+        };
+        let samples = samples.clone();
         async move {
-            let d = decode_with_glossary(
+            let mut d = decode_with_glossary(
                 route.engine,
                 route.fallback,
                 utt,
@@ -197,6 +221,16 @@ pub fn decode_pieces<'a>(
                 route.plan,
             )
             .await?;
+            let redecode = Redecode {
+                engine: route.engine,
+                fallback: route.fallback,
+                stats,
+                plan: route.plan,
+                options: route.options,
+            };
+            if let Some(again) = redecode.left_out(&samples, window, &d.hypothesis).await {
+                d.hypothesis = again;
+            }
             Ok(heard_piece(index, piece, d))
         }
     }))

@@ -3,9 +3,10 @@
 //! (seen on a code-switched meeting: 13 characters for a window of 21 s of talk). Its segment
 //! times do not tell: the one segment may end at 2.9 s, or claim the whole window (0–23 s) when
 //! the decoder had the glossary as its prompt. openai-whisper and faster-whisper lose such
-//! speech too. Here the pipeline knows how much speech the window holds, so a window whose text
-//! is far too short for it is decoded again in shorter windows, cut at its VAD pauses, and the
-//! longer of the two transcripts is kept.
+//! speech too. The batch pipeline (file windows) and the meeting pipeline (speaker pieces) know
+//! how much speech a window holds, so a window whose text is far too short for it is decoded
+//! again in shorter windows, cut at its VAD pauses, and the longer of the two transcripts is
+//! kept ([`Redecode::left_out`]).
 //!
 //! ```text
 //!   window  |■■■ speech ■■■   ■■■■■■ speech ■■■■■■   ■■■ speech ■■■|   21 s of speech
@@ -23,9 +24,17 @@
 //!   window; the window's own decode is replaced only by pieces that together hold more text.
 //! * A piece that fails leaves the window's own decode in place.
 
+use std::sync::Arc;
+
+use futures_util::future::{BoxFuture, FutureExt};
+
 use crate::audio::SAMPLE_RATE;
-use crate::engine::recognizer::Hypothesis;
+use crate::engine::recognizer::{DecodeOptions, Hypothesis, Utterance};
+use crate::engine::scheduler::EngineHandle;
 use crate::review::text::{is_han, is_latin};
+
+use super::decode::FinalizeStats;
+use super::{ReviewPlan, decode_with_glossary};
 
 /// A window with less speech than this (seconds) is not checked: a few words are a few words.
 pub const MIN_SPEECH_S: f32 = 8.0;
@@ -37,6 +46,105 @@ pub const MIN_UNITS_PER_S: f32 = 1.5;
 
 /// How many times a piece too short for its speech is cut again.
 pub const MAX_DEPTH: usize = 2;
+
+/// A stretch of a recording handed to the recognizer: its sample span and the VAD's speech
+/// inside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeechWindow {
+    /// First sample.
+    pub start: usize,
+    /// One past the last sample.
+    pub end: usize,
+    /// Speech spans, in samples relative to `start`, in order.
+    pub speech: Vec<(usize, usize)>,
+}
+
+/// What a window is decoded again with: the finalizer chain's decode
+/// ([`decode_with_glossary`]) on the same engines, plan and options as the window itself.
+#[derive(Clone, Copy)]
+pub struct Redecode<'a> {
+    /// The routed engine.
+    pub engine: &'a EngineHandle,
+    /// The engine that answers when it fails.
+    pub fallback: Option<&'a EngineHandle>,
+    /// The chain's counters.
+    pub stats: &'a FinalizeStats,
+    /// The request's review plan (its glossary prompts the decoder).
+    pub plan: &'a ReviewPlan,
+    /// The window's decoding options.
+    pub options: &'a DecodeOptions,
+}
+
+impl<'a> Redecode<'a> {
+    /// When `h` (the decode of `window` of `samples`) is far too short for the window's speech
+    /// ([`left_speech_out`]), decodes the window again in shorter pieces cut at its pauses (a
+    /// piece still too short is cut again, [`MAX_DEPTH`] times in all) and returns them joined
+    /// if together they hold more text than `h`. `None` keeps `h`: enough text, a single piece,
+    /// fewer units, or a piece that failed (logged).
+    pub async fn left_out(self, samples: &Arc<[f32]>, window: SpeechWindow, h: &Hypothesis) -> Option<Hypothesis> {
+        self.pieces(samples, window, h, MAX_DEPTH).await
+    }
+
+    fn pieces<'b>(
+        self,
+        samples: &'b Arc<[f32]>,
+        window: SpeechWindow,
+        h: &'b Hypothesis,
+        depth: usize,
+    ) -> BoxFuture<'b, Option<Hypothesis>>
+    where
+        'a: 'b,
+    {
+        async move {
+            if depth == 0 || !left_speech_out(&h.text, &window.speech) {
+                return None;
+            }
+            let pieces = pieces(window.end - window.start, &window.speech);
+            if pieces.len() < 2 {
+                return None;
+            }
+            let decodes = pieces.iter().map(|&(a, b)| {
+                let utt = Utterance {
+                    samples: samples[window.start + a..window.start + b].into(),
+                    options: self.options.clone(),
+                };
+                decode_with_glossary(self.engine, self.fallback, utt, false, self.stats, self.plan)
+            });
+            let mut again = Hypothesis::default();
+            for (&(a, b), d) in pieces.iter().zip(futures_util::future::join_all(decodes).await) {
+                let piece = match d {
+                    Ok(d) => d.hypothesis,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "decoding a window again in pieces failed; its own decode is kept");
+                        return None;
+                    }
+                };
+                let sub = SpeechWindow {
+                    start: window.start + a,
+                    end: window.start + b,
+                    speech: speech_in(&window.speech, a, b),
+                };
+                let piece = match self.pieces(samples, sub, &piece, depth - 1).await {
+                    Some(better) => better,
+                    None => piece,
+                };
+                append(&mut again, piece, a as f32 / SAMPLE_RATE as f32);
+            }
+            let kept = units(&again.text) > units(&h.text);
+            tracing::debug!(
+                window_start_s = window.start as f32 / SAMPLE_RATE as f32,
+                pieces = pieces.len(),
+                first = %h.text,
+                again = %again.text,
+                kept,
+                "a window whose text is too short for its speech decoded again in pieces"
+            );
+            self.stats.count_redecode(kept);
+            kept.then_some(again)
+        }
+        .boxed()
+    }
+}
 
 /// Text units of `text`: Han characters and runs of Latin letters or digits.
 pub fn units(text: &str) -> usize {
