@@ -24,6 +24,7 @@ use super::service::BatchError;
 use crate::engine::recognizer::DecodeOptions;
 use crate::engine::speaker::SpeakerEmbedder;
 use crate::engine::vad::SileroModel;
+use crate::finalize::DecodeRoute;
 use crate::meeting::diarize::{self, DEFAULT_KNOWN_THRESHOLD};
 use crate::meeting::pipeline::SpeechSpans;
 use crate::meeting::pipeline::pieces::plan_pieces;
@@ -77,11 +78,13 @@ pub async fn transcribe_diarized(
     };
     let plan = plan_pieces(&who.turns, &speech.spans);
     let route = PieceRoute {
-        engine: chain.engine,
-        fallback: chain.fallback,
-        options,
-        second: chain.second,
-        plan: chain.review,
+        route: DecodeRoute {
+            engine: chain.engine,
+            fallback: chain.fallback,
+            stats: chain.second.stats(),
+            plan: chain.review,
+            options,
+        },
         speech: &speech.spans,
     };
     let refuse_first = admission == Admission::RefuseWhenBusy;

@@ -16,13 +16,11 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 
 use crate::audio::SAMPLE_RATE;
-use crate::engine::recognizer::{DecodeOptions, Utterance};
+use crate::engine::recognizer::DecodeOptions;
 use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::engine::vad::{SileroModel, segmenter};
 use crate::finalize::coverage::speech_in;
-use crate::finalize::{
-    Fallback, FinalDecode, Redecode, ReviewPlan, SecondPass, SpeechWindow, decode_with_glossary, project_edits,
-};
+use crate::finalize::{DecodeRoute, Fallback, FinalDecode, ReviewPlan, SecondPass, SpeechWindow, project_edits};
 use crate::review::Edit;
 
 /// Longest window handed to the recognizer, seconds. Whisper sees 30 s, but tends to drop speech
@@ -144,22 +142,17 @@ pub async fn transcribe(
         .await
         .map_err(|e| SchedError::Engine(crate::engine::recognizer::EngineError::Inference(e.to_string())))??;
     let total = windows.len();
-    let stats = chain.second.stats();
+    let route = DecodeRoute {
+        engine: chain.engine,
+        fallback: chain.fallback,
+        stats: chain.second.stats(),
+        plan: chain.review,
+        options: &options,
+    };
     let mut pending = FuturesOrdered::new();
     for (i, w) in windows.iter().enumerate() {
-        let utt = Utterance {
-            samples: samples[w.start..w.end].into(),
-            options: options.clone(),
-        };
         let refuse = admission == Admission::RefuseWhenBusy && i == 0;
-        pending.push_back(decode_with_glossary(
-            chain.engine,
-            chain.fallback,
-            utt,
-            refuse,
-            stats,
-            chain.review,
-        ));
+        pending.push_back(route.decode(samples[w.start..w.end].into(), refuse));
     }
     let mut out = Transcript {
         duration_s,
@@ -178,14 +171,7 @@ pub async fn transcribe(
         } = r?;
         let Some(window) = iter_windows.next() else { break };
         let off = window.start as f32 / SAMPLE_RATE as f32;
-        let redecode = Redecode {
-            engine: chain.engine,
-            fallback: chain.fallback,
-            stats,
-            plan: chain.review,
-            options: &options,
-        };
-        if let Some(again) = redecode.left_out(&samples, window.clone(), &h).await {
+        if let Some(again) = route.left_out(&samples, window.clone(), &h).await {
             h = again;
         }
         done += 1;

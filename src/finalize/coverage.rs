@@ -6,7 +6,7 @@
 //! speech too. The batch pipeline (file windows) and the meeting pipeline (speaker pieces) know
 //! how much speech a window holds, so a window whose text is far too short for it is decoded
 //! again in shorter windows, cut at its VAD pauses, and the longer of the two transcripts is
-//! kept ([`Redecode::left_out`]).
+//! kept ([`DecodeRoute::left_out`]).
 //!
 //! ```text
 //!   window  |■■■ speech ■■■   ■■■■■■ speech ■■■■■■   ■■■ speech ■■■|   21 s of speech
@@ -29,12 +29,10 @@ use std::sync::Arc;
 use futures_util::future::{BoxFuture, FutureExt};
 
 use crate::audio::SAMPLE_RATE;
-use crate::engine::recognizer::{DecodeOptions, Hypothesis, Utterance};
-use crate::engine::scheduler::EngineHandle;
+use crate::engine::recognizer::Hypothesis;
 use crate::review::text::{is_han, is_latin};
 
-use super::decode::FinalizeStats;
-use super::{ReviewPlan, decode_with_glossary};
+use super::route::DecodeRoute;
 
 /// A window with less speech than this (seconds) is not checked: a few words are a few words.
 pub const MIN_SPEECH_S: f32 = 8.0;
@@ -59,23 +57,7 @@ pub struct SpeechWindow {
     pub speech: Vec<(usize, usize)>,
 }
 
-/// What a window is decoded again with: the finalizer chain's decode
-/// ([`decode_with_glossary`]) on the same engines, plan and options as the window itself.
-#[derive(Clone, Copy)]
-pub struct Redecode<'a> {
-    /// The routed engine.
-    pub engine: &'a EngineHandle,
-    /// The engine that answers when it fails.
-    pub fallback: Option<&'a EngineHandle>,
-    /// The chain's counters.
-    pub stats: &'a FinalizeStats,
-    /// The request's review plan (its glossary prompts the decoder).
-    pub plan: &'a ReviewPlan,
-    /// The window's decoding options.
-    pub options: &'a DecodeOptions,
-}
-
-impl<'a> Redecode<'a> {
+impl<'a> DecodeRoute<'a> {
     /// When `h` (the decode of `window` of `samples`) is far too short for the window's speech
     /// ([`left_speech_out`]), decodes the window again in shorter pieces cut at its pauses (a
     /// piece still too short is cut again, [`MAX_DEPTH`] times in all) and returns them joined
@@ -103,13 +85,9 @@ impl<'a> Redecode<'a> {
             if pieces.len() < 2 {
                 return None;
             }
-            let decodes = pieces.iter().map(|&(a, b)| {
-                let utt = Utterance {
-                    samples: samples[window.start + a..window.start + b].into(),
-                    options: self.options.clone(),
-                };
-                decode_with_glossary(self.engine, self.fallback, utt, false, self.stats, self.plan)
-            });
+            let decodes = pieces
+                .iter()
+                .map(|&(a, b)| self.decode(samples[window.start + a..window.start + b].into(), false));
             let mut again = Hypothesis::default();
             for (&(a, b), d) in pieces.iter().zip(futures_util::future::join_all(decodes).await) {
                 let piece = match d {

@@ -27,15 +27,17 @@ pub mod bias;
 pub mod coverage;
 pub mod decode;
 pub mod glossaries;
+pub mod route;
 pub mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use bias::{PromptPolicy, decode_with_glossary};
-pub use coverage::{Redecode, SpeechWindow};
+pub use coverage::SpeechWindow;
 pub use decode::{Fallback, FinalDecode, FinalizeStats, decode_final};
 pub use glossaries::{GlossaryLookupError, GlossaryStore};
+pub use route::DecodeRoute;
 
 use crate::config::{ReviewConfig, ReviewMode};
 use crate::engine::recognizer::Segment;

@@ -20,12 +20,10 @@ use super::pieces::{Piece, plan_pieces};
 use super::speakers::Diarized;
 use super::{MeetingPipeline, PipelineError, Progress, SpeechSpans, review_name};
 use crate::audio::SAMPLE_RATE;
-use crate::engine::recognizer::{DecodeOptions, Task, Utterance};
-use crate::engine::scheduler::{EngineHandle, SchedError};
+use crate::engine::recognizer::{DecodeOptions, Task};
+use crate::engine::scheduler::SchedError;
 use crate::finalize::coverage::speech_in;
-use crate::finalize::{
-    FinalDecode, Redecode, ReviewPlan, SecondPass, SpeechWindow, decode_with_glossary, edits_json, split_edits,
-};
+use crate::finalize::{DecodeRoute, FinalDecode, ReviewPlan, SecondPass, SpeechWindow, edits_json, split_edits};
 use crate::meeting::params::MeetingParams;
 use crate::meeting::timeline::{Speaker, Timeline, TimelineSegment};
 use crate::review::apply_edits;
@@ -122,11 +120,13 @@ pub async fn transcribe(
     let total = plan.len().max(1);
     let review = p.plan(params)?;
     let route = PieceRoute {
-        engine: &engine,
-        fallback: fallback.as_ref(),
-        options: &options,
-        second: &p.second,
-        plan: &review,
+        route: DecodeRoute {
+            engine: &engine,
+            fallback: fallback.as_ref(),
+            stats: p.second.stats(),
+            plan: &review,
+            options: &options,
+        },
         speech: &speech.spans,
     };
     let mut decoded = decode_pieces(route, samples, todo, false);
@@ -153,23 +153,14 @@ pub async fn transcribe(
     write_json(&stages.join("transcribe.json"), &out)
 }
 
-/// Where pieces are decoded: the routed engine, its fallback, the decoding options, the second
-/// pass (for its counters) and the request's review plan (its glossary prompts the decoder).
+/// Where pieces are decoded: the finalizer chain's decode (engines, counters, review plan,
+/// options), and the recording's speech (a piece too short for its speech is decoded again).
 #[derive(Clone, Copy)]
 pub struct PieceRoute<'a> {
-    /// The routed engine.
-    pub engine: &'a EngineHandle,
-    /// The engine that answers when it fails.
-    pub fallback: Option<&'a EngineHandle>,
-    /// Decoding options of every piece.
-    pub options: &'a DecodeOptions,
-    /// The reviewers (their counters count fallbacks).
-    pub second: &'a SecondPass,
-    /// The review in force: its glossary conditions a second decode of Chinese pieces
-    /// ([`decode_with_glossary`]).
-    pub plan: &'a ReviewPlan,
+    /// The decode every piece goes through.
+    pub route: DecodeRoute<'a>,
     /// The VAD's speech spans of the recording, seconds: a piece whose text is far too short
-    /// for the speech in it is decoded again in shorter pieces ([`Redecode`]).
+    /// for the speech in it is decoded again in shorter pieces ([`DecodeRoute::left_out`]).
     pub speech: &'a [(f64, f64)],
 }
 
@@ -185,7 +176,7 @@ impl PieceRoute<'_> {
 }
 
 /// Decodes `pieces` (`(index in the plan, piece)`) of `samples` (16 kHz mono) through the
-/// finalizer chain's decode ([`decode_with_glossary`]: the routed engine or its fallback, then
+/// finalizer chain's decode ([`crate::finalize::decode_with_glossary`]: the routed engine or its fallback, then
 /// the glossary prompt where the plan asks for it), at most [`IN_FLIGHT`] at once, yielding each
 /// [`HeardPiece`] in the order given. `refuse_first`: the first piece is refused at once when the
 /// engine's queue is full (a REST caller gets 503 and can retry); the others wait for room. Used
@@ -197,38 +188,19 @@ pub fn decode_pieces<'a>(
     refuse_first: bool,
 ) -> impl futures_util::Stream<Item = Result<HeardPiece, SchedError>> + 'a {
     let sr = SAMPLE_RATE as f64;
-    let stats = route.second.stats();
     futures_util::stream::iter(pieces.into_iter().enumerate().map(move |(n, (index, piece))| {
         let a = ((piece.start * sr) as usize).min(samples.len());
         let b = ((piece.end * sr) as usize).clamp(a, samples.len());
-        let utt = Utterance {
-            samples: samples[a..b].into(),
-            options: route.options.clone(),
-        };
         let window = SpeechWindow {
             start: a,
             end: b,
             speech: speech_in(&route.speech_samples(), a, b),
         };
         let samples = samples.clone();
+        let decode = route.route;
         async move {
-            let mut d = decode_with_glossary(
-                route.engine,
-                route.fallback,
-                utt,
-                refuse_first && n == 0,
-                stats,
-                route.plan,
-            )
-            .await?;
-            let redecode = Redecode {
-                engine: route.engine,
-                fallback: route.fallback,
-                stats,
-                plan: route.plan,
-                options: route.options,
-            };
-            if let Some(again) = redecode.left_out(&samples, window, &d.hypothesis).await {
+            let mut d = decode.decode(samples[a..b].into(), refuse_first && n == 0).await?;
+            if let Some(again) = decode.left_out(&samples, window, &d.hypothesis).await {
                 d.hypothesis = again;
             }
             Ok(heard_piece(index, piece, d))
