@@ -24,7 +24,6 @@ use super::service::BatchError;
 use crate::engine::recognizer::DecodeOptions;
 use crate::engine::speaker::SpeakerEmbedder;
 use crate::engine::vad::SileroModel;
-use crate::finalize::DecodeRoute;
 use crate::meeting::diarize::{self, DEFAULT_KNOWN_THRESHOLD};
 use crate::meeting::pipeline::SpeechSpans;
 use crate::meeting::pipeline::pieces::plan_pieces;
@@ -78,13 +77,7 @@ pub async fn transcribe_diarized(
     };
     let plan = plan_pieces(&who.turns, &speech.spans);
     let route = PieceRoute {
-        route: DecodeRoute {
-            engine: chain.engine,
-            fallback: chain.fallback,
-            stats: chain.second.stats(),
-            plan: chain.review,
-            options,
-        },
+        route: chain.route(options),
         speech: &speech.spans,
     };
     let refuse_first = admission == Admission::RefuseWhenBusy;

@@ -77,6 +77,19 @@ pub struct Chain<'a> {
     pub second: &'a SecondPass,
 }
 
+impl<'a> Chain<'a> {
+    /// The decode of this chain with `options`.
+    pub fn route(self, options: &'a DecodeOptions) -> DecodeRoute<'a> {
+        DecodeRoute {
+            engine: self.engine,
+            fallback: self.fallback,
+            stats: self.second.stats(),
+            plan: self.review,
+            options,
+        }
+    }
+}
+
 /// Cuts a recording into windows of at most [`WINDOW_S`], at VAD pauses where possible (one
 /// window for audio of 30 s or less), each with the speech the VAD found in it. Runs Silero over
 /// the whole file (blocking; call from a blocking thread).
@@ -142,13 +155,7 @@ pub async fn transcribe(
         .await
         .map_err(|e| SchedError::Engine(crate::engine::recognizer::EngineError::Inference(e.to_string())))??;
     let total = windows.len();
-    let route = DecodeRoute {
-        engine: chain.engine,
-        fallback: chain.fallback,
-        stats: chain.second.stats(),
-        plan: chain.review,
-        options: &options,
-    };
+    let route = chain.route(&options);
     let mut pending = FuturesOrdered::new();
     for (i, w) in windows.iter().enumerate() {
         let refuse = admission == Admission::RefuseWhenBusy && i == 0;
