@@ -19,7 +19,7 @@ use crate::audio::SAMPLE_RATE;
 use crate::engine::recognizer::DecodeOptions;
 use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::engine::vad::{SileroModel, segmenter};
-use crate::finalize::coverage::speech_in;
+use crate::finalize::coverage::{MIN_SPEECH_S, speech_in};
 use crate::finalize::{DecodeRoute, Fallback, FinalDecode, ReviewPlan, SecondPass, SpeechWindow, project_edits};
 use crate::review::Edit;
 
@@ -92,12 +92,21 @@ impl<'a> Chain<'a> {
 
 /// Cuts a recording into windows of at most [`WINDOW_S`], at VAD pauses where possible (one
 /// window for audio of 30 s or less), each with the speech the VAD found in it. Runs Silero over
-/// the whole file (blocking; call from a blocking thread).
+/// the whole file (blocking; call from a blocking thread), except for audio shorter than
+/// [`MIN_SPEECH_S`], which is one window without speech spans (no re-decode can apply).
 pub fn plan_windows(
     vad: &SileroModel,
     samples: &[f32],
 ) -> Result<Vec<SpeechWindow>, crate::engine::recognizer::EngineError> {
     let max = (WINDOW_S * SAMPLE_RATE as f64) as usize;
+    if (samples.len() as f32) < MIN_SPEECH_S * SAMPLE_RATE as f32 {
+        // too short to hold the speech a re-decode needs: no VAD pass (REST's short clips)
+        return Ok(vec![SpeechWindow {
+            start: 0,
+            end: samples.len(),
+            speech: Vec::new(),
+        }]);
+    }
     let mut stream = vad.stream();
     let probs = stream.push(samples)?;
     let cfg = segmenter::SegmenterConfig {
