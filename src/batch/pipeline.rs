@@ -19,7 +19,7 @@ use crate::audio::SAMPLE_RATE;
 use crate::engine::recognizer::DecodeOptions;
 use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::engine::vad::{SileroModel, segmenter};
-use crate::finalize::coverage::{MIN_SPEECH_S, speech_in};
+use crate::finalize::coverage::{MIN_SPEECH_S, merge_spans, speech_in};
 use crate::finalize::{DecodeRoute, Fallback, FinalDecode, ReviewPlan, SecondPass, SpeechWindow, project_edits};
 use crate::review::Edit;
 
@@ -128,15 +128,7 @@ pub fn plan_windows(
             speech: inside(0, samples.len()),
         }]);
     }
-    // Greedily merge speech segments into windows no longer than `max`.
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    for &(s, e) in &speech {
-        match spans.last_mut() {
-            Some(w) if e - w.0 <= max => w.1 = e,
-            _ => spans.push((s, e)),
-        }
-    }
-    Ok(spans
+    Ok(merge_spans(&speech, max)
         .into_iter()
         .map(|(start, end)| SpeechWindow {
             start,

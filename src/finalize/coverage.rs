@@ -158,11 +158,10 @@ pub fn speech_in(speech: &[(usize, usize)], a: usize, b: usize) -> Vec<(usize, u
         .collect()
 }
 
-/// Shorter windows for a window of `len` samples with the VAD's `speech` (relative, in order):
-/// speech spans merged greedily into pieces of at most half the window, cut only at pauses (a
-/// single span longer than that is a piece of its own). Relative sample spans, in order.
-pub fn pieces(len: usize, speech: &[(usize, usize)]) -> Vec<(usize, usize)> {
-    let max = len / 2;
+/// Speech spans (in order) merged greedily into spans of at most `max` samples, cut only at
+/// pauses (a single span longer than `max` stays whole). The batch pipeline's windows and the
+/// pieces of a window decoded again are both cut this way.
+pub fn merge_spans(speech: &[(usize, usize)], max: usize) -> Vec<(usize, usize)> {
     let mut out: Vec<(usize, usize)> = Vec::new();
     for &(s, e) in speech {
         match out.last_mut() {
@@ -171,6 +170,13 @@ pub fn pieces(len: usize, speech: &[(usize, usize)]) -> Vec<(usize, usize)> {
         }
     }
     out
+}
+
+/// Shorter windows for a window of `len` samples with the VAD's `speech` (relative, in order):
+/// its speech merged into pieces of at most half the window ([`merge_spans`]). Relative sample
+/// spans, in order.
+pub fn pieces(len: usize, speech: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    merge_spans(speech, len / 2)
 }
 
 /// Appends `piece` (decoded from `offset_s` seconds into `h`'s window) to `h`: its text after a

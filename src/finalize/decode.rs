@@ -72,7 +72,7 @@ impl FinalizeStats {
         self.budget_exceeded.load(Ordering::Relaxed)
     }
 
-    /// `outcome → count` of file windows whose text was too short for their speech, decoded
+    /// `outcome → count` of file windows and meeting pieces whose text was too short for their speech, decoded
     /// again in pieces ([`super::coverage`]): `kept` (the pieces replaced the window's
     /// decode) or `refused`.
     pub fn redecodes(&self) -> Vec<(&'static str, u64)> {

@@ -313,7 +313,7 @@ fn finalize_families(stats: &crate::finalize::FinalizeStats) -> Vec<MetricFamily
     ));
     out.extend(by_outcome(
         "asr_router_window_redecodes_total",
-        "File windows whose text was far too short for the speech the VAD found in them, decoded again in pieces cut at pauses, by outcome (kept: the pieces replaced the window's text; refused).",
+        "File windows and meeting pieces whose text was far too short for the speech the VAD found in them, decoded again in pieces cut at pauses, by outcome (kept: the pieces replaced the window's text; refused).",
         stats.redecodes(),
     ));
     out.extend(by_outcome(

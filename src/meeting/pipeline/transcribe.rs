@@ -164,17 +164,6 @@ pub struct PieceRoute<'a> {
     pub speech: &'a [(f64, f64)],
 }
 
-impl PieceRoute<'_> {
-    /// The speech spans in samples.
-    fn speech_samples(&self) -> Vec<(usize, usize)> {
-        let sr = SAMPLE_RATE as f64;
-        self.speech
-            .iter()
-            .map(|&(a, b)| ((a * sr) as usize, (b * sr) as usize))
-            .collect()
-    }
-}
-
 /// Decodes `pieces` (`(index in the plan, piece)`) of `samples` (16 kHz mono) through the
 /// finalizer chain's decode ([`crate::finalize::decode_with_glossary`]: the routed engine or its fallback, then
 /// the glossary prompt where the plan asks for it), at most [`IN_FLIGHT`] at once, yielding each
@@ -188,13 +177,19 @@ pub fn decode_pieces<'a>(
     refuse_first: bool,
 ) -> impl futures_util::Stream<Item = Result<HeardPiece, SchedError>> + 'a {
     let sr = SAMPLE_RATE as f64;
+    // the recording's speech in samples, once for all pieces
+    let speech: Vec<(usize, usize)> = route
+        .speech
+        .iter()
+        .map(|&(a, b)| ((a * sr) as usize, (b * sr) as usize))
+        .collect();
     futures_util::stream::iter(pieces.into_iter().enumerate().map(move |(n, (index, piece))| {
         let a = ((piece.start * sr) as usize).min(samples.len());
         let b = ((piece.end * sr) as usize).clamp(a, samples.len());
         let window = SpeechWindow {
             start: a,
             end: b,
-            speech: speech_in(&route.speech_samples(), a, b),
+            speech: speech_in(&speech, a, b),
         };
         let samples = samples.clone();
         let decode = route.route;
