@@ -34,13 +34,30 @@ fn whisper_scores_the_spoken_terms_above_what_it_misheard_and_a_wrong_term_below
         "Whisperden，CPU，在中英混说的场景下还是天高？",
     ]
     .map(String::from);
-    let scores = engine.score_texts(&utterance, &texts).expect("scores");
+    let scored = engine.score_texts(&utterance, &texts).expect("scores");
+    let scores: Vec<f32> = scored.iter().map(|s| s.logprob).collect();
     assert_eq!(scores.len(), 3);
     assert!(scores.iter().all(|s| s.is_finite() && *s < 0.0), "{scores:?}");
     assert!(scores[1] > scores[0], "the spoken terms score higher: {scores:?}");
     assert!(
         scores[2] < scores[0],
         "a term that was not spoken scores lower: {scores:?}"
+    );
+    // the same forced pass times each text's words: Latin terms stay whole, each Han character
+    // is a word of its own (the script has no spaces), punctuation stays with the word before,
+    // and the times run forward inside the clip
+    let words: Vec<&str> = scored[1].words.iter().map(|w| w.word.as_str()).collect();
+    assert_eq!(&words[..4], ["Whisper，", "WER，", "在", "中"], "{words:?}");
+    assert_eq!(words.concat(), texts[1], "the words are the text");
+    let clip_s = utterance.samples.len() as f32 / 16_000.0;
+    assert!(
+        scored[1]
+            .words
+            .windows(2)
+            .all(|w| w[0].start <= w[1].start && w[0].start <= w[0].end)
+            && scored[1].words.last().unwrap().end <= clip_s + 0.1,
+        "{:?}",
+        scored[1].words
     );
     // the router learns this from its abilities
     assert!(engine.abilities().scores_texts);

@@ -7,9 +7,9 @@
 //!    [`diarize_options`]: the smallest speaker shrinks with a short clip); reference clips name the
 //!    clusters they match ([`diarize::known::name_clusters`]); speakers are numbered by first
 //!    appearance ([`relabel`]).
-//! 3. Turns become pieces of one speaker ([`plan_pieces`]), decoded through the finalizer chain
-//!    as meeting pieces are ([`decode_pieces`]), and reviewed in order with the clip so far as
-//!    context ([`review`]), into a [`Timeline`].
+//! 3. The speech is decoded in windows ([`plan_windows`]) through the finalizer chain as a
+//!    meeting's is, what each window says handed to its speakers ([`decode_windows`]), and the
+//!    pieces reviewed in order with the clip so far as context ([`review`]), into a [`Timeline`].
 //!
 //! Layering: `batch` uses `meeting`'s diarization and pipeline steps; `meeting` never imports
 //! `batch`, so there is no cycle and no second copy of the piece logic.
@@ -26,9 +26,9 @@ use crate::engine::speaker::SpeakerEmbedder;
 use crate::engine::vad::SileroModel;
 use crate::meeting::diarize::{self, DEFAULT_KNOWN_THRESHOLD};
 use crate::meeting::pipeline::SpeechSpans;
-use crate::meeting::pipeline::pieces::plan_pieces;
+use crate::meeting::pipeline::pieces::plan_windows;
 use crate::meeting::pipeline::speakers::{Diarized, diarize_options, relabel};
-use crate::meeting::pipeline::transcribe::{PieceRoute, Transcribed, decode_pieces, review};
+use crate::meeting::pipeline::transcribe::{Transcribed, WindowRoute, decode_windows, review};
 use crate::meeting::timeline::Timeline;
 
 /// Longest reference clip, seconds (OpenAI asks for 2 to 10 s).
@@ -75,17 +75,20 @@ pub async fn transcribe_diarized(
             .await
             .map_err(|e| BatchError::Diarize(format!("worker thread: {e}")))??
     };
-    let plan = plan_pieces(&who.turns, &speech.spans);
-    let route = PieceRoute {
+    let plan = plan_windows(&speech.sample_ranges(samples.len()), crate::audio::SAMPLE_RATE as usize);
+    let route = WindowRoute {
         route: chain.route(options),
-        speech: &speech.spans,
+        turns: &who.turns,
     };
     let refuse_first = admission == Admission::RefuseWhenBusy;
-    let pieces = decode_pieces(route, samples, plan.into_iter().enumerate().collect(), refuse_first)
+    let pieces = decode_windows(route, samples, plan.into_iter().enumerate().collect(), refuse_first)
         .collect::<Vec<_>>()
         .await
         .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flat_map(|w| w.pieces)
+        .collect();
     let heard = Transcribed {
         duration_s: speech.duration_s,
         speakers: who.speakers.into_iter().map(|s| (s.id, s.name)).collect(),

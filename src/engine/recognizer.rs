@@ -129,10 +129,21 @@ pub struct Hypothesis {
     /// engine is called directly.
     #[serde(skip)]
     pub compute_s: Option<f64>,
-    /// The answer to a scoring request ([`DecodeOptions::score_texts`]): one log-probability
-    /// per text, in order. Empty for a decode.
+    /// The answer to a scoring request ([`DecodeOptions::score_texts`]): one [`TextScore`] per
+    /// text, in order. Empty for a decode.
     #[serde(skip)]
-    pub scores: Vec<f32>,
+    pub scores: Vec<TextScore>,
+}
+
+/// One candidate transcript scored against the audio (teacher forcing): how probable it is,
+/// and where its words lie.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TextScore {
+    /// Its log-probability as the transcript of the audio.
+    pub logprob: f32,
+    /// Its words, timed by the same forced pass (seconds from the utterance's start; empty for
+    /// an empty text).
+    pub words: Vec<Word>,
 }
 
 /// Why an engine could not produce a hypothesis.
@@ -187,10 +198,11 @@ pub trait Recognizer: Send + Sync {
         false
     }
 
-    /// The log-probability of each of `texts` as the transcript of `utterance` (its
-    /// `language`, its `prompt` as the previous text), for choosing between candidate
-    /// transcripts of the same audio. Engines that can say `scores_texts` in their abilities.
-    fn score_texts(&self, utterance: &Utterance, texts: &[String]) -> Result<Vec<f32>, EngineError> {
+    /// Each of `texts` scored as the transcript of `utterance` (its `language`, its `prompt` as
+    /// the previous text): its log-probability, for choosing between candidate transcripts of
+    /// the same audio, and its words' times (forced alignment). Engines that can say
+    /// `scores_texts` in their abilities.
+    fn score_texts(&self, utterance: &Utterance, texts: &[String]) -> Result<Vec<TextScore>, EngineError> {
         let _ = (utterance, texts);
         Err(EngineError::InvalidInput(format!("{} cannot score texts", self.name())))
     }
@@ -206,7 +218,7 @@ pub struct ModelAbilities {
     /// Whether a text prompt (`DecodeOptions::prompt`) conditions its decoding (Whisper's
     /// previous-text prompt; an upstream server that forwards OpenAI's `prompt`).
     pub prompt: bool,
-    /// Whether it scores candidate transcripts of an utterance
+    /// Whether it scores candidate transcripts of an utterance and times their words
     /// ([`Recognizer::score_texts`]; in-process Whisper).
     pub scores_texts: bool,
 }

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::metrics::EngineMetrics;
-use super::recognizer::{DecodeOptions, EngineError, Hypothesis, ModelAbilities, Recognizer, Utterance};
+use super::recognizer::{
+    DecodeOptions, EngineError, Hypothesis, ModelAbilities, Recognizer, TextScore, Utterance, Word,
+};
 
 /// How urgent a request is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,9 +249,32 @@ impl EngineHandle {
     pub async fn score_texts(
         &self,
         samples: Arc<[f32]>,
-        mut options: DecodeOptions,
+        options: DecodeOptions,
         texts: Vec<String>,
     ) -> Result<Vec<f32>, SchedError> {
+        let scored = self.scored(samples, options, texts).await?;
+        Ok(scored.into_iter().map(|s| s.logprob).collect())
+    }
+
+    /// The words of `text`, timed against `samples` by forced alignment (a scoring request, see
+    /// [`DecodeOptions::score_texts`]), queued as a final: seconds from the first sample.
+    /// Engines whose abilities do not say `scores_texts` answer with an error.
+    pub async fn align_text(
+        &self,
+        samples: Arc<[f32]>,
+        options: DecodeOptions,
+        text: &str,
+    ) -> Result<Vec<Word>, SchedError> {
+        let mut scored = self.scored(samples, options, vec![text.to_string()]).await?;
+        Ok(scored.pop().map(|s| s.words).unwrap_or_default())
+    }
+
+    async fn scored(
+        &self,
+        samples: Arc<[f32]>,
+        mut options: DecodeOptions,
+        texts: Vec<String>,
+    ) -> Result<Vec<TextScore>, SchedError> {
         let n = texts.len();
         options.score_texts = Some(texts.into());
         let h = self.recognize_final(Utterance { samples, options }).await?;

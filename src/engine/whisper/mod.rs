@@ -13,7 +13,7 @@ use ct2rs::sys::{self, StorageView};
 
 pub use crate::config::ComputeType;
 use crate::engine::recognizer::{
-    DecodeOptions, EngineError, Hypothesis, ModelAbilities, Recognizer, Segment, Task, Utterance, Word,
+    DecodeOptions, EngineError, Hypothesis, ModelAbilities, Recognizer, Segment, Task, TextScore, Utterance, Word,
 };
 use crate::kernels::whisper_mel::{N_FRAMES, N_SAMPLES, WhisperMel};
 use tokens::WhisperVocab;
@@ -293,9 +293,10 @@ impl WhisperEngine {
         Ok((encode(model, &mut feats, [1, n_mels, N_FRAMES])?, frames))
     }
 
-    /// The log-probability of each text as the transcript of `samples` (at most 30 s; one
-    /// encoder pass over the full window, then one teacher-forced decoder pass per text through
-    /// CTranslate2's alignment, which reports each text token's probability). The decoder
+    /// Each text scored as the transcript of `samples` (at most 30 s; one encoder pass over the
+    /// full window, then one teacher-forced decoder pass per text through CTranslate2's
+    /// alignment, which reports each text token's probability and its frames, so the text's
+    /// words are timed by the same pass). The decoder
     /// starts with `options.prompt` as the previous text and the language of `options` (English
     /// for an English-only model, detected when none is given).
     fn score_windows(
@@ -303,7 +304,7 @@ impl WhisperEngine {
         samples: &[f32],
         options: &DecodeOptions,
         texts: &[String],
-    ) -> Result<Vec<f32>, EngineError> {
+    ) -> Result<Vec<TextScore>, EngineError> {
         let inf = |e: anyhow::Error| EngineError::Inference(format!("{e:#}"));
         if samples.len() > N_SAMPLES {
             return Err(EngineError::InvalidInput("scoring takes at most 30 s of audio".into()));
@@ -324,14 +325,21 @@ impl WhisperEngine {
         for t in texts {
             let ids = self.vocab.encode_text(t);
             if ids.is_empty() {
-                scores.push(0.0);
+                scores.push(TextScore::default());
                 continue;
             }
             let al = model
                 .align(&encoded, &start, std::slice::from_ref(&ids), &[frames], 7)
                 .map_err(inf)?;
-            let probs = al.into_iter().next().map(|a| a.text_token_probs).unwrap_or_default();
-            scores.push(probs.iter().map(|p| p.max(1e-12).ln()).sum());
+            let Some(a) = al.into_iter().next() else {
+                scores.push(TextScore::default());
+                continue;
+            };
+            let pairs: Vec<(i64, i64)> = a.alignments.iter().map(|x| (x.token_x, x.frame_x)).collect();
+            scores.push(TextScore {
+                logprob: a.text_token_probs.iter().map(|p| p.max(1e-12).ln()).sum(),
+                words: self.vocab.words(&ids, &pairs),
+            });
         }
         Ok(scores)
     }
@@ -553,7 +561,7 @@ impl Recognizer for WhisperEngine {
         self.settings.max_batch.max(1)
     }
 
-    fn score_texts(&self, utterance: &Utterance, texts: &[String]) -> Result<Vec<f32>, EngineError> {
+    fn score_texts(&self, utterance: &Utterance, texts: &[String]) -> Result<Vec<TextScore>, EngineError> {
         self.score_windows(&utterance.samples, &utterance.options, texts)
     }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::engine::recognizer::{Hypothesis, Segment, Task, Word};
 
+use super::repetition::is_cjk;
 use super::{TIME_PRECISION, task_token};
 
 /// Token strings (for prompts) and the HF tokenizer (for text).
@@ -211,14 +212,31 @@ impl WhisperVocab {
             }
             prev = *f;
         }
+        // Word starts. Tokens are first grouped into whole characters (a Han character can take
+        // two or three byte-level tokens; a partial one decodes to U+FFFD). A group starts a word
+        // when it begins with a space (Latin words), or when it or the group before it holds a
+        // CJK character or full-width mark (scripts written without spaces: each character
+        // group is a word, as OpenAI's reference does for Chinese and Japanese, while a Latin
+        // word inside Chinese stays whole); punctuation never starts one, it stays with the word
+        // before.
         let mut bounds = Vec::new();
-        for (k, &id) in text_ids.iter().enumerate() {
-            let piece = self.pieces.get(id).map(String::as_str).unwrap_or("");
-            let starts_word = k == 0 || piece.starts_with('Ġ') || piece.starts_with(' ');
-            let is_punct = piece.chars().all(|c| c.is_ascii_punctuation());
-            if starts_word && !(is_punct && k > 0) {
-                bounds.push(k);
+        let mut group = 0;
+        let mut previous_cjk = false;
+        for k in 0..n {
+            let text = self.decode(&text_ids[group..=k]);
+            if text.contains('\u{FFFD}') && k + 1 < n {
+                continue;
             }
+            let piece = self.pieces.get(text_ids[group]).map(String::as_str).unwrap_or("");
+            let spaced = piece.starts_with('Ġ') || piece.starts_with(' ');
+            let cjk = text.chars().any(is_cjk);
+            let punct = text.trim().chars().all(|c| c.is_ascii_punctuation() || is_cjk_punct(c));
+            if group == 0 || ((spaced || cjk || previous_cjk) && !punct) {
+                bounds.push(group);
+            }
+            // a Latin word right after a full-width mark has no space before it either
+            previous_cjk = cjk || (punct && text.chars().any(is_cjk_punct));
+            group = k + 1;
         }
         bounds.push(n);
         bounds
@@ -252,6 +270,13 @@ fn parse_detection(s: &str) -> Option<(String, f32)> {
         .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
         .collect();
     Some((s[start..end].to_string(), num.parse().ok()?))
+}
+
+/// Full-width punctuation of CJK text (sentence and clause marks, brackets, quotes), which
+/// belongs to the word before it.
+fn is_cjk_punct(c: char) -> bool {
+    matches!(c as u32, 0x3000..=0x303F | 0xFF01..=0xFF0F | 0xFF1A..=0xFF20 | 0xFF3B..=0xFF40 | 0xFF5B..=0xFF65)
+        || matches!(c, '“' | '”' | '‘' | '’' | '…' | '—')
 }
 
 #[cfg(test)]

@@ -7,16 +7,17 @@
 //! | `segment` | `audio.wav` | `segment.json`: VAD speech spans |
 //! | `embed` | `audio.wav`, `segment.json`, `ref<i>.wav` | `embed.json`: window embeddings, reference embeddings |
 //! | `cluster` | `embed.json`, `segment.json` | `cluster.json`: speaker turns and speakers |
-//! | `transcribe` | `audio.wav`, `cluster.json` | `transcribe.json` (and a per-piece journal) |
+//! | `transcribe` | `audio.wav`, `segment.json`, `cluster.json` | `transcribe.json` (and a per-window journal) |
 //! | `review` | `transcribe.json` | `timeline.json` (the reviewed [`Timeline`]) |
 //! | `outputs` | `timeline.json` | the five files of `outputs/` |
 //!
 //! Invariants: a stage reads only checkpoints of earlier stages and the job's inputs, so running
 //! it again (after a crash before it was recorded as done) gives the same result, except where a
 //! model is not deterministic (an upstream or LLM reviewer); its checkpoint is published in one
-//! rename. `transcribe` additionally journals each finished piece, so a crash in a long meeting
-//! costs at most the pieces in flight.
+//! rename. `transcribe` additionally journals each finished window, so a crash in a long meeting
+//! costs at most the windows in flight.
 
+pub mod attribute;
 pub mod checkpoint;
 pub mod pieces;
 pub mod speakers;

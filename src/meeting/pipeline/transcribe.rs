@@ -1,11 +1,13 @@
-//! The `transcribe` and `review` stages: each speaker piece ([`super::pieces`]) through the
-//! finalizer chain's engine (routed as batch routes a long file: the strong engine, an upstream
-//! allowed, with its fallback), then the reviewers over the pieces in order with the meeting so
-//! far as context, into the [`Timeline`].
+//! The `transcribe` and `review` stages: the meeting's speech in windows ([`super::pieces`])
+//! through the finalizer chain's engine (routed as batch routes a long file: the strong engine,
+//! an upstream allowed, with its fallback), what each window's decode wrote handed to the
+//! speakers of its turns ([`super::attribute`]; word times from a forced alignment of the final
+//! text where the window holds more than one speaker), then the reviewers over the pieces in
+//! order with the meeting so far as context, into the [`Timeline`].
 //!
-//! Resuming: every finished piece is appended to `stages/transcribe.jsonl` (one JSON line,
+//! Resuming: every finished window is appended to `stages/transcribe.jsonl` (one JSON line,
 //! flushed); a restarted stage reads the journal (a torn last line is ignored), decodes only the
-//! pieces it lacks and publishes `transcribe.json` from both.
+//! windows it lacks and publishes `transcribe.json` from both.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -15,29 +17,29 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::attribute::{HeardText, attribute, several_speakers};
 use super::checkpoint::{read_json, read_wav, stages_dir, write_json};
-use super::pieces::{Piece, plan_pieces};
+use super::pieces::{Piece, Turn, plan_windows};
 use super::speakers::Diarized;
 use super::{MeetingPipeline, PipelineError, Progress, SpeechSpans, review_name};
 use crate::audio::SAMPLE_RATE;
-use crate::engine::recognizer::{DecodeOptions, Task};
+use crate::engine::recognizer::{DecodeOptions, Hypothesis, Task};
 use crate::engine::scheduler::SchedError;
-use crate::finalize::coverage::speech_in;
-use crate::finalize::{DecodeRoute, FinalDecode, ReviewPlan, SecondPass, SpeechWindow, edits_json, split_edits};
+use crate::finalize::{DecodeRoute, ReviewPlan, SecondPass, SpeechWindow, edits_json, split_edits};
 use crate::meeting::params::MeetingParams;
 use crate::meeting::timeline::{Speaker, Timeline, TimelineSegment};
 use crate::review::apply_edits;
 use crate::routing::RouteRequest;
 
-/// Pieces decoded at once (the scheduler batches them; more only holds memory).
+/// Windows decoded at once (the scheduler batches them; more only holds memory).
 const IN_FLIGHT: usize = 8;
 
-/// One transcribed piece.
+/// One speaker's part of a transcribed window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeardPiece {
-    /// The piece's index in the plan.
+    /// The index of its window in the plan.
     pub index: usize,
-    /// The piece.
+    /// Its stretch and speaker.
     pub piece: Piece,
     /// The engine that answered.
     pub engine: String,
@@ -47,6 +49,17 @@ pub struct HeardPiece {
     pub text: String,
     /// Its segments: absolute `(start, end, text)`.
     pub segments: Vec<(f64, f64, String)>,
+}
+
+/// One transcribed window: a line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeardWindow {
+    /// Its index in the plan.
+    pub index: usize,
+    /// Its samples, `[start, end)`.
+    pub samples: (usize, usize),
+    /// What its speakers said, in time order.
+    pub pieces: Vec<HeardPiece>,
 }
 
 /// `transcribe.json`.
@@ -70,7 +83,6 @@ pub async fn transcribe(
     let stages = stages_dir(dir);
     let diarized: Diarized = read_json(&stages.join("cluster.json"))?;
     let speech: SpeechSpans = read_json(&stages.join("segment.json"))?;
-    let plan = plan_pieces(&diarized.turns, &speech.spans);
     let language = params
         .language
         .clone()
@@ -97,14 +109,6 @@ pub async fn transcribe(
         ..Default::default()
     };
 
-    let journal_path = stages.join("transcribe.jsonl");
-    let mut heard = read_journal(&journal_path, &plan);
-    let todo: Vec<(usize, Piece)> = plan
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|(i, _)| !heard.contains_key(i))
-        .collect();
     let samples: Arc<[f32]> = {
         let path = stages.join("audio.wav");
         tokio::task::spawn_blocking(move || read_wav(&path))
@@ -112,6 +116,15 @@ pub async fn transcribe(
             .map_err(|e| PipelineError::Diarize(format!("worker thread: {e}")))??
             .into()
     };
+    let plan = plan_windows(&speech.sample_ranges(samples.len()), SAMPLE_RATE as usize);
+    let journal_path = stages.join("transcribe.jsonl");
+    let mut heard = read_journal(&journal_path, &plan);
+    let todo: Vec<(usize, SpeechWindow)> = plan
+        .iter()
+        .cloned()
+        .enumerate()
+        .filter(|(i, _)| !heard.contains_key(i))
+        .collect();
     let mut journal = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -119,7 +132,7 @@ pub async fn transcribe(
         .map_err(|e| PipelineError::io(&journal_path, e))?;
     let total = plan.len().max(1);
     let review = p.plan(params)?;
-    let route = PieceRoute {
+    let route = WindowRoute {
         route: DecodeRoute {
             engine: &engine,
             fallback: fallback.as_ref(),
@@ -127,9 +140,9 @@ pub async fn transcribe(
             plan: &review,
             options: &options,
         },
-        speech: &speech.spans,
+        turns: &diarized.turns,
     };
-    let mut decoded = decode_pieces(route, samples, todo, false);
+    let mut decoded = decode_windows(route, samples, todo, false);
     while let Some(r) = decoded.next().await {
         let one = r?;
         let mut line = serde_json::to_vec(&one).unwrap_or_default();
@@ -148,98 +161,144 @@ pub async fn transcribe(
             .iter()
             .map(|s| (s.id.clone(), s.name.clone()))
             .collect(),
-        pieces: heard.into_values().collect(),
+        pieces: heard.into_values().flat_map(|w| w.pieces).collect(),
     };
     write_json(&stages.join("transcribe.json"), &out)
 }
 
-/// Where pieces are decoded: the finalizer chain's decode (engines, counters, review plan,
-/// options), and the recording's speech (a piece too short for its speech is decoded again).
+/// Where windows are decoded and who spoke in them: the finalizer chain's decode (engines,
+/// counters, review plan, options) and the speakers' turns.
 #[derive(Clone, Copy)]
-pub struct PieceRoute<'a> {
-    /// The decode every piece goes through.
+pub struct WindowRoute<'a> {
+    /// The decode every window goes through.
     pub route: DecodeRoute<'a>,
-    /// The VAD's speech spans of the recording, seconds: a piece whose text is far too short
-    /// for the speech in it is decoded again in shorter pieces ([`DecodeRoute::left_out`]).
-    pub speech: &'a [(f64, f64)],
+    /// The speakers' turns, in time order (seconds).
+    pub turns: &'a [Turn],
 }
 
-/// Decodes `pieces` (`(index in the plan, piece)`) of `samples` (16 kHz mono) through the
-/// finalizer chain's decode ([`crate::finalize::decode_with_glossary`]: the routed engine or its fallback, then
-/// the glossary prompt where the plan asks for it), at most [`IN_FLIGHT`] at once, yielding each
-/// [`HeardPiece`] in the order given. `refuse_first`: the first piece is refused at once when the
-/// engine's queue is full (a REST caller gets 503 and can retry); the others wait for room. Used
-/// by the `transcribe` stage and by batch's `diarized_json`.
-pub fn decode_pieces<'a>(
-    route: PieceRoute<'a>,
+/// Decodes `windows` (`(index in the plan, window)`) of `samples` (16 kHz mono) through the
+/// finalizer chain's decode ([`crate::finalize::decode_with_glossary`]: the routed engine or its
+/// fallback, then the glossary prompt and the term check where the plan asks for them; a window
+/// whose text is far too short for its speech decoded again, [`DecodeRoute::left_out`]), at most
+/// [`IN_FLIGHT`] at once, and hands each window's text to its speakers ([`attribute`]), yielding
+/// each [`HeardWindow`] in the order given. `refuse_first`: the first window is refused at once
+/// when the engine's queue is full (a REST caller gets 503 and can retry); the others wait for
+/// room. Used by the `transcribe` stage and by batch's `diarized_json`.
+pub fn decode_windows<'a>(
+    route: WindowRoute<'a>,
     samples: Arc<[f32]>,
-    pieces: Vec<(usize, Piece)>,
+    windows: Vec<(usize, SpeechWindow)>,
     refuse_first: bool,
-) -> impl futures_util::Stream<Item = Result<HeardPiece, SchedError>> + 'a {
-    let sr = SAMPLE_RATE as f64;
-    // the recording's speech in samples, once for all pieces
-    let speech: Vec<(usize, usize)> = route
-        .speech
-        .iter()
-        .map(|&(a, b)| ((a * sr) as usize, (b * sr) as usize))
-        .collect();
-    futures_util::stream::iter(pieces.into_iter().enumerate().map(move |(n, (index, piece))| {
-        let a = ((piece.start * sr) as usize).min(samples.len());
-        let b = ((piece.end * sr) as usize).clamp(a, samples.len());
-        let window = SpeechWindow {
-            start: a,
-            end: b,
-            speech: speech_in(&speech, a, b),
-        };
+) -> impl futures_util::Stream<Item = Result<HeardWindow, SchedError>> + 'a {
+    futures_util::stream::iter(windows.into_iter().enumerate().map(move |(n, (index, window))| {
         let samples = samples.clone();
         let decode = route.route;
         async move {
-            let mut d = decode.decode(samples[a..b].into(), refuse_first && n == 0).await?;
+            let bounds = (window.start, window.end);
+            let (a, b) = (bounds.0.min(samples.len()), bounds.1.min(samples.len()));
+            let audio: Arc<[f32]> = samples[a..b.max(a)].into();
+            let mut d = decode.decode(audio.clone(), refuse_first && n == 0).await?;
             if let Some(again) = decode.left_out(&samples, window, &d.hypothesis).await {
                 d.hypothesis = again;
             }
-            Ok(heard_piece(index, piece, d))
+            let offset = a as f64 / SAMPLE_RATE as f64;
+            let span = (offset, b as f64 / SAMPLE_RATE as f64);
+            let words = match several_speakers(route.turns, span) {
+                true => aligned_words(decode, &d.engine, audio, &d.hypothesis).await,
+                false => Vec::new(),
+            };
+            let h = &d.hypothesis;
+            let segments = absolute_segments(h, span);
+            let words: Vec<(f64, f64, String)> =
+                words.into_iter().map(|(s, e, w)| (offset + s, offset + e, w)).collect();
+            let heard = HeardText {
+                window: span,
+                text: &h.text,
+                segments: &segments,
+                words: &words,
+            };
+            let pieces = attribute(heard, route.turns)
+                .into_iter()
+                .map(|said| HeardPiece {
+                    index,
+                    piece: said.piece,
+                    engine: d.engine.clone(),
+                    language: h.language.clone(),
+                    text: said.text,
+                    segments: said.segments,
+                })
+                .collect();
+            Ok(HeardWindow {
+                index,
+                samples: bounds,
+                pieces,
+            })
         }
     }))
     .buffered(IN_FLIGHT)
 }
 
-/// A decoded piece with its segments in absolute time, clamped to the piece (one segment of the
-/// whole piece when the engine gave none).
-fn heard_piece(index: usize, piece: Piece, d: FinalDecode) -> HeardPiece {
-    let h = d.hypothesis;
-    let segments = if h.segments.is_empty() {
-        vec![(piece.start, piece.end, h.text.trim().to_string())]
-    } else {
-        h.segments
-            .iter()
-            .map(|s| {
-                let a = (piece.start + s.start as f64).clamp(piece.start, piece.end);
-                let b = (piece.start + s.end as f64).clamp(a, piece.end);
-                (a, b, s.text.trim().to_string())
-            })
-            .filter(|s| !s.2.is_empty())
-            .collect()
+/// The words of `h`'s text timed against `audio` (seconds from its start) by the engine that
+/// decoded it, when that engine can align texts; none otherwise or when the alignment fails
+/// (the speakers then get whole segments).
+async fn aligned_words(
+    route: DecodeRoute<'_>,
+    engine: &str,
+    audio: Arc<[f32]>,
+    h: &Hypothesis,
+) -> Vec<(f64, f64, String)> {
+    let handle = [Some(route.engine), route.fallback]
+        .into_iter()
+        .flatten()
+        .find(|e| e.name() == engine);
+    let Some(handle) = handle.filter(|e| e.abilities().scores_texts) else {
+        return Vec::new();
     };
-    HeardPiece {
-        index,
-        piece,
-        engine: d.engine,
-        language: h.language,
-        text: h.text.trim().to_string(),
-        segments,
+    if h.text.trim().is_empty() {
+        return Vec::new();
+    }
+    let options = DecodeOptions {
+        language: h.language.clone().or_else(|| route.options.language.clone()),
+        ..Default::default()
+    };
+    match handle.align_text(audio, options, h.text.trim()).await {
+        Ok(words) => words
+            .into_iter()
+            .map(|w| (w.start as f64, w.end as f64, w.word))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(engine, error = %e, "word alignment failed; speakers get whole segments");
+            Vec::new()
+        }
     }
 }
 
-/// The journal's pieces that belong to `plan` (same index, same piece); a torn or foreign line
-/// is skipped.
-fn read_journal(path: &Path, plan: &[Piece]) -> BTreeMap<usize, HeardPiece> {
+/// `h`'s segments on the recording's axis, clamped to the window `span`; one segment of the
+/// whole window when the engine gave none.
+fn absolute_segments(h: &Hypothesis, span: (f64, f64)) -> Vec<(f64, f64, String)> {
+    if h.segments.is_empty() {
+        return vec![(span.0, span.1, h.text.trim().to_string())];
+    }
+    h.segments
+        .iter()
+        .map(|s| {
+            let a = (span.0 + s.start as f64).clamp(span.0, span.1);
+            let b = (span.0 + s.end as f64).clamp(a, span.1);
+            (a, b, s.text.trim().to_string())
+        })
+        .filter(|s| !s.2.is_empty())
+        .collect()
+}
+
+/// The journal's windows that belong to `plan` (same index, same samples); a torn or foreign
+/// line is skipped.
+fn read_journal(path: &Path, plan: &[SpeechWindow]) -> BTreeMap<usize, HeardWindow> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return BTreeMap::new();
     };
     text.lines()
-        .filter_map(|l| serde_json::from_str::<HeardPiece>(l).ok())
-        .filter(|h| plan.get(h.index) == Some(&h.piece))
+        .filter_map(|l| serde_json::from_str::<HeardWindow>(l).ok())
+        .filter(|h| plan.get(h.index).is_some_and(|w| (w.start, w.end) == h.samples))
         .map(|h| (h.index, h))
         .collect()
 }
