@@ -28,7 +28,7 @@ use asr_router::config::Config;
 use asr_router::engine::Engines;
 use asr_router::engine::recognizer::Task;
 use asr_router::eval::report::{self, ItemResult, Report};
-use asr_router::eval::score::score;
+use asr_router::eval::score::{Counts, score, speaker_attributed};
 use asr_router::eval::{Item, Manifest, Metric, Normalizer};
 use asr_router::finalize::SecondPass;
 use asr_router::meeting::STAGES;
@@ -268,6 +268,7 @@ async fn evaluate(
         review_skipped: t.review_skipped.clone(),
         raw,
         reviewed,
+        speaker_attributed: None,
         text: t.text,
         raw_text: t.raw_text,
     })
@@ -334,6 +335,39 @@ async fn evaluate_meeting(
     let metric = Metric::for_lang(&item.lang);
     let raw = score(normalizer, metric, &item.text, &raw_text, &item.terms);
     let reviewed = score(normalizer, metric, &item.text, &text, &item.terms);
+    let speaker_attributed = (!item.speaker_texts.is_empty()).then(|| {
+        let by_speaker: Vec<String> = timeline
+            .speakers
+            .iter()
+            .map(|sp| {
+                join_texts(
+                    timeline
+                        .segments
+                        .iter()
+                        .filter(|s| s.speaker == sp.id)
+                        .map(|s| s.text.as_str()),
+                )
+            })
+            .collect();
+        let refs: Vec<&str> = item.speaker_texts.iter().map(String::as_str).collect();
+        let hyps: Vec<&str> = by_speaker.iter().map(String::as_str).collect();
+        let (errors, units) = speaker_attributed(normalizer, metric, &refs, &hyps);
+        eprintln!(
+            "{}: speaker-attributed c{} {:.1} % ({} {:.1} %), {} reference speakers, {} heard",
+            item.id,
+            metric.label().to_lowercase(),
+            100.0 * errors as f64 / units.max(1) as f64,
+            metric.label(),
+            100.0 * reviewed.error_rate(),
+            refs.len(),
+            hyps.len()
+        );
+        Counts {
+            errors,
+            units,
+            ..Default::default()
+        }
+    });
     Ok(ItemResult {
         id: item.id.clone(),
         group: item.group(),
@@ -353,6 +387,7 @@ async fn evaluate_meeting(
         review_skipped: Vec::new(),
         raw,
         reviewed,
+        speaker_attributed,
         text,
         raw_text,
     })

@@ -105,6 +105,9 @@ pub struct Item {
     pub duration_s: f64,
     /// A multi-speaker meeting (a row with `segments`).
     pub meeting: bool,
+    /// A meeting's reference by speaker: each speaker's turns joined, in order of first turn
+    /// (for the speaker-attributed error, [`score::speaker_attributed`]); empty otherwise.
+    pub speaker_texts: Vec<String>,
 }
 
 impl Item {
@@ -168,6 +171,7 @@ impl Manifest {
                 terms: row.terms,
                 duration_s: row.duration_s,
                 meeting: row.segments.is_some(),
+                speaker_texts: row.segments.as_ref().map(speaker_texts).unwrap_or_default(),
             });
         }
         if m.items.is_empty() {
@@ -184,6 +188,25 @@ impl Manifest {
     }
 }
 
+/// Each speaker's text from a row's `segments` (`[{"speaker": …, "text": …}, …]`), joined in
+/// time order, speakers in order of first appearance; segments without both fields are skipped.
+fn speaker_texts(segments: &serde_json::Value) -> Vec<String> {
+    let mut by: Vec<(String, String)> = Vec::new();
+    for seg in segments.as_array().into_iter().flatten() {
+        let (Some(who), Some(text)) = (seg["speaker"].as_str(), seg["text"].as_str()) else {
+            continue;
+        };
+        match by.iter_mut().find(|b| b.0 == who) {
+            Some(b) => {
+                b.1.push(' ');
+                b.1.push_str(text);
+            }
+            None => by.push((who.to_string(), text.to_string())),
+        }
+    }
+    by.into_iter().map(|b| b.1).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,7 +221,7 @@ mod tests {
             r#"{"id": "b", "path": "b.wav", "lang": "zh", "text": null}"#,
             r#"{"id": "c", "path": "c.wav", "lang": "zh", "text": "你好", "tags": ["possible-training-data"]}"#,
             "",
-            r#"{"id": "m", "path": "meetings/m.wav", "lang": "zh+en", "text": "先过 PR", "segments": []}"#,
+            r#"{"id": "m", "path": "meetings/m.wav", "lang": "zh+en", "text": "先过 PR 好 提了", "segments": [{"speaker": "A", "text": "先过 PR"}, {"speaker": "B", "text": "好"}, {"speaker": "A", "text": "提了"}, {"start": 1.0}]}"#,
         ];
         std::fs::write(&path, rows.join("\n")).unwrap();
         let m = Manifest::load(&path).unwrap();
@@ -206,6 +229,8 @@ mod tests {
         let ids: Vec<(&str, String)> = m.items.iter().map(|i| (i.id.as_str(), i.group())).collect();
         assert_eq!(ids, [("a", "en".to_string()), ("m", "meeting:zh+en".to_string())]);
         assert_eq!(m.items[0].audio, dir.join("audio/a.wav"));
+        assert!(m.items[0].speaker_texts.is_empty());
+        assert_eq!(m.items[1].speaker_texts, ["先过 PR 提了", "好"]);
         assert!(m.items[1].code_switched() && !m.items[0].code_switched());
         assert_eq!(m.terms().collect::<Vec<_>>(), ["kubectl"]);
 

@@ -45,6 +45,10 @@ pub struct ItemResult {
     pub raw: Counts,
     /// Scores of `text`.
     pub reviewed: Counts,
+    /// A meeting's speaker-attributed error of the reviewed text (cpWER/cpCER,
+    /// [`super::score::speaker_attributed`]): `errors`, `units` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speaker_attributed: Option<Counts>,
 }
 
 /// A group's totals.
@@ -227,6 +231,7 @@ mod tests {
                 terms_found: raw.2,
                 terms: raw.3,
             },
+            speaker_attributed: None,
             reviewed: Counts {
                 errors: rev.0,
                 units: raw.1,
