@@ -353,9 +353,9 @@ async fn evaluate_meeting(
         let hyps: Vec<&str> = by_speaker.iter().map(String::as_str).collect();
         let (errors, units) = speaker_attributed(normalizer, metric, &refs, &hyps);
         eprintln!(
-            "{}: speaker-attributed c{} {:.1} % ({} {:.1} %), {} reference speakers, {} heard",
+            "{}: speaker-attributed cp{} {:.1} % ({} {:.1} %), {} reference speakers, {} heard",
             item.id,
-            metric.label().to_lowercase(),
+            metric.label(),
             100.0 * errors as f64 / units.max(1) as f64,
             metric.label(),
             100.0 * reviewed.error_rate(),
