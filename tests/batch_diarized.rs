@@ -2,7 +2,8 @@
 //! in OpenAI's `TranscriptionDiarized` shape with two speakers at the right places and the right
 //! words; a known speaker's reference clip names its speaker; requests that cannot be answered
 //! get a 400 naming the field (a translation, a stream, unpaired or unreadable reference clips, a
-//! server without the speaker model).
+//! server without the speaker model); through an upstream engine, which cannot time the words of
+//! its text, each speaker's turn is heard alone.
 
 mod common;
 
@@ -141,6 +142,50 @@ async fn two_voices_come_back_as_two_speakers_in_openais_shape() {
     assert_eq!(code, 200, "{body}");
     let labels = check_shape(&body, &turns, &text);
     assert_eq!(labels, ["A", "jfk", "A", "jfk"], "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_that_cannot_time_words_hears_each_speaker_alone() {
+    // A transcribes through B, an upstream OpenAI-compatible server (another real instance):
+    // the upstream answers text and segments but cannot time the words of a text, so A cannot
+    // split a window between speakers and must send each speaker's turn on its own
+    let b = Server::start("", &[]);
+    let a = Server::start(
+        &format!(
+            r#"
+[[engines.upstream]]
+name = "b-asr"
+base_url = "{}"
+api_key = "{KEY}"
+model = "whisper-base"
+timeout_ms = 120000
+strong = true
+"#,
+            b.base
+        ),
+        &[],
+    );
+    let (wav, turns, text) = common::two_speaker_recording(1.0);
+    let (code, body) = transcribe(&a, wav, "/v1/audio/transcriptions", &fields(&[("model", "b-asr")])).await;
+    assert_eq!(code, 200, "{body}");
+    let labels = check_shape(&body, &turns, &text);
+    assert_eq!(labels, ["A", "B", "A", "B"], "{body}");
+    // one upstream request per turn at least (windows across speakers would be two in all)
+    let m = a.metrics().await;
+    let ok = m
+        .lines()
+        .find(|l| {
+            l.starts_with("asr_router_upstream_requests_total{")
+                && l.contains("upstream=\"b-asr\"")
+                && l.contains("outcome=\"ok\"")
+        })
+        .and_then(|l| l.rsplit_once(' ')?.1.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no ok count for b-asr in:\n{m}"));
+    assert!(
+        ok >= turns.len() as f64,
+        "{ok} upstream requests for {} turns",
+        turns.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

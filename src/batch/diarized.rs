@@ -28,7 +28,7 @@ use crate::meeting::diarize::{self, DEFAULT_KNOWN_THRESHOLD};
 use crate::meeting::pipeline::SpeechSpans;
 use crate::meeting::pipeline::pieces::plan_windows;
 use crate::meeting::pipeline::speakers::{Diarized, diarize_options, relabel};
-use crate::meeting::pipeline::transcribe::{Transcribed, WindowRoute, decode_windows, review};
+use crate::meeting::pipeline::transcribe::{Transcribed, WindowRoute, decode_windows, per_speaker, review};
 use crate::meeting::timeline::Timeline;
 
 /// Longest reference clip, seconds (OpenAI asks for 2 to 10 s).
@@ -75,11 +75,15 @@ pub async fn transcribe_diarized(
             .await
             .map_err(|e| BatchError::Diarize(format!("worker thread: {e}")))??
     };
-    let plan = plan_windows(&speech.sample_ranges(samples.len()), crate::audio::SAMPLE_RATE as usize);
     let route = WindowRoute {
         route: chain.route(options),
         turns: &who.turns,
     };
+    let plan = plan_windows(
+        &speech.sample_ranges(samples.len()),
+        crate::audio::SAMPLE_RATE as usize,
+        per_speaker(route.route.engine, &who.turns),
+    );
     let refuse_first = admission == Admission::RefuseWhenBusy;
     let pieces = decode_windows(route, samples, plan.into_iter().enumerate().collect(), refuse_first)
         .collect::<Vec<_>>()

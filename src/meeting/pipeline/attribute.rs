@@ -13,8 +13,9 @@
 //!   the run before it (or after it, at the start). A speaker change within two words of a
 //!   punctuation mark moves to just after the mark: speakers change at the end of a clause far
 //!   more often than inside one, and the alignment's word times are coarser than that.
-//! * Without word times (an engine that cannot align), each recognizer segment goes whole to the
-//!   speaker who overlaps it most.
+//! * Without word times, each recognizer segment goes whole to the speaker who overlaps it
+//!   most. (An engine that cannot align at all gets windows of one speaker each,
+//!   [`super::pieces::plan_windows`]; this is for an alignment that failed.)
 //!
 //! Invariants: the pieces are in time order, each has one speaker, and their texts, in order,
 //! are the window's text cut at word boundaries (nothing is added, dropped or rewritten).

@@ -12,7 +12,7 @@
 //! speech without a pause is cut evenly).
 
 use crate::finalize::SpeechWindow;
-use crate::finalize::coverage::{merge_spans, speech_in};
+use crate::finalize::coverage::speech_in;
 
 pub use crate::meeting::diarize::Turn;
 
@@ -25,24 +25,47 @@ pub const MIN_WINDOW_S: f64 = 0.3;
 pub type Piece = Turn;
 
 /// Cuts the recording's `speech` spans (samples at `rate`, in order) into windows of at most
-/// [`MAX_WINDOW_S`], each with the speech inside it.
-pub fn plan_windows(speech: &[(usize, usize)], rate: usize) -> Vec<SpeechWindow> {
+/// [`MAX_WINDOW_S`], each with the speech inside it. With `turns` (seconds, in order, inside the
+/// speech), a window also never spans a speaker change: for engines that cannot time the words
+/// of their text, so that each window has one speaker ([`super::attribute`] cannot split it);
+/// turns of one speaker are still heard together up to the window length.
+pub fn plan_windows(speech: &[(usize, usize)], rate: usize, turns: Option<&[Turn]>) -> Vec<SpeechWindow> {
     let max = (MAX_WINDOW_S * rate as f64) as usize;
     let min = (MIN_WINDOW_S * rate as f64) as usize;
-    // a span longer than a window is cut evenly first
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(speech.len());
-    for &(s, e) in speech.iter().filter(|(s, e)| e > s) {
+    // stretches labelled with who speaks (everyone is 0 without turns)
+    let labelled: Vec<(usize, usize, usize)> = match turns {
+        None => speech.iter().map(|&(s, e)| (s, e, 0)).collect(),
+        Some(turns) => turns
+            .iter()
+            .map(|t| {
+                let at = |x: f64| (x.max(0.0) * rate as f64).round() as usize;
+                (at(t.start), at(t.end), t.speaker)
+            })
+            .collect(),
+    };
+    // a stretch longer than a window is cut evenly first
+    let mut spans: Vec<(usize, usize, usize)> = Vec::with_capacity(labelled.len());
+    for &(s, e, who) in labelled.iter().filter(|(s, e, _)| e > s) {
         let n = (e - s).div_ceil(max);
         let step = (e - s).div_ceil(n);
-        spans.extend((0..n).map(|k| (s + k * step, (s + (k + 1) * step).min(e))));
+        spans.extend((0..n).map(|k| (s + k * step, (s + (k + 1) * step).min(e), who)));
     }
-    merge_spans(&spans, max)
+    // merged greedily: one speaker's stretches (all of them, without turns) up to the limit
+    let mut merged: Vec<(usize, usize, usize)> = Vec::new();
+    for &(s, e, who) in &spans {
+        match merged.last_mut() {
+            Some(p) if p.2 == who && e - p.0 <= max => p.1 = e,
+            _ => merged.push((s, e, who)),
+        }
+    }
+    let speech: Vec<(usize, usize)> = spans.iter().map(|&(s, e, _)| (s, e)).collect();
+    merged
         .into_iter()
-        .filter(|(s, e)| e - s >= min)
-        .map(|(start, end)| SpeechWindow {
+        .filter(|(s, e, _)| e - s >= min)
+        .map(|(start, end, _)| SpeechWindow {
             start,
             end,
-            speech: speech_in(&spans, start, end),
+            speech: speech_in(&speech, start, end),
         })
         .collect()
 }
@@ -60,7 +83,7 @@ mod tests {
     #[test]
     fn speech_is_merged_into_windows_cut_at_pauses() {
         let speech = [s(0.0, 10.0), s(11.0, 20.0), s(21.0, 30.0), s(31.0, 35.0), s(50.0, 50.1)];
-        let w = plan_windows(&speech, SR);
+        let w = plan_windows(&speech, SR, None);
         let bounds: Vec<(usize, usize)> = w.iter().map(|w| (w.start, w.end)).collect();
         // the too-short last span is no window
         assert_eq!(bounds, [s(0.0, 20.0), s(21.0, 35.0)]);
@@ -70,7 +93,7 @@ mod tests {
     #[test]
     fn a_long_stretch_of_speech_is_cut_evenly_and_no_window_is_too_long() {
         let speech = [s(0.0, 60.0), s(61.0, 62.0)];
-        let w = plan_windows(&speech, SR);
+        let w = plan_windows(&speech, SR, None);
         for x in &w {
             assert!(
                 x.end - x.start <= (MAX_WINDOW_S as usize) * SR,
@@ -90,5 +113,24 @@ mod tests {
             "{:?}",
             w.iter().map(|x| (x.start, x.end)).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn with_turns_a_window_never_spans_a_speaker_change() {
+        let turn = |start: f64, end: f64, speaker: usize| Turn { start, end, speaker };
+        let speech = [s(0.0, 6.0), s(8.0, 40.0)];
+        let turns = [
+            turn(0.0, 4.0, 0),
+            turn(4.0, 6.0, 1),
+            turn(8.0, 10.0, 1),
+            turn(10.0, 40.0, 0),
+        ];
+        let w = plan_windows(&speech, SR, Some(&turns));
+        let bounds: Vec<(usize, usize)> = w.iter().map(|w| (w.start, w.end)).collect();
+        // speaker 1's two turns are heard together; speaker 0's 30 s turn is cut evenly
+        assert_eq!(bounds, [s(0.0, 4.0), s(4.0, 10.0), s(10.0, 25.0), s(25.0, 40.0)]);
+        assert_eq!(w[1].speech, [(0, 2 * SR), (4 * SR, 6 * SR)]);
+        // without turns the same speech is two windows
+        assert_eq!(plan_windows(&speech, SR, None).len(), 2);
     }
 }

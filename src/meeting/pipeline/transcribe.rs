@@ -1,5 +1,6 @@
-//! The `transcribe` and `review` stages: the meeting's speech in windows ([`super::pieces`])
-//! through the finalizer chain's engine (routed as batch routes a long file: the strong engine,
+//! The `transcribe` and `review` stages: the meeting's speech in windows ([`super::pieces`];
+//! cut at speaker changes too for an engine that cannot time its words) through the finalizer
+//! chain's engine (routed as batch routes a long file: the strong engine,
 //! an upstream allowed, with its fallback), what each window's decode wrote handed to the
 //! speakers of its turns ([`super::attribute`]; word times from a forced alignment of the final
 //! text where the window holds more than one speaker), then the reviewers over the pieces in
@@ -24,7 +25,7 @@ use super::speakers::Diarized;
 use super::{MeetingPipeline, PipelineError, Progress, SpeechSpans, review_name};
 use crate::audio::SAMPLE_RATE;
 use crate::engine::recognizer::{DecodeOptions, Hypothesis, Task};
-use crate::engine::scheduler::SchedError;
+use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::finalize::{DecodeRoute, ReviewPlan, SecondPass, SpeechWindow, edits_json, split_edits};
 use crate::meeting::params::MeetingParams;
 use crate::meeting::timeline::{Speaker, Timeline, TimelineSegment};
@@ -116,7 +117,11 @@ pub async fn transcribe(
             .map_err(|e| PipelineError::Diarize(format!("worker thread: {e}")))??
             .into()
     };
-    let plan = plan_windows(&speech.sample_ranges(samples.len()), SAMPLE_RATE as usize);
+    let plan = plan_windows(
+        &speech.sample_ranges(samples.len()),
+        SAMPLE_RATE as usize,
+        per_speaker(&engine, &diarized.turns),
+    );
     let journal_path = stages.join("transcribe.jsonl");
     let mut heard = read_journal(&journal_path, &plan);
     let todo: Vec<(usize, SpeechWindow)> = plan
@@ -236,6 +241,13 @@ pub fn decode_windows<'a>(
         }
     }))
     .buffered(IN_FLIGHT)
+}
+
+/// The turns to cut windows at ([`plan_windows`]): none when `engine` can time the words of
+/// its text (windows span speakers and [`attribute`] splits them), the speakers' turns when it
+/// cannot (an upstream server: one speaker per window).
+pub fn per_speaker<'t>(engine: &EngineHandle, turns: &'t [Turn]) -> Option<&'t [Turn]> {
+    (!engine.abilities().scores_texts).then_some(turns)
 }
 
 /// The words of `h`'s text timed against `audio` (seconds from its start) by the engine that
