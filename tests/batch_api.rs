@@ -179,6 +179,46 @@ async fn rest_api_end_to_end() {
     let c = cer(&reference("zh_aishell_BAC009S0724W0121"), v["text"].as_str().unwrap());
     assert!(c <= 0.3, "CER {c}: {v}");
 
+    // Chinese words: written without spaces, so each character (or the token that holds a few)
+    // is a word, as OpenAI's reference splits them, not the whole sentence as one word
+    let v: Value = transcribe(
+        &s,
+        "zh_aishell_BAC009S0724W0121.wav",
+        &[
+            ("model", "whisper-base"),
+            ("language", "zh"),
+            ("response_format", "verbose_json"),
+            ("timestamp_granularities[]", "word"),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let words = v["words"].as_array().unwrap();
+    let han = |w: &Value| {
+        w["word"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
+            .count()
+    };
+    let total: usize = words.iter().map(han).sum();
+    assert!(total >= 8, "{v}");
+    assert!(
+        words.len() * 2 >= total,
+        "{} words for {total} characters: {v}",
+        words.len()
+    );
+    assert!(words.iter().all(|w| han(w) <= 4), "{v}");
+    let mut last = 0.0;
+    for w in words {
+        let (a, b) = (w["start"].as_f64().unwrap(), w["end"].as_f64().unwrap());
+        assert!(a >= last - 1e-3 && b >= a, "non-monotonic word times: {w}");
+        last = a;
+    }
+
     // translation to English
     let v: Value = post(
         &s,
