@@ -352,6 +352,11 @@ pub struct RealtimeConfig {
     pub partial_tail_s: f32,
     /// Settled audio decoded again before the unsettled tail as left context, seconds.
     pub partial_context_s: f32,
+    /// Bounded partials also for engines without CTC word times whose decoder takes a prompt
+    /// (Whisper drafts): a draft's segments that end `partial_tail_s` before the end settle, the
+    /// next draft decodes from there with no left context and the settled text as its prompt.
+    /// Off by default (measured in docs/benchmarks.md, section 7).
+    pub partial_tail_prompted: bool,
     /// Who finalizes.
     pub finalizer: Finalizer,
     /// The encoder window of finals.
@@ -380,6 +385,7 @@ impl Default for RealtimeConfig {
             partial_window_s: 15.0,
             partial_tail_s: 1.0,
             partial_context_s: 0.5,
+            partial_tail_prompted: false,
             finalizer: Finalizer::Fast,
             final_window: FinalWindow::Full,
             outbound_queue: 256,

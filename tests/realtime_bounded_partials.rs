@@ -4,7 +4,9 @@
 //! meaningless; what is checked is the audio each partial decodes (from the engine's exact
 //! `/metrics` counters), which the tail window keeps bounded while whole re-decodes grow with the
 //! utterance, and that the final still decodes the whole utterance. The splicing itself is
-//! tested in `realtime::tail` and `realtime::session::turns`.
+//! tested in `realtime::tail` and `realtime::session::turns`. Whisper drafts get the same with
+//! `partial_tail_prompted` (their segments' times, the settled text as the prompt); that test
+//! needs no stand-in.
 
 mod common;
 
@@ -31,14 +33,18 @@ struct Cost {
 }
 
 async fn one_session(tail_s: f32) -> Cost {
-    let s = Server::start(
-        &format!(
-            "[engines]\nsensevoice_dir = {:?}\n[realtime]\npartial_tail_s = {tail_s}\npartial_context_s = 0.5\n",
-            standin()
-        ),
-        &[],
+    let config = format!(
+        "[engines]\nsensevoice_dir = {:?}\n[realtime]\npartial_tail_s = {tail_s}\npartial_context_s = 0.5\n",
+        standin()
     );
-    let engine = "{engine=\"sensevoice-small\"}";
+    session_cost(&config, "sensevoice-small", 8).await
+}
+
+/// The cost of one manual-commit session of the first `seconds` of JFK at real-time pace to
+/// `engine` on a server with `config`.
+async fn session_cost(config: &str, engine: &str, seconds: usize) -> Cost {
+    let s = Server::start(config, &[]);
+    let engine = format!("{{engine=\"{engine}\"}}");
     let mut ws = ws_connect(&s).await;
     let quiet = Duration::from_secs(30);
     assert_eq!(next_event(&mut ws, quiet).await.unwrap()["type"], "session.created");
@@ -54,17 +60,21 @@ async fn one_session(tail_s: f32) -> Cost {
     // 8 s in 40 ms chunks at real-time pace: one open item in manual mode
     let (samples, rate) = read_wav(&fixture("en_jfk.wav"));
     assert_eq!(rate, 16_000);
-    let pcm = pcm16(&samples[..8 * 16_000]);
+    let pcm = pcm16(&samples[..seconds * 16_000]);
     let mut tick = tokio::time::interval(Duration::from_millis(40));
     for c in pcm.chunks(1280) {
         tick.tick().await;
-        ws.send(Message::Binary(c.to_vec().into())).await.unwrap();
+        if let Err(e) = ws.send(Message::Binary(c.to_vec().into())).await {
+            panic!("{e}; the server's log:\n{}", s.log());
+        }
     }
     ws.send(Message::Text(r#"{"type":"input_audio_buffer.commit"}"#.into()))
         .await
         .unwrap();
     let final_s = loop {
-        let ev = next_event(&mut ws, quiet).await.expect("completed");
+        let ev = next_event(&mut ws, quiet)
+            .await
+            .unwrap_or_else(|| panic!("no completed event; the server's log:\n{}", s.log()));
         match ev["type"].as_str() {
             Some("conversation.item.input_audio_transcription.completed") => {
                 break ev["usage"]["seconds"].as_f64().unwrap();
@@ -115,5 +125,36 @@ async fn the_tail_window_bounds_what_a_partial_decodes_and_the_final_hears_every
         mean(&bounded) < 2.5,
         "bounded partials: {:.2} s per partial",
         mean(&bounded)
+    );
+}
+
+#[tokio::test]
+async fn whisper_drafts_with_the_prompted_tail_decode_less_and_the_final_hears_everything() {
+    // tiny.en drafts and finals; JFK's 11 s as one item, so that drafts have several segments
+    let cfg = |on: bool| format!("[realtime]\npartial_tail_prompted = {on}\n");
+    let bounded = session_cost(&cfg(true), "whisper-tiny.en", 11).await;
+    let whole = session_cost(&cfg(false), "whisper-tiny.en", 11).await;
+    let mean = |c: &Cost| c.partial_audio_s / c.partials;
+    eprintln!(
+        "audio per draft: prompted tail {:.2} s over {} drafts, whole {:.2} s over {}",
+        mean(&bounded),
+        bounded.partials,
+        mean(&whole),
+        whole.partials
+    );
+    for c in [&bounded, &whole] {
+        assert!(
+            (c.final_s - 11.0).abs() < 0.01,
+            "the final decodes the whole item: {}",
+            c.final_s
+        );
+        assert!(c.partials >= 5.0, "drafts ran: {}", c.partials);
+    }
+    // whole re-decodes hear ~5.3 s per draft here, the prompted tail 2.7–4.0 s (10 runs)
+    assert!(
+        mean(&bounded) < mean(&whole) * 0.9,
+        "{:.2} vs {:.2}",
+        mean(&bounded),
+        mean(&whole)
     );
 }

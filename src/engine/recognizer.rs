@@ -27,7 +27,9 @@ pub struct DecodeOptions {
     pub task: Task,
     /// Sampling temperature; 0 means greedy/beam search.
     pub temperature: f32,
-    /// Whether word-level timestamps are wanted (costs extra compute on some engines).
+    /// Whether word-level timestamps are wanted (costs extra compute on some engines). A Whisper
+    /// *draft* is not aligned: it keeps its timestamp tokens, and its segments are its timed
+    /// units.
     pub word_timestamps: bool,
     /// Inverse text normalisation (numbers, punctuation) where the engine offers it.
     pub use_itn: bool,

@@ -28,6 +28,9 @@ pub struct SessionLimits {
     pub partial_window_s: f32,
     /// The tail window of partials on engines with CTC word times (`None`: whole re-decodes).
     pub partial_tail: Option<TailConfig>,
+    /// Whether engines without CTC word times that take a prompt (Whisper drafts) get a tail
+    /// window too, cut at their segments' times (`[realtime] partial_tail_prompted`).
+    pub partial_tail_prompted: bool,
     /// The encoder window of finals.
     pub final_window: FinalWindow,
     /// Outbound partial deltas buffered per client before they are dropped.
@@ -49,6 +52,7 @@ impl From<&Config> for SessionLimits {
                     context_s: c.realtime.partial_context_s.max(0.0),
                 }
             }),
+            partial_tail_prompted: c.realtime.partial_tail_prompted,
             final_window: c.realtime.final_window,
             outbound_queue: c.realtime.outbound_queue,
             degrade: DegradePolicy::from(&c.realtime),

@@ -27,11 +27,19 @@
 //!   the stabiliser on top keeps the deltas append-only as before. Finals are not affected: they
 //!   always decode the whole utterance.
 //!
+//! * **Prompted engines.** Whisper drafts have no frame-aligned word times, but their segments
+//!   carry timestamp tokens and their decoder takes a prompt (`[realtime]
+//!   partial_tail_prompted`). Their segments are spliced as the units ([`timed_units`]): a
+//!   segment that ends `tail_s` before the window's end settles whole, and the next draft decodes
+//!   from the boundary with no left context (a Whisper segment cannot be cut at a frame) and the
+//!   settled text as its prompt. A draft that writes one segment settles nothing, so a short
+//!   utterance is decoded whole as before.
+//!
 //! Everything here is plain arithmetic on sample positions (16 kHz, relative to the item's first
 //! sample) and word times (seconds, relative to the decoded window), tested without sockets or
 //! engines.
 
-use crate::engine::recognizer::Word;
+use crate::engine::recognizer::{Hypothesis, Word};
 use crate::realtime::stabilizer::is_cjk;
 
 /// Samples per second of item audio.
@@ -83,6 +91,12 @@ impl TailSplicer {
     /// Item-relative sample where the unsettled tail begins.
     pub fn boundary(&self) -> usize {
         self.boundary
+    }
+
+    /// The settled text, joined as the engines join words: the prompt of a prompted tail
+    /// decode (Whisper drafts, [`timed_units`]).
+    pub fn settled_text(&self) -> String {
+        join_words(self.settled.iter().map(String::as_str))
     }
 
     /// The window the next partial of an item of `len` samples decodes.
@@ -140,6 +154,23 @@ impl TailSplicer {
         };
         self.boundary = self.boundary.max(next);
     }
+}
+
+/// The timed units of a tail decode to splice: its words when the engine gave them (CTC word
+/// times), else its segments (Whisper drafts: a segment is spliced and settles as a whole, at
+/// the times of its timestamp tokens).
+pub fn timed_units(h: &Hypothesis) -> Vec<Word> {
+    if !h.words.is_empty() {
+        return h.words.clone();
+    }
+    h.segments
+        .iter()
+        .map(|s| Word {
+            word: s.text.trim().to_string(),
+            start: s.start,
+            end: s.end,
+        })
+        .collect()
 }
 
 /// Joins words as the CTC engines write them: a space between words, none between two CJK
@@ -325,5 +356,53 @@ mod tests {
         let win = sp.window(&zero, 0);
         assert_eq!(win, Window { start: 0, end: 0 });
         let _ = sp.splice(&zero, win, &[]);
+    }
+
+    #[test]
+    fn a_prompted_engines_segments_settle_whole_and_its_next_window_has_no_context() {
+        use crate::engine::recognizer::Segment;
+        let cfg = TailConfig {
+            tail_s: 1.0,
+            context_s: 0.0,
+        };
+        let seg = |text: &str, start: f32, end: f32| Segment {
+            text: text.into(),
+            start,
+            end,
+            ..Default::default()
+        };
+        // a Whisper draft of 6 s: two segments, no words
+        let h = Hypothesis {
+            text: "And so my fellow Americans, ask not".into(),
+            segments: vec![seg(" And so my fellow Americans,", 0.0, 3.2), seg(" ask not", 3.2, 6.0)],
+            ..Default::default()
+        };
+        let units = timed_units(&h);
+        assert_eq!(units[0].word, "And so my fellow Americans,");
+        let mut sp = TailSplicer::new();
+        let win = sp.window(&cfg, 6 * S);
+        let text = sp.splice(&cfg, win, &units);
+        assert_eq!(text, "And so my fellow Americans, ask not");
+        // the first segment ended 2.8 s before the end: settled whole; the boundary is at its end
+        assert_eq!(sp.settled_text(), "And so my fellow Americans,");
+        assert_eq!(sp.boundary(), (3.2 * RATE).round() as usize);
+        // the next window starts there, with no context
+        let win = sp.window(&cfg, 8 * S);
+        assert_eq!(win.start, sp.boundary());
+        // a draft of one segment settles nothing: a short utterance is decoded whole as before
+        let mut sp = TailSplicer::new();
+        let one = timed_units(&Hypothesis {
+            segments: vec![seg("ask not", 0.0, 2.5)],
+            ..Default::default()
+        });
+        sp.splice(&cfg, sp.window(&cfg, 3 * S), &one);
+        assert!(sp.settled().is_empty());
+        // CTC words win over segments when the engine gave both
+        let both = Hypothesis {
+            words: vec![w("ask", 0.1, 0.3)],
+            segments: vec![seg("ask", 0.0, 0.4)],
+            ..Default::default()
+        };
+        assert_eq!(timed_units(&both), vec![w("ask", 0.1, 0.3)]);
     }
 }

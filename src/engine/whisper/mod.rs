@@ -133,13 +133,22 @@ impl WhisperEngine {
                 let mut p = self
                     .vocab
                     .prompt(self.multilingual, lang.as_deref(), o.task, o.prompt.as_deref());
-                if draft {
+                // drafts go without timestamp tokens, unless they are asked for timed words: a
+                // draft is never aligned, its segments' timestamps time it (bounded partials,
+                // `crate::realtime::tail`)
+                if draft && !o.word_timestamps {
                     p.push("<|notimestamps|>".into());
                 }
                 p
             })
             .collect();
         let secs = longest as f32 / 16_000.0;
+        // tokens before <|startoftranscript|>: <|startofprev|> and the previous text
+        let previous = prompts
+            .iter()
+            .map(|p| p.iter().position(|t| t == "<|startoftranscript|>").unwrap_or(0))
+            .max()
+            .unwrap_or(0);
         let base = sys::WhisperOptions {
             beam_size: if draft {
                 1
@@ -147,11 +156,19 @@ impl WhisperEngine {
                 windows[0].1.beam_size.unwrap_or(self.settings.beam_size).max(1)
             },
             // drafts: a tight cap (they are redone 200 ms later); short-window finals: room for fast
-            // speech (~6 tokens/s) but still a bound on the loops a short window can fall into
+            // speech (~6 tokens/s) but still a bound on the loops a short window can fall into.
+            // CTranslate2 counts the previous-text prompt in this length (a cap below it made the
+            // decoder read past its buffer: a segfault), so the prompt is added to both caps.
             max_length: if draft {
-                (8.0 + 4.0 * secs) as usize
+                // timed drafts (bounded partials): room for two timestamp tokens per segment
+                let timed = if windows.iter().any(|w| w.1.word_timestamps) {
+                    4
+                } else {
+                    0
+                };
+                (8.0 + 4.0 * secs) as usize + timed + previous
             } else if short {
-                ((16.0 + 8.0 * secs) as usize).min(448)
+                (((16.0 + 8.0 * secs) as usize) + previous).min(448)
             } else {
                 448
             },
@@ -254,7 +271,7 @@ impl WhisperEngine {
             if !draft && trim_repetitions(&mut h) {
                 text_ids = self.vocab.encode_text(&h.text);
             }
-            if want_words && windows[i].1.word_timestamps && !h.text.is_empty() {
+            if want_words && !draft && windows[i].1.word_timestamps && !h.text.is_empty() {
                 aligned.push((i, text_ids));
             }
             hyps.push(h);

@@ -60,7 +60,7 @@ use crate::realtime::context::SessionContext;
 use crate::realtime::degrade::{EngineLoad, PartialPlan, SkipReason};
 use crate::realtime::input::InputDecoder;
 use crate::realtime::protocol::{self, ClientEvent, ErrorCode, ProtocolError, ServerEvent, SessionConfig};
-use crate::realtime::tail::{TailConfig, Window};
+use crate::realtime::tail::{TailConfig, Window, timed_units};
 
 /// The outcome of a partial decode, back from its task.
 pub struct PartialDone {
@@ -468,7 +468,7 @@ impl Session {
         // The glossary corrects the partial before the stabiliser sees it, so the stable prefix
         // (and the deltas) already carry the terms, and the final's review agrees with it.
         let text = match (done.result, done.window) {
-            (Ok(h), Some(w)) => self.turns.splice_partial(&done.item, w, &h.words),
+            (Ok(h), Some(w)) => self.turns.splice_partial(&done.item, w, &timed_units(&h)),
             (Ok(h), None) => Some(h.text),
             (Err(_), _) => None,
         };
@@ -485,14 +485,19 @@ impl Session {
         self.emit(events, None).await;
     }
 
-    /// The tail window of partials: the configured one when the fast engine has CTC word times.
+    /// The tail window of partials: the configured one when the fast engine has CTC word times;
+    /// with `partial_tail_prompted`, one without left context when its decoder takes a prompt
+    /// (Whisper drafts, cut at segment times).
     fn partial_tail(&self) -> Option<TailConfig> {
         let tail = self.ctx.limits.partial_tail?;
-        self.ctx
-            .routes
-            .fast(self.language().as_deref())
-            .ctc_word_times()
-            .then_some(tail)
+        let fast = self.ctx.routes.fast(self.language().as_deref());
+        if fast.ctc_word_times() {
+            Some(tail)
+        } else if self.ctx.limits.partial_tail_prompted && fast.abilities().prompt {
+            Some(TailConfig { context_s: 0.0, ..tail })
+        } else {
+            None
+        }
     }
 
     /// The session's own partial cadence (`None`: partials off), before the degradation policy.
@@ -518,7 +523,8 @@ impl Session {
                     samples,
                     ticket,
                     window,
-                } => self.start_partial(item, samples, ticket, window),
+                    settled,
+                } => self.start_partial(item, samples, ticket, window, settled),
                 TurnEvent::Delta { item, text } => self.send_delta(&item, text),
                 TurnEvent::FinalReady(audio) => {
                     let job = self.final_job(audio);
@@ -534,13 +540,24 @@ impl Session {
     }
 
     /// Decodes a partial of `item` on the fast engine; the outcome comes back as [`PartialDone`].
-    fn start_partial(&self, item: String, samples: Arc<[f32]>, ticket: PartialTicket, window: Option<Window>) {
+    /// A tail window is spliced by its words' frame times (CTC engines), or by its segments'
+    /// times with the settled text as the prompt (prompted engines, `crate::realtime::tail`).
+    fn start_partial(
+        &self,
+        item: String,
+        samples: Arc<[f32]>,
+        ticket: PartialTicket,
+        window: Option<Window>,
+        settled: String,
+    ) {
         let engine = self.ctx.routes.fast(self.language().as_deref()).clone();
+        let ctc = engine.ctc_word_times();
         let options = DecodeOptions {
             language: self.language(),
             draft: true,
-            // a tail window is spliced by its words' frame times
+            // a tail window is spliced by timed units (CTC words; a Whisper draft's segments)
             word_timestamps: window.is_some(),
+            prompt: (window.is_some() && !ctc && !settled.is_empty()).then_some(settled),
             ..Default::default()
         };
         let partials = self.partials.clone();

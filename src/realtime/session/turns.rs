@@ -161,6 +161,9 @@ pub enum TurnEvent {
         /// The tail window `samples` are (item-relative); `None`: the whole item. Hand it back
         /// to [`Turns::splice_partial`] with the decoded words.
         window: Option<Window>,
+        /// The item's settled text (empty without a tail window, or before anything settled):
+        /// the prompt of a prompted engine's tail decode.
+        settled: String,
     },
     /// New stable text of the open item, to be sent as a delta (droppable; report a drop with
     /// [`Turns::delta_dropped`]).
@@ -449,6 +452,7 @@ impl Turns {
         let len = self.partial_due(now, interval?)?;
         let item = self.open.as_ref()?;
         let window = self.tail.map(|cfg| item.splicer.window(&cfg, len));
+        let settled = item.splicer.settled_text();
         let from = window.map_or(0, |w| w.start);
         let samples = self.slice(item.start + from, self.total);
         let ticket = PartialTicket::issue(&self.partial_gen);
@@ -461,6 +465,7 @@ impl Turns {
             samples,
             ticket,
             window,
+            settled,
         })
     }
 
@@ -906,11 +911,18 @@ pub(crate) mod tests {
         let every = Some(Duration::from_millis(100));
         let t0 = Instant::now();
         push_ms(&mut t, 3000).await;
-        let Some(TurnEvent::PartialDue { samples, window, .. }) = t.poll_partial(t0, every) else {
+        let Some(TurnEvent::PartialDue {
+            samples,
+            window,
+            settled,
+            ..
+        }) = t.poll_partial(t0, every)
+        else {
             panic!("a partial is due")
         };
         // nothing settled yet: the window is the whole item
         assert_eq!(window, Some(Window { start: 0, end: 48_000 }));
+        assert_eq!(settled, "");
         assert_eq!(samples.len(), 48_000);
         let words = [w("one", 0.2, 0.6), w("two", 0.9, 1.3), w("three", 2.2, 2.6)];
         let text = t.splice_partial("item_1", window.unwrap(), &words);
@@ -920,10 +932,17 @@ pub(crate) mod tests {
         // "one" and "two" settled (they end ≥ 1 s before 3 s); the boundary lies between
         // "two" (1.3 s) and "three" (2.2 s), so the next window starts 0.5 s before 1.75 s
         push_ms(&mut t, 1000).await;
-        let Some(TurnEvent::PartialDue { samples, window, .. }) = t.poll_partial(t0 + Duration::from_secs(1), every)
+        let Some(TurnEvent::PartialDue {
+            samples,
+            window,
+            settled,
+            ..
+        }) = t.poll_partial(t0 + Duration::from_secs(1), every)
         else {
             panic!("a partial is due")
         };
+        // the settled text rides along (a prompted engine's prompt)
+        assert_eq!(settled, "one two");
         let win = window.unwrap();
         assert_eq!((win.start, win.end), (20_000, 64_000));
         assert_eq!(samples.len(), 64_000 - 20_000);
