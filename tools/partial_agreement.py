@@ -1,0 +1,69 @@
+"""How far live deltas agree with the final transcript, over a real realtime session.
+
+Streams each WAV (16 kHz mono PCM16) at real-time pace into /v1/realtime with server VAD,
+collects per item the concatenated `…transcription.delta` texts and the `…completed` transcript,
+and reports how many of the final's words the deltas covered and how many delta words differ
+from the final's prefix of the same length (word-level edit distance). Used for the Whisper
+drafts' prompted tail in docs/benchmarks.md, section 7:
+
+    python tools/partial_agreement.py http://127.0.0.1:PORT KEY OUT.json A.wav [B.wav ...]
+
+Needs the `websockets` package (tests/.venv has it).
+"""
+import asyncio, json, sys, wave, time, re
+import websockets
+base, key, out = sys.argv[1], sys.argv[2], sys.argv[3]
+clips = sys.argv[4:]
+def words(t): return re.findall(r"[a-z0-9']+", t.lower())
+def lev(a, b):
+    d = list(range(len(b)+1))
+    for i, x in enumerate(a, 1):
+        p, d[0] = d[0], i
+        for j, y in enumerate(b, 1):
+            p, d[j] = d[j], min(d[j]+1, d[j-1]+1, p+(x != y))
+    return d[-1]
+async def one(path):
+    w = wave.open(path); assert w.getframerate() == 16000 and w.getnchannels() == 1
+    pcm = w.readframes(w.getnframes())
+    async with websockets.connect(base.replace('http', 'ws') + '/v1/realtime?intent=transcription',
+                                  additional_headers={'Authorization': 'Bearer ' + key}, max_size=None) as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "session.update", "session": {"type": "transcription",
+            "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000},
+            "transcription": {"model": "auto", "language": "en"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}}}}))
+        deltas, finals = {}, {}
+        async def reader():
+            async for m in ws:
+                ev = json.loads(m)
+                t = ev.get('type', '')
+                if t.endswith('transcription.delta'):
+                    deltas[ev['item_id']] = deltas.get(ev['item_id'], '') + ev['delta']
+                elif t.endswith('transcription.completed'):
+                    finals[ev['item_id']] = ev['transcript']
+        r = asyncio.create_task(reader())
+        step = 1280
+        t0 = time.monotonic()
+        for k, i in enumerate(range(0, len(pcm), step)):
+            await ws.send(pcm[i:i+step])
+            await asyncio.sleep(max(0, t0 + (k+1)*0.04 - time.monotonic()))
+        await ws.send(b'\x00\x00' * 16000 * 2)
+        await asyncio.sleep(6)
+        r.cancel()
+        return deltas, finals
+async def main():
+    errs = ref = covered = 0
+    rows = []
+    for c in clips:
+        d, f = await one(c)
+        for item, final in f.items():
+            fw, dw = words(final), words(d.get(item, ''))
+            # agreement: the deltas against the same number of the final's first words
+            e = lev(dw, fw[:len(dw)])
+            errs += e; ref += len(dw); covered += len(dw)
+            rows.append((c.split('/')[-1], len(fw), len(dw), e))
+    tot = sum(r[1] for r in rows)
+    json.dump({"rows": rows}, open(out, 'w'))
+    print(f"items {len(rows)}, final words {tot}, delta words {covered} ({100*covered/max(tot,1):.0f} % of the final), "
+          f"delta words that disagree with the final's prefix {errs} ({100*errs/max(ref,1):.1f} %)")
+asyncio.run(main())
