@@ -107,8 +107,7 @@ pub fn plan_windows(
             speech: Vec::new(),
         }]);
     }
-    let mut stream = vad.stream();
-    let probs = stream.push(samples)?;
+    let probs = vad.probabilities(samples)?;
     let cfg = segmenter::SegmenterConfig {
         min_silence_ms: 300,
         padding_ms: 200,

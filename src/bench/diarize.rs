@@ -60,6 +60,14 @@ pub struct Args {
     /// VAD: padding around each speech span, ms.
     #[arg(long, default_value_t = 100)]
     pub vad_padding_ms: u32,
+    /// Run the VAD frame by frame as a live stream does, instead of in lanes (to compare
+    /// their cost and spans).
+    #[arg(long)]
+    pub vad_stream: bool,
+    /// Also write each recording's speech spans, windows and embeddings to
+    /// `OUT/vectors/ID.json` (seconds), for offline study of the clustering.
+    #[arg(long)]
+    pub vectors: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -163,7 +171,11 @@ fn run_blocking(a: Args, cfg: &Config) -> anyhow::Result<()> {
             .with_context(|| format!("decoding {}", path.display()))?;
         let samples = audio.samples;
         let t0 = Instant::now();
-        let probs = vad.stream().push(&samples)?;
+        let probs = if a.vad_stream {
+            vad.stream().push(&samples)?
+        } else {
+            vad.probabilities(&samples)?
+        };
         let speech: Vec<(usize, usize)> = segments(&probs, &vad_cfg)
             .into_iter()
             .map(|(s, e)| (s.min(samples.len()), e.min(samples.len())))
@@ -187,6 +199,17 @@ fn run_blocking(a: Args, cfg: &Config) -> anyhow::Result<()> {
             vectors.extend(embedder.embed_batch(chunk)?);
         }
         let embed_s = t1.elapsed().as_secs_f64();
+        if a.vectors {
+            let secs = |(s, e): (usize, usize)| (s as f64 / sr, e as f64 / sr);
+            let dump = serde_json::json!({
+                "speech": speech.iter().map(|&r| secs(r)).collect::<Vec<_>>(),
+                "windows": windows.iter().map(|w| secs((w.start, w.end))).collect::<Vec<_>>(),
+                "vectors": vectors,
+            });
+            let sub = a.out.join("vectors");
+            std::fs::create_dir_all(&sub)?;
+            std::fs::write(sub.join(format!("{id}.json")), serde_json::to_string(&dump)?)?;
+        }
         let t2 = Instant::now();
         let mut speakers = Vec::new();
         for &th in &thresholds {
@@ -225,7 +248,7 @@ fn run_blocking(a: Args, cfg: &Config) -> anyhow::Result<()> {
     }
     let summary = serde_json::json!({
         "embedder": embedder.name(),
-        "vad": {"threshold": a.vad_threshold, "min_silence_ms": a.vad_min_silence_ms, "padding_ms": a.vad_padding_ms},
+        "vad": {"lanes": !a.vad_stream, "threshold": a.vad_threshold, "min_silence_ms": a.vad_min_silence_ms, "padding_ms": a.vad_padding_ms},
         "window_s": a.window,
         "step_s": a.step,
         "min_cluster_s": a.min_cluster,

@@ -117,7 +117,7 @@ impl SpeechSpans {
     /// 100 ms, into spans of at most 20 s (the `segment` stage, and batch's `diarized_json`).
     /// Blocking: call from a blocking thread.
     pub fn detect(vad: &SileroModel, samples: &[f32]) -> Result<Self, EngineError> {
-        let probs = vad.stream().push(samples)?;
+        let probs = vad.probabilities(samples)?;
         // the settings `bench diarize` measured DER with (docs/benchmarks.md): a low
         // threshold keeps quiet far speakers
         let cfg = segmenter::SegmenterConfig {
