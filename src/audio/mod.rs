@@ -6,6 +6,7 @@
 pub mod decode;
 pub mod g711;
 pub mod opus_decode;
+pub mod quiet;
 pub mod resample;
 
 pub use decode::{DecodedAudio, decode_bytes};

@@ -193,31 +193,18 @@ impl SileroModel {
 }
 
 /// The first frame of each of `lanes` lanes over `frames` frames: near equal shares, each cut
-/// moved (by up to [`CUT_SEARCH_FRAMES`]) to where the second of audio before it is quietest, so
-/// a lane's warm-up runs over the least speech its neighbourhood has and its recurrent state
-/// starts closest to the stream's. Strictly increasing, starting at 0.
+/// moved (by up to [`CUT_SEARCH_FRAMES`]) into the middle of the quietest second nearby, so a
+/// lane starts where its neighbourhood has the least speech and its recurrent state starts
+/// closest to the stream's. Strictly increasing, starting at 0.
 fn lane_starts(samples: &[f32], frames: usize, lanes: usize) -> Vec<usize> {
-    let energy: Vec<f32> = samples
-        .chunks_exact(FRAME)
-        .take(frames)
-        .map(|f| f.iter().map(|x| x * x).sum::<f32>())
-        .collect();
-    // energy of the second before each frame (prefix sums)
-    let mut prefix = vec![0.0f64; frames + 1];
-    for (i, e) in energy.iter().enumerate() {
-        prefix[i + 1] = prefix[i] + *e as f64;
-    }
-    let before = |f: usize| prefix[f] - prefix[f.saturating_sub(SECOND_FRAMES)];
+    let energy = crate::audio::quiet::Energy::new(&samples[..frames * FRAME], FRAME);
     let share = frames / lanes;
     let mut starts = vec![0];
     for i in 1..lanes {
         let nominal = i * share;
         let lo = nominal.saturating_sub(CUT_SEARCH_FRAMES).max(starts[i - 1] + 1);
         let hi = (nominal + CUT_SEARCH_FRAMES).min(frames - 1);
-        let cut = (lo..=hi)
-            .min_by(|&a, &b| before(a).total_cmp(&before(b)))
-            .unwrap_or(nominal);
-        starts.push(cut);
+        starts.push(energy.quietest(lo, hi, SECOND_FRAMES));
     }
     starts
 }

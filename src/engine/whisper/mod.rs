@@ -1,5 +1,6 @@
 //! Whisper on CTranslate2 (through `ct2rs`'s low-level binding): batched decoding of up to 30 s
-//! per utterance, language detection, initial prompts, translation, segment timestamps from
+//! per utterance (a longer one is decoded alone, in windows cut in the quietest 200 ms of each
+//! window's last 5 s, [`crate::audio::quiet`]), language detection, initial prompts, translation, segment timestamps from
 //! Whisper's timestamp tokens, and word timestamps from CTranslate2's cross-attention alignment.
 
 mod guards;
@@ -11,6 +12,7 @@ use std::sync::Mutex;
 
 use ct2rs::sys::{self, StorageView};
 
+use crate::audio::quiet::quiet_chunks;
 pub use crate::config::ComputeType;
 use crate::engine::recognizer::{
     DecodeOptions, EngineError, Hypothesis, ModelAbilities, Recognizer, Segment, Task, TextScore, Utterance, Word,
@@ -422,11 +424,13 @@ impl WhisperEngine {
     }
 
     fn recognize_one(&self, u: &Utterance) -> Result<Hypothesis, EngineError> {
-        // Longer than 30 s: consecutive windows, stitched with time offsets.
+        // Longer than 30 s (a long manual commit, a long upstream request): consecutive windows
+        // cut in the quietest 200 ms of each window's last 5 s, so a cut falls between words,
+        // stitched with time offsets.
         let mut out = Hypothesis::default();
-        for (k, chunk) in u.samples.chunks(N_SAMPLES).enumerate() {
-            let offset = k as f32 * 30.0;
-            let mut h = self.decode_windows(&[(chunk, &u.options)])?.remove(0);
+        for (start, end) in quiet_chunks(&u.samples, N_SAMPLES, 5 * 16_000, 160, 3_200) {
+            let offset = start as f32 / 16_000.0;
+            let mut h = self.decode_windows(&[(&u.samples[start..end], &u.options)])?.remove(0);
             shift(&mut h, offset);
             merge(&mut out, h);
         }

@@ -1,11 +1,16 @@
-//! The offline VAD pass in lanes (`SileroModel::probabilities`) against the streaming detector
-//! it replaces for files: on real recordings, one probability per frame, the first lane exactly
-//! the streaming values, and the same speech spans (to a frame) at the thresholds the batch
-//! service and the meeting pipeline cut with.
+//! Long recordings, cut where they are quiet.
+//!
+//! - The offline VAD pass in lanes (`SileroModel::probabilities`) against the streaming detector
+//!   it replaces for files: on real recordings, one probability per frame, the first lane exactly
+//!   the streaming values, and the same speech spans (to a frame) at the thresholds the batch
+//!   service and the meeting pipeline cut with.
+//! - Whisper given more than 30 s at once (a long manual commit) cuts its windows in pauses, so
+//!   the words spoken across the 30 s mark survive.
 
 mod common;
 
 use asr_router::engine::ort_runtime;
+use asr_router::engine::recognizer::{DecodeOptions, Recognizer, Utterance};
 use asr_router::engine::vad::segmenter::{SegmenterConfig, segments};
 use asr_router::engine::vad::silero::LANE_MIN_S;
 use asr_router::engine::vad::{FRAME, SileroModel};
@@ -97,4 +102,57 @@ fn short_recordings_and_silence_run_as_one_stream() {
     assert!(p.iter().all(|&x| x < 0.1), "silence scored as speech");
     // fewer samples than one frame: nothing
     assert!(vad.probabilities(&samples[..FRAME - 1]).expect("tiny").is_empty());
+}
+
+#[test]
+fn whisper_cuts_audio_longer_than_30_s_between_words() {
+    // 11.0 + 7.1 + 11.0 s, then "he was not an ill disposed young man" from 29.1 s: a cut at
+    // exactly 30 s would fall inside it
+    let parts = [
+        "en_jfk.wav",
+        "en_librivox_sense_0870.wav",
+        "en_jfk.wav",
+        "en_librivox_sense_0880.wav",
+        "en_librivox_sense_0870.wav",
+    ];
+    let mut samples = Vec::new();
+    let mut reference = Vec::new();
+    for p in parts {
+        samples.extend(common::read_wav(&common::fixture(p)).0);
+        reference.push(common::reference(p.trim_end_matches(".wav")));
+    }
+    let duration = samples.len() as f32 / 16_000.0;
+    assert!(duration > 35.0);
+    let engine = common::load_whisper_base();
+    let u = Utterance {
+        samples: samples.into(),
+        options: DecodeOptions {
+            language: Some("en".into()),
+            ..Default::default()
+        },
+    };
+    let h = engine.recognize(&[u]).remove(0).expect("decode");
+    let reference = reference.join(" ");
+    let wer = common::wer(&reference, &h.text);
+    assert!(wer <= 0.1, "WER {wer:.3}: {}", h.text);
+    let norm = |t: &str| {
+        t.to_lowercase()
+            .replace('-', " ")
+            .chars()
+            .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(
+        norm(&h.text).contains("he was not an ill disposed young man"),
+        "the sentence across the 30 s mark is lost: {}",
+        h.text
+    );
+    // segments in time order, inside the audio
+    for w in h.segments.windows(2) {
+        assert!(w[0].start <= w[1].start, "{:?}", h.segments);
+    }
+    assert!(h.segments.iter().all(|s| s.end <= duration + 0.5));
 }
