@@ -96,8 +96,8 @@ pub fn attribute(heard: HeardText<'_>, turns: &[Turn]) -> Vec<Said> {
         let speaker = speaker_of(near, ws, we).unwrap_or(0);
         return vec![whole(heard, speaker)];
     }
-    let said = match word_offsets(heard.text, heard.words) {
-        Some(offsets) => by_words(heard, &offsets, near),
+    let said = match word_bounds(heard.text, heard.words) {
+        Some(bounds) => by_words(heard, &bounds, near),
         None => by_segments(heard, near),
     };
     in_time_order(said, near)
@@ -165,9 +165,12 @@ fn offsets<'p>(text: &str, parts: impl IntoIterator<Item = &'p str>) -> Option<V
     (!out.is_empty()).then_some(out)
 }
 
-/// Where each word begins in `text`.
-fn word_offsets(text: &str, words: &[(f64, f64, String)]) -> Option<Vec<usize>> {
-    offsets(text, words.iter().map(|w| w.2.as_str()))
+/// Where each word begins in `text`, then the text's end: word `i` is `text[b[i]..b[i + 1]]`
+/// with the space before the next word.
+fn word_bounds(text: &str, words: &[(f64, f64, String)]) -> Option<Vec<usize>> {
+    let mut b = offsets(text, words.iter().map(|w| w.2.as_str()))?;
+    b.push(text.len());
+    Some(b)
 }
 
 /// The recognizer segment of each word: by where the word is in the text when the segments'
@@ -204,7 +207,7 @@ fn ends_clause(word: &str) -> bool {
     })
 }
 
-fn by_words(heard: HeardText<'_>, offsets: &[usize], turns: &[Turn]) -> Vec<Said> {
+fn by_words(heard: HeardText<'_>, bounds: &[usize], turns: &[Turn]) -> Vec<Said> {
     let words = heard.words;
     let who: Vec<usize> = words
         .iter()
@@ -247,19 +250,16 @@ fn by_words(heard: HeardText<'_>, offsets: &[usize], turns: &[Turn]) -> Vec<Said
             runs[k].0 = j;
         }
     }
-    let segment = segments_of_words(heard, offsets);
-    let text = heard.text;
-    let cut = |i: usize| if i < offsets.len() { offsets[i] } else { text.len() };
-    let said: Vec<Said> = runs
-        .iter()
+    let segment = segments_of_words(heard, &bounds[..words.len()]);
+    runs.iter()
         .enumerate()
         .filter_map(|(k, &(first, speaker))| {
             let end = runs.get(k + 1).map_or(words.len(), |r| r.0);
-            let said = text[cut(first)..cut(end)].trim();
+            let said = heard.text[bounds[first]..bounds[end]].trim();
             if said.is_empty() {
                 return None;
             }
-            let segments = run_segments(heard, offsets, &segment, first, end);
+            let segments = run_segments(heard, bounds, &segment, first, end);
             let (start, stop) = extent(&segments).unwrap_or((words[first].0, words[end - 1].1));
             Some(Said {
                 piece: Piece {
@@ -271,8 +271,7 @@ fn by_words(heard: HeardText<'_>, offsets: &[usize], turns: &[Turn]) -> Vec<Said
                 segments,
             })
         })
-        .collect();
-    said
+        .collect()
 }
 
 /// The segments of words `first..end`: the words grouped by the recognizer segment they belong
@@ -280,14 +279,12 @@ fn by_words(heard: HeardText<'_>, offsets: &[usize], turns: &[Turn]) -> Vec<Said
 /// first or last word, and its words' times where the segment goes on in another run.
 fn run_segments(
     heard: HeardText<'_>,
-    offsets: &[usize],
+    bounds: &[usize],
     segment: &[usize],
     first: usize,
     end: usize,
 ) -> Vec<(f64, f64, String)> {
     let words = heard.words;
-    let text = heard.text;
-    let cut = |i: usize| if i < offsets.len() { offsets[i] } else { text.len() };
     let mut out: Vec<(f64, f64, String)> = Vec::new();
     let mut i = first;
     while i < end {
@@ -307,7 +304,7 @@ fn run_segments(
             Some(seg) if ends_segment => seg.1.max(words[j - 1].1),
             _ => words[j - 1].1,
         };
-        let said = text[cut(i)..cut(j)].trim();
+        let said = heard.text[bounds[i]..bounds[j]].trim();
         if !said.is_empty() {
             out.push((start, stop.max(start), said.to_string()));
         }
