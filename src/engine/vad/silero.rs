@@ -32,8 +32,8 @@ const CONTEXT: usize = 64;
 pub const LANE_MIN_S: f64 = 30.0;
 /// Frames (32 ms each, 3 s in all) a lane runs before its own first frame.
 pub const WARMUP_FRAMES: usize = 96;
-/// At most this many lanes per batch call.
-const MAX_LANES: usize = 16;
+/// At most this many lanes (split over up to two threads' batch calls).
+const MAX_LANES: usize = 32;
 
 /// The loaded Silero model, shareable across streams: a small pool of ONNX sessions, each
 /// locked only for one frame (~0.2 ms), so many streams interleave without waiting long.
@@ -73,7 +73,7 @@ impl SileroModel {
     pub fn probabilities(&self, samples: &[f32]) -> Result<Vec<f32>, EngineError> {
         let frames = samples.len() / FRAME;
         let lane_min = (LANE_MIN_S * crate::audio::SAMPLE_RATE as f64) as usize / FRAME;
-        let lanes = (frames / lane_min.max(1)).min(MAX_LANES * 2);
+        let lanes = (frames / lane_min.max(1)).min(MAX_LANES);
         if lanes < 2 {
             return self.stream().push(samples);
         }
@@ -132,13 +132,12 @@ impl SileroModel {
         for step in 0..steps {
             for (row, lane) in lanes.iter().enumerate() {
                 let mut x = input.row_mut(row);
-                // frame index in the recording; lanes that are done repeat silence
-                let f = (lane.first - lane.warmup) + step;
                 if step >= lane.warmup + lane.own {
+                    // a lane that is done runs on silence until the longest is
                     x.fill(0.0);
                     continue;
                 }
-                let at = f * FRAME;
+                let at = (lane.first - lane.warmup + step) * FRAME;
                 let ctx_from = at.saturating_sub(CONTEXT);
                 let pad = CONTEXT - (at - ctx_from);
                 let x = x.as_slice_mut().expect("a standard-layout row");

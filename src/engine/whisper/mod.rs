@@ -1,7 +1,8 @@
 //! Whisper on CTranslate2 (through `ct2rs`'s low-level binding): batched decoding of up to 30 s
 //! per utterance (a longer one is decoded alone, in windows cut in the quietest 200 ms of each
-//! window's last 5 s, [`crate::audio::quiet`]), language detection, initial prompts, translation, segment timestamps from
-//! Whisper's timestamp tokens, and word timestamps from CTranslate2's cross-attention alignment.
+//! window's last 5 s, [`crate::audio::quiet`]), language detection, initial prompts,
+//! translation, segment timestamps from Whisper's timestamp tokens, and word timestamps from
+//! CTranslate2's cross-attention alignment.
 
 mod guards;
 mod repetition;
@@ -427,9 +428,10 @@ impl WhisperEngine {
         // Longer than 30 s (a long manual commit, a long upstream request): consecutive windows
         // cut in the quietest 200 ms of each window's last 5 s, so a cut falls between words,
         // stitched with time offsets.
+        let sr = crate::audio::SAMPLE_RATE as usize;
         let mut out = Hypothesis::default();
-        for (start, end) in quiet_chunks(&u.samples, N_SAMPLES, 5 * 16_000, 160, 3_200) {
-            let offset = start as f32 / 16_000.0;
+        for (start, end) in quiet_chunks(&u.samples, N_SAMPLES, 5 * sr, sr / 100, sr / 5) {
+            let offset = start as f32 / sr as f32;
             let mut h = self.decode_windows(&[(&u.samples[start..end], &u.options)])?.remove(0);
             shift(&mut h, offset);
             merge(&mut out, h);
