@@ -94,18 +94,24 @@ async fn session_cost(config: &str, engine: &str, seconds: usize) -> Cost {
     }
 }
 
+/// Each session's final decoded the whole item of `seconds`, and at least five `what` (partials
+/// or drafts) ran before it.
+fn finals_heard_everything(costs: [&Cost; 2], seconds: f64, what: &str) {
+    for c in costs {
+        assert!(
+            (c.final_s - seconds).abs() < 0.01,
+            "the final decodes the whole item: {}",
+            c.final_s
+        );
+        assert!(c.partials >= 5.0, "{what} ran: {}", c.partials);
+    }
+}
+
 #[tokio::test]
 async fn the_tail_window_bounds_what_a_partial_decodes_and_the_final_hears_everything() {
     let bounded = one_session(1.0).await;
     let whole = one_session(0.0).await;
-    for c in [&bounded, &whole] {
-        assert!(
-            (c.final_s - 8.0).abs() < 0.01,
-            "the final decodes the whole item: {}",
-            c.final_s
-        );
-        assert!(c.partials >= 5.0, "partials ran: {}", c.partials);
-    }
+    finals_heard_everything([&bounded, &whole], 8.0, "partials");
     let mean = |c: &Cost| c.partial_audio_s / c.partials;
     eprintln!(
         "audio per partial: bounded {:.2} s over {} partials, whole {:.2} s over {}",
@@ -142,14 +148,7 @@ async fn whisper_drafts_with_the_prompted_tail_decode_less_and_the_final_hears_e
         mean(&whole),
         whole.partials
     );
-    for c in [&bounded, &whole] {
-        assert!(
-            (c.final_s - 11.0).abs() < 0.01,
-            "the final decodes the whole item: {}",
-            c.final_s
-        );
-        assert!(c.partials >= 5.0, "drafts ran: {}", c.partials);
-    }
+    finals_heard_everything([&bounded, &whole], 11.0, "drafts");
     // whole re-decodes hear ~5.3 s per draft here, the prompted tail 2.7–4.0 s (10 runs)
     assert!(
         mean(&bounded) < mean(&whole) * 0.9,
