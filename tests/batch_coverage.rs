@@ -2,11 +2,20 @@
 //! shared terminology set (`../shared/eval/terminology/meetings/mtg_mx_a.wav`, 73 s),
 //! `whisper-base` writes the first sentence of its first window (13 characters for 21 s of
 //! talk) and stops. The batch pipeline decodes that window again in pieces cut at its pauses
-//! (`asr_router::batch::coverage`); over REST, with the real model.
+//! (`asr_router::finalize::coverage`); over REST, with the real model. A live final of the same
+//! talk (one manually committed item of a realtime session) stopped the same way until its
+//! finals got the same check.
 
 mod common;
 
-use common::Server;
+use std::time::Duration;
+
+use common::{Server, next_event, pcm16, read_wav, ws_connect};
+use futures_util::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Redecoded windows whose pieces replaced the first decode.
+const KEPT: &str = r#"asr_router_window_redecodes_total{outcome="kept"}"#;
 
 #[tokio::test]
 async fn a_window_whose_text_is_too_short_for_its_speech_is_decoded_again_in_pieces() {
@@ -22,6 +31,43 @@ async fn a_window_whose_text_is_too_short_for_its_speech_is_decoded_again_in_pie
     let segments = v["segments"].as_array().expect("segments");
     let early = segments.iter().filter(|x| x["start"].as_f64().unwrap() < 23.0).count();
     assert!(early >= 3, "{early} segments in the first 23 s: {v}");
-    let kept = r#"asr_router_window_redecodes_total{outcome="kept"}"#;
-    assert!(s.metric(kept).await >= 1.0, "{}", s.log());
+    assert!(s.metric(KEPT).await >= 1.0, "{}", s.log());
+}
+
+#[tokio::test]
+async fn a_live_final_too_short_for_its_speech_is_decoded_again_in_pieces() {
+    let s = Server::start("", &[]);
+    let (samples, rate) = read_wav(&common::shared_eval("terminology/meetings/mtg_mx_a.wav"));
+    assert_eq!(rate, 16_000);
+    let mut ws = ws_connect(&s).await;
+    let quiet = Duration::from_secs(120);
+    assert_eq!(next_event(&mut ws, quiet).await.unwrap()["type"], "session.created");
+    let setup = serde_json::json!({"type": "session.update", "session": {"type": "transcription",
+        "audio": {"input": {
+            "format": {"type": "audio/pcm", "rate": 16000},
+            "transcription": {"model": "whisper-base"},
+            "turn_detection": null}}}});
+    ws.send(Message::Text(setup.to_string().into())).await.unwrap();
+    assert_eq!(next_event(&mut ws, quiet).await.unwrap()["type"], "session.updated");
+    // the first 23 s as one item: whisper-base alone writes its first sentence (13 characters)
+    for c in pcm16(&samples[..23 * 16_000]).chunks(32_000) {
+        ws.send(Message::Binary(c.to_vec().into())).await.unwrap();
+    }
+    ws.send(Message::Text(r#"{"type":"input_audio_buffer.commit"}"#.into()))
+        .await
+        .unwrap();
+    let done = loop {
+        let ev = next_event(&mut ws, quiet)
+            .await
+            .unwrap_or_else(|| panic!("no completed event; the server's log:\n{}", s.log()));
+        match ev["type"].as_str() {
+            Some("conversation.item.input_audio_transcription.completed") => break ev,
+            Some("conversation.item.input_audio_transcription.failed" | "error") => panic!("{ev}"),
+            _ => {}
+        }
+    };
+    let text = done["transcript"].as_str().unwrap();
+    // spoken between 10 and 20 s, after the first sentence
+    assert!(text.contains("问题呢") && text.contains("已经改了"), "{done}");
+    assert!(s.metric(KEPT).await >= 1.0, "{}", s.log());
 }

@@ -18,8 +18,8 @@ use futures_util::stream::FuturesOrdered;
 use crate::audio::SAMPLE_RATE;
 use crate::engine::recognizer::DecodeOptions;
 use crate::engine::scheduler::{EngineHandle, SchedError};
-use crate::engine::vad::{SileroModel, segmenter};
-use crate::finalize::coverage::{MIN_SPEECH_S, merge_spans, speech_in};
+use crate::engine::vad::SileroModel;
+use crate::finalize::coverage::{MIN_SPEECH_S, merge_spans, speech_in, speech_spans};
 use crate::finalize::{DecodeRoute, Fallback, FinalDecode, ReviewPlan, SecondPass, SpeechWindow, project_edits};
 use crate::review::Edit;
 
@@ -107,18 +107,7 @@ pub fn plan_windows(
             speech: Vec::new(),
         }]);
     }
-    let probs = vad.probabilities(samples)?;
-    let cfg = segmenter::SegmenterConfig {
-        min_silence_ms: 300,
-        padding_ms: 200,
-        max_segment_s: WINDOW_S as f32,
-        ..Default::default()
-    };
-    let speech: Vec<(usize, usize)> = segmenter::segments(&probs, &cfg)
-        .into_iter()
-        .map(|(s, e)| (s, e.min(samples.len())))
-        .filter(|(s, e)| s < e)
-        .collect();
+    let speech = speech_spans(vad, samples, WINDOW_S as f32)?;
     let inside = |start: usize, end: usize| speech_in(&speech, start, end);
     if samples.len() <= (30 * SAMPLE_RATE) as usize {
         return Ok(vec![SpeechWindow {

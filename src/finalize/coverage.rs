@@ -6,7 +6,9 @@
 //! speech too. The batch pipeline (file windows) and the meeting pipeline (speaker pieces) know
 //! how much speech a window holds, so a window whose text is far too short for it is decoded
 //! again in shorter windows, cut at its VAD pauses, and the longer of the two transcripts is
-//! kept ([`DecodeRoute::left_out`]).
+//! kept ([`DecodeRoute::left_out`]). A live final (a committed item of a realtime session) is
+//! checked the same way; its speech is measured only when its text is too short for the whole
+//! item, since the speech can only be shorter ([`DecodeRoute::left_out_of_utterance`]).
 //!
 //! ```text
 //!   window  |■■■ speech ■■■   ■■■■■■ speech ■■■■■■   ■■■ speech ■■■|   21 s of speech
@@ -29,7 +31,8 @@ use std::sync::Arc;
 use futures_util::future::{BoxFuture, FutureExt};
 
 use crate::audio::SAMPLE_RATE;
-use crate::engine::recognizer::Hypothesis;
+use crate::engine::recognizer::{EngineError, Hypothesis};
+use crate::engine::vad::{SileroModel, segmenter};
 use crate::review::text::{is_han, is_latin};
 
 use super::route::DecodeRoute;
@@ -65,6 +68,39 @@ impl<'a> DecodeRoute<'a> {
     /// fewer units, or a piece that failed (logged).
     pub async fn left_out(self, samples: &Arc<[f32]>, window: SpeechWindow, h: &Hypothesis) -> Option<Hypothesis> {
         self.pieces(samples, window, h, MAX_DEPTH).await
+    }
+
+    /// [`Self::left_out`] for a whole utterance whose speech nobody has measured (a live final):
+    /// when `h` is too short even for all of `samples` as speech, the VAD finds the speech (on a
+    /// blocking thread) and the window check runs. `None` keeps `h`, as there.
+    pub async fn left_out_of_utterance(
+        self,
+        vad: &SileroModel,
+        samples: &Arc<[f32]>,
+        h: &Hypothesis,
+    ) -> Option<Hypothesis> {
+        // speech is never longer than the audio, so text enough for all of it is enough
+        if !left_speech_out(&h.text, &[(0, samples.len())]) {
+            return None;
+        }
+        let (vad, audio) = (vad.clone(), samples.clone());
+        let speech = match tokio::task::spawn_blocking(move || speech_spans(&vad, &audio, UTTERANCE_MAX_SPAN_S)).await {
+            Ok(Ok(speech)) => speech,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the VAD of a final too short for its audio failed; its decode is kept");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the VAD of a final too short for its audio did not finish");
+                return None;
+            }
+        };
+        let window = SpeechWindow {
+            start: 0,
+            end: samples.len(),
+            speech,
+        };
+        self.left_out(samples, window, h).await
     }
 
     fn pieces<'b>(
@@ -122,6 +158,28 @@ impl<'a> DecodeRoute<'a> {
         }
         .boxed()
     }
+}
+
+/// Longest speech span [`DecodeRoute::left_out_of_utterance`] measures, seconds (Whisper's
+/// window; the pieces are at most half the utterance anyway).
+const UTTERANCE_MAX_SPAN_S: f32 = 30.0;
+
+/// The speech spans of a recording, in order, at most `max_s` seconds each, as the coverage
+/// check and the batch windows read them: Silero at its default threshold, pauses of 300 ms or
+/// more, 200 ms of padding. Blocking (the VAD runs on the calling thread).
+pub fn speech_spans(vad: &SileroModel, samples: &[f32], max_s: f32) -> Result<Vec<(usize, usize)>, EngineError> {
+    let probs = vad.probabilities(samples)?;
+    let cfg = segmenter::SegmenterConfig {
+        min_silence_ms: 300,
+        padding_ms: 200,
+        max_segment_s: max_s,
+        ..Default::default()
+    };
+    Ok(segmenter::segments(&probs, &cfg)
+        .into_iter()
+        .map(|(s, e)| (s, e.min(samples.len())))
+        .filter(|(s, e)| s < e)
+        .collect())
 }
 
 /// Text units of `text`: Han characters and runs of Latin letters or digits.

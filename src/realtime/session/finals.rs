@@ -4,8 +4,9 @@
 //! The session hands every committed item to the finalizer as a [`FinalJob`] (its audio, the
 //! engine, fallback and options chosen for it, the session's review plan, and its partial
 //! stabiliser) right after it queued the item's `committed`. [`finalize_loop`] submits each job
-//! to its engine at once ([`decode_final`]: a failing engine falls back), so finals of a session
-//! decode side by side; it then reviews them ([`SecondPass::review`], with the session's earlier
+//! to its engine at once ([`decode_item`]: a failing engine falls back, and a final far too
+//! short for its item's speech is decoded again in pieces, [`crate::finalize::coverage`]), so
+//! finals of a session decode side by side; it then reviews them ([`SecondPass::review`], with the session's earlier
 //! reviewed finals as context and the realtime budget) one at a time in commit order, and
 //! reports each with [`report_final`]. When the item was committed with `diarization` on (and
 //! the server has a speaker model), its audio is embedded beside its decode (on a blocking
@@ -13,7 +14,7 @@
 //! ([`super::speakers`]).
 //!
 //! ```text
-//!   job ─► decode_final (concurrent) ─► in commit order ─► review (one at a time) ─► speaker ─► report
+//!   job ─► decode_item (concurrent)  ─► in commit order ─► review (one at a time) ─► speaker ─► report
 //!      └─► embed (blocking thread, diarization only) ┘
 //! ```
 //!
@@ -63,10 +64,11 @@ use super::outbound::Outbound;
 use super::speakers::{self, ItemSpeaker, SessionSpeakers, SpeakerError};
 use super::turns::{FinalAudio, RATE};
 use crate::config::ReviewMode;
-use crate::engine::recognizer::{DecodeOptions, Utterance};
+use crate::engine::recognizer::DecodeOptions;
 use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::engine::speaker::SpeakerEmbedder;
-use crate::finalize::{FinalDecode, ReviewPlan, Reviewed, SecondPass, decode_with_glossary};
+use crate::engine::vad::SileroModel;
+use crate::finalize::{DecodeRoute, FinalDecode, FinalizeStats, ReviewPlan, Reviewed, SecondPass};
 use crate::realtime::protocol::{CompletedExtras, ErrorCode, ProtocolError, ServerEvent};
 
 /// Final jobs a session may have waiting for the finalizer.
@@ -128,32 +130,39 @@ impl Finalizer {
     }
 }
 
-/// Starts a session's finalizer, reviewing with `second`, labelling speakers with `speaker`
-/// (the server's embedder, if any) and reporting to `out`; returns the sender of its jobs and
-/// the finalizer. The task ends once the sender is dropped and every accepted job is reported,
-/// or once it is cancelled.
-pub fn spawn(
-    out: Arc<Outbound>,
-    second: Arc<SecondPass>,
-    speaker: Option<Arc<dyn SpeakerEmbedder>>,
-) -> (mpsc::Sender<FinalJob>, Finalizer) {
+/// What a session's finalizer works with besides its jobs.
+#[derive(Clone)]
+pub struct FinalizerParts {
+    /// The second pass: review and the finalizer chain's counters.
+    pub second: Arc<SecondPass>,
+    /// The server's speaker embedder, if any (labels diarized items).
+    pub speaker: Option<Arc<dyn SpeakerEmbedder>>,
+    /// The server's VAD, if any: it measures the speech of a final too short for its audio.
+    pub vad: Option<SileroModel>,
+}
+
+/// Starts a session's finalizer with `parts`, reporting to `out`; returns the sender of its
+/// jobs and the finalizer. The task ends once the sender is dropped and every accepted job is
+/// reported, or once it is cancelled.
+pub fn spawn(out: Arc<Outbound>, parts: FinalizerParts) -> (mpsc::Sender<FinalJob>, Finalizer) {
     let (tx, rx) = mpsc::channel(FINALS_IN_FLIGHT);
-    let speakers = speaker.map(SessionSpeakers::new);
     let cancel = CancellationToken::new();
-    let task = tokio::spawn(finalize_loop(rx, out, second, speakers, cancel.clone()));
+    let task = tokio::spawn(finalize_loop(rx, out, parts, cancel.clone()));
     (tx, Finalizer { task, cancel })
 }
 
 /// Decodes finals concurrently, reviews and reports them in commit order, labelling the items of
-/// `diarize` jobs with `speakers`; ends when the session has dropped its sender and every
-/// accepted final is reported, or when `cancel` fires (see the module invariants).
+/// `diarize` jobs with the speakers of `parts`' embedder; ends when the session has dropped its
+/// sender and every accepted final is reported, or when `cancel` fires (see the module
+/// invariants).
 pub async fn finalize_loop(
     mut jobs: mpsc::Receiver<FinalJob>,
     out: Arc<Outbound>,
-    second: Arc<SecondPass>,
-    mut speakers: Option<SessionSpeakers>,
+    parts: FinalizerParts,
     cancel: CancellationToken,
 ) {
+    let FinalizerParts { second, speaker, vad } = parts;
+    let mut speakers = speaker.map(SessionSpeakers::new);
     let mut decoding = FuturesOrdered::new();
     // decoded in commit order, waiting for the review in progress
     let mut decoded: VecDeque<(FinalJob, Result<FinalDecode, SchedError>, Embedding)> = VecDeque::new();
@@ -189,8 +198,8 @@ pub async fn finalize_loop(
                 let Some(job) = job else { open = false; continue };
                 let stats = second.stats().clone();
                 let embedder = speakers.as_ref().filter(|_| job.diarize).map(SessionSpeakers::embedder);
+                let vad = vad.clone();
                 decoding.push_back(async move {
-                    let utt = Utterance { samples: job.audio.samples.clone(), options: job.options.clone() };
                     let samples = job.audio.samples.clone();
                     let embedding = async move {
                         match embedder {
@@ -198,7 +207,7 @@ pub async fn finalize_loop(
                             None => None,
                         }
                     };
-                    let decode = decode_with_glossary(&job.engine, job.fallback.as_ref(), utt, false, &stats, &job.review);
+                    let decode = decode_item(&job, &stats, vad.as_ref());
                     let (r, embedding) = tokio::join!(decode, embedding);
                     (job, r, embedding)
                 });
@@ -224,6 +233,32 @@ pub async fn finalize_loop(
             }
         }
     }
+}
+
+/// Decodes `job`'s audio with its engine (its fallback answers when the engine fails); when the
+/// text is far too short for the item's speech (measured by `vad`), the item is decoded again in
+/// pieces cut at its pauses ([`DecodeRoute::left_out_of_utterance`]).
+async fn decode_item(
+    job: &FinalJob,
+    stats: &FinalizeStats,
+    vad: Option<&SileroModel>,
+) -> Result<FinalDecode, SchedError> {
+    let route = DecodeRoute {
+        engine: &job.engine,
+        fallback: job.fallback.as_ref(),
+        stats,
+        plan: &job.review,
+        options: &job.options,
+    };
+    let mut decoded = route.decode(job.audio.samples.clone(), false).await?;
+    if let Some(vad) = vad
+        && let Some(again) = route
+            .left_out_of_utterance(vad, &job.audio.samples, &decoded.hypothesis)
+            .await
+    {
+        decoded.hypothesis = again;
+    }
+    Ok(decoded)
 }
 
 /// Reviews a decoded final with the job's plan, `previous` as context and the realtime budget.
@@ -335,7 +370,7 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::config::ReviewConfig;
-    use crate::engine::recognizer::{EngineError, Hypothesis, Recognizer};
+    use crate::engine::recognizer::{EngineError, Hypothesis, Recognizer, Utterance};
     use crate::engine::scheduler::BatchPolicy;
     use crate::finalize::ReviewFields;
     use crate::realtime::stabilizer::Stabilizer;
@@ -443,6 +478,15 @@ pub(crate) mod tests {
         Arc::new(SecondPass::new(&Default::default(), None))
     }
 
+    /// A finalizer's parts without a VAD (stub engines' text is not checked against speech).
+    pub(crate) fn parts(second: Arc<SecondPass>, speaker: Option<Arc<dyn SpeakerEmbedder>>) -> FinalizerParts {
+        FinalizerParts {
+            second,
+            speaker,
+            vad: None,
+        }
+    }
+
     /// Every event queued so far, as JSON (other frames as `{"frame": …}`).
     pub(crate) fn drain(
         rx: &mut mpsc::Receiver<crate::realtime::session::outbound::Outgoing>,
@@ -478,7 +522,7 @@ pub(crate) mod tests {
     /// all, and returns every event it queued.
     async fn run_jobs(jobs: impl IntoIterator<Item = FinalJob>, second: Arc<SecondPass>) -> Vec<serde_json::Value> {
         let (out, mut rx) = Outbound::channel(8);
-        let (tx, mut task) = spawn(out, second, None);
+        let (tx, mut task) = spawn(out, parts(second, None));
         for j in jobs {
             tx.send(j).await.unwrap();
         }
@@ -558,7 +602,7 @@ pub(crate) mod tests {
             off,
         ];
         let (out, mut rx) = Outbound::channel(8);
-        let (tx, mut task) = spawn(out, second_pass(), Some(Arc::new(ToneEmbedder)));
+        let (tx, mut task) = spawn(out, parts(second_pass(), Some(Arc::new(ToneEmbedder))));
         for j in jobs {
             tx.send(j).await.unwrap();
         }
@@ -634,7 +678,7 @@ pub(crate) mod tests {
             voiced("item_2", 32_000, 0, &engine),
         ];
         let (out, mut rx) = Outbound::channel(8);
-        let (tx, mut task) = spawn(out, second_pass(), Some(Arc::new(ToneEmbedder)));
+        let (tx, mut task) = spawn(out, parts(second_pass(), Some(Arc::new(ToneEmbedder))));
         for j in jobs {
             tx.send(j).await.unwrap();
         }

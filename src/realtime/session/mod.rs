@@ -173,7 +173,14 @@ pub async fn run(socket: WebSocket, ctx: Arc<SessionContext>, params: SessionPar
     let (sink, mut stream) = socket.split();
     let (out, queue) = Outbound::channel(ctx.limits.outbound_queue);
     let writer = tokio::spawn(outbound::write_loop(sink, queue));
-    let (finals_tx, finalizer) = finals::spawn(out.clone(), ctx.second.clone(), ctx.engines.speaker.clone());
+    let (finals_tx, finalizer) = finals::spawn(
+        out.clone(),
+        finals::FinalizerParts {
+            second: ctx.second.clone(),
+            speaker: ctx.engines.speaker.clone(),
+            vad: Some(ctx.engines.vad.clone()),
+        },
+    );
     let (ptx, mut prx) = mpsc::channel::<PartialDone>(16);
 
     let mut s = Session::new(ctx.clone(), params, out.clone(), finals_tx, ptx);
@@ -255,7 +262,7 @@ mod tests {
     use std::time::Duration;
 
     use super::finals::FinalJob;
-    use super::finals::tests::{Script, StubRecognizer, drain, job, second_pass};
+    use super::finals::tests::{Script, StubRecognizer, drain, job, parts, second_pass};
     use super::turns::TurnEvent;
     use super::turns::tests::{push_frames, vad_turns};
     use super::*;
@@ -287,7 +294,7 @@ mod tests {
         ]);
         let engine = stub.spawn(2);
         let (out, mut rx) = Outbound::channel(8);
-        let (finals_tx, finalizer) = finals::spawn(out.clone(), second_pass(), None);
+        let (finals_tx, finalizer) = finals::spawn(out.clone(), parts(second_pass(), None));
         for ev in events {
             if let Some(wire) = events::wire_event(&ev) {
                 out.send(wire).await;
@@ -343,7 +350,7 @@ mod tests {
         ]);
         let engine = stub.spawn(1);
         let (out, mut rx) = Outbound::channel(8);
-        let (finals_tx, finalizer) = finals::spawn(out.clone(), second_pass(), None);
+        let (finals_tx, finalizer) = finals::spawn(out.clone(), parts(second_pass(), None));
         finals_tx.send(job("item_1", 1000, &engine)).await.unwrap();
         finals_tx.send(job("item_2", 2000, &engine)).await.unwrap();
         drop(finals_tx);
@@ -371,7 +378,7 @@ mod tests {
         let stub = StubRecognizer::new(&[(1000, Script::Text("slow", 100 * MS))]);
         let engine = stub.spawn(1);
         let (out, mut rx) = Outbound::channel(8);
-        let (finals_tx, finalizer) = finals::spawn(out.clone(), second_pass(), None);
+        let (finals_tx, finalizer) = finals::spawn(out.clone(), parts(second_pass(), None));
         for i in 0..5 {
             finals_tx.send(job(&format!("item_{i}"), 1000, &engine)).await.unwrap();
         }
@@ -398,7 +405,7 @@ mod tests {
             (Ending::TooBig, 1009, "invalid_value"),
         ] {
             let (out, mut rx) = Outbound::channel(8);
-            let (no_jobs, finalizer) = finals::spawn(out.clone(), second_pass(), None);
+            let (no_jobs, finalizer) = finals::spawn(out.clone(), parts(second_pass(), None));
             drop(no_jobs);
             assert!(end_finals(finalizer, &out, ending.farewell(1800, 1 << 20), EXPIRY_DRAIN).await);
             let got = drain(&mut rx);
