@@ -1,5 +1,5 @@
 //! The whole-file pipeline behind [`crate::batch::service`]. Short clips are one utterance;
-//! longer audio is cut at VAD pauses into windows of at most [`WINDOW_S`], decoded as a batch
+//! longer audio is cut at VAD pauses into windows of at most [`WINDOW_S`] (29.5 s), decoded as a batch
 //! through the scheduler (each with the finalizer chain's fallback; a window whose text is far
 //! too short for its speech is decoded again in pieces, [`crate::finalize::coverage`]), reviewed
 //! window by window in order (each window's review sees the windows before it as context), and
@@ -19,13 +19,9 @@ use crate::audio::SAMPLE_RATE;
 use crate::engine::recognizer::DecodeOptions;
 use crate::engine::scheduler::{EngineHandle, SchedError};
 use crate::engine::vad::SileroModel;
-use crate::finalize::coverage::{MIN_SPEECH_S, merge_spans, speech_in, speech_spans};
+use crate::finalize::coverage::{MIN_SPEECH_S, WINDOW_S, merge_spans, speech_in, speech_spans};
 use crate::finalize::{DecodeRoute, Fallback, FinalDecode, ReviewPlan, SecondPass, SpeechWindow, project_edits};
 use crate::review::Edit;
-
-/// Longest window handed to the recognizer, seconds. Whisper sees 30 s, but tends to drop speech
-/// that ends near the edge of its window, so windows keep a margin.
-pub const WINDOW_S: f64 = 25.0;
 
 /// How a file's windows enter a full engine queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

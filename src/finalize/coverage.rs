@@ -10,6 +10,12 @@
 //! checked the same way; its speech is measured only when its text is too short for the whole
 //! item, since the speech can only be shorter ([`DecodeRoute::left_out_of_utterance`]).
 //!
+//! Whisper also drops the end of a window: its last segment ends at "it runs fine," and the
+//! second of speech after it ("and INT8 on the CPU. Nice.") is not written, because the decoder
+//! took that speech for the start of a next window that never comes. When the VAD finds at least
+//! [`TAIL_MIN_SPEECH_S`] of speech after the last segment's end, that tail is decoded on its own
+//! and appended, without the words it repeats ([`DecodeRoute::left_out`]).
+//!
 //! ```text
 //!   window  |■■■ speech ■■■   ■■■■■■ speech ■■■■■■   ■■■ speech ■■■|   21 s of speech
 //!   decode  |我们先过一下上周的遗留问题                                 |   13 characters: too few
@@ -25,6 +31,9 @@
 //! * The pieces are cut at the VAD's pauses, never inside speech, and each is at most half the
 //!   window; the window's own decode is replaced only by pieces that together hold more text.
 //! * A piece that fails leaves the window's own decode in place.
+//! * A tail is decoded only from the end of the last segment (or the next speech after it) to
+//!   the window's end, once per window, and only appended: the window's own text stays as it
+//!   was, and words at the tail's start that repeat the text's last words are left out.
 
 use std::sync::Arc;
 
@@ -37,6 +46,13 @@ use crate::review::text::{is_han, is_latin};
 
 use super::route::DecodeRoute;
 
+/// Longest file window handed to the recognizer by batch transcription, seconds: Whisper's 30 s
+/// less a margin for the VAD's padding. Whisper drops speech that ends near its window's edge,
+/// which the tail check hears again ([`DecodeRoute::left_out`]); before it, windows stopped at
+/// 25 s, which cost a fifth more 30 s encoder passes on a long file (docs/benchmarks.md, section
+/// 10).
+pub const WINDOW_S: f64 = 29.5;
+
 /// A window with less speech than this (seconds) is not checked: a few words are a few words.
 pub const MIN_SPEECH_S: f32 = 8.0;
 
@@ -47,6 +63,16 @@ pub const MIN_UNITS_PER_S: f32 = 1.5;
 
 /// How many times a piece too short for its speech is cut again.
 pub const MAX_DEPTH: usize = 2;
+
+/// Least speech (seconds) the VAD must find after a decode's last segment for that tail to count
+/// as unheard. Whisper's last timestamp can come up to about 2 s before the end of the words it
+/// wrote (a 30 s clip whose last segment "ended" at 28.0 s held its last words to 29.9 s), so
+/// less is no sign of a drop; the drops seen leave 5–10 s of speech unwritten.
+pub const TAIL_MIN_SPEECH_S: f32 = 2.5;
+
+/// Most text units at a tail's start compared with the window text's end when the repeat is
+/// left out.
+const MAX_REPEAT_UNITS: usize = 8;
 
 /// A stretch of a recording handed to the recognizer: its sample span and the VAD's speech
 /// inside it.
@@ -64,10 +90,47 @@ impl<'a> DecodeRoute<'a> {
     /// When `h` (the decode of `window` of `samples`) is far too short for the window's speech
     /// ([`left_speech_out`]), decodes the window again in shorter pieces cut at its pauses (a
     /// piece still too short is cut again, [`MAX_DEPTH`] times in all) and returns them joined
-    /// if together they hold more text than `h`. `None` keeps `h`: enough text, a single piece,
-    /// fewer units, or a piece that failed (logged).
+    /// if together they hold more text than `h`. Otherwise, when the window's speech goes on
+    /// after `h`'s last segment ([`unheard_tail`]), returns `h` with the tail's decode appended.
+    /// `None` keeps `h`: enough text to the end, a single piece, fewer units, nothing new in the
+    /// tail, or a decode that failed (logged).
     pub async fn left_out(self, samples: &Arc<[f32]>, window: SpeechWindow, h: &Hypothesis) -> Option<Hypothesis> {
-        self.pieces(samples, window, h, MAX_DEPTH).await
+        if let Some(again) = self.pieces(samples, window.clone(), h, MAX_DEPTH).await {
+            return Some(again);
+        }
+        self.tail(samples, &window, h).await
+    }
+
+    /// `h` with the decode of its window's unheard tail appended (see [`DecodeRoute::left_out`]).
+    async fn tail(self, samples: &Arc<[f32]>, window: &SpeechWindow, h: &Hypothesis) -> Option<Hypothesis> {
+        let from = unheard_tail(h, window)?;
+        let piece = match self
+            .decode(samples[window.start + from..window.end].into(), false)
+            .await
+        {
+            Ok(d) => d.hypothesis,
+            Err(e) => {
+                tracing::warn!(error = %e, "decoding the unheard tail of a window failed; its own decode is kept");
+                return None;
+            }
+        };
+        let piece = without_repeat(&h.text, piece);
+        let kept = units(&piece.text) > 0;
+        tracing::debug!(
+            window_start_s = window.start as f32 / SAMPLE_RATE as f32,
+            tail_from_s = from as f32 / SAMPLE_RATE as f32,
+            first = %h.text,
+            tail = %piece.text,
+            kept,
+            "speech after a window's last segment decoded on its own"
+        );
+        self.stats.count_tail_decode(kept);
+        if !kept {
+            return None;
+        }
+        let mut out = h.clone();
+        append(&mut out, piece, from as f32 / SAMPLE_RATE as f32);
+        Some(out)
     }
 
     /// [`Self::left_out`] for a whole utterance whose speech nobody has measured (a live final):
@@ -184,16 +247,86 @@ pub fn speech_spans(vad: &SileroModel, samples: &[f32], max_s: f32) -> Result<Ve
 
 /// Text units of `text`: Han characters and runs of Latin letters or digits.
 pub fn units(text: &str) -> usize {
-    let mut n = 0;
-    let mut in_word = false;
-    for c in text.chars() {
-        let word = is_latin(c) || c.is_ascii_digit();
-        if is_han(c) || (word && !in_word) {
-            n += 1;
+    unit_spans(text).count()
+}
+
+/// The byte spans of `text`'s units (Han characters, runs of Latin letters or digits), in order.
+fn unit_spans(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut chars = text.char_indices().peekable();
+    std::iter::from_fn(move || {
+        loop {
+            let (i, c) = chars.next()?;
+            if is_han(c) {
+                return Some((i, i + c.len_utf8()));
+            }
+            if is_latin(c) || c.is_ascii_digit() {
+                let mut end = i + c.len_utf8();
+                while let Some(&(j, d)) = chars.peek() {
+                    if is_han(d) || !(is_latin(d) || d.is_ascii_digit()) {
+                        break;
+                    }
+                    end = j + d.len_utf8();
+                    chars.next();
+                }
+                return Some((i, end));
+            }
         }
-        in_word = word;
+    })
+}
+
+/// Where the speech that `h` (the decode of `window`) did not reach begins, relative to the
+/// window: after the end of `h`'s last segment, or at the next speech when that end falls in a
+/// pause; `None` unless the VAD found at least [`TAIL_MIN_SPEECH_S`] of speech there.
+pub fn unheard_tail(h: &Hypothesis, window: &SpeechWindow) -> Option<usize> {
+    let last = h.segments.last()?;
+    let heard = (last.end.max(0.0) * SAMPLE_RATE as f32) as usize;
+    let after: usize = window.speech.iter().map(|&(s, e)| e.saturating_sub(s.max(heard))).sum();
+    if (after as f32) < TAIL_MIN_SPEECH_S * SAMPLE_RATE as f32 {
+        return None;
     }
-    n
+    let next = window.speech.iter().find(|&&(_, e)| e > heard)?;
+    Some(heard.max(next.0))
+}
+
+/// `piece` without the units at its start that repeat the last units of `text` (the longest
+/// such repeat, at most [`MAX_REPEAT_UNITS`], compared lower-cased): its text, and as many of
+/// its first segment's text and of its words as those units cover.
+fn without_repeat(text: &str, mut piece: Hypothesis) -> Hypothesis {
+    let norm = |t: &str, (s, e): (usize, usize)| t[s..e].to_lowercase();
+    let tail: Vec<String> = unit_spans(text).map(|u| norm(text, u)).collect();
+    let head: Vec<String> = unit_spans(&piece.text)
+        .take(MAX_REPEAT_UNITS)
+        .map(|u| norm(&piece.text, u))
+        .collect();
+    let k = (1..=head.len().min(tail.len()))
+        .rev()
+        .find(|&k| tail[tail.len() - k..] == head[..k])
+        .unwrap_or(0);
+    if k == 0 {
+        return piece;
+    }
+    piece.text = skip_units(&piece.text, k).to_string();
+    if let Some(first) = piece.segments.first_mut() {
+        first.text = skip_units(&first.text, k).to_string();
+    }
+    let mut left = k;
+    while let Some(w) = piece.words.first() {
+        let n = units(&w.word);
+        if n == 0 || n > left {
+            break;
+        }
+        left -= n;
+        piece.words.remove(0);
+    }
+    piece
+}
+
+/// `text` from its `k`-th unit on (empty when it has no more).
+fn skip_units(text: &str, k: usize) -> &str {
+    match unit_spans(text).nth(k) {
+        Some((s, _)) => &text[s..],
+        None => "",
+    }
 }
 
 /// Seconds of speech in `speech` (sample spans).
@@ -288,6 +421,84 @@ mod tests {
         // little speech: a short text is all there is
         assert!(!left_speech_out("好", &[(0, 5 * SR)]));
         assert!(!left_speech_out("", &[]));
+    }
+
+    fn segment_to(end: f32, text: &str) -> Segment {
+        Segment {
+            start: 0.0,
+            end,
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn unit_spans_are_han_characters_and_latin_or_digit_runs() {
+        let t = "It runs fine, 在 INT8 上。";
+        let units: Vec<&str> = unit_spans(t).map(|(s, e)| &t[s..e]).collect();
+        assert_eq!(units, ["It", "runs", "fine", "在", "INT8", "上"]);
+        assert_eq!(skip_units(t, 3), "在 INT8 上。");
+        assert_eq!(skip_units(t, 6), "");
+    }
+
+    #[test]
+    fn a_tail_is_unheard_only_with_a_second_of_speech_after_the_last_segment() {
+        // speech 0–10 s and 10.5–13 s; the decode's last segment ends at 9.8 s
+        let window = SpeechWindow {
+            start: 0,
+            end: 14 * SR,
+            speech: vec![(0, 10 * SR), (10 * SR + SR / 2, 13 * SR)],
+        };
+        let h = |end: f32| Hypothesis {
+            text: "words".into(),
+            segments: vec![segment_to(end, "words")],
+            ..Default::default()
+        };
+        // 0.2 + 2.5 s of speech after 9.8 s: from 9.8 s, inside the first span
+        assert_eq!(unheard_tail(&h(9.8), &window), Some((9.8 * SR as f32) as usize));
+        // the end in the pause: from the next span, 2.5 s of speech
+        assert_eq!(unheard_tail(&h(10.2), &window), Some(10 * SR + SR / 2));
+        // 2 s of speech left: within Whisper's timestamp slack
+        assert_eq!(unheard_tail(&h(11.0), &window), None);
+        // no segments, or no speech spans (a clip too short for a VAD pass): nothing to say
+        assert_eq!(unheard_tail(&Hypothesis::default(), &window), None);
+        let no_vad = SpeechWindow {
+            speech: vec![],
+            ..window
+        };
+        assert_eq!(unheard_tail(&h(2.0), &no_vad), None);
+    }
+
+    #[test]
+    fn a_tail_leaves_out_the_words_it_repeats() {
+        let piece = |text: &str, words: &[&str]| Hypothesis {
+            text: text.into(),
+            segments: vec![segment_to(2.0, text)],
+            words: words
+                .iter()
+                .map(|w| crate::engine::recognizer::Word {
+                    word: (*w).into(),
+                    start: 0.0,
+                    end: 0.5,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let got = without_repeat(
+            "Also, it runs fine,",
+            piece(" Fine, and INT8 on the CPU.", &[" Fine,", " and", " INT8"]),
+        );
+        assert_eq!(got.text, "and INT8 on the CPU.");
+        assert_eq!(got.segments[0].text, "and INT8 on the CPU.");
+        assert_eq!(got.words.len(), 2);
+        // the longest repeat, in Chinese too
+        assert_eq!(
+            without_repeat("已经改了", piece("改了，VR 也提了", &[])).text,
+            "VR 也提了"
+        );
+        // nothing repeated: the piece as it was
+        let same = piece(" and INT8 on the CPU.", &[]);
+        assert_eq!(without_repeat("it runs fine,", same.clone()), same);
     }
 
     #[test]

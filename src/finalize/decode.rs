@@ -47,6 +47,7 @@ pub struct FinalizeStats {
     edits: AtomicU64,
     budget_exceeded: AtomicU64,
     redecodes: Mutex<BTreeMap<&'static str, u64>>,
+    tail_decodes: Mutex<BTreeMap<&'static str, u64>>,
     glossary_prompts: Mutex<BTreeMap<&'static str, u64>>,
     term_checks: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -72,8 +73,8 @@ impl FinalizeStats {
         self.budget_exceeded.load(Ordering::Relaxed)
     }
 
-    /// `outcome → count` of file windows and meeting pieces whose text was too short for their speech, decoded
-    /// again in pieces ([`super::coverage`]): `kept` (the pieces replaced the window's
+    /// `outcome → count` of file windows, meeting pieces and live finals whose text was too
+    /// short for their speech, decoded again in pieces ([`super::coverage`]): `kept` (the pieces replaced the window's
     /// decode) or `refused`.
     pub fn redecodes(&self) -> Vec<(&'static str, u64)> {
         lock(&self.redecodes).iter().map(|(k, v)| (*k, *v)).collect()
@@ -82,6 +83,20 @@ impl FinalizeStats {
     /// Counts one window decoded again in pieces.
     pub(super) fn count_redecode(&self, kept: bool) {
         *lock(&self.redecodes)
+            .entry(if kept { "kept" } else { "refused" })
+            .or_default() += 1;
+    }
+
+    /// `outcome → count` of windows whose speech went on after their decode's last segment, that
+    /// tail decoded on its own ([`super::coverage`]): `kept` (its text was appended) or `refused`
+    /// (it held nothing new).
+    pub fn tail_decodes(&self) -> Vec<(&'static str, u64)> {
+        lock(&self.tail_decodes).iter().map(|(k, v)| (*k, *v)).collect()
+    }
+
+    /// Counts one window tail decoded on its own.
+    pub(super) fn count_tail_decode(&self, kept: bool) {
+        *lock(&self.tail_decodes)
             .entry(if kept { "kept" } else { "refused" })
             .or_default() += 1;
     }

@@ -313,8 +313,13 @@ fn finalize_families(stats: &crate::finalize::FinalizeStats) -> Vec<MetricFamily
     ));
     out.extend(by_outcome(
         "asr_router_window_redecodes_total",
-        "File windows and meeting pieces whose text was far too short for the speech the VAD found in them, decoded again in pieces cut at pauses, by outcome (kept: the pieces replaced the window's text; refused).",
+        "File windows, meeting pieces and live finals whose text was far too short for the speech the VAD found in them, decoded again in pieces cut at pauses, by outcome (kept: the pieces replaced the window's text; refused).",
         stats.redecodes(),
+    ));
+    out.extend(by_outcome(
+        "asr_router_window_tail_decodes_total",
+        "File windows and meeting pieces whose speech went on after their decode's last segment, that tail decoded on its own, by outcome (kept: its text was appended; refused: nothing new in it).",
+        stats.tail_decodes(),
     ));
     out.extend(by_outcome(
         "asr_router_glossary_term_checks_total",
