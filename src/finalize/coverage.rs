@@ -11,8 +11,8 @@
 //! item, since the speech can only be shorter ([`DecodeRoute::left_out_of_utterance`]).
 //!
 //! Whisper also drops the end of a window: its last segment ends at "it runs fine," and the
-//! second of speech after it ("and INT8 on the CPU. Nice.") is not written, because the decoder
-//! took that speech for the start of a next window that never comes. When the VAD finds at least
+//! sentence after it ("in INT8 on the CPU. Nice.", 6 s of speech) is not written, as if it were
+//! the start of a next window, which in batch mode never comes. When the VAD finds at least
 //! [`TAIL_MIN_SPEECH_S`] of speech after the last segment's end, that tail is decoded on its own
 //! and appended, without the words it repeats ([`DecodeRoute::left_out`]).
 //!
@@ -262,7 +262,7 @@ fn unit_spans(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
             if is_latin(c) || c.is_ascii_digit() {
                 let mut end = i + c.len_utf8();
                 while let Some(&(j, d)) = chars.peek() {
-                    if is_han(d) || !(is_latin(d) || d.is_ascii_digit()) {
+                    if !(is_latin(d) || d.is_ascii_digit()) {
                         break;
                     }
                     end = j + d.len_utf8();
@@ -442,7 +442,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tail_is_unheard_only_with_a_second_of_speech_after_the_last_segment() {
+    fn a_tail_is_unheard_only_with_enough_speech_after_the_last_segment() {
         // speech 0–10 s and 10.5–13 s; the decode's last segment ends at 9.8 s
         let window = SpeechWindow {
             start: 0,
