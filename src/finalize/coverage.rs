@@ -11,8 +11,8 @@
 //! item, since the speech can only be shorter ([`DecodeRoute::left_out_of_utterance`]).
 //!
 //! Whisper also drops the end of a window: its last segment ends at "it runs fine," and the
-//! sentence after it ("in INT8 on the CPU. Nice.", 6 s of speech) is not written, as if it were
-//! the start of a next window, which in batch mode never comes. When the VAD finds at least
+//! sentence after it ("in INT8 on the CPU. Nice.", in the window's last 6.5 s) is not written,
+//! as if it were the start of a next window, which in batch mode never comes. When the VAD finds at least
 //! [`TAIL_MIN_SPEECH_S`] of speech after the last segment's end, that tail is decoded on its own
 //! and appended, without the words it repeats ([`DecodeRoute::left_out`]).
 //!
