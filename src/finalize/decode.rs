@@ -74,43 +74,39 @@ impl FinalizeStats {
     }
 
     /// `outcome → count` of file windows, meeting pieces and live finals whose text was too
-    /// short for their speech, decoded again in pieces ([`super::coverage`]): `kept` (the pieces replaced the window's
-    /// decode) or `refused`.
+    /// short for their speech, decoded again in pieces ([`super::coverage`]): `kept` (the
+    /// pieces replaced the window's decode) or `refused`.
     pub fn redecodes(&self) -> Vec<(&'static str, u64)> {
-        lock(&self.redecodes).iter().map(|(k, v)| (*k, *v)).collect()
+        outcomes(&self.redecodes)
     }
 
     /// Counts one window decoded again in pieces.
     pub(super) fn count_redecode(&self, kept: bool) {
-        *lock(&self.redecodes)
-            .entry(if kept { "kept" } else { "refused" })
-            .or_default() += 1;
+        count_kept(&self.redecodes, kept);
     }
 
     /// `outcome → count` of windows whose speech went on after their decode's last segment, that
     /// tail decoded on its own ([`super::coverage`]): `kept` (its text was appended) or `refused`
     /// (it held nothing new).
     pub fn tail_decodes(&self) -> Vec<(&'static str, u64)> {
-        lock(&self.tail_decodes).iter().map(|(k, v)| (*k, *v)).collect()
+        outcomes(&self.tail_decodes)
     }
 
     /// Counts one window tail decoded on its own.
     pub(super) fn count_tail_decode(&self, kept: bool) {
-        *lock(&self.tail_decodes)
-            .entry(if kept { "kept" } else { "refused" })
-            .or_default() += 1;
+        count_kept(&self.tail_decodes, kept);
     }
 
     /// `outcome → count` of glossary-prompted second decodes ([`super::bias`]): `kept` or
     /// `refused` (the first decode was kept).
     pub fn glossary_prompts(&self) -> Vec<(&'static str, u64)> {
-        lock(&self.glossary_prompts).iter().map(|(k, v)| (*k, *v)).collect()
+        outcomes(&self.glossary_prompts)
     }
 
     /// `outcome → count` of glossary terms proposed by the loose corrector and checked against
     /// the audio ([`super::verify`]): `accepted`, `rejected`, or `failed` (scoring failed).
     pub fn term_checks(&self) -> Vec<(&'static str, u64)> {
-        lock(&self.term_checks).iter().map(|(k, v)| (*k, *v)).collect()
+        outcomes(&self.term_checks)
     }
 
     pub(super) fn count_term_check(&self, outcome: &'static str, n: usize) {
@@ -120,9 +116,7 @@ impl FinalizeStats {
     }
 
     pub(super) fn count_glossary_prompt(&self, kept: bool) {
-        *lock(&self.glossary_prompts)
-            .entry(if kept { "kept" } else { "refused" })
-            .or_default() += 1;
+        count_kept(&self.glossary_prompts, kept);
     }
 
     pub(super) fn count_fallback(&self, engine: &str, reason: &'static str) {
@@ -139,6 +133,16 @@ impl FinalizeStats {
     pub(super) fn count_budget_exceeded(&self) {
         self.budget_exceeded.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// The counts of an outcome map, in key order.
+fn outcomes(m: &Mutex<BTreeMap<&'static str, u64>>) -> Vec<(&'static str, u64)> {
+    lock(m).iter().map(|(k, v)| (*k, *v)).collect()
+}
+
+/// Counts one `kept` or `refused` outcome.
+fn count_kept(m: &Mutex<BTreeMap<&'static str, u64>>, kept: bool) {
+    *lock(m).entry(if kept { "kept" } else { "refused" }).or_default() += 1;
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -6,12 +6,12 @@
 //! stabiliser) right after it queued the item's `committed`. [`finalize_loop`] submits each job
 //! to its engine at once ([`decode_item`]: a failing engine falls back, and a final far too
 //! short for its item's speech is decoded again in pieces, [`crate::finalize::coverage`]), so
-//! finals of a session decode side by side; it then reviews them ([`SecondPass::review`], with the session's earlier
-//! reviewed finals as context and the realtime budget) one at a time in commit order, and
-//! reports each with [`report_final`]. When the item was committed with `diarization` on (and
-//! the server has a speaker model), its audio is embedded beside its decode (on a blocking
-//! thread) and assigned a speaker in commit order, just before it is reported
-//! ([`super::speakers`]).
+//! finals of a session decode side by side; it then reviews them ([`SecondPass::review`], with
+//! the session's earlier reviewed finals as context and the realtime budget) one at a time in
+//! commit order, and reports each with [`report_final`]. When the item was committed with
+//! `diarization` on (and the server has a speaker model), its audio is embedded beside its
+//! decode (on a blocking thread) and assigned a speaker in commit order, just before it is
+//! reported ([`super::speakers`]).
 //!
 //! ```text
 //!   job ─► decode_item (concurrent)  ─► in commit order ─► review (one at a time) ─► speaker ─► report
