@@ -2,6 +2,28 @@
 //! the probability reaches `threshold`, and ends after `min_silence_ms` below `threshold - 0.15`.
 //! Segments shorter than `min_speech_ms` are dropped; long ones are cut at `max_segment_s`.
 //! `padding_ms` extends each segment on both sides. Times are in samples at 16 kHz.
+//!
+//! # Cutting long speech
+//!
+//! A segment that reaches `max_segment_s` is not cut at that frame, which usually falls inside a
+//! word: it is cut at the quietest point of its second half ([`quietest_cut`]), the longest run
+//! of frames below the end threshold there (a breath between sentences is often 100–400 ms,
+//! shorter than `min_silence_ms`), else its least speech-like frame. The speech after the cut
+//! goes on as the next segment, so both events come from the same frame:
+//!
+//! ```text
+//!   speech ████████████████▁▁▁██████████|  max reached here
+//!          ^start          ^cut^next     ^frame
+//!   → SpeechStopped { start, end: cut (+ up to half the pause as padding) }
+//!   → SpeechStarted { start: next (− up to half the pause) }
+//! ```
+//!
+//! # Invariants
+//!
+//! * Every segment but a cut one is at most `max_segment_s` long plus its padding; a cut one is
+//!   shorter.
+//! * Segments never overlap: after a cut, padding comes from the pause only, at most half of it
+//!   on each side (a cut without a pause has none).
 
 use super::FRAME;
 
@@ -58,6 +80,10 @@ pub struct Segmenter {
     start_frame: usize,
     last_speech_frame: usize,
     confirmed: bool,
+    /// First sample of the open segment as its `SpeechStarted` gave it (padding included).
+    start_sample: usize,
+    /// Probabilities of the open segment's frames, from `start_frame` on (for a cut).
+    probs: Vec<f32>,
 }
 
 const MS_PER_FRAME: f32 = FRAME as f32 / 16.0;
@@ -72,6 +98,8 @@ impl Segmenter {
             start_frame: 0,
             last_speech_frame: 0,
             confirmed: false,
+            start_sample: 0,
+            probs: Vec::new(),
         }
     }
 
@@ -106,38 +134,75 @@ impl Segmenter {
         let mut ev = Vec::new();
         let min_speech_frames = (self.cfg.min_speech_ms as f32 / MS_PER_FRAME).ceil().max(1.0) as usize;
         let min_silence_frames = (self.cfg.min_silence_ms as f32 / MS_PER_FRAME).ceil().max(1.0) as usize;
-        let max_frames = (self.cfg.max_segment_s * 1000.0 / MS_PER_FRAME) as usize;
-        let neg = (self.cfg.threshold - 0.15).max(0.01);
+        let max_frames = ((self.cfg.max_segment_s * 1000.0 / MS_PER_FRAME) as usize).max(2);
+        let neg = self.neg();
         if prob >= self.cfg.threshold {
             if !self.in_speech {
                 self.in_speech = true;
                 self.confirmed = false;
                 self.start_frame = frame;
+                self.probs.clear();
             }
             self.last_speech_frame = frame;
         }
         if self.in_speech {
+            self.probs.push(prob);
             if !self.confirmed && frame + 1 - self.start_frame >= min_speech_frames && prob >= neg {
                 self.confirmed = true;
+                self.start_sample = (self.start_frame * FRAME).saturating_sub(self.pad());
                 ev.push(VadEvent::SpeechStarted {
-                    start: (self.start_frame * FRAME).saturating_sub(self.pad()),
+                    start: self.start_sample,
                 });
             }
             let silent_for = frame - self.last_speech_frame;
-            if prob < neg && silent_for >= min_silence_frames
-                || (self.confirmed && frame + 1 - self.start_frame >= max_frames)
-            {
+            if prob < neg && silent_for >= min_silence_frames {
                 if self.confirmed {
-                    let start = (self.start_frame * FRAME).saturating_sub(self.pad());
                     let end = ((self.last_speech_frame + 1) * FRAME + self.pad()).min(self.position());
-                    ev.push(VadEvent::SpeechStopped { start, end });
+                    ev.push(VadEvent::SpeechStopped {
+                        start: self.start_sample,
+                        end,
+                    });
                 }
                 self.in_speech = false;
                 self.confirmed = false;
+            } else if self.confirmed && frame + 1 - self.start_frame >= max_frames {
+                ev.extend(self.cut(max_frames));
             } else if !self.confirmed && prob < neg && silent_for >= 2 {
                 // a blip that never became speech
                 self.in_speech = false;
             }
+        }
+        ev
+    }
+
+    /// Probability below which a frame counts as silence (the end threshold).
+    fn neg(&self) -> f32 {
+        (self.cfg.threshold - 0.15).max(0.01)
+    }
+
+    /// Cuts the open segment, which has reached `max_frames`, at the quietest point of its
+    /// second half; the speech after the cut stays open as a new segment (module docs). When
+    /// the quiet run is the one still going on, the segment just ends where it began.
+    fn cut(&mut self, max_frames: usize) -> Vec<VadEvent> {
+        let from = max_frames / 2;
+        let (quiet, resume) = quietest_cut(&self.probs[from..], self.neg());
+        let (quiet, resume) = (from + quiet, from + resume);
+        let half_pause = ((resume - quiet) * FRAME / 2).min(self.pad());
+        let end = (self.start_frame + quiet) * FRAME + half_pause;
+        let mut ev = vec![VadEvent::SpeechStopped {
+            start: self.start_sample,
+            end,
+        }];
+        if resume < self.probs.len() {
+            self.start_sample = (self.start_frame + resume) * FRAME - half_pause;
+            ev.push(VadEvent::SpeechStarted {
+                start: self.start_sample,
+            });
+            self.probs.drain(..resume);
+            self.start_frame += resume;
+        } else {
+            self.in_speech = false;
+            self.confirmed = false;
         }
         ev
     }
@@ -153,15 +218,42 @@ impl Segmenter {
         if self.in_speech && self.confirmed {
             self.in_speech = false;
             self.confirmed = false;
-            let start = (self.start_frame * FRAME).saturating_sub(self.pad());
             return Some(VadEvent::SpeechStopped {
-                start,
+                start: self.start_sample,
                 end: self.position(),
             });
         }
         self.in_speech = false;
         None
     }
+}
+
+/// Where to cut speech whose frame probabilities are `probs`: `(quiet, resume)`, the frames
+/// where the longest run of frames below `neg` begins and ends (the latest of equally long
+/// runs; a run still going on at the last frame ends at `probs.len()`), or, with no such frame,
+/// the least probable frame but the first (the latest of equals) as both.
+pub fn quietest_cut(probs: &[f32], neg: f32) -> (usize, usize) {
+    let mut best: Option<(usize, usize)> = None;
+    let mut run: Option<usize> = None;
+    for (i, &p) in probs.iter().chain(std::iter::once(&f32::INFINITY)).enumerate() {
+        match (p < neg, run) {
+            (true, None) => run = Some(i),
+            (false, Some(r)) => {
+                if best.is_none_or(|(q, e)| i - r >= e - q) {
+                    best = Some((r, i));
+                }
+                run = None;
+            }
+            _ => {}
+        }
+    }
+    best.unwrap_or_else(|| {
+        let least = (1..probs.len())
+            .rev()
+            .min_by(|&a, &b| probs[a].total_cmp(&probs[b]))
+            .unwrap_or(probs.len());
+        (least, least)
+    })
 }
 
 /// Runs a segmenter over a whole probability track; returns `(start, end)` sample ranges.
@@ -211,6 +303,87 @@ mod tests {
         let p = track(&[(0.9, 2), (0.0, 30), (0.9, 20), (0.1, 5), (0.9, 20), (0.0, 40)]);
         let segs = segments(&p, &cfg);
         assert_eq!(segs.len(), 1, "{segs:?}");
+    }
+
+    #[test]
+    fn quietest_cut_takes_the_longest_quiet_run_else_the_least_speech_like_frame() {
+        let neg = 0.35;
+        // two quiet runs: 2 frames at 2..4, 3 frames at 6..9 → the longer
+        assert_eq!(
+            quietest_cut(&[0.9, 0.9, 0.1, 0.1, 0.9, 0.9, 0.2, 0.1, 0.3, 0.9], neg),
+            (6, 9)
+        );
+        // equally long: the later
+        assert_eq!(quietest_cut(&[0.9, 0.1, 0.9, 0.1, 0.9], neg), (3, 4));
+        // a run still going on ends at the track's end
+        assert_eq!(quietest_cut(&[0.9, 0.9, 0.1, 0.1], neg), (2, 4));
+        // no quiet frame: the least speech-like one (never the first), the later of equals
+        assert_eq!(quietest_cut(&[0.4, 0.9, 0.6, 0.8, 0.6, 0.95], neg), (4, 4));
+        assert_eq!(quietest_cut(&[0.9], neg), (1, 1));
+    }
+
+    #[test]
+    fn long_speech_is_cut_in_its_pause_and_goes_on_without_overlap() {
+        let cfg = SegmenterConfig {
+            max_segment_s: 3.2, // 100 frames
+            padding_ms: 96,     // 3 frames
+            ..Default::default()
+        };
+        // speech from frame 10; a 4-frame breath at 80..84 (shorter than min_silence); speech on
+        // to frame 150, then silence
+        let p = track(&[(0.0, 10), (0.9, 70), (0.1, 4), (0.9, 66), (0.0, 40)]);
+        let mut s = Segmenter::new(cfg.clone());
+        let mut events = Vec::new();
+        for (i, &x) in p.iter().enumerate() {
+            events.extend(s.push(x).into_iter().map(|e| (i, e)));
+        }
+        let pause_pad = 2 * FRAME; // half the 4-frame pause, less than padding_ms
+        assert_eq!(
+            events,
+            vec![
+                (17, VadEvent::SpeechStarted { start: 7 * FRAME }),
+                // max reached at frame 109: cut in the breath, not at frame 109
+                (
+                    109,
+                    VadEvent::SpeechStopped {
+                        start: 7 * FRAME,
+                        end: 80 * FRAME + pause_pad
+                    }
+                ),
+                (
+                    109,
+                    VadEvent::SpeechStarted {
+                        start: 84 * FRAME - pause_pad
+                    }
+                ),
+                // the rest ends at the real silence (last speech frame 149, + padding)
+                (
+                    165,
+                    VadEvent::SpeechStopped {
+                        start: 84 * FRAME - pause_pad,
+                        end: 153 * FRAME
+                    }
+                ),
+            ]
+        );
+        let segs = segments(&p, &cfg);
+        assert_eq!(segs, vec![(7 * FRAME, 82 * FRAME), (82 * FRAME, 153 * FRAME)]);
+    }
+
+    #[test]
+    fn a_breath_in_the_first_half_is_not_used() {
+        let cfg = SegmenterConfig {
+            max_segment_s: 3.2,
+            padding_ms: 0,
+            ..Default::default()
+        };
+        // the only dip below the end threshold is 20 frames in: too early; the cut goes to the
+        // least speech-like frame of the second half (0.6 at frame 70)
+        let mut p = track(&[(0.9, 20), (0.1, 3), (0.9, 47), (0.6, 1), (0.9, 60), (0.0, 40)]);
+        p[85] = 0.7;
+        let segs = segments(&p, &cfg);
+        assert_eq!(segs[0], (0, 70 * FRAME), "{segs:?}");
+        assert_eq!(segs[1].0, 70 * FRAME, "{segs:?}");
     }
 
     #[test]

@@ -722,6 +722,57 @@ pub(crate) mod tests {
         assert_eq!(t.open_item(), None);
     }
 
+    /// Speech from frame 20 to 700 (~22 s) with one 160 ms breath at frames 380..385.
+    fn monologue_with_a_breath(frame: usize) -> f32 {
+        match frame {
+            380..385 => 0.1,
+            20..700 => 0.9,
+            _ => 0.0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_monologue_past_the_window_is_cut_in_its_breath_into_items_that_do_not_overlap() {
+        let mut t = vad_turns(monologue_with_a_breath);
+        let events = push_frames(&mut t, 760).await;
+        assert_eq!(
+            names(&events),
+            [
+                "started",
+                "stopped",
+                "committed",
+                "final",
+                "started",
+                "stopped",
+                "committed",
+                "final"
+            ]
+        );
+        let ms = |frame: usize| (frame * FRAME / 16) as u64;
+        // the breath is shorter than the 500 ms of silence, so only the 15 s limit ends the first
+        // item, and it ends in the breath (half of it, 80 ms, as padding), not at 15 s
+        let times: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match e {
+                TurnEvent::SpeechStarted { audio_start_ms, .. } => Some(*audio_start_ms),
+                TurnEvent::SpeechStopped { audio_end_ms, .. } => Some(*audio_end_ms),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(times, [ms(20) - 300, ms(380) + 80, ms(385) - 80, ms(700) + 300]);
+        let finals: Vec<usize> = events
+            .iter()
+            .filter_map(|e| match e {
+                TurnEvent::FinalReady(f) => Some(f.samples.len()),
+                _ => None,
+            })
+            .collect();
+        // the two items' audio adds up to the speech, the breath and the outer padding: no sample
+        // twice, none lost
+        assert_eq!(finals.iter().sum::<usize>(), (700 - 20) * FRAME + 2 * 4800);
+        assert_eq!(finals[0], 380 * FRAME + 1280 - (20 * FRAME - 4800));
+    }
+
     #[tokio::test]
     async fn times_count_from_the_session_start_when_vad_starts_late() {
         let mut t = Turns::new(15.0, counting_ids());
