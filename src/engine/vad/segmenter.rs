@@ -20,10 +20,12 @@
 //!
 //! # Invariants
 //!
-//! * Every segment but a cut one is at most `max_segment_s` long plus its padding; a cut one is
-//!   shorter.
-//! * Segments never overlap: after a cut, padding comes from the pause only, at most half of it
-//!   on each side (a cut without a pause has none).
+//! * No segment is longer than `max_segment_s` plus its padding.
+//! * A cut adds no overlap: the two sides of a cut share no sample, since their padding comes
+//!   from the pause only, at most half of it each (a cut without a pause has none). Segments
+//!   that silence separates may still share padding, as before (300 ms on each side of a 500 ms
+//!   silence). When the quietest run is the one still going on, the segment ends where it began,
+//!   and speech after it starts a segment as after any silence.
 
 use super::FRAME;
 
@@ -368,6 +370,46 @@ mod tests {
         );
         let segs = segments(&p, &cfg);
         assert_eq!(segs, vec![(7 * FRAME, 82 * FRAME), (82 * FRAME, 153 * FRAME)]);
+    }
+
+    #[test]
+    fn a_pause_still_going_on_at_the_limit_ends_the_segment_there() {
+        let cfg = SegmenterConfig {
+            max_segment_s: 3.2,
+            padding_ms: 96,
+            ..Default::default()
+        };
+        // speech 0..95, quiet from 95 on when the limit comes at frame 99 (5 frames, shorter
+        // than the 16 of min_silence), speech again from 110
+        let p = track(&[(0.9, 95), (0.1, 15), (0.9, 30), (0.0, 40)]);
+        let mut s = Segmenter::new(cfg.clone());
+        let mut events = Vec::new();
+        for (i, &x) in p.iter().enumerate() {
+            events.extend(s.push(x).into_iter().map(|e| (i, e)));
+        }
+        assert_eq!(
+            events,
+            vec![
+                (7, VadEvent::SpeechStarted { start: 0 }),
+                // half the 5 quiet frames so far as padding
+                (
+                    99,
+                    VadEvent::SpeechStopped {
+                        start: 0,
+                        end: 95 * FRAME + 5 * FRAME / 2
+                    }
+                ),
+                // speech after the pause starts a segment as after any silence (full padding)
+                (117, VadEvent::SpeechStarted { start: 107 * FRAME }),
+                (
+                    155,
+                    VadEvent::SpeechStopped {
+                        start: 107 * FRAME,
+                        end: 143 * FRAME
+                    }
+                ),
+            ]
+        );
     }
 
     #[test]
