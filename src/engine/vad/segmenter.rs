@@ -283,6 +283,16 @@ mod tests {
         pattern.iter().flat_map(|&(p, n)| std::iter::repeat_n(p, n)).collect()
     }
 
+    /// Every event of a segmenter fed `probs`, with the frame that caused it.
+    fn events(probs: &[f32], cfg: &SegmenterConfig) -> Vec<(usize, VadEvent)> {
+        let mut s = Segmenter::new(cfg.clone());
+        let mut out = Vec::new();
+        for (i, &p) in probs.iter().enumerate() {
+            out.extend(s.push(p).into_iter().map(|e| (i, e)));
+        }
+        out
+    }
+
     #[test]
     fn finds_two_segments_with_padding() {
         let cfg = SegmenterConfig {
@@ -334,14 +344,9 @@ mod tests {
         // speech from frame 10; a 4-frame breath at 80..84 (shorter than min_silence); speech on
         // to frame 150, then silence
         let p = track(&[(0.0, 10), (0.9, 70), (0.1, 4), (0.9, 66), (0.0, 40)]);
-        let mut s = Segmenter::new(cfg.clone());
-        let mut events = Vec::new();
-        for (i, &x) in p.iter().enumerate() {
-            events.extend(s.push(x).into_iter().map(|e| (i, e)));
-        }
         let pause_pad = 2 * FRAME; // half the 4-frame pause, less than padding_ms
         assert_eq!(
-            events,
+            events(&p, &cfg),
             vec![
                 (17, VadEvent::SpeechStarted { start: 7 * FRAME }),
                 // max reached at frame 109: cut in the breath, not at frame 109
@@ -382,13 +387,8 @@ mod tests {
         // speech 0..95, quiet from 95 on when the limit comes at frame 99 (5 frames, shorter
         // than the 16 of min_silence), speech again from 110
         let p = track(&[(0.9, 95), (0.1, 15), (0.9, 30), (0.0, 40)]);
-        let mut s = Segmenter::new(cfg.clone());
-        let mut events = Vec::new();
-        for (i, &x) in p.iter().enumerate() {
-            events.extend(s.push(x).into_iter().map(|e| (i, e)));
-        }
         assert_eq!(
-            events,
+            events(&p, &cfg),
             vec![
                 (7, VadEvent::SpeechStarted { start: 0 }),
                 // half the 5 quiet frames so far as padding
