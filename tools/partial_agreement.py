@@ -3,8 +3,10 @@
 Streams each WAV (16 kHz mono PCM16) at real-time pace into /v1/realtime with server VAD,
 collects per item the concatenated `…transcription.delta` texts and the `…completed` transcript,
 and reports how many of the final's words the deltas covered and how many delta words differ
-from the final's prefix of the same length (word-level edit distance). Used for the Whisper
-drafts' prompted tail in docs/benchmarks.md, section 7:
+from the final's prefix of the same length (word-level edit distance), and each item's first
+delta latency: its arrival minus the moment the client sent the audio at the item's
+`speech_started.audio_start_ms` (the loadtest's definition, prefix padding included). Used in
+docs/benchmarks.md, sections 2 and 7:
 
     python tools/partial_agreement.py http://127.0.0.1:PORT KEY OUT.json A.wav [B.wav ...]
 
@@ -32,38 +34,47 @@ async def one(path):
             "audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000},
             "transcription": {"model": "auto", "language": "en"},
             "turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}}}}))
-        deltas, finals = {}, {}
+        deltas, finals, starts, first = {}, {}, {}, {}
+        t0 = None
         async def reader():
             async for m in ws:
                 ev = json.loads(m)
                 t = ev.get('type', '')
-                if t.endswith('transcription.delta'):
+                if t.endswith('speech_started'):
+                    starts[ev['item_id']] = ev['audio_start_ms'] / 1000
+                elif t.endswith('transcription.delta'):
+                    if ev['item_id'] in starts and ev['item_id'] not in first:
+                        first[ev['item_id']] = time.monotonic() - t0 - starts[ev['item_id']]
                     deltas[ev['item_id']] = deltas.get(ev['item_id'], '') + ev['delta']
                 elif t.endswith('transcription.completed'):
                     finals[ev['item_id']] = ev['transcript']
-        r = asyncio.create_task(reader())
         step = 1280
         t0 = time.monotonic()
+        r = asyncio.create_task(reader())
         for k, i in enumerate(range(0, len(pcm), step)):
             await ws.send(pcm[i:i+step])
             await asyncio.sleep(max(0, t0 + (k+1)*0.04 - time.monotonic()))
         await ws.send(b'\x00\x00' * 16000 * 2)
         await asyncio.sleep(6)
         r.cancel()
-        return deltas, finals
+        return deltas, finals, first
 async def main():
     errs = ref = covered = 0
-    rows = []
+    rows, lat = [], []
     for c in clips:
-        d, f = await one(c)
+        d, f, first = await one(c)
+        lat += [1000 * first[i] for i in f if i in first]
         for item, final in f.items():
             fw, dw = words(final), words(d.get(item, ''))
             # agreement: the deltas against the same number of the final's first words
             e = lev(dw, fw[:len(dw)])
             errs += e; ref += len(dw); covered += len(dw)
-            rows.append((c.split('/')[-1], len(fw), len(dw), e))
+            rows.append((c.split('/')[-1], len(fw), len(dw), e, first.get(item), d.get(item, ''), final))
     tot = sum(r[1] for r in rows)
-    json.dump({"rows": rows}, open(out, 'w'))
+    json.dump({"rows": rows, "first_delta_ms": lat}, open(out, 'w'))
+    lat.sort()
+    pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float('nan')
     print(f"items {len(rows)}, final words {tot}, delta words {covered} ({100*covered/max(tot,1):.0f} % of the final), "
-          f"delta words that disagree with the final's prefix {errs} ({100*errs/max(ref,1):.1f} %)")
+          f"delta words that disagree with the final's prefix {errs} ({100*errs/max(ref,1):.1f} %), "
+          f"first delta p50 {pct(0.5):.0f} ms, p95 {pct(0.95):.0f} ms ({len(lat)} items with a delta)")
 asyncio.run(main())
