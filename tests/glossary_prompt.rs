@@ -1,7 +1,8 @@
 //! Glossary-conditioned decoding (`crate::finalize::bias`) through REST and a realtime session,
 //! against a real server with the real Whisper models: a Chinese clip with a glossary of Latin
 //! terms is decoded a second time with the glossary as the decoder prompt (counted in
-//! `/metrics`), and not when the request or the audio does not call for it. No model output is
+//! `/metrics`), and not when the request does not call for it; an English clip is decoded again
+//! but keeps its first decode when the prompted one names no more terms. No model output is
 //! written into the test.
 
 mod common;
@@ -12,6 +13,15 @@ use serde_json::json;
 /// Second decodes with the glossary prompt so far, kept and refused together.
 async fn prompted(s: &Server) -> f64 {
     s.metric_total("asr_router_glossary_prompt_decodes_total").await
+}
+
+/// Second decodes whose result was not kept (0 before the first).
+async fn refused(s: &Server) -> f64 {
+    let series = "asr_router_glossary_prompt_decodes_total{outcome=\"refused\"} ";
+    let body = s.metrics().await;
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 #[tokio::test]
@@ -47,10 +57,15 @@ async fn chinese_finals_are_decoded_again_with_the_glossary_as_prompt_unless_ask
         assert_eq!(prompted(&s).await, 1.0, "no second decode for {fields:?}");
     }
 
-    // English speech: nothing Chinese in the first decode, no second one
+    // English speech is decoded again too, but the first decode stays unless the prompted one
+    // names the glossary's terms more often (neither invented name was spoken)
+    let (_, first) = transcribe(&s, "en_jfk.wav", &[strong, ("glossary_prompt", "false")]).await;
+    let refused_before = refused(&s).await;
     let (status, v) = transcribe(&s, "en_jfk.wav", &[strong, ("glossary", &g)]).await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(prompted(&s).await, 1.0, "English: {v}");
+    assert_eq!(prompted(&s).await, 2.0, "English: {v}");
+    assert_eq!(refused(&s).await, refused_before + 1.0, "English: {v}");
+    assert_eq!(v["text"], first["text"], "the first decode is kept");
 
     // a bad value is refused before any audio is decoded
     let (status, v) = transcribe(&s, zh, &[strong, ("glossary_prompt", "sometimes")]).await;

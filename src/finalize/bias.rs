@@ -1,12 +1,11 @@
-//! Glossary-conditioned decoding: a final whose first decode is Chinese (or code-switched) is
-//! decoded once more with the request's Latin glossary terms as the decoder prompt (Whisper's
-//! previous-text conditioning), so that the recognizer itself writes the English terms it
-//! otherwise drops, writes in Chinese characters, or garbles. The reviewers then correct what is
-//! left.
+//! Glossary-conditioned decoding: a final is decoded once more with the request's Latin glossary
+//! terms as the decoder prompt (Whisper's previous-text conditioning), so that the recognizer
+//! itself writes the English terms it otherwise drops, writes in Chinese characters, or garbles.
+//! The reviewers then correct what is left.
 //!
 //! ```text
 //!   decode (no glossary prompt) ── hypothesis ──► rank the glossary's Latin terms against it
-//!        └─ Han in the text, Latin terms in the glossary, an engine that takes prompts:
+//!        └─ text in the hypothesis, Latin terms in the glossary, an engine that takes prompts:
 //!           decode again with "…, term₃, term₂, term₁" (the best match last) ──► keep one
 //! ```
 //!
@@ -18,6 +17,12 @@
 //!   so terms are written in ascending score and a large glossary loses its least likely terms.
 //! * **The user's `prompt` is kept**: the glossary terms are appended to it (its beginning is
 //!   what truncation drops first). The first decode uses the user's prompt alone.
+//! * **An English decode is replaced only to write terms.** In Chinese or code-switched speech
+//!   a prompted decode is kept on the guards below alone: it is how Whisper stops dropping and
+//!   transliterating English terms. In an English first decode every word was already written in
+//!   Latin letters, and a list of terms primes Whisper's ordinary words too ("10 of clubs" → "10
+//!   of Clobes", "Had he" → "Hadi" under "H100"). So the prompted decode of English text is kept
+//!   only when it names the glossary's terms more often than the first ([`writes_more_terms`]).
 //! * **The prompted decode can only replace a credible first decode with a credible one**: it is
 //!   kept unless it lost much of the first decode's text (Whisper skipping speech under a
 //!   prompt) or its average log-probability fell far below the first one's. A failing second
@@ -191,8 +196,8 @@ pub fn rank_terms(glossary: &Glossary, hypothesis: &str) -> Vec<(usize, f32)> {
 }
 
 /// The decoder prompt for `hypothesis`: up to `policy.max_terms` Latin glossary terms with a
-/// score of at least `policy.min_score`, least likely first, joined by ", ", after the user's
-/// `prompt`. `None` when no term qualifies.
+/// score of at least `policy.min_score`, least likely first, joined by ", ", after the user's `prompt`. `None` when no
+/// term qualifies.
 pub fn glossary_prompt(
     glossary: &Glossary,
     hypothesis: &str,
@@ -217,10 +222,40 @@ pub fn glossary_prompt(
     })
 }
 
-/// Whether a first hypothesis is one the glossary prompt is for: it has Chinese characters
-/// (Mandarin or code-switched speech, where Whisper drops or transliterates English terms).
+/// Whether a first hypothesis is one the glossary prompt is for: it has written something, in
+/// Chinese characters or letters ([`glossary_prompt`] then picks the terms).
 pub fn wants_prompt(h: &Hypothesis) -> bool {
-    h.text.chars().any(text::is_han)
+    h.text.chars().any(|c| text::is_han(c) || c.is_alphabetic())
+}
+
+/// Whether the prompted decode of an English first decode did what its prompt was for: it names
+/// the glossary's terms (or their aliases) more often than the first decode did. Otherwise the
+/// prompt changed only ordinary words, which a list of terms primes but cannot correct ("Had he"
+/// → "Hadi" under "H100"), and the first decode is kept.
+pub fn writes_more_terms(glossary: &Glossary, first: &str, prompted: &str) -> bool {
+    mentions(glossary, prompted) > mentions(glossary, first)
+}
+
+/// How many times `text` names a Latin term or alias of `glossary`, as whole words, ignoring case.
+fn mentions(glossary: &Glossary, text: &str) -> usize {
+    let lower = text.to_lowercase();
+    let bytes = lower.as_bytes();
+    let at_boundary = |i: usize| {
+        i == 0 || i >= bytes.len() || !(bytes[i - 1].is_ascii_alphanumeric() && bytes[i].is_ascii_alphanumeric())
+    };
+    glossary
+        .entries()
+        .iter()
+        .flat_map(|e| std::iter::once(&e.term).chain(&e.aliases))
+        .filter(|f| f.chars().any(text::is_latin))
+        .map(|f| {
+            let f = f.to_lowercase();
+            lower
+                .match_indices(&f)
+                .filter(|&(i, _)| at_boundary(i) && at_boundary(i + f.len()))
+                .count()
+        })
+        .sum()
 }
 
 /// Which of two decodes of one utterance to keep: the prompted one unless it lost much of the
@@ -279,7 +314,7 @@ pub async fn decode_with_glossary(
     Ok(super::verify::verify_terms(answered, samples, &options, decoded, plan.glossary(), stats).await)
 }
 
-/// When the first hypothesis is Chinese, the glossary has a Latin term and `answered` (the
+/// When the first hypothesis has text, [`glossary_prompt`] finds terms for it and `answered` (the
 /// engine that decoded it) takes prompts: a second decode with the glossary prompt, and the one
 /// [`keep_prompted`] picks. Otherwise (or when the second decode fails) the first.
 async fn with_glossary_prompt(
@@ -303,15 +338,19 @@ async fn with_glossary_prompt(
         return first;
     };
     let mut options = options.clone();
-    options.prompt = Some(prompt);
+    options.prompt = Some(prompt.clone());
     match answered.recognize_final(Utterance { samples, options }).await {
-        Ok(h) if keep_prompted(&first.hypothesis, &h) => {
-            tracing::debug!(first = %first.hypothesis.text, prompted = %h.text, "glossary prompt kept");
+        Ok(h)
+            if keep_prompted(&first.hypothesis, &h)
+                && (first.hypothesis.text.chars().any(text::is_han)
+                    || writes_more_terms(plan.glossary(), &first.hypothesis.text, &h.text)) =>
+        {
+            tracing::debug!(first = %first.hypothesis.text, prompted = %h.text, %prompt, "glossary prompt kept");
             stats.count_glossary_prompt(true);
             FinalDecode { hypothesis: h, ..first }
         }
         Ok(h) => {
-            tracing::debug!(first = %first.hypothesis.text, prompted = %h.text, "glossary prompt refused");
+            tracing::debug!(first = %first.hypothesis.text, prompted = %h.text, %prompt, "glossary prompt refused");
             stats.count_glossary_prompt(false);
             first
         }
@@ -518,6 +557,44 @@ mod tests {
         assert_eq!(glossary_prompt(&glossary(&["黄仁勋"]), "黄人群", None, &policy), None);
     }
 
+    #[test]
+    fn a_prompted_english_decode_must_name_more_terms_than_the_first() {
+        let mut entry = crate::review::GlossaryEntry::new("PagerDuty");
+        entry.aliases.push("Pager Duty".into());
+        let g = Glossary::new(
+            ["Kubernetes", "H100", "ECR"]
+                .map(crate::review::GlossaryEntry::new)
+                .into_iter()
+                .chain([entry])
+                .collect(),
+        );
+        let first = "we run on cuber nettis and the images come from ECR";
+        assert!(writes_more_terms(
+            &g,
+            first,
+            "we run on Kubernetes and the images come from ECR"
+        ));
+        assert!(
+            writes_more_terms(&g, "the page or duchy alert", "the Pager Duty alert"),
+            "aliases count"
+        );
+        // only ordinary words changed, or a term inside another word: the first decode stays
+        assert!(!writes_more_terms(&g, "Had he married", "Hadi married"));
+        assert!(!writes_more_terms(
+            &g,
+            first,
+            "we run on cuber nettis and the images come from ECR."
+        ));
+        assert!(
+            !writes_more_terms(&g, "a h100", "xh100y and a h100"),
+            "whole words only, and counted"
+        );
+        assert!(
+            writes_more_terms(&g, "部署在 cuber 上", "部署在Kubernetes上"),
+            "next to Han characters"
+        );
+    }
+
     fn hyp(text: &str, logprob: f32) -> Hypothesis {
         Hypothesis {
             text: text.into(),
@@ -545,7 +622,8 @@ mod tests {
             &first,
             &hyp("我们先把 Kubernetes 配好，再看 Grafana 上的延迟", -1.2)
         ));
-        assert!(wants_prompt(&first) && !wants_prompt(&hyp("we deploy on cube netties", -0.3)));
+        assert!(wants_prompt(&first) && wants_prompt(&hyp("we deploy on cube netties", -0.3)));
+        assert!(!wants_prompt(&hyp(" ... 123", -0.3)), "nothing written");
     }
 }
 
