@@ -196,8 +196,8 @@ pub fn rank_terms(glossary: &Glossary, hypothesis: &str) -> Vec<(usize, f32)> {
 }
 
 /// The decoder prompt for `hypothesis`: up to `policy.max_terms` Latin glossary terms with a
-/// score of at least `policy.min_score`, least likely first, joined by ", ", after the user's `prompt`. `None` when no
-/// term qualifies.
+/// score of at least `policy.min_score`, least likely first, joined by ", ", after the user's
+/// `prompt`. `None` when no term qualifies.
 pub fn glossary_prompt(
     glossary: &Glossary,
     hypothesis: &str,
