@@ -236,33 +236,28 @@ pub fn writes_more_terms(glossary: &Glossary, first: &str, prompted: &str) -> bo
     mentions(glossary, prompted) > mentions(glossary, first)
 }
 
-/// How many times `text` names a Latin term or alias of `glossary`, as whole words, ignoring case.
-fn mentions(glossary: &Glossary, text: &str) -> usize {
-    let lower = text.to_lowercase();
-    let bytes = lower.as_bytes();
-    let at_boundary = |i: usize| {
-        i == 0 || i >= bytes.len() || !(bytes[i - 1].is_ascii_alphanumeric() && bytes[i].is_ascii_alphanumeric())
-    };
+/// How many times `hypothesis` names a Latin term or alias of `glossary`, not inside a Latin
+/// word ([`text::term_occurrences`]), ignoring case.
+fn mentions(glossary: &Glossary, hypothesis: &str) -> usize {
+    let lower = hypothesis.to_lowercase();
     glossary
         .entries()
         .iter()
         .flat_map(|e| std::iter::once(&e.term).chain(&e.aliases))
         .filter(|f| f.chars().any(text::is_latin))
-        .map(|f| {
-            let f = f.to_lowercase();
-            lower
-                .match_indices(&f)
-                .filter(|&(i, _)| at_boundary(i) && at_boundary(i + f.len()))
-                .count()
-        })
+        .map(|f| text::term_occurrences(&lower, &f.to_lowercase()).count())
         .sum()
 }
 
 /// Which of two decodes of one utterance to keep: the prompted one unless it lost much of the
-/// text (skipped speech) or is far less probable.
-pub fn keep_prompted(first: &Hypothesis, prompted: &Hypothesis) -> bool {
+/// text (skipped speech) or is far less probable, or, when the first has no Chinese character,
+/// names `glossary`'s terms no more often than the first ([`writes_more_terms`]).
+pub fn keep_prompted(glossary: &Glossary, first: &Hypothesis, prompted: &Hypothesis) -> bool {
     let len = |h: &Hypothesis| h.text.chars().filter(|c| c.is_alphanumeric()).count() as f32;
     if len(prompted) < MIN_KEPT_LENGTH * len(first) {
+        return false;
+    }
+    if !first.text.chars().any(text::is_han) && !writes_more_terms(glossary, &first.text, &prompted.text) {
         return false;
     }
     match (avg_logprob(first), avg_logprob(prompted)) {
@@ -340,11 +335,7 @@ async fn with_glossary_prompt(
     let mut options = options.clone();
     options.prompt = Some(prompt.clone());
     match answered.recognize_final(Utterance { samples, options }).await {
-        Ok(h)
-            if keep_prompted(&first.hypothesis, &h)
-                && (first.hypothesis.text.chars().any(text::is_han)
-                    || writes_more_terms(plan.glossary(), &first.hypothesis.text, &h.text)) =>
-        {
+        Ok(h) if keep_prompted(plan.glossary(), &first.hypothesis, &h) => {
             tracing::debug!(first = %first.hypothesis.text, prompted = %h.text, %prompt, "glossary prompt kept");
             stats.count_glossary_prompt(true);
             FinalDecode { hypothesis: h, ..first }
@@ -609,16 +600,20 @@ mod tests {
 
     #[test]
     fn a_prompted_decode_that_skips_speech_or_is_much_less_sure_is_refused() {
+        // the glossary only matters for first decodes without Chinese
+        let none = Glossary::default();
         let first = hyp("我们先把Cubernits配好再看Braphanel上的延迟", -0.4);
         assert!(keep_prompted(
+            &none,
             &first,
             &hyp("我们先把 Kubernetes 配好，再看 Grafana 上的延迟", -0.35)
         ));
         assert!(
-            !keep_prompted(&first, &hyp("我们先把 Kubernetes", -0.2)),
+            !keep_prompted(&none, &first, &hyp("我们先把 Kubernetes", -0.2)),
             "speech skipped"
         );
         assert!(!keep_prompted(
+            &none,
             &first,
             &hyp("我们先把 Kubernetes 配好，再看 Grafana 上的延迟", -1.2)
         ));

@@ -548,7 +548,7 @@ fn edits_from_spans(a: &[char], b: &[char], mut spans: Vec<Span>, vocab: &Vocabu
     let b_str: String = b.iter().collect();
     let b_off = byte_offsets(b);
     for term in &vocab.terms {
-        for (pos, _) in term_occurrences(&b_str, term) {
+        for (pos, _) in text::term_occurrences(&b_str, term) {
             // Byte → character indices (both ends are character boundaries of `b_str`).
             let t0 = b_off.partition_point(|&o| o < pos);
             let t1 = b_off.partition_point(|&o| o < pos + term.len());
@@ -572,7 +572,7 @@ fn edits_from_spans(a: &[char], b: &[char], mut spans: Vec<Span>, vocab: &Vocabu
             let term = vocab
                 .terms
                 .iter()
-                .find(|t| term_occurrences(&to, t).next().is_some())
+                .find(|t| text::term_occurrences(&to, t).next().is_some())
                 .cloned();
             Edit {
                 start: a_off[sp.a.start],
@@ -585,19 +585,6 @@ fn edits_from_spans(a: &[char], b: &[char], mut spans: Vec<Span>, vocab: &Vocabu
             }
         })
         .collect()
-}
-
-/// Occurrences of `term` in `s` that do not start or end inside a Latin word ("RAG" is not in
-/// "fragment"), as (byte offset, term).
-fn term_occurrences<'a>(s: &'a str, term: &'a str) -> impl Iterator<Item = (usize, &'a str)> + 'a {
-    s.match_indices(term).filter(move |&(pos, t)| {
-        let before = s[..pos].chars().next_back();
-        let after = s[pos + t.len()..].chars().next();
-        let first = t.chars().next();
-        let last = t.chars().next_back();
-        let cut = |x: Option<char>, y: Option<char>| x.is_some_and(is_word_char) && y.is_some_and(is_word_char);
-        !cut(before, first) && !cut(last, after)
-    })
 }
 
 /// Byte offset of every character index (and of the end).

@@ -19,6 +19,19 @@ pub fn is_latin(c: char) -> bool {
     c.is_ascii_alphanumeric() || (c.is_alphabetic() && (c as u32) < 0x250)
 }
 
+/// Occurrences of `term` in `s` that do not start or end inside a Latin word ("RAG" is not in
+/// "fragment"), as (byte offset, term).
+pub fn term_occurrences<'a>(s: &'a str, term: &'a str) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+    s.match_indices(term).filter(move |&(pos, t)| {
+        let before = s[..pos].chars().next_back();
+        let after = s[pos + t.len()..].chars().next();
+        let first = t.chars().next();
+        let last = t.chars().next_back();
+        let cut = |x: Option<char>, y: Option<char>| x.is_some_and(is_latin) && y.is_some_and(is_latin);
+        !cut(before, first) && !cut(last, after)
+    })
+}
+
 /// Chinese full-width punctuation (sentence and clause marks, brackets, quotes).
 pub fn is_cjk_punct(c: char) -> bool {
     matches!(
