@@ -243,13 +243,15 @@ pub struct ReviewConfig {
     pub glossary_dir: Option<PathBuf>,
     /// Mandarin in traditional characters (`zh-Hant`) instead of simplified by default.
     pub traditional_chinese: bool,
-    /// How long a realtime final may wait for its review before it is sent unreviewed, ms.
+    /// How long a realtime final may wait for each stage of its second pass (the glossary stage
+    /// of its decode, its LLM review) before it is sent without that stage, ms.
     pub realtime_budget_ms: u64,
     /// The LLM reviewer, if any.
     pub llm: Option<LlmReviewConfig>,
-    /// Decode a final whose text has Chinese characters once more with the request's Latin
-    /// glossary terms as Whisper's prompt (`crate::finalize::bias`); a request's
-    /// `glossary_prompt` overrides it. Costs a second decode of such finals.
+    /// Decode a final once more with the request's Latin glossary terms as Whisper's prompt
+    /// (`crate::finalize::bias`; an English final keeps the second decode only when it names
+    /// more terms); a request's `glossary_prompt` overrides it. Costs a second decode of such
+    /// finals.
     pub glossary_prompt: bool,
     /// Most glossary terms in that prompt (the best matches of the first decode; Whisper keeps
     /// the newest 223 prompt tokens of whatever is written).

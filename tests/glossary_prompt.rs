@@ -2,8 +2,8 @@
 //! against a real server with the real Whisper models: a Chinese clip with a glossary of Latin
 //! terms is decoded a second time with the glossary as the decoder prompt (counted in
 //! `/metrics`), and not when the request does not call for it; an English clip is decoded again
-//! but keeps its first decode when the prompted one names no more terms. No model output is
-//! written into the test.
+//! but keeps its first decode when the prompted one names no more terms; a realtime final's
+//! glossary stage ends at the realtime budget. No model output is written into the test.
 
 mod common;
 
@@ -140,4 +140,31 @@ async fn realtime_sessions_take_the_glossary_prompt_extension() {
         "{done}"
     );
     assert_eq!(prompted(&s).await, 1.0, "one prompted second decode: {done}");
+}
+
+/// A realtime final waits for its glossary stage only up to `[review] realtime_budget_ms`: with
+/// a budget no decode fits in, the first decode goes out, the prompted one is never counted, and
+/// `/metrics` counts the final under `stage="glossary_decode"`.
+#[tokio::test]
+async fn a_realtime_glossary_stage_past_its_budget_sends_the_first_decode() {
+    let s = Server::start("[review]\nrealtime_budget_ms = 1\n", &[]);
+    let over = "asr_router_review_budget_exceeded_total{stage=\"glossary_decode\"} ";
+    let count = |body: String| -> f64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix(over)?.trim().parse().ok())
+            .unwrap_or(-1.0)
+    };
+    assert_eq!(count(s.metrics().await), 0.0, "the series is there from the start");
+    let g = json!([{"term": "Zorblax", "lang": "en"}]);
+    let done = realtime_final(&s, json!({"model": "whisper-base", "language": "zh", "glossary": g})).await;
+    assert!(
+        done["transcript"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "the first decode's text: {done}"
+    );
+    assert_eq!(count(s.metrics().await), 1.0, "{done}");
+    assert_eq!(prompted(&s).await, 0.0, "the prompted decode never finished: {done}");
 }

@@ -122,3 +122,24 @@ fn sampled_decodes_repeat_across_freshly_loaded_models_with_a_fixed_seed() {
     assert!(!first.is_empty());
     assert_eq!(first, second, "the same seed, the same clip, two fresh models");
 }
+
+#[test]
+fn a_second_opinion_writes_at_most_its_cap_in_one_attempt() {
+    let engine = common::load_whisper_base();
+    let audio = samples("audio/en/term_en08_joe.wav");
+    let free = decode(&engine, &audio, None);
+    assert!(free.token_ids.len() > 8, "the clip needs more than the cap: {free:?}");
+    let u = Utterance {
+        samples: audio.clone(),
+        options: DecodeOptions {
+            second_opinion_tokens: Some(8),
+            ..Default::default()
+        },
+    };
+    let capped = engine.recognize(&[u]).remove(0).expect("recognition");
+    assert!(capped.token_ids.len() <= 8, "{capped:?}");
+    // one attempt at the requested temperature, never a hotter one
+    for s in &capped.segments {
+        assert_eq!(s.temperature, Some(0.0), "{capped:?}");
+    }
+}

@@ -82,6 +82,7 @@ impl<'a> Chain<'a> {
             stats: self.second.stats(),
             plan: self.review,
             options,
+            glossary_budget: None,
         }
     }
 }

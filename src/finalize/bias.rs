@@ -29,6 +29,15 @@
 //!   decode keeps the first.
 //! * The decode that is kept then goes through the acoustic check of loosely matched terms
 //!   ([`super::verify`]), Chinese or not.
+//! * **Bounded.** The prompted decode is a second opinion: one attempt, no fallback to hotter
+//!   temperatures, at most twice the first decode's tokens (a prompt of terms can send Whisper
+//!   into a loop of them). A realtime final's glossary stage also ends when the realtime budget
+//!   runs out ([`decode_with_glossary`]); the decode as it stands then is the final's.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::engine::recognizer::{DecodeOptions, Hypothesis, Utterance};
 use crate::engine::scheduler::{EngineHandle, SchedError};
@@ -49,6 +58,9 @@ const MIN_KEPT_LENGTH: f32 = 0.7;
 /// A prompted decode whose average log-probability is below the first one's by more than this
 /// is not kept.
 const MAX_LOGPROB_DROP: f32 = 0.3;
+
+/// Tokens a prompted decode may write beyond twice the first decode's.
+const SECOND_OPINION_ROOM: usize = 16;
 
 /// How a request's finals use its glossary as a decoder prompt (`[review]`
 /// `glossary_prompt` / `glossary_prompt_terms`, the request's `glossary_prompt`).
@@ -272,9 +284,12 @@ fn avg_logprob(h: &Hypothesis) -> Option<f32> {
     (!v.is_empty()).then(|| v.iter().sum::<f32>() / v.len() as f32)
 }
 
-/// [`decode_final`], then, when the plan asks for it and has a glossary: on the engine that
-/// answered, the glossary-prompted decode ([`with_glossary_prompt`]), then the acoustic check of
-/// loosely matched terms ([`super::verify::verify_terms`], when the policy has `verify_terms`).
+/// [`decode_final`], then, when the plan asks for it and has a glossary, the glossary stage on
+/// the engine that answered: the glossary-prompted decode ([`with_glossary_prompt`]), then the
+/// acoustic check of loosely matched terms ([`super::verify::verify_terms`], when the policy has
+/// `verify_terms`). With a `budget` (realtime finals) the glossary stage ends when it runs out,
+/// counted: the decode as it stands then is the answer, and the engine work still queued or
+/// running for the stage is abandoned.
 pub async fn decode_with_glossary(
     engine: &EngineHandle,
     fallback: Option<&EngineHandle>,
@@ -282,6 +297,7 @@ pub async fn decode_with_glossary(
     refuse_when_busy: bool,
     stats: &FinalizeStats,
     plan: &ReviewPlan,
+    budget: Option<Duration>,
 ) -> Result<FinalDecode, SchedError> {
     let options = utt.options.clone();
     let samples = utt.samples.clone();
@@ -298,15 +314,42 @@ pub async fn decode_with_glossary(
     let Some(answered) = answered else {
         return Ok(first);
     };
+    let deadline = budget.map(|b| Instant::now() + b);
     let decoded = if policy.enabled {
-        with_glossary_prompt(answered, samples.clone(), &options, first, plan, &policy, stats).await
+        let kept = first.clone();
+        let prompted = with_glossary_prompt(answered, samples.clone(), &options, first, plan, &policy, stats);
+        match within(deadline, prompted).await {
+            Some(d) => d,
+            None => return Ok(over_budget(kept, stats)),
+        }
     } else {
         first
     };
     if !policy.verify_terms {
         return Ok(decoded);
     }
-    Ok(super::verify::verify_terms(answered, samples, &options, decoded, plan.glossary(), stats).await)
+    let kept = decoded.clone();
+    let checked = super::verify::verify_terms(answered, samples, &options, decoded, plan.glossary(), stats);
+    Ok(match within(deadline, checked).await {
+        Some(d) => d,
+        None => over_budget(kept, stats),
+    })
+}
+
+/// `stage`'s answer, or `None` when `deadline` passes first (dropping the stage's future
+/// abandons its engine work, which the scheduler skips or discards).
+async fn within(deadline: Option<Instant>, stage: impl Future<Output = FinalDecode>) -> Option<FinalDecode> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, stage).await.ok(),
+        None => Some(stage.await),
+    }
+}
+
+/// The decode a glossary stage past its budget leaves, counted.
+fn over_budget(kept: FinalDecode, stats: &FinalizeStats) -> FinalDecode {
+    tracing::debug!(text = %kept.hypothesis.text, "glossary stage over its budget; the decode so far is kept");
+    stats.count_glossary_over_budget();
+    kept
 }
 
 /// When the first hypothesis has text, [`glossary_prompt`] finds terms for it and `answered` (the
@@ -334,6 +377,7 @@ async fn with_glossary_prompt(
     };
     let mut options = options.clone();
     options.prompt = Some(prompt.clone());
+    options.second_opinion_tokens = second_opinion_tokens(&first.hypothesis);
     match answered.recognize_final(Utterance { samples, options }).await {
         Ok(h) if keep_prompted(plan.glossary(), &first.hypothesis, &h) => {
             tracing::debug!(first = %first.hypothesis.text, prompted = %h.text, %prompt, "glossary prompt kept");
@@ -351,6 +395,16 @@ async fn with_glossary_prompt(
             first
         }
     }
+}
+
+/// The token cap of the prompted decode: twice the first decode's tokens and some room. A prompt
+/// of terms can send Whisper into a loop of them (the cap bounds what that costs); a prompted
+/// decode that is really that much longer than the first is one [`keep_prompted`] should not
+/// trust anyway. `None` (no cap) when the first decode reports no tokens.
+fn second_opinion_tokens(first: &Hypothesis) -> Option<usize> {
+    let timed: usize = first.segments.iter().map(|s| s.tokens.len()).sum();
+    let n = timed.max(first.token_ids.len());
+    (n > 0).then_some(2 * n + SECOND_OPINION_ROOM)
 }
 
 fn latin_forms(glossary: &Glossary) -> Vec<Form> {
@@ -596,6 +650,46 @@ mod tests {
             }],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_prompted_decode_may_write_twice_the_first_decodes_tokens() {
+        let mut h = hyp("RDC D sinks the helm chart", -0.3);
+        assert_eq!(second_opinion_tokens(&h), None, "no tokens reported: no cap");
+        h.token_ids = vec![1; 9];
+        assert_eq!(second_opinion_tokens(&h), Some(2 * 9 + SECOND_OPINION_ROOM));
+        // timed segments count their timestamp tokens too, and win over a shorter id list
+        h.segments[0].tokens = vec![1; 12];
+        assert_eq!(second_opinion_tokens(&h), Some(2 * 12 + SECOND_OPINION_ROOM));
+    }
+
+    fn decode(text: &str) -> FinalDecode {
+        FinalDecode {
+            hypothesis: hyp(text, -0.2),
+            engine: "e".into(),
+            fallback: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_glossary_stage_ends_at_its_deadline_and_runs_to_its_end_without_one() {
+        let never = std::future::pending::<FinalDecode>();
+        let soon = Instant::now() + Duration::from_millis(20);
+        assert!(within(Some(soon), never).await.is_none());
+        // a stage that answers in time is the answer
+        let quick = async { decode("prompted") };
+        let later = Some(soon + Duration::from_secs(5));
+        assert_eq!(within(later, quick).await.unwrap().hypothesis.text, "prompted");
+        // no budget (REST, meetings): the stage runs to its end
+        let slow = async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            decode("prompted")
+        };
+        assert_eq!(within(None, slow).await.unwrap().hypothesis.text, "prompted");
+        // what a stage past its budget leaves: the decode so far, counted once
+        let stats = FinalizeStats::default();
+        assert_eq!(over_budget(decode("first"), &stats).hypothesis.text, "first");
+        assert_eq!(stats.glossary_over_budget(), 1);
     }
 
     #[test]

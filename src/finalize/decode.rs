@@ -46,6 +46,7 @@ pub struct FinalizeStats {
     reviews: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     edits: AtomicU64,
     budget_exceeded: AtomicU64,
+    glossary_over_budget: AtomicU64,
     redecodes: Mutex<BTreeMap<&'static str, u64>>,
     tail_decodes: Mutex<BTreeMap<&'static str, u64>>,
     glossary_prompts: Mutex<BTreeMap<&'static str, u64>>,
@@ -71,6 +72,12 @@ impl FinalizeStats {
     /// Realtime finals sent before their review finished (its budget ran out).
     pub fn budget_exceeded(&self) -> u64 {
         self.budget_exceeded.load(Ordering::Relaxed)
+    }
+
+    /// Realtime finals sent before their glossary stage (the prompted decode, the terms checked
+    /// against the audio) finished: its budget ran out ([`super::bias`]).
+    pub fn glossary_over_budget(&self) -> u64 {
+        self.glossary_over_budget.load(Ordering::Relaxed)
     }
 
     /// `outcome → count` of file windows, meeting pieces and live finals whose text was too
@@ -132,6 +139,10 @@ impl FinalizeStats {
 
     pub(super) fn count_budget_exceeded(&self) {
         self.budget_exceeded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn count_glossary_over_budget(&self) {
+        self.glossary_over_budget.fetch_add(1, Ordering::Relaxed);
     }
 }
 

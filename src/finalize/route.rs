@@ -3,6 +3,8 @@
 //! options. Batch windows, meeting pieces and their re-decodes ([`super::coverage`]) all decode
 //! through one [`DecodeRoute`].
 
+use std::time::Duration;
+
 use crate::engine::recognizer::{DecodeOptions, Utterance};
 use crate::engine::scheduler::{EngineHandle, SchedError};
 
@@ -23,6 +25,9 @@ pub struct DecodeRoute<'a> {
     pub plan: &'a ReviewPlan,
     /// The decoding options of every utterance.
     pub options: &'a DecodeOptions,
+    /// How long the glossary stage of a decode may take after its first decode (realtime
+    /// finals: `[review] realtime_budget_ms`); `None`: as long as it takes.
+    pub glossary_budget: Option<Duration>,
 }
 
 impl<'a> DecodeRoute<'a> {
@@ -33,6 +38,15 @@ impl<'a> DecodeRoute<'a> {
             samples,
             options: self.options.clone(),
         };
-        decode_with_glossary(self.engine, self.fallback, utt, refuse, self.stats, self.plan).await
+        decode_with_glossary(
+            self.engine,
+            self.fallback,
+            utt,
+            refuse,
+            self.stats,
+            self.plan,
+            self.glossary_budget,
+        )
+        .await
     }
 }

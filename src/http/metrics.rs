@@ -301,10 +301,11 @@ fn finalize_families(stats: &crate::finalize::FinalizeStats) -> Vec<MetricFamily
     out.push(edits.0);
     let mut over = Family::new(
         "asr_router_review_budget_exceeded_total",
-        "Realtime finals sent before their LLM review finished (its time budget ran out).",
+        "Realtime finals sent before a stage of their second pass finished (its time budget ran out), by stage: llm (the LLM review), glossary_decode (the glossary-prompted decode and the terms checked against the audio).",
         COUNTER,
     );
-    over.sample(&[], stats.budget_exceeded() as f64);
+    over.sample(&[("stage", "llm")], stats.budget_exceeded() as f64);
+    over.sample(&[("stage", "glossary_decode")], stats.glossary_over_budget() as f64);
     out.push(over.0);
     out.extend(by_outcome(
         "asr_router_glossary_prompt_decodes_total",

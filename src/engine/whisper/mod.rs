@@ -108,6 +108,8 @@ impl WhisperEngine {
         // times faster; a token cap and an n-gram block stop the loops short windows invite.
         let draft = windows.iter().all(|w| w.1.draft);
         let short = windows.iter().all(|w| w.1.draft || w.1.short_window);
+        // windows are grouped by this cap (`recognize`), so the first's is every window's
+        let second_opinion = windows.first().and_then(|w| w.1.second_opinion_tokens);
         let longest = windows.iter().map(|w| w.0.len()).max().unwrap_or(0);
         let frames = if short {
             (longest / 160 + 200).min(N_FRAMES)
@@ -172,6 +174,8 @@ impl WhisperEngine {
                 (8.0 + 4.0 * secs) as usize + timed + previous
             } else if short {
                 (((16.0 + 8.0 * secs) as usize) + previous).min(448)
+            } else if let Some(cap) = second_opinion {
+                (cap + previous).min(448)
             } else {
                 448
             },
@@ -186,7 +190,7 @@ impl WhisperEngine {
         // Temperature fallback: every window is decoded at the request's temperature; a window
         // whose text loops or whose decode is unsure is decoded again, hotter, until one passes.
         // Only the failing windows of the batch are decoded again. Drafts get one attempt.
-        let temps = if draft {
+        let temps = if draft || second_opinion.is_some() {
             vec![windows[0].1.temperature.max(0.0)]
         } else {
             guards::temperatures(windows[0].1.temperature)
@@ -217,6 +221,15 @@ impl WhisperEngine {
                 let d = self.measure(res, t, opts.length_penalty, windows[i].1.task);
                 if draft || !d.attempt.needs_fallback() {
                     chosen[i] = Some(d);
+                } else if second_opinion.is_some() {
+                    // one attempt, and one that fails its checks says nothing: no text
+                    tracing::debug!(
+                        item = i,
+                        compression_ratio = d.attempt.compression_ratio,
+                        avg_logprob = d.attempt.avg_logprob,
+                        "second-opinion decode fails its thresholds; no text"
+                    );
+                    chosen[i] = Some(Decoded::default());
                 } else {
                     tracing::debug!(
                         item = i,
@@ -463,6 +476,10 @@ fn merge(into: &mut Hypothesis, h: Hypothesis) {
     into.words.extend(h.words);
 }
 
+/// What utterances of one batched run share: draft, short window, second-opinion token cap, and
+/// the position of `<|startoftranscript|>` in their prompts.
+type RunKey = (bool, bool, Option<usize>, usize);
+
 /// One decode attempt of a window: its generated ids and what the guards measured.
 #[derive(Debug, Default)]
 struct Decoded {
@@ -542,13 +559,18 @@ impl Recognizer for WhisperEngine {
             return Vec::new();
         };
         let mut out: Vec<Option<Result<Hypothesis, EngineError>>> = (0..batch.len()).map(|_| None).collect();
-        let mut groups: Vec<((bool, bool, usize), Vec<usize>)> = Vec::new();
+        let mut groups: Vec<(RunKey, Vec<usize>)> = Vec::new();
         for (i, u) in batch.iter().enumerate() {
             let o = &u.options;
             if u.samples.len() > N_SAMPLES || o.temperature != first.temperature || o.beam_size != first.beam_size {
                 continue;
             }
-            let key = (o.draft, o.short_window, self.vocab.start_position(o.prompt.as_deref()));
+            let key = (
+                o.draft,
+                o.short_window,
+                o.second_opinion_tokens,
+                self.vocab.start_position(o.prompt.as_deref()),
+            );
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, g)) => g.push(i),
                 None => groups.push((key, vec![i])),

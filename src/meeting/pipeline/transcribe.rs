@@ -144,6 +144,7 @@ pub async fn transcribe(
             stats: p.second.stats(),
             plan: &review,
             options: &options,
+            glossary_budget: None,
         },
         turns: &diarized.turns,
     };

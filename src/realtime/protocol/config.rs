@@ -119,8 +119,8 @@ pub struct TranscriptionConfig {
     /// across the session (`conversation.item.input_audio_transcription.segment` events).
     /// `None` ⇒ off.
     pub diarization: Option<bool>,
-    /// Extension `glossary_prompt`: decode a final whose first decode has Chinese characters once
-    /// more with the glossary's Latin terms as the decoder prompt (`crate::finalize::bias`).
+    /// Extension `glossary_prompt`: decode a final once more with the glossary's Latin terms as
+    /// the decoder prompt (`crate::finalize::bias`).
     /// `None` ⇒ the server's `[review] glossary_prompt`.
     pub glossary_prompt: Option<bool>,
 }

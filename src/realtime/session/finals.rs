@@ -22,9 +22,11 @@
 //!
 //! * **Commit order.** A final is reviewed and reported only after every final committed before
 //!   it, however the engines order their answers.
-//! * **A review never holds a final back past its budget.** The LLM reviewer gets
-//!   [`SecondPass::realtime_budget`]; past it the deterministically reviewed text goes out
-//!   (counted in the finalizer's `budget_exceeded`).
+//! * **A second pass never holds a final back past its budget.** The glossary stage of the
+//!   decode (the glossary-prompted decode and the terms checked against the audio) and the LLM
+//!   reviewer each get [`SecondPass::realtime_budget`]; past it the decode as it stands, or the
+//!   deterministically reviewed text, goes out (counted in the finalizer's
+//!   `glossary_over_budget` and `budget_exceeded`).
 //! * **Nothing after `completed`.** An item's last delta (the remainder of its reviewed final
 //!   beyond what its partials said, unless one of its deltas was dropped or the final disagrees
 //!   with them) is queued, as a must-deliver event, right before its `completed`, on the same
@@ -197,6 +199,7 @@ pub async fn finalize_loop(
             job = jobs.recv(), if open => {
                 let Some(job) = job else { open = false; continue };
                 let stats = second.stats().clone();
+                let budget = second.realtime_budget();
                 let embedder = speakers.as_ref().filter(|_| job.diarize).map(SessionSpeakers::embedder);
                 let vad = vad.clone();
                 decoding.push_back(async move {
@@ -207,7 +210,7 @@ pub async fn finalize_loop(
                             None => None,
                         }
                     };
-                    let decode = decode_item(&job, &stats, vad.as_ref());
+                    let decode = decode_item(&job, &stats, vad.as_ref(), budget);
                     let (r, embedding) = tokio::join!(decode, embedding);
                     (job, r, embedding)
                 });
@@ -237,11 +240,13 @@ pub async fn finalize_loop(
 
 /// Decodes `job`'s audio with its engine (its fallback answers when the engine fails); when the
 /// text is far too short for the item's speech (measured by `vad`), the item is decoded again in
-/// pieces cut at its pauses ([`DecodeRoute::left_out_of_utterance`]).
+/// pieces cut at its pauses ([`DecodeRoute::left_out_of_utterance`]). With a glossary, each
+/// decode's glossary stage gets at most `glossary_budget` ([`crate::finalize::bias`]).
 async fn decode_item(
     job: &FinalJob,
     stats: &FinalizeStats,
     vad: Option<&SileroModel>,
+    glossary_budget: Duration,
 ) -> Result<FinalDecode, SchedError> {
     let route = DecodeRoute {
         engine: &job.engine,
@@ -249,6 +254,7 @@ async fn decode_item(
         stats,
         plan: &job.review,
         options: &job.options,
+        glossary_budget: Some(glossary_budget),
     };
     let mut decoded = route.decode(job.audio.samples.clone(), false).await?;
     if let Some(vad) = vad
