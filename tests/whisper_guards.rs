@@ -1,7 +1,8 @@
 //! The in-process Whisper engine on real audio with the real `whisper-base` model: language
 //! detection restricted by `DecodeOptions.languages`, and the measurements the decoding guards
 //! attach to every segment (temperature, compression ratio, average log-probability, no-speech
-//! probability). Clips come from the shared terminology eval set (`../shared/eval/terminology`).
+//! probability), a token cap, and the encoder cache of a final decoded
+//! again. Clips come from the shared terminology eval set (`../shared/eval/terminology`).
 
 mod common;
 
@@ -124,7 +125,7 @@ fn sampled_decodes_repeat_across_freshly_loaded_models_with_a_fixed_seed() {
 }
 
 #[test]
-fn a_second_opinion_writes_at_most_its_cap_in_one_attempt() {
+fn a_token_cap_bounds_what_a_decode_writes() {
     let engine = common::load_whisper_base();
     let audio = samples("audio/en/term_en08_joe.wav");
     let free = decode(&engine, &audio, None);
@@ -132,14 +133,42 @@ fn a_second_opinion_writes_at_most_its_cap_in_one_attempt() {
     let u = Utterance {
         samples: audio.clone(),
         options: DecodeOptions {
-            second_opinion_tokens: Some(8),
+            max_tokens: Some(8),
             ..Default::default()
         },
     };
     let capped = engine.recognize(&[u]).remove(0).expect("recognition");
-    assert!(capped.token_ids.len() <= 8, "{capped:?}");
-    // one attempt at the requested temperature, never a hotter one
-    for s in &capped.segments {
-        assert_eq!(s.temperature, Some(0.0), "{capped:?}");
-    }
+    assert!(!capped.text.is_empty() && capped.token_ids.len() <= 8, "{capped:?}");
+}
+
+#[test]
+fn a_final_decoded_again_reuses_its_encoding_and_decodes_the_same() {
+    let engine = common::load_whisper_base();
+    let audio = samples("audio/en/term_en08_joe.wav");
+    let hits = engine.encoder_cache_hits();
+    let first = decode(&engine, &audio, None);
+    assert_eq!(engine.encoder_cache_hits(), hits, "a first decode encodes");
+    let again = decode(&engine, &audio, None);
+    assert_eq!(
+        engine.encoder_cache_hits(),
+        hits + 1,
+        "the same audio again: no encoder pass"
+    );
+    assert_eq!(again.text, first.text);
+    assert_eq!(again.token_ids, first.token_ids);
+    // scoring the decoded text reuses it too, and other audio does not
+    let scored = engine
+        .score_texts(
+            &Utterance {
+                samples: audio.clone(),
+                options: DecodeOptions::default(),
+            },
+            std::slice::from_ref(&first.text),
+        )
+        .expect("score");
+    assert!(scored[0].logprob.is_finite() && scored[0].logprob < 0.0, "{scored:?}");
+    assert_eq!(engine.encoder_cache_hits(), hits + 2);
+    let other = samples("audio/en/term_en01_joe.wav");
+    decode(&engine, &other, None);
+    assert_eq!(engine.encoder_cache_hits(), hits + 2, "other audio is encoded");
 }

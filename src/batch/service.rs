@@ -146,7 +146,7 @@ impl BatchService {
             // for a Mandarin clip ("Guangzhou市房地产中间协会分析") that greedy decoding translates.
             beam_size: (req.task() == Task::Translate).then_some(1),
             score_texts: None,
-            second_opinion_tokens: None,
+            max_tokens: None,
         };
         Ok(Job {
             engine,

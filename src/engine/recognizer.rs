@@ -52,14 +52,12 @@ pub struct DecodeOptions {
     /// (teacher forcing), in `language`, after `prompt` as the previous text. Only for engines
     /// whose abilities say [`ModelAbilities::scores_texts`].
     pub score_texts: Option<Arc<[String]>>,
-    /// A second opinion on audio that already has a decode (the glossary-prompted decode of a
-    /// final): at most this many tokens (timestamps included, the previous-text prompt not),
-    /// and one attempt at the requested temperature, never the fallback to hotter ones. Its
-    /// caller keeps the first decode when this one loops or is unsure, so the fallback would
-    /// only spend time (a looping prompted decode at every temperature took ~9 s on tiny.en).
-    /// An attempt that fails the engine's checks comes back with no text. `None`: an ordinary
-    /// decode.
-    pub second_opinion_tokens: Option<usize>,
+    /// Most tokens the decode may write (Whisper: per window and attempt, timestamps included,
+    /// the previous-text prompt not), below the engine's own limit; `None`: the engine's limit.
+    /// The glossary-prompted decode of a final sets it: a prompt of terms can send Whisper into a
+    /// loop of them, which otherwise runs to 448 tokens at every fallback temperature (one
+    /// English live final took 12.8 s).
+    pub max_tokens: Option<usize>,
 }
 
 /// One utterance to recognize: 16 kHz mono samples in [-1, 1].

@@ -29,10 +29,10 @@
 //!   decode keeps the first.
 //! * The decode that is kept then goes through the acoustic check of loosely matched terms
 //!   ([`super::verify`]), Chinese or not.
-//! * **Bounded.** The prompted decode is a second opinion: one attempt, no fallback to hotter
-//!   temperatures, at most twice the first decode's tokens (a prompt of terms can send Whisper
-//!   into a loop of them). A realtime final's glossary stage also ends when the realtime budget
-//!   runs out ([`decode_with_glossary`]); the decode as it stands then is the final's.
+//! * **Bounded.** The prompted decode writes at most twice the first decode's tokens or 12 a
+//!   second of audio, per attempt (a prompt of terms can send Whisper into a loop of them). A realtime final's glossary stage also ends
+//!   when the realtime budget runs out ([`decode_with_glossary`]); the decode as it stands then
+//!   is the final's.
 
 use std::future::Future;
 use std::time::Duration;
@@ -59,8 +59,11 @@ const MIN_KEPT_LENGTH: f32 = 0.7;
 /// is not kept.
 const MAX_LOGPROB_DROP: f32 = 0.3;
 
-/// Tokens a prompted decode may write beyond twice the first decode's.
-const SECOND_OPINION_ROOM: usize = 16;
+/// Tokens a prompted decode may write beyond its share ([`second_opinion_tokens`]).
+const PROMPTED_ROOM: usize = 16;
+/// Tokens per second of audio a prompted decode may write: fast Mandarin with timestamps
+/// (~5 characters a second, a character one or two tokens) stays below it.
+const PROMPTED_TOKENS_PER_S: f32 = 12.0;
 
 /// How a request's finals use its glossary as a decoder prompt (`[review]`
 /// `glossary_prompt` / `glossary_prompt_terms`, the request's `glossary_prompt`).
@@ -377,7 +380,8 @@ async fn with_glossary_prompt(
     };
     let mut options = options.clone();
     options.prompt = Some(prompt.clone());
-    options.second_opinion_tokens = second_opinion_tokens(&first.hypothesis);
+    let seconds = samples.len() as f32 / 16_000.0;
+    options.max_tokens = Some(prompted_max_tokens(&first.hypothesis, seconds));
     match answered.recognize_final(Utterance { samples, options }).await {
         Ok(h) if keep_prompted(plan.glossary(), &first.hypothesis, &h) => {
             tracing::debug!(first = %first.hypothesis.text, prompted = %h.text, %prompt, "glossary prompt kept");
@@ -397,14 +401,16 @@ async fn with_glossary_prompt(
     }
 }
 
-/// The token cap of the prompted decode: twice the first decode's tokens and some room. A prompt
-/// of terms can send Whisper into a loop of them (the cap bounds what that costs); a prompted
-/// decode that is really that much longer than the first is one [`keep_prompted`] should not
-/// trust anyway. `None` (no cap) when the first decode reports no tokens.
-fn second_opinion_tokens(first: &Hypothesis) -> Option<usize> {
+/// The token cap of the prompted decode of `seconds` of audio: twice the first decode's tokens or
+/// [`PROMPTED_TOKENS_PER_S`] per second of audio, whichever is more, and some room. A
+/// prompt of terms can send Whisper into a loop of them, and the cap bounds what that costs; the
+/// audio's share is there because a first decode may have skipped most of its speech, which is
+/// what the prompted decode is for.
+fn prompted_max_tokens(first: &Hypothesis, seconds: f32) -> usize {
     let timed: usize = first.segments.iter().map(|s| s.tokens.len()).sum();
     let n = timed.max(first.token_ids.len());
-    (n > 0).then_some(2 * n + SECOND_OPINION_ROOM)
+    let by_audio = (PROMPTED_TOKENS_PER_S * seconds.max(0.0)).ceil() as usize;
+    (2 * n).max(by_audio) + PROMPTED_ROOM
 }
 
 fn latin_forms(glossary: &Glossary) -> Vec<Form> {
@@ -653,14 +659,17 @@ mod tests {
     }
 
     #[test]
-    fn the_prompted_decode_may_write_twice_the_first_decodes_tokens() {
+    fn the_prompted_decode_may_write_twice_the_first_decodes_tokens_or_its_audios_share() {
+        let room = PROMPTED_ROOM;
         let mut h = hyp("RDC D sinks the helm chart", -0.3);
-        assert_eq!(second_opinion_tokens(&h), None, "no tokens reported: no cap");
-        h.token_ids = vec![1; 9];
-        assert_eq!(second_opinion_tokens(&h), Some(2 * 9 + SECOND_OPINION_ROOM));
+        // no tokens reported (or a first decode that skipped its speech): the audio's share
+        assert_eq!(prompted_max_tokens(&h, 5.0), 60 + room);
+        h.token_ids = vec![1; 40];
+        assert_eq!(prompted_max_tokens(&h, 5.0), 80 + room);
         // timed segments count their timestamp tokens too, and win over a shorter id list
-        h.segments[0].tokens = vec![1; 12];
-        assert_eq!(second_opinion_tokens(&h), Some(2 * 12 + SECOND_OPINION_ROOM));
+        h.segments[0].tokens = vec![1; 45];
+        assert_eq!(prompted_max_tokens(&h, 5.0), 90 + room);
+        assert_eq!(prompted_max_tokens(&h, 10.0), 120 + room);
     }
 
     fn decode(text: &str) -> FinalDecode {

@@ -2,8 +2,11 @@
 //! per utterance (a longer one is decoded alone, in windows cut in the quietest 200 ms of each
 //! window's last 5 s, [`crate::audio::quiet`]), language detection, initial prompts,
 //! translation, segment timestamps from Whisper's timestamp tokens, and word timestamps from
-//! CTranslate2's cross-attention alignment.
+//! CTranslate2's cross-attention alignment. The encoder output of a single full-window
+//! utterance is kept for its next decode ([`encoder_cache`]): a final decoded again with the
+//! glossary prompt, its terms scored or its words aligned pays for one encoder pass, not three.
 
+pub mod encoder_cache;
 mod guards;
 mod repetition;
 mod tokens;
@@ -19,6 +22,7 @@ use crate::engine::recognizer::{
     DecodeOptions, EngineError, Hypothesis, ModelAbilities, Recognizer, Segment, Task, TextScore, Utterance, Word,
 };
 use crate::kernels::whisper_mel::{N_FRAMES, N_SAMPLES, WhisperMel};
+use encoder_cache::EncoderCache;
 use tokens::WhisperVocab;
 
 /// Seconds per timestamp token step and per encoder frame pair.
@@ -60,6 +64,7 @@ pub struct WhisperSettings {
 pub struct WhisperEngine {
     settings: WhisperSettings,
     model: Mutex<sys::Whisper>,
+    encoder_cache: Mutex<EncoderCache>,
     vocab: WhisperVocab,
     mel: WhisperMel,
     multilingual: bool,
@@ -87,6 +92,7 @@ impl WhisperEngine {
         Ok(Self {
             settings,
             model: Mutex::new(model),
+            encoder_cache: Mutex::new(EncoderCache::default()),
             vocab,
             mel,
             multilingual,
@@ -108,8 +114,8 @@ impl WhisperEngine {
         // times faster; a token cap and an n-gram block stop the loops short windows invite.
         let draft = windows.iter().all(|w| w.1.draft);
         let short = windows.iter().all(|w| w.1.draft || w.1.short_window);
-        // windows are grouped by this cap (`recognize`), so the first's is every window's
-        let second_opinion = windows.first().and_then(|w| w.1.second_opinion_tokens);
+        // windows are grouped by their token cap (`recognize`), so the first's is every window's
+        let max_tokens = windows.first().and_then(|w| w.1.max_tokens);
         let longest = windows.iter().map(|w| w.0.len()).max().unwrap_or(0);
         let frames = if short {
             (longest / 160 + 200).min(N_FRAMES)
@@ -117,17 +123,30 @@ impl WhisperEngine {
             N_FRAMES
         };
         let item_len = n_mels * frames;
-        let mut feats = vec![0f32; n * item_len];
-        for (i, (samples, _)) in windows.iter().enumerate() {
-            self.mel
-                .compute_frames_into(samples, &mut feats[i * item_len..(i + 1) * item_len], frames);
-        }
+        // one utterance in a full window: its encoding may be cached (a final decoded again)
+        let cacheable = n == 1 && !short;
+        let cached = if cacheable {
+            self.cached(windows[0].0, frames)
+        } else {
+            None
+        };
         let model = self
             .model
             .lock()
             .map_err(|_| EngineError::Inference("whisper model lock poisoned".into()))?;
         let t_mel = std::time::Instant::now();
-        let encoded = encode(&model, &mut feats, [n, n_mels, frames]).map_err(inf)?;
+        let from_cache = cached.is_some();
+        let encoded = match cached {
+            Some(e) => e,
+            None => {
+                let mut feats = vec![0f32; n * item_len];
+                for (i, (samples, _)) in windows.iter().enumerate() {
+                    self.mel
+                        .compute_frames_into(samples, &mut feats[i * item_len..(i + 1) * item_len], frames);
+                }
+                encode(&model, &mut feats, [n, n_mels, frames]).map_err(inf)?
+            }
+        };
         let t_enc = t_mel.elapsed();
 
         let langs = self.languages(&model, &encoded, windows).map_err(inf)?;
@@ -174,7 +193,7 @@ impl WhisperEngine {
                 (8.0 + 4.0 * secs) as usize + timed + previous
             } else if short {
                 (((16.0 + 8.0 * secs) as usize) + previous).min(448)
-            } else if let Some(cap) = second_opinion {
+            } else if let Some(cap) = max_tokens {
                 (cap + previous).min(448)
             } else {
                 448
@@ -190,7 +209,7 @@ impl WhisperEngine {
         // Temperature fallback: every window is decoded at the request's temperature; a window
         // whose text loops or whose decode is unsure is decoded again, hotter, until one passes.
         // Only the failing windows of the batch are decoded again. Drafts get one attempt.
-        let temps = if draft || second_opinion.is_some() {
+        let temps = if draft {
             vec![windows[0].1.temperature.max(0.0)]
         } else {
             guards::temperatures(windows[0].1.temperature)
@@ -207,9 +226,10 @@ impl WhisperEngine {
                 model.generate(&encoded, &prompts, &opts)
             } else {
                 // the encoder output cannot be sliced through the binding: encode the subset again
-                let mut sub: Vec<f32> = Vec::with_capacity(pending.len() * item_len);
-                for &i in &pending {
-                    sub.extend_from_slice(&feats[i * item_len..(i + 1) * item_len]);
+                let mut sub: Vec<f32> = vec![0f32; pending.len() * item_len];
+                for (k, &i) in pending.iter().enumerate() {
+                    self.mel
+                        .compute_frames_into(windows[i].0, &mut sub[k * item_len..(k + 1) * item_len], frames);
                 }
                 let enc = encode(&model, &mut sub, [pending.len(), n_mels, frames]).map_err(inf)?;
                 let sub_prompts: Vec<Vec<String>> = pending.iter().map(|&i| prompts[i].clone()).collect();
@@ -221,15 +241,6 @@ impl WhisperEngine {
                 let d = self.measure(res, t, opts.length_penalty, windows[i].1.task);
                 if draft || !d.attempt.needs_fallback() {
                     chosen[i] = Some(d);
-                } else if second_opinion.is_some() {
-                    // one attempt, and one that fails its checks says nothing: no text
-                    tracing::debug!(
-                        item = i,
-                        compression_ratio = d.attempt.compression_ratio,
-                        avg_logprob = d.attempt.avg_logprob,
-                        "second-opinion decode fails its thresholds; no text"
-                    );
-                    chosen[i] = Some(Decoded::default());
                 } else {
                     tracing::debug!(
                         item = i,
@@ -249,6 +260,9 @@ impl WhisperEngine {
             let k = guards::best_of_failed(&failed[i].iter().map(|d| d.attempt).collect::<Vec<_>>()).unwrap_or(0);
             chosen[i] = Some(failed[i].swap_remove(k));
         }
+        if cacheable {
+            self.keep_encoded(windows[0].0, frames, encoded);
+        }
         tracing::debug!(
             n,
             frames,
@@ -256,6 +270,7 @@ impl WhisperEngine {
             beam_size = base.beam_size,
             max_length = base.max_length,
             encode_ms = t_enc.as_millis() as u64,
+            from_cache,
             total_ms = t_mel.elapsed().as_millis() as u64,
             "whisper run"
         );
@@ -299,9 +314,10 @@ impl WhisperEngine {
                 let start: Vec<usize> = self
                     .vocab
                     .sot_ids(self.multilingual, langs[i].as_deref(), windows[i].1.task);
-                let (enc1, frames) = self.encode_full_window(&model, windows[i].0).map_err(inf)?;
-                let al = model
-                    .align(&enc1, &start, std::slice::from_ref(&text_ids), &[frames], 7)
+                let al = self
+                    .with_full_window(&model, windows[i].0, |enc1, frames| {
+                        model.align(enc1, &start, std::slice::from_ref(&text_ids), &[frames], 7)
+                    })
                     .map_err(inf)?;
                 if let Some(a) = al.into_iter().next() {
                     let pairs: Vec<(i64, i64)> = a.alignments.iter().map(|x| (x.token_x, x.frame_x)).collect();
@@ -312,18 +328,47 @@ impl WhisperEngine {
         Ok(hyps)
     }
 
-    /// The encoder output of `samples` (at most 30 s) in one full 30 s window, and its length in
-    /// mel frames, as CTranslate2's alignment counts them (it halves them for the encoder itself).
-    fn encode_full_window(
+    /// The encoder output of `samples` (at most 30 s) in one full 30 s window and its length in
+    /// mel frames, as CTranslate2's alignment counts them (it halves them for the encoder itself),
+    /// given to
+    /// `f` run on that output (from the encoder cache when these samples were just encoded), which
+    /// is then kept in the cache.
+    fn with_full_window<R>(
         &self,
         model: &sys::Whisper,
         samples: &[f32],
-    ) -> anyhow::Result<(StorageView<'static>, usize)> {
-        let n_mels = self.mel.n_mels();
-        let mut feats = vec![0f32; n_mels * N_FRAMES];
-        self.mel.compute_into(samples, &mut feats);
+        f: impl FnOnce(&StorageView<'static>, usize) -> anyhow::Result<R>,
+    ) -> anyhow::Result<R> {
         let frames = (samples.len().min(N_SAMPLES) / 160).clamp(1, N_FRAMES);
-        Ok((encode(model, &mut feats, [1, n_mels, N_FRAMES])?, frames))
+        let encoded = match self.cached(samples, N_FRAMES) {
+            Some(e) => e,
+            None => {
+                let n_mels = self.mel.n_mels();
+                let mut feats = vec![0f32; n_mels * N_FRAMES];
+                self.mel.compute_into(samples, &mut feats);
+                encode(model, &mut feats, [1, n_mels, N_FRAMES])?
+            }
+        };
+        let answer = f(&encoded, frames);
+        self.keep_encoded(samples, N_FRAMES, encoded);
+        answer
+    }
+
+    /// The cached encoder output of `samples` in a window of `frames`, taken out of the cache.
+    fn cached(&self, samples: &[f32], frames: usize) -> Option<StorageView<'static>> {
+        self.encoder_cache.lock().ok()?.take(samples, frames)
+    }
+
+    /// Keeps the encoder output of `samples` in a window of `frames` for the next decode of them.
+    fn keep_encoded(&self, samples: &[f32], frames: usize, encoded: StorageView<'static>) {
+        if let Ok(mut c) = self.encoder_cache.lock() {
+            c.put(samples, frames, encoded);
+        }
+    }
+
+    /// Encoder passes the cache saved so far (see [`encoder_cache`]).
+    pub fn encoder_cache_hits(&self) -> u64 {
+        self.encoder_cache.lock().map(|c| c.hits()).unwrap_or(0)
     }
 
     /// Each text scored as the transcript of `samples` (at most 30 s; one encoder pass over the
@@ -346,35 +391,31 @@ impl WhisperEngine {
             .model
             .lock()
             .map_err(|_| EngineError::Inference("whisper model lock poisoned".into()))?;
-        let (encoded, frames) = self.encode_full_window(&model, samples).map_err(inf)?;
-        let lang = self
-            .languages(&model, &encoded, &[(samples, options)])
-            .map_err(inf)?
-            .pop()
-            .flatten();
-        let mut start = self.vocab.previous_ids(options.prompt.as_deref());
-        start.extend(self.vocab.sot_ids(self.multilingual, lang.as_deref(), options.task));
-        let mut scores = Vec::with_capacity(texts.len());
-        for t in texts {
-            let ids = self.vocab.encode_text(t);
-            if ids.is_empty() {
-                scores.push(TextScore::default());
-                continue;
+        self.with_full_window(&model, samples, |encoded, frames| {
+            let lang = self.languages(&model, encoded, &[(samples, options)])?.pop().flatten();
+            let mut start = self.vocab.previous_ids(options.prompt.as_deref());
+            start.extend(self.vocab.sot_ids(self.multilingual, lang.as_deref(), options.task));
+            let mut scores = Vec::with_capacity(texts.len());
+            for t in texts {
+                let ids = self.vocab.encode_text(t);
+                if ids.is_empty() {
+                    scores.push(TextScore::default());
+                    continue;
+                }
+                let al = model.align(encoded, &start, std::slice::from_ref(&ids), &[frames], 7)?;
+                let Some(a) = al.into_iter().next() else {
+                    scores.push(TextScore::default());
+                    continue;
+                };
+                let pairs: Vec<(i64, i64)> = a.alignments.iter().map(|x| (x.token_x, x.frame_x)).collect();
+                scores.push(TextScore {
+                    logprob: a.text_token_probs.iter().map(|p| p.max(1e-12).ln()).sum(),
+                    words: self.vocab.words(&ids, &pairs),
+                });
             }
-            let al = model
-                .align(&encoded, &start, std::slice::from_ref(&ids), &[frames], 7)
-                .map_err(inf)?;
-            let Some(a) = al.into_iter().next() else {
-                scores.push(TextScore::default());
-                continue;
-            };
-            let pairs: Vec<(i64, i64)> = a.alignments.iter().map(|x| (x.token_x, x.frame_x)).collect();
-            scores.push(TextScore {
-                logprob: a.text_token_probs.iter().map(|p| p.max(1e-12).ln()).sum(),
-                words: self.vocab.words(&ids, &pairs),
-            });
-        }
-        Ok(scores)
+            Ok(scores)
+        })
+        .map_err(inf)
     }
 
     /// The language of each window: forced by the request, English for an English-only model,
@@ -476,7 +517,7 @@ fn merge(into: &mut Hypothesis, h: Hypothesis) {
     into.words.extend(h.words);
 }
 
-/// What utterances of one batched run share: draft, short window, second-opinion token cap, and
+/// What utterances of one batched run share: draft, short window, token cap, and
 /// the position of `<|startoftranscript|>` in their prompts.
 type RunKey = (bool, bool, Option<usize>, usize);
 
@@ -568,7 +609,7 @@ impl Recognizer for WhisperEngine {
             let key = (
                 o.draft,
                 o.short_window,
-                o.second_opinion_tokens,
+                o.max_tokens,
                 self.vocab.start_position(o.prompt.as_deref()),
             );
             match groups.iter_mut().find(|(k, _)| *k == key) {
