@@ -30,9 +30,9 @@
 //! * The decode that is kept then goes through the acoustic check of loosely matched terms
 //!   ([`super::verify`]), Chinese or not.
 //! * **Bounded.** The prompted decode writes at most twice the first decode's tokens or 12 a
-//!   second of audio, per attempt (a prompt of terms can send Whisper into a loop of them). A realtime final's glossary stage also ends
-//!   when the realtime budget runs out ([`decode_with_glossary`]); the decode as it stands then
-//!   is the final's.
+//!   second of audio, per attempt ([`prompted_max_tokens`]: a prompt of terms can send Whisper
+//!   into a loop of them). A realtime final's glossary stage also ends when the realtime budget
+//!   runs out ([`decode_with_glossary`]); the decode as it stands then is the final's.
 
 use std::future::Future;
 use std::time::Duration;
@@ -59,7 +59,7 @@ const MIN_KEPT_LENGTH: f32 = 0.7;
 /// is not kept.
 const MAX_LOGPROB_DROP: f32 = 0.3;
 
-/// Tokens a prompted decode may write beyond its share ([`second_opinion_tokens`]).
+/// Tokens a prompted decode may write beyond its share ([`prompted_max_tokens`]).
 const PROMPTED_ROOM: usize = 16;
 /// Tokens per second of audio a prompted decode may write: fast Mandarin with timestamps
 /// (~5 characters a second, a character one or two tokens) stays below it.

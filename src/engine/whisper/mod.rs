@@ -328,11 +328,10 @@ impl WhisperEngine {
         Ok(hyps)
     }
 
-    /// The encoder output of `samples` (at most 30 s) in one full 30 s window and its length in
-    /// mel frames, as CTranslate2's alignment counts them (it halves them for the encoder itself),
-    /// given to
-    /// `f` run on that output (from the encoder cache when these samples were just encoded), which
-    /// is then kept in the cache.
+    /// Runs `f` on the encoder output of `samples` (at most 30 s) in one full 30 s window and on
+    /// its length in mel frames, as CTranslate2's alignment counts them (it halves them for the
+    /// encoder itself). The output comes from the encoder cache when these samples were just
+    /// encoded, and is kept there afterwards.
     fn with_full_window<R>(
         &self,
         model: &sys::Whisper,
