@@ -15,13 +15,27 @@ async fn prompted(s: &Server) -> f64 {
     s.metric_total("asr_router_glossary_prompt_decodes_total").await
 }
 
+/// The value of one labelled series of `/metrics` (`name{labels}`), if it is there.
+async fn series(s: &Server, name_and_labels: &str) -> Option<f64> {
+    let prefix = format!("{name_and_labels} ");
+    s.metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
+}
+
 /// Second decodes whose result was not kept (0 before the first).
 async fn refused(s: &Server) -> f64 {
-    let series = "asr_router_glossary_prompt_decodes_total{outcome=\"refused\"} ";
-    let body = s.metrics().await;
-    body.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
+    let refused = series(s, "asr_router_glossary_prompt_decodes_total{outcome=\"refused\"}").await;
+    refused.unwrap_or(0.0)
+}
+
+/// Whether `text` (a JSON string) has Chinese characters.
+fn has_han(text: &serde_json::Value) -> bool {
+    text.as_str()
+        .unwrap()
+        .chars()
+        .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
 }
 
 #[tokio::test]
@@ -36,14 +50,7 @@ async fn chinese_finals_are_decoded_again_with_the_glossary_as_prompt_unless_ask
     // a glossary, Chinese speech: one more decode, with the prompt; the answer still has the speech
     let (status, v) = transcribe(&s, zh, &[strong, zh_lang, verbose, ("glossary", &g)]).await;
     assert_eq!(status, 200, "{v}");
-    assert!(
-        v["text"]
-            .as_str()
-            .unwrap()
-            .chars()
-            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
-        "{v}"
-    );
+    assert!(has_han(&v["text"]), "{v}");
     assert_eq!(prompted(&s).await, 1.0, "one prompted second decode");
 
     // the request turns it off; review=none turns it off; no glossary, nothing to prompt with
@@ -131,14 +138,7 @@ async fn realtime_sessions_take_the_glossary_prompt_extension() {
     // the server's default (on) when the extension is left out
     t.as_object_mut().unwrap().remove("glossary_prompt");
     let done = realtime_final(&s, t).await;
-    assert!(
-        done["transcript"]
-            .as_str()
-            .unwrap()
-            .chars()
-            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
-        "{done}"
-    );
+    assert!(has_han(&done["transcript"]), "{done}");
     assert_eq!(prompted(&s).await, 1.0, "one prompted second decode: {done}");
 }
 
@@ -148,23 +148,11 @@ async fn realtime_sessions_take_the_glossary_prompt_extension() {
 #[tokio::test]
 async fn a_realtime_glossary_stage_past_its_budget_sends_the_first_decode() {
     let s = Server::start("[review]\nrealtime_budget_ms = 1\n", &[]);
-    let over = "asr_router_review_budget_exceeded_total{stage=\"glossary_decode\"} ";
-    let count = |body: String| -> f64 {
-        body.lines()
-            .find_map(|l| l.strip_prefix(over)?.trim().parse().ok())
-            .unwrap_or(-1.0)
-    };
-    assert_eq!(count(s.metrics().await), 0.0, "the series is there from the start");
+    let over = "asr_router_review_budget_exceeded_total{stage=\"glossary_decode\"}";
+    assert_eq!(series(&s, over).await, Some(0.0), "the series is there from the start");
     let g = json!([{"term": "Zorblax", "lang": "en"}]);
     let done = realtime_final(&s, json!({"model": "whisper-base", "language": "zh", "glossary": g})).await;
-    assert!(
-        done["transcript"]
-            .as_str()
-            .unwrap()
-            .chars()
-            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
-        "the first decode's text: {done}"
-    );
-    assert_eq!(count(s.metrics().await), 1.0, "{done}");
+    assert!(has_han(&done["transcript"]), "the first decode's text: {done}");
+    assert_eq!(series(&s, over).await, Some(1.0), "{done}");
     assert_eq!(prompted(&s).await, 0.0, "the prompted decode never finished: {done}");
 }
