@@ -7,7 +7,8 @@
 //! ```text
 //!   final text ─► loose corrector + sound-alikes ─► proposals the strict one would not make
 //!                 (≤ MAX_PROPOSALS; up to TERMS_PER_SPAN terms for a span, spans may overlap)
-//!      └─► engine.score_texts(audio, prompt = the proposed terms, [text, text with edit₁, …])
+//!      └─► engine.score_texts(audio, prompt = the proposed terms, [text, text with edit₁, …]),
+//!          every text with the strict corrector's own edits in place (the review makes them anyway)
 //!            └─► keep each edit whose text scores above the original and above every
 //!                overlapping proposal ─► the final's text
 //! ```
@@ -73,15 +74,18 @@ fn loose() -> CorrectorConfig {
 /// words). Proposals may overlap — several terms for one span, several extents of a span for
 /// one term — and compete when scored ([`accepted`]); at most [`MAX_PROPOSALS`], the most alike
 /// first, returned in text order.
-pub fn proposals(text: &str, language: Option<&str>, glossary: &Glossary) -> Vec<Edit> {
+pub fn proposals(text: &str, language: Option<&str>, glossary: &Glossary) -> Proposals {
     let ctx = ReviewContext::with_language(language);
-    let Ok(loose) = GlossaryCorrector::new(loose()).review(text, &ctx, glossary) else {
-        return Vec::new();
-    };
     let strict = GlossaryCorrector::default()
         .review(text, &ctx, glossary)
         .map(|r| r.edits)
         .unwrap_or_default();
+    let Ok(loose) = GlossaryCorrector::new(loose()).review(text, &ctx, glossary) else {
+        return Proposals {
+            strict,
+            edits: Vec::new(),
+        };
+    };
     let code_switched = text.chars().any(crate::review::text::is_han);
     let entries = glossary.entries();
     let mut all: Vec<Edit> = loose.edits;
@@ -111,7 +115,33 @@ pub fn proposals(text: &str, language: Option<&str>, glossary: &Glossary) -> Vec
         }
     }
     out.sort_by_key(|e| e.start);
-    out
+    Proposals { strict, edits: out }
+}
+
+/// What [`proposals`] finds in a text.
+#[derive(Debug, Clone, Default)]
+pub struct Proposals {
+    /// The strict corrector's own edits: the review that follows makes them anyway, so the
+    /// proposals are scored in the text as it will read with them ([`Proposals::texts`]).
+    pub strict: Vec<Edit>,
+    /// The proposals, in text order; none overlaps a strict edit.
+    pub edits: Vec<Edit>,
+}
+
+impl Proposals {
+    /// The texts a scoring pass compares: `text` with the strict edits, then the same with each
+    /// proposal added. A proposal is judged in the context the listener will read: "Cude 升级,
+    /// 顺便把 cuDNN 也换掉" for "Cude" → CUDA, not the recognizer's "…把 CudeNN 也换掉".
+    fn texts(&self, text: &str) -> Vec<String> {
+        let with = |extra: Option<&Edit>| {
+            let mut all: Vec<Edit> = self.strict.iter().chain(extra).cloned().collect();
+            all.sort_by_key(|e| e.start);
+            apply_edits(text, &all)
+        };
+        std::iter::once(with(None))
+            .chain(self.edits.iter().map(|e| with(Some(e))))
+            .collect()
+    }
 }
 
 /// The decoder prompt of a scoring pass: the proposed terms, once each, in text order.
@@ -170,13 +200,12 @@ pub async fn verify_terms(
         return decoded;
     }
     let language = h.language.clone().or_else(|| options.language.clone());
-    let edits = proposals(&h.text, language.as_deref(), glossary);
-    if edits.is_empty() {
+    let found = proposals(&h.text, language.as_deref(), glossary);
+    if found.edits.is_empty() {
         return decoded;
     }
-    let mut texts = Vec::with_capacity(edits.len() + 1);
-    texts.push(h.text.clone());
-    texts.extend(edits.iter().map(|e| apply_edits(&h.text, std::slice::from_ref(e))));
+    let texts = found.texts(&h.text);
+    let edits = found.edits;
     let opts = DecodeOptions {
         language,
         prompt: Some(prompt(&edits)),
@@ -220,7 +249,7 @@ mod tests {
     fn loose_proposals_are_the_ones_the_strict_corrector_leaves() {
         let g = glossary(&["CUDA", "LangChain", "Kubernetes", "Kafka", "KV cache", "INT8"]);
         let text = "我们用 WanChain 搭了一个服务，把 QDA 升级了";
-        let p = proposals(text, Some("zh"), &g);
+        let p = proposals(text, Some("zh"), &g).edits;
         let to: Vec<&str> = p.iter().map(|e| e.to.as_str()).collect();
         assert!(to.contains(&"LangChain") && to.contains(&"CUDA"), "{p:?}");
         // sorted by position, each replaces exactly its span, and no proposal comes twice
@@ -238,17 +267,18 @@ mod tests {
             "Okay, the Kubernetes migration and the Kafka lag, in the KV cache",
             None,
             &g,
-        );
+        )
+        .edits;
         assert!(around.is_empty(), "{around:?}");
         // a term the strict corrector fixes by itself is not a proposal
-        let fixed = proposals("我们把 Kubernates 配好", Some("zh"), &g);
+        let fixed = proposals("我们把 Kubernates 配好", Some("zh"), &g).edits;
         assert!(fixed.iter().all(|e| e.to != "Kubernetes"), "{fixed:?}");
     }
 
     #[test]
     fn only_edits_that_score_above_the_original_are_taken() {
         let text = "把 QDA 和 WanChain 换掉";
-        let p = proposals(text, Some("zh"), &glossary(&["CUDA", "LangChain"]));
+        let p = proposals(text, Some("zh"), &glossary(&["CUDA", "LangChain"])).edits;
         assert_eq!(p.len(), 2, "{p:?}");
         let keep = accepted(p.clone(), &[-30.0, -28.5, -30.5]);
         assert_eq!(apply_edits(text, &keep), "把 CUDA 和 WanChain 换掉");
@@ -264,7 +294,7 @@ mod tests {
     fn competing_terms_for_one_span_are_all_proposed_and_the_audio_picks_one() {
         // "ok are" may be OKR spoken, or ARR; the span "ok" alone may be OKR too
         let text = "ok are 这周五之前要对齐";
-        let p = proposals(text, Some("zh"), &glossary(&["OKR", "ARR"]));
+        let p = proposals(text, Some("zh"), &glossary(&["OKR", "ARR"])).edits;
         let okr: Vec<&Edit> = p.iter().filter(|e| e.to == "OKR").collect();
         assert!(p.iter().any(|e| e.to == "ARR"), "{p:?}");
         assert!(okr.len() >= 2, "several extents of the span compete: {p:?}");
@@ -283,5 +313,19 @@ mod tests {
         assert_eq!(apply_edits(text, &keep), "OKR 这周五之前要对齐");
         // none beats the text: nothing changes
         assert!(accepted(p.clone(), &vec![-20.0; p.len() + 1][..]).is_empty());
+    }
+
+    #[test]
+    fn proposals_are_scored_in_the_text_the_strict_corrector_leaves() {
+        // "CudeNN" is the strict corrector's (cuDNN, one letter off); "Cude" is only a proposal
+        let g = glossary(&["CUDA", "cuDNN"]);
+        let text = "我们打算把 Cude 升级，顺便把 CudeNN 也换掉";
+        let found = proposals(text, Some("zh"), &g);
+        assert!(found.strict.iter().any(|e| e.to == "cuDNN"), "{found:?}");
+        let cuda = found.edits.iter().position(|e| e.to == "CUDA").expect("CUDA proposed");
+        let texts = found.texts(text);
+        assert_eq!(texts.len(), found.edits.len() + 1);
+        assert_eq!(texts[0], "我们打算把 Cude 升级，顺便把 cuDNN 也换掉");
+        assert_eq!(texts[cuda + 1], "我们打算把 CUDA 升级，顺便把 cuDNN 也换掉");
     }
 }
