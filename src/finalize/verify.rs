@@ -33,6 +33,8 @@
 use crate::engine::recognizer::{DecodeOptions, Task};
 use crate::engine::scheduler::EngineHandle;
 use crate::review::corrector::{CorrectorConfig, GlossaryCorrector};
+use crate::review::phonetic;
+use crate::review::text::{TokenKind, tokenize};
 use crate::review::{Edit, Glossary, ReviewContext, Reviewer, apply_edits};
 
 use super::bias::sound_alikes;
@@ -103,6 +105,7 @@ pub fn proposals(text: &str, language: Option<&str>, glossary: &Glossary) -> Pro
                 score: a.score,
             }),
     );
+    all.extend(han_alikes(text, glossary));
     all.retain(|e| e.term.is_some() && e.from != e.to && !strict.iter().any(|s| s.start < e.end && e.start < s.end));
     all.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut out: Vec<Edit> = Vec::new();
@@ -116,6 +119,68 @@ pub fn proposals(text: &str, language: Option<&str>, glossary: &Glossary) -> Pro
     }
     out.sort_by_key(|e| e.start);
     Proposals { strict, edits: out }
+}
+
+/// Least similarity of a syllable to count as alike ([`phonetic::syllable_similarity`]: the
+/// same pinyin up to the usual fuzzy pairs, any tone).
+const HAN_ALIKE: f32 = 0.7;
+
+/// Windows of Chinese characters that sound like a Chinese glossary term where the corrector,
+/// which must decide from the text alone, leaves them: every syllable alike although no character
+/// is the term's (声疼 → 昇腾, 未尽 → 胃镜), or every character the term's but one, in a term of
+/// three or more (科创摆 → 科创板). Ordinary words sound like that too, so these are proposals only:
+/// the audio decides.
+fn han_alikes(text: &str, glossary: &Glossary) -> Vec<Edit> {
+    let forms = &glossary.index().han_forms;
+    if forms.is_empty() {
+        return Vec::new();
+    }
+    let tokens = tokenize(text, |c| glossary.fold(c));
+    let chars: Vec<Option<char>> = tokens
+        .iter()
+        .map(|t| (t.kind == TokenKind::Han).then(|| t.key.chars().next()).flatten())
+        .collect();
+    let readings: Vec<Vec<phonetic::Reading>> = chars
+        .iter()
+        .map(|c| c.map(phonetic::readings).unwrap_or_default())
+        .collect();
+    let mut out = Vec::new();
+    for form in forms {
+        let n = form.chars.len();
+        if n < 2 || n > tokens.len() {
+            continue;
+        }
+        let term = &glossary.entries()[form.entry as usize].term;
+        for first in 0..=tokens.len() - n {
+            let last = first + n - 1;
+            let window = first..=last;
+            if window.clone().any(|k| chars[k].is_none()) || (first + 1..=last).any(|k| !tokens[k].joined_to_prev) {
+                continue;
+            }
+            let sims: Vec<f32> = window
+                .map(|k| {
+                    let c = chars[k].unwrap_or(' ');
+                    let j = k - first;
+                    phonetic::syllable_similarity(c, &readings[k], form.chars[j], &form.readings[j])
+                })
+                .collect();
+            let same = sims.iter().filter(|&&s| s == 1.0).count();
+            let off = sims.iter().filter(|&&s| s < HAN_ALIKE).count();
+            if same < n && (off == 0 || (off == 1 && n >= 3 && same == n - 1)) {
+                let (start, end) = (tokens[first].start, tokens[last].end);
+                out.push(Edit {
+                    start,
+                    end,
+                    from: text[start..end].to_string(),
+                    to: term.clone(),
+                    reviewer: NAME,
+                    term: Some(term.clone()),
+                    score: sims.iter().sum::<f32>() / n as f32,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// What [`proposals`] finds in a text.
@@ -327,5 +392,29 @@ mod tests {
         assert_eq!(texts.len(), found.edits.len() + 1);
         assert_eq!(texts[0], "我们打算把 Cude 升级，顺便把 cuDNN 也换掉");
         assert_eq!(texts[cuda + 1], "我们打算把 CUDA 升级，顺便把 cuDNN 也换掉");
+    }
+
+    #[test]
+    fn chinese_terms_that_sound_alike_are_proposed_for_the_audio_to_judge() {
+        let g = glossary(&["昇腾", "胃镜", "科创板", "CUDA"]);
+        let propose = |text: &str| -> Vec<(String, String)> {
+            proposals(text, Some("zh"), &g)
+                .edits
+                .into_iter()
+                .map(|e| (e.from, e.to))
+                .collect()
+        };
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        // the same syllables, no character in common (traditional script as Whisper writes it)
+        assert!(propose("任務已經遷移到聲疼集群上了").contains(&pair("聲疼", "昇腾")));
+        // one syllable fuzzy-alike (jin / jing)
+        assert!(propose("未尽检查发现阳性").contains(&pair("未尽", "胃镜")));
+        // all characters but one, in a three-character term
+        assert!(propose("公司在科创摆上市之后").contains(&pair("科创摆", "科创板")));
+        // a two-character window with one syllable far off, or split by punctuation, is not
+        let none = propose("未来检查，声，疼");
+        assert!(none.iter().all(|(_, to)| to != "胃镜" && to != "昇腾"), "{none:?}");
+        // the term itself is not proposed
+        assert!(propose("迁移到昇腾集群").iter().all(|(_, to)| to != "昇腾"));
     }
 }

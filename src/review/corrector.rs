@@ -279,7 +279,7 @@ impl GlossaryCorrector {
                     }
                     let sims: Vec<f32> = (0..n)
                         .map(|k| {
-                            syllable_similarity(
+                            phonetic::syllable_similarity(
                                 chars[first + k].unwrap_or(' '),
                                 &readings[first + k],
                                 form.chars[k],
@@ -293,7 +293,7 @@ impl GlossaryCorrector {
                     }
                     let mean = sims.iter().sum::<f32>() / n as f32;
                     let ok = match n {
-                        2 => same >= 1 && sims.iter().all(|&s| s >= TONE_EXACT),
+                        2 => same >= 1 && sims.iter().all(|&s| s >= phonetic::TONE_EXACT),
                         3 => {
                             same >= 1
                                 && sims.iter().all(|&s| s > 0.0)
@@ -389,33 +389,6 @@ const MIN_WINDOW_LETTERS: usize = 4;
 const MIN_SPELLING_SIMILARITY: f32 = 0.6;
 /// Mean similarity the other syllables of a five-or-more-character term need when one is off.
 const ONE_MISS_REST: f32 = 0.9;
-/// Syllable similarity of the same toneless pinyin with the same tone.
-const TONE_EXACT: f32 = 0.95;
-
-/// How alike two Han characters sound, over all their readings: 1 for the same character,
-/// 0.95 same pinyin and tone, 0.85 same pinyin, 0.75 / 0.7 fuzzy-equal with / without the same
-/// tone, else 0.
-fn syllable_similarity(a: char, ra: &[phonetic::Reading], b: char, rb: &[phonetic::Reading]) -> f32 {
-    if a == b {
-        return 1.0;
-    }
-    let mut best: f32 = 0.0;
-    for x in ra {
-        for y in rb {
-            let same_tone = x.tone == y.tone || x.tone == 0 || y.tone == 0;
-            let s = if x.plain == y.plain {
-                if same_tone { TONE_EXACT } else { 0.85 }
-            } else if phonetic::fuzzy_syllable(&x.plain) == phonetic::fuzzy_syllable(&y.plain) {
-                if same_tone { 0.75 } else { 0.7 }
-            } else {
-                0.0
-            };
-            best = best.max(s);
-        }
-    }
-    best
-}
-
 /// Call `f(first, last, key)` for each window of up to `max` joined tokens.
 fn for_each_window(tokens: &[Token], max: usize, mut f: impl FnMut(usize, usize, &str)) {
     for first in 0..tokens.len() {

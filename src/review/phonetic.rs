@@ -54,6 +54,33 @@ pub fn fuzzy_syllable(plain: &str) -> String {
     format!("{initial}{fin}")
 }
 
+/// Syllable similarity of the same toneless pinyin with the same tone.
+pub const TONE_EXACT: f32 = 0.95;
+
+/// How alike two Han characters sound, over all their readings: 1 for the same character,
+/// 0.95 same pinyin and tone, 0.85 same pinyin, 0.75 / 0.7 fuzzy-equal with / without the same
+/// tone, else 0.
+pub fn syllable_similarity(a: char, ra: &[Reading], b: char, rb: &[Reading]) -> f32 {
+    if a == b {
+        return 1.0;
+    }
+    let mut best: f32 = 0.0;
+    for x in ra {
+        for y in rb {
+            let same_tone = x.tone == y.tone || x.tone == 0 || y.tone == 0;
+            let s = if x.plain == y.plain {
+                if same_tone { TONE_EXACT } else { 0.85 }
+            } else if fuzzy_syllable(&x.plain) == fuzzy_syllable(&y.plain) {
+                if same_tone { 0.75 } else { 0.7 }
+            } else {
+                0.0
+            };
+            best = best.max(s);
+        }
+    }
+    best
+}
+
 /// Split a toneless syllable into initial and final.
 fn split_syllable(s: &str) -> (&str, &str) {
     for two in ["zh", "ch", "sh"] {
