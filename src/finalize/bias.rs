@@ -111,6 +111,8 @@ struct Form {
     folded: String,
     /// Spelled letter by letter (all capitals or digits, ≤ 5 characters: "HPA", "p95" is not).
     acronym: bool,
+    /// The entry's own term (not an alias or a misrecognition).
+    canonical: bool,
 }
 
 /// A run of the hypothesis as letters: Latin words as written, Han characters romanized.
@@ -148,22 +150,45 @@ pub fn sound_alikes(glossary: &Glossary, hypothesis: &str, min_score: f32, per_s
     let windows = windows(glossary, hypothesis);
     // spans already spelled as a form of a term: a window over one (or over a part of one)
     // would only drop or mangle the words around it ("the Kubernetes" → Kubernetes, "in the
-    // KV" of "in the KV cache" → INT8)
-    let spelled: Vec<(usize, usize)> = windows
+    // KV" of "in the KV cache" → INT8). One exception: a window around another form of a term
+    // (an alias, a listed misrecognition) may grow into the term itself ("by Torch", Torch
+    // being an alias of PyTorch, → PyTorch).
+    let spelled: Vec<(usize, usize, Option<usize>)> = windows
         .iter()
-        .filter(|w| forms.iter().any(|f| f.letters == w.letters))
-        .map(|w| (w.start, w.end))
+        .filter_map(|w| {
+            let mut matching = forms.iter().filter(|f| f.letters == w.letters).peekable();
+            matching.peek()?;
+            // the entry, when the span spells only non-canonical forms of one entry
+            let other_form_of = matching
+                .map(|f| (!f.canonical).then_some(f.entry))
+                .reduce(|a, b| if a == b { a } else { None })
+                .flatten();
+            Some((w.start, w.end, other_form_of))
+        })
         .collect();
     let mut out: Vec<SoundAlike> = Vec::new();
     for w in windows {
         // one letter, or one Chinese character, is too little to stand for a term
         let too_short = w.letters.len() < 2 || (w.has_han && hypothesis[w.start..w.end].chars().count() < 2);
-        if too_short || spelled.iter().any(|&(a, b)| a < w.end && b > w.start) {
+        let overlapped: Vec<&(usize, usize, Option<usize>)> =
+            spelled.iter().filter(|&&(a, b, _)| a < w.end && b > w.start).collect();
+        // the one entry whose other forms, strictly inside the window, it may grow into
+        let grows_into = match overlapped.first() {
+            Some(&&(_, _, Some(entry)))
+                if overlapped.iter().all(|&&(a, b, e)| {
+                    e == Some(entry) && w.start <= a && b <= w.end && (a, b) != (w.start, w.end)
+                }) =>
+            {
+                Some(entry)
+            }
+            _ => None,
+        };
+        if too_short || (!overlapped.is_empty() && grows_into.is_none()) {
             continue;
         }
         // the best form of each entry, then the best entries
         let mut best: Vec<(usize, f32)> = Vec::new();
-        for f in &forms {
+        for f in forms.iter().filter(|f| grows_into.is_none_or(|e| e == f.entry)) {
             let s = score(f, &w);
             if s < min_score {
                 continue;
@@ -440,6 +465,7 @@ fn latin_forms(glossary: &Glossary) -> Vec<Form> {
                 key,
                 letters,
                 acronym,
+                canonical: *s == e.term,
             });
         }
     }

@@ -1,11 +1,12 @@
 //! Acoustic verification of glossary terms: the glossary corrector, run with loose thresholds,
-//! proposes terms the recognizer may have misheard ("QDA" → CUDA, "WanChain" → LangChain); the
-//! recognizer itself then scores each proposal against the audio, and a proposal is taken only
-//! when, told the proposed terms, the model finds the edited transcript more probable than its
-//! own.
+//! proposes terms the recognizer may have misheard ("QDA" → CUDA, "WanChain" → LangChain, 声疼 →
+//! 昇腾); the recognizer itself then scores each proposal against the audio, and a proposal is
+//! taken only when, told the proposed terms, the model finds the edited transcript more probable
+//! than its own.
 //!
 //! ```text
-//!   final text ─► loose corrector + sound-alikes ─► proposals the strict one would not make
+//!   final text ─► loose corrector + Latin and Chinese sound-alikes ─► proposals the strict one
+//!                 would not make
 //!                 (≤ MAX_PROPOSALS; up to TERMS_PER_SPAN terms for a span, spans may overlap)
 //!      └─► engine.score_texts(audio, prompt = the proposed terms, [text, text with edit₁, …]),
 //!          every text with the strict corrector's own edits in place (the review makes them anyway)
@@ -127,8 +128,8 @@ const HAN_ALIKE: f32 = 0.7;
 
 /// Windows of Chinese characters that sound like a Chinese glossary term where the corrector,
 /// which must decide from the text alone, leaves them: every syllable alike although no character
-/// is the term's (声疼 → 昇腾, 未尽 → 胃镜), or every character the term's but one, in a term of
-/// three or more (科创摆 → 科创板). Ordinary words sound like that too, so these are proposals only:
+/// is the term's (声疼 → 昇腾, 未尽 → 胃镜), or one syllable far off and at least two characters the
+/// term's (科创摆 → 科创板, 通易千万 → 通义千问). Ordinary words sound like that too, so these are proposals only:
 /// the audio decides.
 fn han_alikes(text: &str, glossary: &Glossary) -> Vec<Edit> {
     let forms = &glossary.index().han_forms;
@@ -166,7 +167,7 @@ fn han_alikes(text: &str, glossary: &Glossary) -> Vec<Edit> {
                 .collect();
             let same = sims.iter().filter(|&&s| s == 1.0).count();
             let off = sims.iter().filter(|&&s| s < HAN_ALIKE).count();
-            if same < n && (off == 0 || (off == 1 && n >= 3 && same == n - 1)) {
+            if same < n && (off == 0 || (off == 1 && n >= 3 && same >= 2)) {
                 let (start, end) = (tokens[first].start, tokens[last].end);
                 out.push(Edit {
                     start,
@@ -416,5 +417,24 @@ mod tests {
         assert!(none.iter().all(|(_, to)| to != "胃镜" && to != "昇腾"), "{none:?}");
         // the term itself is not proposed
         assert!(propose("迁移到昇腾集群").iter().all(|(_, to)| to != "昇腾"));
+    }
+
+    #[test]
+    fn a_span_around_an_alias_may_grow_into_its_term() {
+        let mut pytorch = GlossaryEntry::new("PyTorch");
+        pytorch.aliases = vec!["Torch".into()];
+        let g = Glossary::new(vec![pytorch, GlossaryEntry::new("Kubernetes")]);
+        let to = |text: &str| -> Vec<(String, String)> {
+            proposals(text, Some("zh"), &g)
+                .edits
+                .into_iter()
+                .map(|e| (e.from, e.to))
+                .collect()
+        };
+        // "PyTorch" heard as "by" + the alias "Torch"
+        assert!(to("新模型用，by Torch，训练").contains(&("by Torch".into(), "PyTorch".into())));
+        // the alias alone is a correct name, and a canonical term does not swallow its neighbours
+        assert!(to("新模型用 Torch 训练").is_empty());
+        assert!(to("先把 the Kubernetes 配好").is_empty());
     }
 }
