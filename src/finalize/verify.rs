@@ -311,6 +311,15 @@ mod tests {
         Glossary::new(terms.iter().map(|t| GlossaryEntry::new(*t)).collect())
     }
 
+    /// The proposals for Chinese `text`, as (span, term).
+    fn spans_and_terms(text: &str, g: &Glossary) -> Vec<(String, String)> {
+        proposals(text, Some("zh"), g)
+            .edits
+            .into_iter()
+            .map(|e| (e.from, e.to))
+            .collect()
+    }
+
     #[test]
     fn loose_proposals_are_the_ones_the_strict_corrector_leaves() {
         let g = glossary(&["CUDA", "LangChain", "Kubernetes", "Kafka", "KV cache", "INT8"]);
@@ -398,13 +407,7 @@ mod tests {
     #[test]
     fn chinese_terms_that_sound_alike_are_proposed_for_the_audio_to_judge() {
         let g = glossary(&["昇腾", "胃镜", "科创板", "CUDA"]);
-        let propose = |text: &str| -> Vec<(String, String)> {
-            proposals(text, Some("zh"), &g)
-                .edits
-                .into_iter()
-                .map(|e| (e.from, e.to))
-                .collect()
-        };
+        let propose = |text: &str| spans_and_terms(text, &g);
         let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
         // the same syllables, no character in common (traditional script as Whisper writes it)
         assert!(propose("任務已經遷移到聲疼集群上了").contains(&pair("聲疼", "昇腾")));
@@ -424,13 +427,7 @@ mod tests {
         let mut pytorch = GlossaryEntry::new("PyTorch");
         pytorch.aliases = vec!["Torch".into()];
         let g = Glossary::new(vec![pytorch, GlossaryEntry::new("Kubernetes")]);
-        let to = |text: &str| -> Vec<(String, String)> {
-            proposals(text, Some("zh"), &g)
-                .edits
-                .into_iter()
-                .map(|e| (e.from, e.to))
-                .collect()
-        };
+        let to = |text: &str| spans_and_terms(text, &g);
         // "PyTorch" heard as "by" + the alias "Torch"
         assert!(to("新模型用，by Torch，训练").contains(&("by Torch".into(), "PyTorch".into())));
         // the alias alone is a correct name, and a canonical term does not swallow its neighbours
