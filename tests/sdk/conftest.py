@@ -94,15 +94,25 @@ def normalize(s: str):
     return re.sub(r"[^\w' ]+", " ", s.lower()).split()
 
 
-def wer(ref: str, hyp: str) -> float:
-    r, h = normalize(ref), normalize(hyp)
-    prev = list(range(len(h) + 1))
-    for i, x in enumerate(r):
+def _edits_to_prefixes(a, b) -> list:
+    """Levenshtein's last row: the edits from all of `a` to each prefix of `b` (`[k]`: b[:k])."""
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a):
         cur = [i + 1]
-        for j, y in enumerate(h):
+        for j, y in enumerate(b):
             cur.append(min(prev[j] + (x != y), prev[j + 1] + 1, cur[j] + 1))
         prev = cur
-    return prev[-1] / max(1, len(r))
+    return prev
+
+
+def wer(ref: str, hyp: str) -> float:
+    r, h = normalize(ref), normalize(hyp)
+    return _edits_to_prefixes(r, h)[-1] / max(1, len(r))
+
+
+def prefix_letter_edits(text: str, full: str) -> int:
+    """Edits, in letters (spaces dropped, normalized), from `text` to the closest prefix of `full`."""
+    return min(_edits_to_prefixes("".join(normalize(text)), "".join(normalize(full))))
 
 
 def wav_bytes(samples, rate: int = 16000) -> bytes:

@@ -14,7 +14,7 @@ import pytest
 import websockets
 import websockets.exceptions
 
-from conftest import FIXTURES, b64, normalize, pcm16, pcm24k, read_wav, reference, resample, ulaw_encode, wer
+from conftest import FIXTURES, b64, normalize, pcm16, pcm24k, prefix_letter_edits, read_wav, reference, resample, ulaw_encode, wer
 
 CHUNK_MS = 40
 
@@ -38,16 +38,6 @@ async def send_paced(send, audio: bytes, bytes_per_chunk: int, binary=False):
         delay = t0 + (i + 1) * CHUNK_MS / 1000 - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-
-
-def char_edits(a: str, b: str) -> int:
-    """Levenshtein distance between two strings."""
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
-    return row[-1]
 
 
 class Collector:
@@ -79,7 +69,7 @@ class Collector:
                                                "conversation.item.input_audio_transcription.completed"].index), seq
             deltas = "".join(e["delta"] for e in self.events if e.get("item_id") == item and e["type"].endswith(".delta"))
             final = next(e["transcript"] for e in self.completed() if e["item_id"] == item)
-            d, f = normalize(deltas), normalize(final)
+            d = normalize(deltas)
             # The final is authoritative and may revise the partials (e.g. add a first word the
             # drafts missed), so the deltas must be close to a prefix of it, not equal.
             if d:
@@ -87,9 +77,8 @@ class Collector:
                 # third of a longer partial. Letters, not words: a draft of the first second may
                 # hear "what you are" where the whole turn decodes "what your country", which is
                 # one sound and two words apart.
-                dl, fl = "".join(d), "".join(f)
-                best = min(char_edits(dl, fl[:k]) for k in range(len(fl) + 1))
-                assert best <= max(2, 0.34 * len(dl)), f"deltas {deltas!r} are not close to a prefix of the final {final!r}"
+                best = prefix_letter_edits(deltas, final)
+                assert best <= max(2, 0.34 * len("".join(d))), f"deltas {deltas!r} are not close to a prefix of the final {final!r}"
         return items
 
 
