@@ -34,8 +34,8 @@
 use crate::engine::recognizer::{DecodeOptions, Task};
 use crate::engine::scheduler::EngineHandle;
 use crate::review::corrector::{CorrectorConfig, GlossaryCorrector};
-use crate::review::phonetic;
-use crate::review::text::{TokenKind, tokenize};
+use crate::review::glossary::HanSyllables;
+use crate::review::text::tokenize;
 use crate::review::{Edit, Glossary, ReviewContext, Reviewer, apply_edits};
 
 use super::bias::sound_alikes;
@@ -122,29 +122,23 @@ pub fn proposals(text: &str, language: Option<&str>, glossary: &Glossary) -> Pro
     Proposals { strict, edits: out }
 }
 
-/// Least similarity of a syllable to count as alike ([`phonetic::syllable_similarity`]: the
-/// same pinyin up to the usual fuzzy pairs, any tone).
+/// Least similarity of a syllable to count as alike
+/// ([`crate::review::phonetic::syllable_similarity`]: the same pinyin up to the usual fuzzy pairs,
+/// any tone).
 const HAN_ALIKE: f32 = 0.7;
 
 /// Windows of Chinese characters that sound like a Chinese glossary term where the corrector,
 /// which must decide from the text alone, leaves them: every syllable alike although no character
 /// is the term's (声疼 → 昇腾, 未尽 → 胃镜), or one syllable far off and at least two characters the
-/// term's (科创摆 → 科创板, 通易千万 → 通义千问). Ordinary words sound like that too, so these are proposals only:
-/// the audio decides.
+/// term's (科创摆 → 科创板, 通易千万 → 通义千问). Ordinary words sound like that too, so these are
+/// proposals only: the audio decides.
 fn han_alikes(text: &str, glossary: &Glossary) -> Vec<Edit> {
     let forms = &glossary.index().han_forms;
     if forms.is_empty() {
         return Vec::new();
     }
     let tokens = tokenize(text, |c| glossary.fold(c));
-    let chars: Vec<Option<char>> = tokens
-        .iter()
-        .map(|t| (t.kind == TokenKind::Han).then(|| t.key.chars().next()).flatten())
-        .collect();
-    let readings: Vec<Vec<phonetic::Reading>> = chars
-        .iter()
-        .map(|c| c.map(phonetic::readings).unwrap_or_default())
-        .collect();
+    let han = HanSyllables::new(&tokens);
     let mut out = Vec::new();
     for form in forms {
         let n = form.chars.len();
@@ -153,19 +147,11 @@ fn han_alikes(text: &str, glossary: &Glossary) -> Vec<Edit> {
         }
         let term = &glossary.entries()[form.entry as usize].term;
         for first in 0..=tokens.len() - n {
-            let last = first + n - 1;
-            let window = first..=last;
-            if window.clone().any(|k| chars[k].is_none()) || (first + 1..=last).any(|k| !tokens[k].joined_to_prev) {
+            if !han.is_window(&tokens, first, n) {
                 continue;
             }
-            let sims: Vec<f32> = window
-                .map(|k| {
-                    let c = chars[k].unwrap_or(' ');
-                    let j = k - first;
-                    phonetic::syllable_similarity(c, &readings[k], form.chars[j], &form.readings[j])
-                })
-                .collect();
-            let same = sims.iter().filter(|&&s| s == 1.0).count();
+            let last = first + n - 1;
+            let (sims, same) = han.similarities(first, form);
             let off = sims.iter().filter(|&&s| s < HAN_ALIKE).count();
             if same < n && (off == 0 || (off == 1 && n >= 3 && same >= 2)) {
                 let (start, end) = (tokens[first].start, tokens[last].end);

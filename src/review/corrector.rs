@@ -251,43 +251,23 @@ impl GlossaryCorrector {
         if ix.han_forms.is_empty() {
             return;
         }
-        let chars: Vec<Option<char>> = tokens
-            .iter()
-            .map(|t| (t.kind == TokenKind::Han).then(|| t.key.chars().next().unwrap_or(' ')))
-            .collect();
-        let readings: Vec<Vec<phonetic::Reading>> = chars
-            .iter()
-            .map(|c| c.map(phonetic::readings).unwrap_or_default())
-            .collect();
+        let han = glossary::HanSyllables::new(tokens);
         for &n in &ix.han_lengths {
             for first in 0..tokens.len().saturating_sub(n - 1) {
-                let last = first + n - 1;
-                if (first..=last).any(|k| chars[k].is_none() || readings[k].is_empty())
-                    || (first + 1..=last).any(|k| !tokens[k].joined_to_prev)
-                {
+                if !han.is_window(tokens, first, n) {
                     continue;
                 }
-                let first_readings: Vec<&str> = (first..=last).map(|k| readings[k][0].plain.as_str()).collect();
-                let mut keys = vec![glossary::han_key(first_readings.iter().copied(), None)];
+                let last = first + n - 1;
+                let mut keys = vec![glossary::han_key(han.first_readings(first, n), None)];
                 if n >= glossary::HAN_WILDCARD_MIN {
-                    keys.extend((0..n).map(|w| glossary::han_key(first_readings.iter().copied(), Some(w))));
+                    keys.extend((0..n).map(|w| glossary::han_key(han.first_readings(first, n), Some(w))));
                 }
                 for id in unique_ids(&ix.han_keys, keys) {
                     let form = &ix.han_forms[id as usize];
                     if form.chars.len() != n {
                         continue;
                     }
-                    let sims: Vec<f32> = (0..n)
-                        .map(|k| {
-                            phonetic::syllable_similarity(
-                                chars[first + k].unwrap_or(' '),
-                                &readings[first + k],
-                                form.chars[k],
-                                &form.readings[k],
-                            )
-                        })
-                        .collect();
-                    let same = (0..n).filter(|&k| chars[first + k] == Some(form.chars[k])).count();
+                    let (sims, same) = han.similarities(first, form);
                     if same == n {
                         continue;
                     }

@@ -148,6 +148,61 @@ pub struct HanForm {
     pub readings: Vec<Vec<Reading>>,
 }
 
+/// The Chinese characters of a tokenized text with their readings, to compare windows of them
+/// with the glossary's Chinese terms by sound.
+pub struct HanSyllables {
+    /// The (folded) character of each token; `None` for a token that is not one.
+    chars: Vec<Option<char>>,
+    /// The readings of each token's character (empty for other tokens).
+    readings: Vec<Vec<Reading>>,
+}
+
+impl HanSyllables {
+    /// The characters and readings of `tokens`.
+    pub fn new(tokens: &[text::Token]) -> Self {
+        let chars: Vec<Option<char>> = tokens
+            .iter()
+            .map(|t| t.key.chars().next().filter(|_| t.kind == TokenKind::Han))
+            .collect();
+        let readings = chars
+            .iter()
+            .map(|c| c.map(phonetic::readings).unwrap_or_default())
+            .collect();
+        Self { chars, readings }
+    }
+
+    /// Whether the `n` tokens from `first` are Chinese characters with a reading, each joined to
+    /// the one before (no punctuation or word between them).
+    pub fn is_window(&self, tokens: &[text::Token], first: usize, n: usize) -> bool {
+        let last = first + n - 1;
+        last < tokens.len()
+            && (first..=last).all(|k| self.chars[k].is_some() && !self.readings[k].is_empty())
+            && (first + 1..=last).all(|k| tokens[k].joined_to_prev)
+    }
+
+    /// The first (most common) reading of each character of the window of `n` from `first`.
+    pub fn first_readings(&self, first: usize, n: usize) -> impl Iterator<Item = &str> + Clone {
+        self.readings[first..first + n].iter().map(|r| r[0].plain.as_str())
+    }
+
+    /// How alike each character of the window at `first` sounds to the character of `form` in its
+    /// place ([`phonetic::syllable_similarity`]; 1 for the same character), and how many are the
+    /// same character.
+    pub fn similarities(&self, first: usize, form: &HanForm) -> (Vec<f32>, usize) {
+        let sims: Vec<f32> = (0..form.chars.len())
+            .map(|j| {
+                let k = first + j;
+                let c = self.chars[k].unwrap_or(' ');
+                phonetic::syllable_similarity(c, &self.readings[k], form.chars[j], &form.readings[j])
+            })
+            .collect();
+        let same = (0..form.chars.len())
+            .filter(|&j| self.chars[first + j] == Some(form.chars[j]))
+            .count();
+        (sims, same)
+    }
+}
+
 /// A Latin term indexed for Han transliterations of it.
 #[derive(Debug, Clone)]
 pub struct CrossForm {
