@@ -534,7 +534,7 @@ fn score(f: &Form, w: &Window) -> f32 {
         if w.has_han || w.letters.len() > f.letters.len() + 2 {
             return 0.0;
         }
-        return text::similarity(&w.letters, &f.letters);
+        return phonetic::spelled_similarity(&w.letters, &f.letters);
     }
     let fkey = if w.has_han { &f.folded } else { &f.key };
     let (a, b) = (w.key.chars().count() as f32, fkey.chars().count() as f32);

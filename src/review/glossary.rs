@@ -201,6 +201,22 @@ impl HanSyllables {
             .count();
         (sims, same)
     }
+
+    /// [`Self::similarities`], with a syllable found unalike scored by
+    /// [`phonetic::syllable_likeness`] instead (the same final: 群 / 勋, 网 / 黄).
+    pub fn likenesses(&self, first: usize, form: &HanForm) -> Vec<f32> {
+        let (sims, _) = self.similarities(first, form);
+        sims.into_iter()
+            .enumerate()
+            .map(|(j, s)| {
+                if s > 0.0 {
+                    s
+                } else {
+                    phonetic::syllable_likeness(&self.readings[first + j], &form.readings[j])
+                }
+            })
+            .collect()
+    }
 }
 
 /// A Latin term indexed for Han transliterations of it.

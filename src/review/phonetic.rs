@@ -81,6 +81,98 @@ pub fn syllable_similarity(a: char, ra: &[Reading], b: char, rb: &[Reading]) -> 
     best
 }
 
+/// How alike two Han characters sound when [`syllable_similarity`] finds them unalike: 0.6 for
+/// the same final after initials of one place of articulation (群 qun / 勋 xun: j q x, z c s, b p,
+/// d t, g k), 0.5 for the same final after any initial (网 wang / 黄 huang: `w` and `y` read as
+/// the medials u and i), else 0; the best over both characters' readings. Loose on purpose: it
+/// only lets the acoustic check see a window (see `finalize::verify`), which then decides.
+pub fn syllable_likeness(ra: &[Reading], rb: &[Reading]) -> f32 {
+    let mut best: f32 = 0.0;
+    for x in ra {
+        for y in rb {
+            let ((ia, fa), (ib, fb)) = (initial_and_final(&x.plain), initial_and_final(&y.plain));
+            if fa != fb {
+                continue;
+            }
+            let group = |i: &str| {
+                ["jqx", "zcs", "bp", "dt", "gk"]
+                    .iter()
+                    .position(|g| i.len() == 1 && g.contains(i))
+            };
+            let same_place = ia == ib || group(&ia).is_some_and(|g| group(&ib) == Some(g));
+            best = best.max(if same_place { 0.6 } else { 0.5 });
+        }
+    }
+    best
+}
+
+/// A toneless syllable as initial and final, with the spelling rules of pinyin undone so finals
+/// compare by sound: `w`/`y` become the medials u/i (wang → ∅ + uang, yi → ∅ + i, yu → ∅ + ü),
+/// `u` after j q x is ü (qun → q + ün), and the retroflex initials fold to z c s.
+fn initial_and_final(plain: &str) -> (String, String) {
+    let (initial, fin) = split_syllable(plain);
+    let initial = match initial {
+        "zh" => "z",
+        "ch" => "c",
+        "sh" => "s",
+        other => other,
+    };
+    match initial {
+        "w" => (
+            String::new(),
+            if fin.starts_with('u') {
+                fin.to_string()
+            } else {
+                format!("u{fin}")
+            },
+        ),
+        "y" if fin.starts_with('u') => (String::new(), format!("v{}", &fin[1..])),
+        "y" => (
+            String::new(),
+            if fin.starts_with('i') {
+                fin.to_string()
+            } else {
+                format!("i{fin}")
+            },
+        ),
+        "j" | "q" | "x" if fin.starts_with('u') => (initial.to_string(), format!("v{}", &fin[1..])),
+        _ => (initial.to_string(), fin.to_string()),
+    }
+}
+
+/// How alike two acronyms sound spelled out letter by letter, 0..=1: one minus their edit
+/// distance over the longer one's length, where two letters whose names rhyme cost half a
+/// substitution (B C D E G P T V Z "-ee", A H J K "-ay", F L M N S X "e-", I Y, Q U W). "GR" and
+/// "PR" are 0.75 alike, where their spellings alone are 0.5. Other characters (digits) must be
+/// equal.
+pub fn spelled_similarity(a: &str, b: &str) -> f32 {
+    const RHYMES: [&str; 5] = ["bcdegptvz", "ahjk", "flmnsx", "iy", "quw"];
+    let rhyme = |c: char| RHYMES.iter().position(|r| r.contains(c.to_ascii_lowercase()));
+    let cost = |x: char, y: char| {
+        if x.eq_ignore_ascii_case(&y) {
+            0.0
+        } else if rhyme(x).is_some() && rhyme(x) == rhyme(y) {
+            0.5
+        } else {
+            1.0
+        }
+    };
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let n = a.len().max(b.len());
+    if n == 0 {
+        return 1.0;
+    }
+    let mut prev: Vec<f32> = (0..=b.len()).map(|j| j as f32).collect();
+    for (i, &x) in a.iter().enumerate() {
+        let mut cur = vec![(i + 1) as f32; b.len() + 1];
+        for (j, &y) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + cost(x, y)).min(prev[j + 1] + 1.0).min(cur[j] + 1.0);
+        }
+        prev = cur;
+    }
+    1.0 - prev[b.len()] / n as f32
+}
+
 /// Split a toneless syllable into initial and final.
 fn split_syllable(s: &str) -> (&str, &str) {
     for two in ["zh", "ch", "sh"] {
@@ -298,5 +390,32 @@ mod tests {
         );
         assert!("克劳德".chars().all(is_transliteration_char));
         assert!(!"我们".chars().all(is_transliteration_char));
+    }
+
+    #[test]
+    fn syllables_with_the_same_final_are_somewhat_alike() {
+        let r = |c: char| readings(c);
+        // 群 qun / 勋 xun: the same final (ün) after initials of one place
+        assert_eq!(syllable_likeness(&r('群'), &r('勋')), 0.6);
+        // 网 wang / 黄 huang: the same final (uang) once w is read as the medial u
+        assert_eq!(syllable_likeness(&r('网'), &r('黄')), 0.5);
+        // 云 yun / 军 jun: ün both
+        assert!(syllable_likeness(&r('云'), &r('军')) >= 0.5);
+        // different finals: nothing
+        assert_eq!(syllable_likeness(&r('网'), &r('红')), 0.0);
+        assert_eq!(syllable_likeness(&r('人'), &r('然')), 0.0);
+    }
+
+    #[test]
+    fn acronyms_whose_letter_names_rhyme_are_alike() {
+        assert_eq!(spelled_similarity("gr", "pr"), 0.75);
+        assert_eq!(spelled_similarity("GR", "pr"), 0.75);
+        assert_eq!(spelled_similarity("pcs", "qps"), 0.5);
+        assert_eq!(spelled_similarity("pr", "pr"), 1.0);
+        // names that do not rhyme count as a whole substitution, digits must match
+        assert!((spelled_similarity("k95", "p95") - 2.0 / 3.0).abs() < 1e-6);
+        assert!((spelled_similarity("p96", "p95") - 2.0 / 3.0).abs() < 1e-6);
+        assert_eq!(spelled_similarity("", ""), 1.0);
+        assert_eq!(spelled_similarity("ci", "cicd"), 0.5);
     }
 }
