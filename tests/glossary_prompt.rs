@@ -48,10 +48,18 @@ async fn chinese_finals_are_decoded_again_with_the_glossary_as_prompt_unless_ask
     let verbose = ("response_format", "verbose_json");
 
     // a glossary, Chinese speech: one more decode, with the prompt; the answer still has the speech
+    let cache = "asr_router_engine_encoder_cache_hits_total{engine=\"whisper-base\"}";
+    assert_eq!(series(&s, cache).await.unwrap_or(0.0), 0.0, "no encoder pass saved yet");
     let (status, v) = transcribe(&s, zh, &[strong, zh_lang, verbose, ("glossary", &g)]).await;
     assert_eq!(status, 200, "{v}");
     assert!(has_han(&v["text"]), "{v}");
     assert_eq!(prompted(&s).await, 1.0, "one prompted second decode");
+    // the prompted decode of the same audio reuses the first decode's encoder pass
+    let saved = series(&s, cache).await.unwrap_or(0.0);
+    assert!(
+        saved >= 1.0,
+        "the second decode is counted as an encoder pass saved: {saved}"
+    );
 
     // the request turns it off; review=none turns it off; no glossary, nothing to prompt with
     for fields in [

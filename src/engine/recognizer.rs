@@ -214,6 +214,13 @@ pub trait Recognizer: Send + Sync {
         let _ = (utterance, texts);
         Err(EngineError::InvalidInput(format!("{} cannot score texts", self.name())))
     }
+
+    /// Encoder passes saved so far by reusing the encoder output of a recent decode of the same
+    /// audio (Whisper's glossary decode, term check and alignment of one final); 0 for engines
+    /// that keep no such cache.
+    fn encoder_cache_hits(&self) -> u64 {
+        0
+    }
 }
 
 /// What a model can do, as the router needs to know it.

@@ -115,6 +115,8 @@ pub struct EngineHandle {
     abilities: ModelAbilities,
     ctc_word_times: bool,
     workers: usize,
+    /// The engine itself, for what only it can count ([`Recognizer::encoder_cache_hits`]).
+    engine: Arc<dyn Recognizer>,
 }
 
 impl EngineHandle {
@@ -147,6 +149,7 @@ impl EngineHandle {
             abilities,
             ctc_word_times,
             workers: workers.max(1),
+            engine,
         }
     }
 
@@ -169,6 +172,11 @@ impl EngineHandle {
     /// Metrics of this engine.
     pub fn metrics(&self) -> &EngineMetrics {
         &self.metrics
+    }
+
+    /// Encoder passes the engine saved by reusing a recent one ([`Recognizer::encoder_cache_hits`]).
+    pub fn encoder_cache_hits(&self) -> u64 {
+        self.engine.encoder_cache_hits()
     }
 
     /// Requests queued and not yet finished.

@@ -253,7 +253,15 @@ fn families(st: &Shared) -> Vec<MetricFamily> {
             sizes.sample(&[("engine", name), ("size", &size)], c.load(Ordering::Relaxed) as f64);
         }
     }
-    out.extend([decode.0, wait.0, sizes.0]);
+    let mut cache = Family::new(
+        "asr_router_engine_encoder_cache_hits_total",
+        "Encoder passes saved by reusing the encoder output of a recent decode of the same audio.",
+        COUNTER,
+    );
+    for (name, h) in &engines {
+        cache.sample(&[("engine", name)], h.encoder_cache_hits() as f64);
+    }
+    out.extend([decode.0, wait.0, sizes.0, cache.0]);
     out.extend(upstream_families(st.engines.upstreams()));
     out.extend(finalize_families(st.batch.second_pass().stats()));
     if let Some(llm) = st.batch.second_pass().llm_stats() {

@@ -650,6 +650,10 @@ impl Recognizer for WhisperEngine {
         self.score_windows(&utterance.samples, &utterance.options, texts)
     }
 
+    fn encoder_cache_hits(&self) -> u64 {
+        WhisperEngine::encoder_cache_hits(self)
+    }
+
     fn abilities(&self) -> ModelAbilities {
         if self.multilingual {
             ModelAbilities {
