@@ -130,17 +130,16 @@ const HAN_ALIKE: f32 = 0.7;
 /// A syllable of the same toneless pinyin ([`crate::review::phonetic::syllable_similarity`]).
 const SAME_PINYIN: f32 = 0.85;
 
-/// Least [`crate::review::phonetic::syllable_likeness`] of every syllable of a longer name's
-/// window: the same final.
+/// Least [`crate::review::phonetic::syllable_likeness`] of every other syllable of a window with
+/// one syllable of the term's pinyin: the same final.
 const LIKE_FINAL: f32 = 0.5;
 
 /// Windows of Chinese characters that sound like a Chinese glossary term where the corrector,
 /// which must decide from the text alone, leaves them: every syllable alike although no character
 /// is the term's (声疼 → 昇腾, 未尽 → 胃镜), or one syllable far off and at least two characters the
 /// term's (科创摆 → 科创板, 通易千万 → 通义千问), or one syllable of the same pinyin and every
-/// other with at least its final (網人群 → 黄仁勋, 升彭 → 昇腾). Ordinary words sound
-/// like that too, so these are
-/// proposals only: the audio decides.
+/// other with at least its final (網人群 → 黄仁勋, 升彭 → 昇腾). Ordinary words sound like that
+/// too, so these are proposals only: the audio decides.
 fn han_alikes(text: &str, glossary: &Glossary) -> Vec<Edit> {
     let forms = &glossary.index().han_forms;
     if forms.is_empty() {
@@ -422,9 +421,9 @@ mod tests {
         // a name with one syllable heard right and the others by their finals alone
         let names = glossary(&["黄仁勋"]);
         assert!(spans_and_terms("網人群在GTC大會上發布了新一代GPU", &names).contains(&pair("網人群", "黄仁勋")));
-        // but not when no syllable is the name's own, or one has another final
-        assert!(spans_and_terms("王林群在大会上", &names).is_empty());
         assert!(propose("任务迁移到升彭集群").contains(&pair("升彭", "昇腾")));
+        // but not when no syllable has the name's pinyin, or one has another final
+        assert!(spans_and_terms("王林群在大会上", &names).is_empty());
         assert!(spans_and_terms("网人来在大会上", &names).is_empty());
         // a two-character window with one syllable far off, or split by punctuation, is not
         let none = propose("未来检查，声，疼");
