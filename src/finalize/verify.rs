@@ -165,7 +165,7 @@ fn han_alikes(text: &str, glossary: &Glossary) -> Vec<Edit> {
                 .then(|| sims.iter().sum::<f32>() / n as f32);
             if score.is_none() && same < n && sims.iter().any(|&s| s >= SAME_PINYIN) {
                 // one syllable heard right and every other with at least its final (網人群 → 黄仁勋)
-                let likeness = han.likenesses(first, form);
+                let likeness = han.likenesses(first, form, &sims);
                 if likeness.iter().all(|&s| s >= LIKE_FINAL) {
                     score = Some(likeness.iter().sum::<f32>() / n as f32);
                 }

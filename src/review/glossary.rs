@@ -202,11 +202,11 @@ impl HanSyllables {
         (sims, same)
     }
 
-    /// [`Self::similarities`], with a syllable found unalike scored by
+    /// `sims` (the window's [`Self::similarities`]), with a syllable found unalike scored by
     /// [`phonetic::syllable_likeness`] instead (the same final: 群 / 勋, 网 / 黄).
-    pub fn likenesses(&self, first: usize, form: &HanForm) -> Vec<f32> {
-        let (sims, _) = self.similarities(first, form);
-        sims.into_iter()
+    pub fn likenesses(&self, first: usize, form: &HanForm, sims: &[f32]) -> Vec<f32> {
+        sims.iter()
+            .copied()
             .enumerate()
             .map(|(j, s)| {
                 if s > 0.0 {

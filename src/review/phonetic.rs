@@ -87,6 +87,11 @@ pub fn syllable_similarity(a: char, ra: &[Reading], b: char, rb: &[Reading]) -> 
 /// the medials u and i), else 0; the best over both characters' readings. Loose on purpose: it
 /// only lets the acoustic check see a window (see `finalize::verify`), which then decides.
 pub fn syllable_likeness(ra: &[Reading], rb: &[Reading]) -> f32 {
+    let group = |i: &str| {
+        ["jqx", "zcs", "bp", "dt", "gk"]
+            .iter()
+            .position(|g| i.len() == 1 && g.contains(i))
+    };
     let mut best: f32 = 0.0;
     for x in ra {
         for y in rb {
@@ -94,11 +99,6 @@ pub fn syllable_likeness(ra: &[Reading], rb: &[Reading]) -> f32 {
             if fa != fb {
                 continue;
             }
-            let group = |i: &str| {
-                ["jqx", "zcs", "bp", "dt", "gk"]
-                    .iter()
-                    .position(|g| i.len() == 1 && g.contains(i))
-            };
             let same_place = ia == ib || group(&ia).is_some_and(|g| group(&ib) == Some(g));
             best = best.max(if same_place { 0.6 } else { 0.5 });
         }
@@ -117,24 +117,18 @@ fn initial_and_final(plain: &str) -> (String, String) {
         "sh" => "s",
         other => other,
     };
+    // the medial `m` a glide initial stands for, unless the final already starts with it
+    let glide = |m: char| {
+        if fin.starts_with(m) {
+            fin.to_string()
+        } else {
+            format!("{m}{fin}")
+        }
+    };
     match initial {
-        "w" => (
-            String::new(),
-            if fin.starts_with('u') {
-                fin.to_string()
-            } else {
-                format!("u{fin}")
-            },
-        ),
+        "w" => (String::new(), glide('u')),
         "y" if fin.starts_with('u') => (String::new(), format!("v{}", &fin[1..])),
-        "y" => (
-            String::new(),
-            if fin.starts_with('i') {
-                fin.to_string()
-            } else {
-                format!("i{fin}")
-            },
-        ),
+        "y" => (String::new(), glide('i')),
         "j" | "q" | "x" if fin.starts_with('u') => (initial.to_string(), format!("v{}", &fin[1..])),
         _ => (initial.to_string(), fin.to_string()),
     }
