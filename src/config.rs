@@ -248,6 +248,10 @@ pub struct ReviewConfig {
     pub realtime_budget_ms: u64,
     /// The LLM reviewer, if any.
     pub llm: Option<LlmReviewConfig>,
+    /// The wording reviewer (Chinese words with the right sound and the wrong characters, chosen
+    /// again by an in-process language model; `crate::finalize::wording`), if any. Needs a build
+    /// with the `lm` feature.
+    pub wording: Option<WordingReviewConfig>,
     /// Decode a final once more with the request's Latin glossary terms as Whisper's prompt
     /// (`crate::finalize::bias`; an English final keeps the second decode only when it names
     /// more terms); a request's `glossary_prompt` overrides it. Costs a second decode of such
@@ -271,9 +275,39 @@ impl Default for ReviewConfig {
             traditional_chinese: false,
             realtime_budget_ms: 1500,
             llm: None,
+            wording: None,
             glossary_prompt: true,
             glossary_prompt_terms: 40,
             verify_terms: true,
+        }
+    }
+}
+
+/// `[review.wording]`: the language model and word list of the wording reviewer. Relative paths
+/// are under `[engines] models_dir` (`scripts/fetch-models --lm` fetches both defaults).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WordingReviewConfig {
+    /// A GGUF language model that knows Chinese.
+    pub model: PathBuf,
+    /// A Chinese word list in jieba's `dict.txt` format (`word frequency [tag]` per line).
+    pub lexicon: PathBuf,
+    /// Least gain of the sentence's log-probability, in nats, for a replacement to be taken.
+    pub min_gain: f64,
+    /// Replacements per final at most.
+    pub max_edits: usize,
+    /// CPU threads of the language model.
+    pub threads: usize,
+}
+
+impl Default for WordingReviewConfig {
+    fn default() -> Self {
+        Self {
+            model: PathBuf::from("llm/gemma-3-270m-q4_k_m.gguf"),
+            lexicon: PathBuf::from("lexicon/zh-words.txt"),
+            min_gain: 8.0,
+            max_edits: 3,
+            threads: 2,
         }
     }
 }

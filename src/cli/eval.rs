@@ -120,7 +120,7 @@ pub fn run(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
         .with_context(|| format!("checking the request fields (glossary {:?})", args.glossary))?;
 
     let engines = Engines::load(cfg).context("loading models (run scripts/fetch-models)")?;
-    let second = Arc::new(SecondPass::from_config(&cfg.review)?);
+    let second = Arc::new(SecondPass::from_config(&cfg.review, &cfg.engines.models_dir)?);
     let service = BatchService::new(&engines, cfg, second.clone());
     let normalizer = Normalizer::new(manifest.terms());
     eprintln!(

@@ -93,7 +93,7 @@ pub fn run(args: MeetingArgs, cfg: &Config) -> anyhow::Result<()> {
     }
 
     let engines = Engines::load(cfg).context("loading models (run scripts/fetch-models)")?;
-    let second = Arc::new(SecondPass::from_config(&cfg.review)?);
+    let second = Arc::new(SecondPass::from_config(&cfg.review, &cfg.engines.models_dir)?);
     let pipeline = MeetingPipeline::new(&engines, cfg, second);
     if !pipeline.diarizes() {
         eprintln!("no speaker model installed (scripts/fetch-models): every turn is one speaker");

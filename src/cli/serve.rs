@@ -23,7 +23,10 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     for m in engines.models() {
         tracing::info!(model = %m.id, roles = ?m.role, "loaded");
     }
-    let second = Arc::new(asr_router::finalize::SecondPass::from_config(&cfg.review)?);
+    let second = Arc::new(asr_router::finalize::SecondPass::from_config(
+        &cfg.review,
+        &cfg.engines.models_dir,
+    )?);
     let shutdown = tokio_util::sync::CancellationToken::new();
     let meetings = if cfg.meeting.enabled {
         let pipeline = Arc::new(MeetingPipeline::new(&engines, &cfg, second.clone()));

@@ -39,7 +39,10 @@ pub fn run(args: TranscribeArgs, cfg: &Config) -> anyhow::Result<()> {
     let decoded = asr_router::audio::decode_bytes(bytes, cfg.batch.max_audio_s)
         .with_context(|| format!("decoding {}", file.display()))?;
     let engines = Engines::load(cfg).context("loading models (run scripts/fetch-models)")?;
-    let second = std::sync::Arc::new(asr_router::finalize::SecondPass::from_config(&cfg.review)?);
+    let second = std::sync::Arc::new(asr_router::finalize::SecondPass::from_config(
+        &cfg.review,
+        &cfg.engines.models_dir,
+    )?);
     let service = BatchService::new(&engines, cfg, second);
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(

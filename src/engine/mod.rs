@@ -10,6 +10,7 @@
 //! and SenseVoice-Small when installed, and each `[[engines.upstream]]` under its own name. The
 //! speaker embedder ([`speaker`], GE2E) is loaded beside them when installed.
 
+pub mod lm;
 pub mod metrics;
 pub mod ort_runtime;
 pub mod recognizer;

@@ -3,7 +3,7 @@
 //! ```text
 //!   decode (routed engine: the fast one, the in-process strong one, or an upstream server)
 //!     └─ on failure: the fallback engine            → decode::decode_final
-//!   review, in order: script and form → glossary corrector → (LLM reviewer)
+//!   review, in order: script and form → glossary corrector → (wording) → (LLM reviewer)
 //!                                                     → SecondPass::review
 //! ```
 //!
@@ -14,13 +14,14 @@
 //! # Invariants
 //!
 //! * **The second pass never loses a final.** A failed strong pass falls back (see [`decode`]);
-//!   a reviewer that fails is skipped with its input kept; an LLM review that overruns its time
-//!   budget is abandoned and the text reviewed so far is used.
+//!   a reviewer that fails is skipped with its input kept; a wording or LLM review that overruns
+//!   the time budget is abandoned and the text reviewed so far is used.
 //! * **The audit trail is exact.** [`Reviewed::edits`] are byte offsets into [`Reviewed::raw`]
 //!   (the recognizer's text) and applying them in order gives [`Reviewed::text`].
 //! * **Cheap reviewers run inline, slow ones on a blocking thread.** The deterministic chain
-//!   costs microseconds per utterance (benchmarked in `docs/benchmarks.md`); the LLM reviewer does
-//!   blocking HTTP and runs under `spawn_blocking`, never on the async runtime.
+//!   costs microseconds per utterance (benchmarked in `docs/benchmarks.md`); the wording reviewer
+//!   ([`wording`], an in-process language model) and the LLM reviewer (blocking HTTP) run under
+//!   `spawn_blocking`, never on the async runtime.
 //! * No transport types: the HTTP layer maps [`PlanError`] to OpenAI's error body.
 
 pub mod bias;
@@ -29,7 +30,9 @@ pub mod decode;
 pub mod glossaries;
 pub mod route;
 pub mod verify;
+pub mod wording;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,13 +42,15 @@ pub use decode::{Fallback, FinalDecode, FinalizeStats, decode_final};
 pub use glossaries::{GlossaryLookupError, GlossaryStore};
 pub use route::DecodeRoute;
 
-use crate::config::{ReviewConfig, ReviewMode};
+use crate::config::{ReviewConfig, ReviewMode, WordingReviewConfig};
 use crate::engine::recognizer::Segment;
+use crate::review::lexicon::Lexicon;
 use crate::review::llm::{LlmReviewer, LlmStats, LlmStatsSnapshot};
 use crate::review::{
     ChainReview, Edit, Glossary, GlossaryEntry, ReviewChain, ReviewContext, Reviewer, ScriptTarget, apply_edits,
     compose_edits,
 };
+use wording::{WordingPolicy, WordingReviewer};
 
 /// The review a request asks for, as its transport parsed it.
 #[derive(Debug, Clone, Default)]
@@ -69,6 +74,9 @@ pub enum FinalizeError {
     /// The LLM reviewer's configuration is unusable.
     #[error("[review.llm]: {0}")]
     Llm(String),
+    /// The wording reviewer's model or word list could not be loaded.
+    #[error("[review.wording]: {0}")]
+    Wording(String),
 }
 
 /// Why a request's review cannot be done.
@@ -230,6 +238,7 @@ pub fn split_edits(raw: &str, edits: &[Edit], pieces: &[&str]) -> Vec<Vec<Edit>>
 pub struct SecondPass {
     deterministic: ReviewChain,
     llm: Option<Arc<dyn Reviewer>>,
+    wording: Option<Arc<dyn Reviewer>>,
     glossaries: GlossaryStore,
     default_mode: ReviewMode,
     realtime_budget: Duration,
@@ -250,6 +259,7 @@ impl SecondPass {
         Self {
             deterministic: ReviewChain::deterministic(target),
             llm,
+            wording: None,
             glossaries: GlossaryStore::new(cfg.glossary_dir.clone()),
             default_mode: cfg.default,
             realtime_budget: Duration::from_millis(cfg.realtime_budget_ms),
@@ -265,17 +275,30 @@ impl SecondPass {
         }
     }
 
-    /// The reviewers `cfg` configures, the LLM reviewer included when `[review.llm]` is set
-    /// (its URL and limits are checked now; no request is made).
-    pub fn from_config(cfg: &ReviewConfig) -> Result<Self, FinalizeError> {
-        let Some(llm_cfg) = &cfg.llm else {
-            return Ok(Self::new(cfg, None));
+    /// The reviewers `cfg` configures: the LLM reviewer when `[review.llm]` is set (its URL and
+    /// limits are checked now; no request is made), the wording reviewer when `[review.wording]`
+    /// is (its model and word list are loaded now, relative paths under `models_dir`).
+    pub fn from_config(cfg: &ReviewConfig, models_dir: &Path) -> Result<Self, FinalizeError> {
+        let mut pass = match &cfg.llm {
+            None => Self::new(cfg, None),
+            Some(llm_cfg) => {
+                let llm = LlmReviewer::new(llm_cfg).map_err(|e| FinalizeError::Llm(e.to_string()))?;
+                let stats = llm.stats();
+                let mut pass = Self::new(cfg, Some(Arc::new(llm)));
+                pass.llm_stats = Some(stats);
+                pass
+            }
         };
-        let llm = LlmReviewer::new(llm_cfg).map_err(|e| FinalizeError::Llm(e.to_string()))?;
-        let stats = llm.stats();
-        let mut pass = Self::new(cfg, Some(Arc::new(llm)));
-        pass.llm_stats = Some(stats);
+        if let Some(w) = &cfg.wording {
+            pass.wording = Some(load_wording(w, models_dir)?);
+        }
         Ok(pass)
+    }
+
+    /// This pass with `reviewer` as its wording reviewer (tests give one over their own model).
+    pub fn with_wording(mut self, reviewer: Arc<dyn Reviewer>) -> Self {
+        self.wording = Some(reviewer);
+        self
     }
 
     /// The LLM reviewer's outcome counters, when there is one.
@@ -349,9 +372,11 @@ impl SecondPass {
         into_reviewed(text, r)
     }
 
-    /// The whole review of a final: the deterministic reviewers, then (with `review=llm`) the
-    /// LLM reviewer on a blocking thread, abandoned after `budget` if one is given. `previous`
-    /// are the conversation's earlier finals, oldest first.
+    /// The whole review of a final: the deterministic reviewers, then the wording reviewer (when
+    /// configured and the text has Han characters), then (with `review=llm`) the LLM reviewer,
+    /// each of the last two on a blocking thread; `budget`, if given, bounds the two together and
+    /// a stage past it is abandoned (its input kept). `previous` are the conversation's earlier
+    /// finals, oldest first.
     pub async fn review(
         &self,
         plan: &ReviewPlan,
@@ -360,15 +385,37 @@ impl SecondPass {
         budget: Option<Duration>,
     ) -> Reviewed {
         let mut out = self.review_fast(plan, text);
-        let Some(llm) = self
-            .llm
-            .clone()
-            .filter(|_| plan.mode == ReviewMode::Llm && !text.is_empty())
-        else {
+        if plan.mode == ReviewMode::None || text.is_empty() {
             return out;
-        };
+        }
+        let deadline = budget.map(|b| (tokio::time::Instant::now() + b, b));
+        if let Some(wording) = self
+            .wording
+            .clone()
+            .filter(|_| out.text.chars().any(crate::review::text::is_han))
+        {
+            self.review_blocking(wording, plan, Vec::new(), deadline, &mut out)
+                .await;
+        }
+        if let Some(llm) = self.llm.clone().filter(|_| plan.mode == ReviewMode::Llm) {
+            let context = previous[previous.len().saturating_sub(self.llm_context)..].to_vec();
+            self.review_blocking(llm, plan, context, deadline, &mut out).await;
+        }
+        out
+    }
+
+    /// Runs `reviewer` on `out.text` on a blocking thread (abandoned at `deadline`, counted) and
+    /// folds its answer into `out`.
+    async fn review_blocking(
+        &self,
+        reviewer: Arc<dyn Reviewer>,
+        plan: &ReviewPlan,
+        context: Vec<String>,
+        deadline: Option<(tokio::time::Instant, Duration)>,
+        out: &mut Reviewed,
+    ) {
+        let name = reviewer.name();
         let input = out.text.clone();
-        let context: Vec<String> = previous[previous.len().saturating_sub(self.llm_context)..].to_vec();
         let glossary = plan.glossary.clone();
         let language = plan.language.clone();
         let job = tokio::task::spawn_blocking(move || {
@@ -376,17 +423,17 @@ impl SecondPass {
                 previous: &context,
                 language: language.as_deref(),
             };
-            let chain = ReviewChain::new().then(Shared(llm));
+            let chain = ReviewChain::new().then(Shared(reviewer));
             (chain.names(), chain.review(&input, &ctx, &glossary))
         });
-        let answer = match budget {
-            Some(b) => match tokio::time::timeout(b, job).await {
+        let answer = match deadline {
+            Some((at, budget)) => match tokio::time::timeout_at(at, job).await {
                 Ok(joined) => joined,
                 Err(_) => {
                     self.stats.count_budget_exceeded();
                     out.skipped
-                        .push(format!("llm: over the review budget of {} ms", b.as_millis()));
-                    return out;
+                        .push(format!("{name}: over the review budget of {} ms", budget.as_millis()));
+                    return;
                 }
             },
             None => job.await,
@@ -399,9 +446,8 @@ impl SecondPass {
                 out.edits = compose_edits(&out.raw, &out.text, &out.edits, &r.edits);
                 out.text = r.text;
             }
-            Err(e) => out.skipped.push(format!("llm: {e}")),
+            Err(e) => out.skipped.push(format!("{name}: {e}")),
         }
-        out
     }
 
     /// Counts each reviewer of a chain run once: `failed` if it was skipped, else `ok` with
@@ -419,6 +465,26 @@ impl SecondPass {
             self.stats.count_review(name, failure.is_none(), edits);
         }
     }
+}
+
+/// The wording reviewer of `[review.wording]`: its language model and word list, loaded now.
+fn load_wording(cfg: &WordingReviewConfig, models_dir: &Path) -> Result<Arc<dyn Reviewer>, FinalizeError> {
+    let under = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            models_dir.join(p)
+        }
+    };
+    let fail = |e: &dyn std::fmt::Display| FinalizeError::Wording(e.to_string());
+    let lm = crate::engine::lm::load(&under(&cfg.model), cfg.threads).map_err(|e| fail(&e))?;
+    let lexicon = Lexicon::load(&under(&cfg.lexicon)).map_err(|e| fail(&e))?;
+    tracing::info!(model = lm.name(), words = lexicon.len(), "wording reviewer loaded");
+    let policy = WordingPolicy {
+        min_gain: cfg.min_gain,
+        max_edits: cfg.max_edits,
+    };
+    Ok(Arc::new(WordingReviewer::new(lm, Arc::new(lexicon), policy)))
 }
 
 /// A shared reviewer in a chain.
@@ -455,6 +521,23 @@ fn into_reviewed(raw: &str, r: ChainReview) -> Reviewed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(not(feature = "lm"))]
+    #[test]
+    fn a_wording_reviewer_needs_a_build_with_a_language_model() {
+        let cfg = ReviewConfig {
+            wording: Some(Default::default()),
+            ..Default::default()
+        };
+        let e = SecondPass::from_config(&cfg, Path::new("models"))
+            .err()
+            .expect("no model in this build");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("[review.wording]") && msg.contains("--features lm"),
+            "{msg}"
+        );
+    }
     use crate::config::LlmReviewConfig;
     use crate::review::{Review, ReviewError};
 

@@ -29,6 +29,7 @@
 pub mod corrector;
 pub mod glossary;
 pub mod guard;
+pub mod lexicon;
 pub mod llm;
 pub mod phonetic;
 pub mod script;
@@ -109,6 +110,14 @@ pub enum ReviewError {
     /// The LLM reviewer failed or its answer was refused ([`llm::LlmError`]).
     #[error("llm reviewer: {0}")]
     Llm(#[from] llm::LlmError),
+    /// A reviewer's model failed (the wording reviewer's language model).
+    #[error("{reviewer} reviewer: {reason}")]
+    Model {
+        /// The reviewer's name.
+        reviewer: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
     /// A reviewer produced edits that do not describe its output (a bug in that reviewer).
     #[error("reviewer {reviewer} produced inconsistent edits: {reason}")]
     InconsistentEdits {
