@@ -522,22 +522,6 @@ fn into_reviewed(raw: &str, r: ChainReview) -> Reviewed {
 mod tests {
     use super::*;
 
-    #[cfg(not(feature = "lm"))]
-    #[test]
-    fn a_wording_reviewer_needs_a_build_with_a_language_model() {
-        let cfg = ReviewConfig {
-            wording: Some(Default::default()),
-            ..Default::default()
-        };
-        let e = SecondPass::from_config(&cfg, Path::new("models"))
-            .err()
-            .expect("no model in this build");
-        let msg = e.to_string();
-        assert!(
-            msg.starts_with("[review.wording]") && msg.contains("--features lm"),
-            "{msg}"
-        );
-    }
     use crate::config::LlmReviewConfig;
     use crate::review::{Review, ReviewError};
 
@@ -583,6 +567,76 @@ mod tests {
             ..Default::default()
         };
         SecondPass::new(&cfg, llm.map(|l| Arc::new(l) as Arc<dyn Reviewer>))
+    }
+
+    #[cfg(not(feature = "lm"))]
+    #[test]
+    fn a_wording_reviewer_needs_a_build_with_a_language_model() {
+        let cfg = ReviewConfig {
+            wording: Some(Default::default()),
+            ..Default::default()
+        };
+        let e = SecondPass::from_config(&cfg, Path::new("models"))
+            .err()
+            .expect("no model in this build");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("[review.wording]") && msg.contains("--features lm"),
+            "{msg}"
+        );
+    }
+    /// A wording reviewer over a fixed choice, 平景 → 瓶颈 (the real one, with its language model,
+    /// is tested in `tests/wording_lm.rs`).
+    struct Wording;
+
+    impl Reviewer for Wording {
+        fn name(&self) -> &'static str {
+            "wording"
+        }
+
+        fn review(&self, text: &str, _: &ReviewContext<'_>, _: &Glossary) -> Result<Review, ReviewError> {
+            let Some(at) = text.find("平景") else {
+                return Ok(Review::unchanged(text));
+            };
+            Ok(Review {
+                text: text.replacen("平景", "瓶颈", 1),
+                edits: vec![Edit {
+                    start: at,
+                    end: at + "平景".len(),
+                    from: "平景".into(),
+                    to: "瓶颈".into(),
+                    reviewer: "wording",
+                    term: None,
+                    score: 0.9,
+                }],
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_wording_reviewer_runs_on_chinese_finals_before_the_llm_and_not_without_review() {
+        let p = pass(Some(Upper {
+            delay: Duration::ZERO,
+            fail: false,
+        }))
+        .with_wording(Arc::new(Wording));
+        let plan = p.plan(&fields(ReviewMode::Glossary, &[]), Some("zh")).unwrap();
+        let r = p.review(&plan, "平景在 Redis 的连接数。", &[], None).await;
+        assert_eq!(r.text, "瓶颈在 Redis 的连接数。");
+        assert!(r.edits.iter().any(|e| e.reviewer == "wording" && e.from == "平景"));
+        assert_eq!(
+            apply_edits(&r.raw, &r.edits),
+            r.text,
+            "the audit trail rebuilds the text"
+        );
+
+        let plan = p.plan(&fields(ReviewMode::Llm, &[]), Some("zh")).unwrap();
+        let r = p.review(&plan, "平景在 redis", &[], None).await;
+        assert_eq!(r.text, "瓶颈在 REDIS", "wording first, then the LLM on its output");
+        assert_eq!(apply_edits(&r.raw, &r.edits), r.text);
+
+        let plan = p.plan(&fields(ReviewMode::None, &[]), Some("zh")).unwrap();
+        assert_eq!(p.review(&plan, "平景在", &[], None).await.text, "平景在", "review=none");
     }
 
     /// `review=mode` with the keywords, and "cube netties" known as a misrecognition of the
