@@ -117,13 +117,26 @@ impl SqliteStore {
             .truncate(false)
             .write(true)
             .open(&lock_name)?;
-        // SAFETY: flock on a file descriptor this function owns; no memory is shared.
-        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return Err(StoreError::Open(format!(
-                "the job database {} is in use by another asr-router process (an SQLite job \
-                 store serves one instance; several instances share a PostgreSQL store)",
-                path.display()
-            )));
+        let locked = loop {
+            // SAFETY: flock on a file descriptor this function owns; no memory is shared.
+            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                break Ok(());
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                break Err(e);
+            }
+        };
+        match locked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Err(StoreError::Open(format!(
+                    "the job database {} is in use by another asr-router process (an SQLite job \
+                     store serves one instance; several instances share a PostgreSQL store)",
+                    path.display()
+                )));
+            }
+            Err(e) => return Err(StoreError::Open(format!("locking {}: {e}", path.display()))),
         }
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
