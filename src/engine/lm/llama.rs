@@ -6,7 +6,8 @@
 //!
 //! The model and its context live on one worker thread that owns them (llama.cpp contexts are not
 //! shared across threads); [`LlamaLm::gains`] sends the texts there and waits. Alternatives are
-//! packed into one batch as separate sequences, [`SEQS_PER_BATCH`] at a time.
+//! packed into one batch as separate sequences (1, 2, …; the base is 0), [`SEQS_PER_BATCH`] at a
+//! time.
 
 use std::num::NonZeroU32;
 use std::path::Path;
@@ -111,7 +112,7 @@ fn worker(path: &Path, threads: i32, jobs: flume::Receiver<Job>, ready: flume::S
         .with_n_ctx(NonZeroU32::new(CONTEXT_TOKENS))
         .with_n_batch(CONTEXT_TOKENS)
         .with_n_ubatch(512)
-        .with_n_seq_max(SEQS_PER_BATCH as u32)
+        .with_n_seq_max(SEQS_PER_BATCH as u32 + 1)
         .with_kv_unified(true)
         .with_n_threads(threads)
         .with_n_threads_batch(threads);
@@ -133,9 +134,13 @@ fn worker(path: &Path, threads: i32, jobs: flume::Receiver<Job>, ready: flume::S
 /// `log p(alternative) − log p(base)` for each alternative, over the tokens where the two differ
 /// and [`RIGHT_CONTEXT`] tokens after: the tokens both share at the start cancel exactly, and
 /// those they share at the end are assumed to (a word's effect on text far after it is small, and
-/// the same for every alternative of one window). The base's per-token log-probabilities are
-/// computed once; alternatives go in batches of up to [`SEQS_PER_BATCH`] sequences (and the
-/// context's tokens).
+/// the same for every alternative of one window).
+///
+/// The base is evaluated once, as sequence 0, with the logits of every position; its keys and
+/// values stay in the cache. Each alternative then starts from the base's cache up to where it
+/// differs ([`Span::from`]) and is evaluated only from there, so a window near the end of a
+/// sentence costs a few tokens instead of the whole sentence. Alternatives go in batches of up to
+/// [`SEQS_PER_BATCH`] sequences (and the context's tokens).
 fn gains(
     model: &LlamaModel,
     ctx: &mut LlamaContext<'_>,
@@ -147,14 +152,15 @@ fn gains(
     let base = tokenize(base);
     let alts: Vec<_> = alternatives.iter().map(|t| tokenize(t)).collect();
     let cap = CONTEXT_TOKENS as usize;
-    if let Some(t) = std::iter::once(&base).chain(&alts).find(|t| t.len() > cap) {
+    if let Some(t) = std::iter::once(&base).chain(&alts).find(|t| 2 * t.len() > cap) {
         return Err(LmError::TooLong {
             tokens: t.len(),
-            context: cap,
+            context: cap / 2,
         });
     }
+    ctx.clear_kv_cache();
     // sums of log p(base[i] | base[..i]): up_to[k] = Σ_{1 ≤ i < k}
-    let base_lp = token_log_probs(ctx, &[Span::new(&base, 1, base.len())])?.remove(0);
+    let base_lp = token_log_probs(ctx, &[Span::new(&base, 1, base.len())], Role::Base)?.remove(0);
     let mut up_to = vec![0f64; base.len() + 1];
     for i in 1..base.len() {
         up_to[i + 1] = up_to[i] + base_lp[i - 1];
@@ -171,13 +177,16 @@ fn gains(
     let mut start = 0;
     while start < spans.len() {
         let mut end = start;
-        let mut used = 0;
-        while end < spans.len() && end - start < SEQS_PER_BATCH && used + spans[end].0.tokens.len() <= cap {
-            used += spans[end].0.tokens.len();
+        let mut used = base.len();
+        while end < spans.len() && end - start < SEQS_PER_BATCH && used + spans[end].0.evaluated() <= cap {
+            used += spans[end].0.evaluated();
             end += 1;
         }
         let batch: Vec<Span<'_>> = spans[start..end].iter().map(|(s, _)| *s).collect();
-        for ((_, base_sum), lps) in spans[start..end].iter().zip(token_log_probs(ctx, &batch)?) {
+        for ((_, base_sum), lps) in spans[start..end]
+            .iter()
+            .zip(token_log_probs(ctx, &batch, Role::Alternatives)?)
+        {
             out.push(lps.iter().sum::<f64>() - base_sum);
         }
         start = end;
@@ -216,34 +225,76 @@ impl<'a> Span<'a> {
         let end = |len: usize| (len - tail + RIGHT_CONTEXT).min(len);
         (Self::new(alt, shared, end(alt.len())), end(base.len()))
     }
+
+    /// The first token evaluated: the one whose logits predict `tokens[from]`. Every token before
+    /// it is the base's, already in sequence 0's cache.
+    fn first_evaluated(&self) -> usize {
+        self.from - 1
+    }
+
+    /// How many tokens are evaluated for this span.
+    fn evaluated(&self) -> usize {
+        self.to - self.first_evaluated()
+    }
 }
 
-/// Evaluates each span's tokens (up to its `to`) as its own sequence of one batch and returns,
-/// per span, `log p(tokens[i] | tokens[..i])` for `i` in `from..to` (`from ≥ 1`). Logits are
-/// asked for only at the positions that predict those tokens.
-fn token_log_probs(ctx: &mut LlamaContext<'_>, spans: &[Span<'_>]) -> Result<Vec<Vec<f64>>, LmError> {
-    let total: usize = spans.iter().map(|s| s.to).sum();
-    ctx.clear_kv_cache();
-    let mut batch = LlamaBatch::new(total.max(1), spans.len().max(1) as i32);
-    for (seq, s) in spans.iter().enumerate() {
-        for (pos, tok) in s.tokens[..s.to].iter().enumerate() {
+/// What [`token_log_probs`] evaluates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// One span, the base, from its first token, as sequence 0; its cache is kept.
+    Base,
+    /// Alternatives as sequences 1, 2, …: each is given sequence 0's cache for the positions
+    /// before [`Span::first_evaluated`] (the tokens it shares with the base), and only the rest
+    /// is evaluated.
+    Alternatives,
+}
+
+/// Evaluates each span as its own sequence of one batch and returns, per span,
+/// `log p(tokens[i] | tokens[..i])` for `i` in `from..to` (`from ≥ 1`). Logits are asked for only
+/// at the positions that predict those tokens.
+fn token_log_probs(ctx: &mut LlamaContext<'_>, spans: &[Span<'_>], role: Role) -> Result<Vec<Vec<f64>>, LmError> {
+    let kv = |e: llama_cpp_2::context::kv_cache::KvCacheConversionError| LmError::Inference(e.to_string());
+    let seq = |k: usize| if role == Role::Base { 0 } else { k as i32 + 1 };
+    let first = |s: &Span<'_>| if role == Role::Base { 0 } else { s.first_evaluated() };
+    if role == Role::Alternatives {
+        // the previous batch's alternatives, however many it had
+        for seq in 1..=SEQS_PER_BATCH as u32 {
+            ctx.clear_kv_cache_seq(Some(seq), None, None).map_err(kv)?;
+        }
+        for (k, s) in spans.iter().enumerate() {
+            if first(s) > 0 {
+                ctx.copy_kv_cache_seq(0, seq(k), Some(0), Some(first(s) as u32))
+                    .map_err(kv)?;
+            }
+        }
+    }
+    let total = spans.iter().map(|s| s.to - first(s)).sum::<usize>();
+    let mut batch = LlamaBatch::new(total.max(1), 1);
+    // where each span's first evaluated token sits in the batch
+    let mut starts = Vec::with_capacity(spans.len());
+    for (k, s) in spans.iter().enumerate() {
+        starts.push(batch.n_tokens() as usize);
+        for (pos, tok) in s.tokens.iter().enumerate().take(s.to).skip(first(s)) {
             // the logits at `pos` predict token `pos + 1`
             let wanted = pos + 1 >= s.from && pos + 1 < s.to;
             batch
-                .add(*tok, pos as i32, &[seq as i32], wanted)
+                .add(*tok, pos as i32, &[seq(k)], wanted)
                 .map_err(|e| LmError::Inference(e.to_string()))?;
         }
     }
     ctx.decode(&mut batch).map_err(|e| LmError::Inference(e.to_string()))?;
-    let mut out = Vec::with_capacity(spans.len());
-    let mut at = 0usize;
-    for s in spans {
-        let lps = (s.from..s.to)
-            .map(|i| log_softmax_at(ctx.get_logits_ith((at + i - 1) as i32), s.tokens[i].0 as usize))
-            .collect();
-        out.push(lps);
-        at += s.to;
-    }
+    let out = spans
+        .iter()
+        .zip(starts)
+        .map(|(s, at)| {
+            (s.from..s.to)
+                .map(|i| {
+                    let logits = ctx.get_logits_ith((at + i - 1 - first(s)) as i32);
+                    log_softmax_at(logits, s.tokens[i].0 as usize)
+                })
+                .collect()
+        })
+        .collect();
     Ok(out)
 }
 

@@ -8,7 +8,7 @@
 //! * **Gains, not scores.** Each text is scored from the model's beginning-of-text token; what is
 //!   returned is an alternative's log-probability minus the base text's, so tokens the two share
 //!   at the start cancel (and an implementation may skip them).
-//! * **Blocking.** [`LanguageModel::score`] runs the model on the calling thread; async callers
+//! * **Blocking.** [`LanguageModel::gains`] runs the model on the calling thread; async callers
 //!   run it on a blocking thread.
 //! * Nothing here knows about requests, glossaries or transports.
 
