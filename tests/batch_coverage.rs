@@ -1,16 +1,19 @@
 //! A file window whose decode leaves most of its speech out: on the first 23 s of the
 //! code-switched meeting of the shared terminology set
 //! (`../shared/eval/terminology/meetings/mtg_mx_a.wav`), `whisper-base` writes the first sentence
-//! (13 characters for 21 s of talk) and stops. The batch pipeline decodes that window again in
-//! pieces cut at its pauses (`asr_router::finalize::coverage`); over REST, with the real model.
-//! A live final of the same talk (one manually committed item of a realtime session) stopped the
-//! same way until its finals got the same check.
+//! (13 characters for 21 s of talk) and stops, on the machines seen so far. The batch pipeline
+//! decodes that window again in pieces cut at its pauses (`asr_router::finalize::coverage`), and
+//! so do live finals (one manually committed item of a realtime session): over REST and the
+//! socket, the whole talk comes back.
 //!
 //! Whisper also drops the end of a window, taking speech near the window's edge for the start of
 //! a next window that in batch never comes (on the English meeting, the window from 30.2 s ended
 //! at "it runs fine," on one CPU and wrote the sentence through on another). The tail check hears
-//! that speech again; its test hands the check a real decode with its last sentences cut off, so
-//! the check runs whatever the CPU's rounding makes Whisper write.
+//! that speech again.
+//!
+//! Where Whisper stops is not stable across CPUs (oneDNN's kernels round differently), so each
+//! check also has a test that hands it a real decode cut short by the test itself: the check
+//! runs, and is counted, whatever this machine's decode wrote.
 
 mod common;
 
@@ -26,9 +29,6 @@ use asr_router::finalize::{DecodeRoute, FinalizeStats, ReviewPlan};
 use common::{Server, next_event, pcm16, read_wav, ws_connect};
 use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
-
-/// Redecoded windows whose pieces replaced the first decode.
-const KEPT: &str = r#"asr_router_window_redecodes_total{outcome="kept"}"#;
 
 /// The code-switched meeting's first 23 s, where `whisper-base` writes one sentence and stops.
 fn first_23_s() -> Vec<f32> {
@@ -53,7 +53,45 @@ async fn a_window_whose_text_is_too_short_for_its_speech_is_decoded_again_in_pie
     // the talk is in the segments, not only its first sentence
     let segments = v["segments"].as_array().expect("segments");
     assert!(segments.len() >= 3, "{} segments: {v}", segments.len());
-    assert!(s.metric(KEPT).await >= 1.0, "{}", s.log());
+}
+
+#[tokio::test]
+async fn a_final_with_far_too_little_text_for_its_speech_is_decoded_again_in_pieces() {
+    let dir = common::models_dir();
+    ort_runtime::init(&dir).expect("onnxruntime");
+    let vad = SileroModel::load(&dir.join("silero-vad/silero_vad.onnx")).expect("silero");
+    let samples: Arc<[f32]> = first_23_s().into();
+    let engine = EngineHandle::spawn(Arc::new(common::load_whisper_base()), BatchPolicy::default(), 1);
+    let stats = FinalizeStats::default();
+    let plan = ReviewPlan::none();
+    let options = DecodeOptions::default();
+    let route = DecodeRoute {
+        engine: &engine,
+        fallback: None,
+        stats: &stats,
+        plan: &plan,
+        options: &options,
+        glossary_budget: None,
+    };
+    let first = route.decode(samples.clone(), false).await.expect("decode").hypothesis;
+    // Whisper's stop after the first sentence, made certain whatever this CPU's decode wrote
+    let mut cut = first.clone();
+    cut.segments.truncate(1);
+    cut.text = cut.segments[0].text.trim().to_string();
+    let out = route
+        .left_out_of_utterance(&vad, &samples, &cut)
+        .await
+        .expect("far too little text for 21 s of talk is decoded again");
+    // spoken between 10 and 20 s: "那个 OOM 的问题呢？ 是 JVM 的 heap 设小了，已经改了"
+    assert!(out.text.contains("问题呢") && out.text.contains("已经改了"), "{out:?}");
+    assert!(out.segments.len() >= 3, "{out:?}");
+    // counted: once per (window or piece) whose pieces replaced its decode
+    let kept = stats
+        .redecodes()
+        .iter()
+        .find(|(o, _)| *o == "kept")
+        .map_or(0, |&(_, n)| n);
+    assert!(kept >= 1, "{:?}", stats.redecodes());
 }
 
 #[tokio::test]
@@ -194,5 +232,4 @@ async fn a_live_final_too_short_for_its_speech_is_decoded_again_in_pieces() {
     let text = done["transcript"].as_str().unwrap();
     // spoken between 10 and 20 s, after the first sentence
     assert!(text.contains("问题呢") && text.contains("已经改了"), "{done}");
-    assert!(s.metric(KEPT).await >= 1.0, "{}", s.log());
 }
