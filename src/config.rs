@@ -53,12 +53,22 @@ pub const STRONG_BEAM: usize = 5;
 /// fraction of the decoder time on the latency path.
 pub const FAST_BEAM: usize = 1;
 
+/// The strong engine's compute type when none is configured. It is there for accuracy: on the
+/// code-switched terminology sentences whisper-base in int8 made 28.4 % CER where float32 made
+/// 19.3 %, for 1.4x the time, on a CPU without VNNI (docs/benchmarks.md, "Compute type of the
+/// strong engine").
+pub const STRONG_COMPUTE: ComputeType = ComputeType::Float32;
+/// The fast engine's compute type when none is configured: int8, for latency.
+pub const FAST_COMPUTE: ComputeType = ComputeType::Int8;
+
 /// Settings of one Whisper engine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WhisperConfig {
-    /// CTranslate2 compute type.
-    pub compute_type: ComputeType,
+    /// CTranslate2 compute type; unset: [`STRONG_COMPUTE`] for the strong engine,
+    /// [`FAST_COMPUTE`] for the fast one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compute_type: Option<ComputeType>,
     /// Intra-op threads per worker.
     pub threads: usize,
     /// Beam size of finals (1 = greedy); unset: [`STRONG_BEAM`] for the strong engine,
@@ -72,7 +82,7 @@ pub struct WhisperConfig {
 impl Default for WhisperConfig {
     fn default() -> Self {
         Self {
-            compute_type: ComputeType::Int8,
+            compute_type: None,
             threads: 2,
             beam_size: None,
             max_batch: 8,

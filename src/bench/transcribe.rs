@@ -10,7 +10,7 @@ use super::wer::{cer, wer};
 use crate::batch::pipeline::Admission;
 use crate::batch::request::{TranscriptionParams, TranscriptionRequest};
 use crate::batch::service::BatchService;
-use crate::config::{Config, ReviewConfig, ReviewMode};
+use crate::config::{ComputeType, Config, EnginesConfig, FAST_COMPUTE, ReviewConfig, ReviewMode, STRONG_COMPUTE};
 use crate::engine::Engines;
 use crate::engine::recognizer::{DecodeOptions, Task, Utterance};
 use crate::eval::ManifestRow;
@@ -213,6 +213,15 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The compute type our side runs `engine` with, which the peer is given too: the strong
+/// engine's (whisper-base) or the fast one's.
+fn peer_compute_type(engines: &EnginesConfig, engine: &str) -> ComputeType {
+    match engine {
+        "whisper-base" => engines.strong.compute_type.unwrap_or(STRONG_COMPUTE),
+        _ => engines.fast.compute_type.unwrap_or(FAST_COMPUTE),
+    }
+}
+
 /// Runs faster-whisper on the same files and models, prints its error rates per language next to
 /// ours and the RTF ratio, and returns its per-file results.
 fn peer(
@@ -246,7 +255,7 @@ fn peer(
             .arg(&script)
             .arg(cfg.engines.models_dir.join(&name))
             .arg(serde_json::to_string(&list)?)
-            .arg(format!("{:?}", cfg.engines.strong.compute_type).to_lowercase())
+            .arg(format!("{:?}", peer_compute_type(&cfg.engines, &name)).to_lowercase())
             .arg(cfg.engines.strong.threads.to_string())
             .arg(
                 cfg.engines

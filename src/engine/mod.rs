@@ -26,7 +26,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, Finalizer, UpstreamConfig, WhisperConfig};
+use crate::config::{ComputeType, Config, Finalizer, UpstreamConfig, WhisperConfig};
 use recognizer::EngineError;
 use scheduler::{BatchPolicy, EngineHandle};
 use speaker::SpeakerEmbedder;
@@ -194,11 +194,12 @@ fn dir_size(p: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// The settings of a Whisper engine; `beam` is its role's beam when the configuration sets none.
-fn whisper_settings(name: &str, c: &WhisperConfig, beam: usize) -> WhisperSettings {
+/// The settings of a Whisper engine; `beam` and `compute` are its role's when the configuration
+/// sets none.
+fn whisper_settings(name: &str, c: &WhisperConfig, beam: usize, compute: ComputeType) -> WhisperSettings {
     WhisperSettings {
         name: name.into(),
-        compute_type: c.compute_type,
+        compute_type: c.compute_type.unwrap_or(compute),
         threads: c.threads,
         beam_size: c.beam_size.unwrap_or(beam),
         max_batch: c.max_batch,
@@ -326,7 +327,12 @@ impl Engines {
         let base_dir = dir.join(BASE);
         let base = Arc::new(WhisperEngine::load(
             &base_dir,
-            whisper_settings(BASE, &cfg.engines.strong, crate::config::STRONG_BEAM),
+            whisper_settings(
+                BASE,
+                &cfg.engines.strong,
+                crate::config::STRONG_BEAM,
+                crate::config::STRONG_COMPUTE,
+            ),
         )?);
         let base = EngineHandle::spawn(base, policy.clone(), workers);
         let base_roles = match strong_upstream {
@@ -340,7 +346,12 @@ impl Engines {
         if tiny_dir.join("model.bin").exists() {
             let tiny = Arc::new(WhisperEngine::load(
                 &tiny_dir,
-                whisper_settings(TINY_EN, &cfg.engines.fast, crate::config::FAST_BEAM),
+                whisper_settings(
+                    TINY_EN,
+                    &cfg.engines.fast,
+                    crate::config::FAST_BEAM,
+                    crate::config::FAST_COMPUTE,
+                ),
             )?);
             let h = EngineHandle::spawn(tiny, policy.clone(), workers);
             infos.push(model_info(&h, vec![Role::Fast], &tiny_dir));
@@ -440,4 +451,30 @@ pub fn is_auto_alias(model: &str) -> bool {
             | "gpt-realtime-whisper"
     ) || model.starts_with("gpt-4o-mini-transcribe-")
         || model.starts_with("gpt-4o-transcribe-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FAST_COMPUTE, STRONG_COMPUTE};
+
+    #[test]
+    fn an_unset_compute_type_is_the_roles_default_a_set_one_wins() {
+        // a partial table leaves compute_type unset: the role decides, not WhisperConfig's default
+        let c: Config =
+            toml::from_str("[engines.strong]\nbeam_size = 3\n[engines.fast]\ncompute_type = \"float32\"\n").unwrap();
+        let strong = whisper_settings(BASE, &c.engines.strong, 5, STRONG_COMPUTE);
+        assert_eq!(strong.compute_type, ComputeType::Float32);
+        assert_eq!(strong.beam_size, 3);
+        let fast = whisper_settings(TINY_EN, &c.engines.fast, 1, FAST_COMPUTE);
+        assert_eq!(fast.compute_type, ComputeType::Float32, "set in the file");
+        let defaults = Config::default();
+        let fast = whisper_settings(TINY_EN, &defaults.engines.fast, 1, FAST_COMPUTE);
+        assert_eq!(fast.compute_type, ComputeType::Int8);
+        let strong = whisper_settings(BASE, &defaults.engines.strong, 5, STRONG_COMPUTE);
+        assert_eq!(strong.compute_type, ComputeType::Float32);
+        let c: Config = toml::from_str("[engines.strong]\ncompute_type = \"int8\"\n").unwrap();
+        let strong = whisper_settings(BASE, &c.engines.strong, 5, STRONG_COMPUTE);
+        assert_eq!(strong.compute_type, ComputeType::Int8);
+    }
 }
