@@ -138,7 +138,8 @@ async fn realtime_final(s: &Server, transcription: serde_json::Value) -> serde_j
 
 #[tokio::test]
 async fn realtime_sessions_take_the_glossary_prompt_extension() {
-    let s = Server::start("", &[]);
+    // a budget every decode fits in on a slow box: the budget has its own test below
+    let s = Server::start("[review]\nrealtime_budget_ms = 60000\n", &[]);
     let g = json!([{"term": "Zorblax", "lang": "en"}]);
     let mut t = json!({"model": "whisper-base", "language": "zh", "glossary": g, "glossary_prompt": false});
     let done = realtime_final(&s, t.clone()).await;
