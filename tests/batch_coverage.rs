@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asr_router::batch::pipeline::plan_windows;
-use asr_router::engine::ort_runtime;
 use asr_router::engine::recognizer::DecodeOptions;
 use asr_router::engine::scheduler::{BatchPolicy, EngineHandle};
 use asr_router::engine::vad::SileroModel;
@@ -35,6 +34,40 @@ fn first_23_s() -> Vec<f32> {
     let (samples, rate) = read_wav(&common::shared_eval("terminology/meetings/mtg_mx_a.wav"));
     assert_eq!(rate, 16_000);
     samples[..23 * 16_000].to_vec()
+}
+
+/// What the coverage checks need in process, without a server: the VAD, whisper-base behind a
+/// real scheduler, and the counters; no review (the checks run before it).
+struct InProcess {
+    vad: SileroModel,
+    engine: EngineHandle,
+    stats: FinalizeStats,
+    plan: ReviewPlan,
+    options: DecodeOptions,
+}
+
+impl InProcess {
+    fn new() -> Self {
+        Self {
+            vad: common::load_silero(),
+            engine: EngineHandle::spawn(Arc::new(common::load_whisper_base()), BatchPolicy::default(), 1),
+            stats: FinalizeStats::default(),
+            plan: ReviewPlan::none(),
+            options: DecodeOptions::default(),
+        }
+    }
+
+    /// Decodes with the default options, no fallback and no budget, as a batch window is.
+    fn route(&self) -> DecodeRoute<'_> {
+        DecodeRoute {
+            engine: &self.engine,
+            fallback: None,
+            stats: &self.stats,
+            plan: &self.plan,
+            options: &self.options,
+            glossary_budget: None,
+        }
+    }
 }
 
 #[tokio::test]
@@ -57,41 +90,29 @@ async fn a_window_whose_text_is_too_short_for_its_speech_is_decoded_again_in_pie
 
 #[tokio::test]
 async fn a_final_with_far_too_little_text_for_its_speech_is_decoded_again_in_pieces() {
-    let dir = common::models_dir();
-    ort_runtime::init(&dir).expect("onnxruntime");
-    let vad = SileroModel::load(&dir.join("silero-vad/silero_vad.onnx")).expect("silero");
+    let c = InProcess::new();
+    let route = c.route();
     let samples: Arc<[f32]> = first_23_s().into();
-    let engine = EngineHandle::spawn(Arc::new(common::load_whisper_base()), BatchPolicy::default(), 1);
-    let stats = FinalizeStats::default();
-    let plan = ReviewPlan::none();
-    let options = DecodeOptions::default();
-    let route = DecodeRoute {
-        engine: &engine,
-        fallback: None,
-        stats: &stats,
-        plan: &plan,
-        options: &options,
-        glossary_budget: None,
-    };
     let first = route.decode(samples.clone(), false).await.expect("decode").hypothesis;
     // Whisper's stop after the first sentence, made certain whatever this CPU's decode wrote
     let mut cut = first.clone();
     cut.segments.truncate(1);
     cut.text = cut.segments[0].text.trim().to_string();
     let out = route
-        .left_out_of_utterance(&vad, &samples, &cut)
+        .left_out_of_utterance(&c.vad, &samples, &cut)
         .await
         .expect("far too little text for 21 s of talk is decoded again");
     // spoken between 10 and 20 s: "那个 OOM 的问题呢？ 是 JVM 的 heap 设小了，已经改了"
     assert!(out.text.contains("问题呢") && out.text.contains("已经改了"), "{out:?}");
     assert!(out.segments.len() >= 3, "{out:?}");
     // counted: once per (window or piece) whose pieces replaced its decode
-    let kept = stats
+    let kept = c
+        .stats
         .redecodes()
         .iter()
         .find(|(o, _)| *o == "kept")
         .map_or(0, |&(_, n)| n);
-    assert!(kept >= 1, "{:?}", stats.redecodes());
+    assert!(kept >= 1, "{:?}", c.stats.redecodes());
 }
 
 #[tokio::test]
@@ -110,26 +131,13 @@ async fn the_english_meeting_over_rest_keeps_its_sentences_at_window_ends_once()
 
 #[tokio::test]
 async fn speech_after_a_windows_last_segment_is_decoded_on_its_own_and_appended() {
-    let dir = common::models_dir();
-    ort_runtime::init(&dir).expect("onnxruntime");
-    let vad = SileroModel::load(&dir.join("silero-vad/silero_vad.onnx")).expect("silero");
+    let c = InProcess::new();
+    let route = c.route();
     let (samples, rate) = read_wav(&common::shared_eval("terminology/meetings/mtg_en_a.wav"));
     assert_eq!(rate, 16_000);
     let samples: Arc<[f32]> = samples.into();
-    let windows = plan_windows(&vad, &samples).expect("windows");
+    let windows = plan_windows(&c.vad, &samples).expect("windows");
     assert!(windows.len() >= 2, "{windows:?}");
-    let engine = EngineHandle::spawn(Arc::new(common::load_whisper_base()), BatchPolicy::default(), 1);
-    let stats = FinalizeStats::default();
-    let plan = ReviewPlan::none();
-    let options = DecodeOptions::default();
-    let route = DecodeRoute {
-        engine: &engine,
-        fallback: None,
-        stats: &stats,
-        plan: &plan,
-        options: &options,
-        glossary_budget: None,
-    };
     // the window that holds "…the ranking model is ready, and it runs fine…" (from ~48 s)
     let mut found = None;
     for w in &windows {
@@ -196,7 +204,7 @@ async fn speech_after_a_windows_last_segment_is_decoded_on_its_own_and_appended(
         new.iter().all(|s| s.start >= last_end - 0.5 && s.end <= window_s + 0.5),
         "{new:?} after {last_end} s, inside {window_s} s"
     );
-    assert_eq!(stats.tail_decodes(), vec![("kept", 1)]);
+    assert_eq!(c.stats.tail_decodes(), vec![("kept", 1)]);
 }
 
 #[tokio::test]

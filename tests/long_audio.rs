@@ -9,17 +9,10 @@
 
 mod common;
 
-use asr_router::engine::ort_runtime;
 use asr_router::engine::recognizer::{DecodeOptions, Recognizer, Utterance};
+use asr_router::engine::vad::FRAME;
 use asr_router::engine::vad::segmenter::{SegmenterConfig, segments};
 use asr_router::engine::vad::silero::LANE_MIN_S;
-use asr_router::engine::vad::{FRAME, SileroModel};
-
-fn silero() -> SileroModel {
-    let dir = common::models_dir();
-    ort_runtime::init(&dir).expect("onnxruntime");
-    SileroModel::load(&dir.join("silero-vad/silero_vad.onnx")).expect("silero")
-}
 
 /// The three terminology meetings (real TTS voices, 71–74 s each) one after another, then
 /// `tail` samples of the first fixture, so the last lane ends on a partial frame.
@@ -45,7 +38,7 @@ fn same_spans(a: &[(usize, usize)], b: &[(usize, usize)], tol: usize) -> bool {
 
 #[test]
 fn lanes_give_the_streaming_probabilities_and_spans_of_a_long_recording() {
-    let vad = silero();
+    let vad = common::load_silero();
     let samples = recording(1000);
     let frames = samples.len() / FRAME;
     let lane_frames = (LANE_MIN_S * 16_000.0) as usize / FRAME;
@@ -88,7 +81,7 @@ fn lanes_give_the_streaming_probabilities_and_spans_of_a_long_recording() {
 
 #[test]
 fn short_recordings_and_silence_run_as_one_stream() {
-    let vad = silero();
+    let vad = common::load_silero();
     // shorter than two lanes: exactly the streaming values
     let samples = recording(0)[..(50 * 16_000)].to_vec();
     assert_eq!(

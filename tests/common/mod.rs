@@ -412,6 +412,14 @@ pub fn segments_text(v: &serde_json::Value) -> String {
         .collect()
 }
 
+/// The installed Silero VAD in process (ONNX Runtime set up first).
+pub fn load_silero() -> asr_router::engine::vad::SileroModel {
+    let dir = models_dir();
+    asr_router::engine::ort_runtime::init(&dir).expect("onnxruntime");
+    asr_router::engine::vad::SileroModel::load(&dir.join("silero-vad/silero_vad.onnx"))
+        .unwrap_or_else(|e| panic!("silero-vad must be installed (scripts/fetch-models): {e}"))
+}
+
 /// The installed `whisper-base` in process (int8, 2 threads, beam 5, batches of up to 4).
 pub fn load_whisper_base() -> asr_router::engine::whisper::WhisperEngine {
     use asr_router::engine::whisper::{WhisperEngine, WhisperSettings};
