@@ -24,6 +24,7 @@ use asr_router::batch::pipeline::plan_windows;
 use asr_router::engine::recognizer::DecodeOptions;
 use asr_router::engine::scheduler::{BatchPolicy, EngineHandle};
 use asr_router::engine::vad::SileroModel;
+use asr_router::eval::Normalizer;
 use asr_router::finalize::{DecodeRoute, FinalizeStats, ReviewPlan};
 use common::{Server, next_event, pcm16, read_wav, ws_connect};
 use futures_util::SinkExt;
@@ -102,8 +103,11 @@ async fn a_final_with_far_too_little_text_for_its_speech_is_decoded_again_in_pie
         .left_out_of_utterance(&c.vad, &samples, &cut)
         .await
         .expect("far too little text for 21 s of talk is decoded again");
-    // spoken between 10 and 20 s: "那个 OOM 的问题呢？ 是 JVM 的 heap 设小了，已经改了"
-    assert!(out.text.contains("问题呢") && out.text.contains("已经改了"), "{out:?}");
+    // spoken between 10 and 20 s: "那个 OOM 的问题呢？ 是 JVM 的 heap 设小了，已经改了"; the
+    // recognizer's own text, before review, may be in traditional characters (it was on an
+    // AVX-512 Xeon in float32), so it is folded as the eval scores it
+    let text = Normalizer::default().fold(&out.text);
+    assert!(text.contains("问题呢") && text.contains("已经改了"), "{out:?}");
     assert!(out.segments.len() >= 3, "{out:?}");
     // counted: once per (window or piece) whose pieces replaced its decode
     let kept = c
