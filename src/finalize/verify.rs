@@ -290,7 +290,7 @@ pub async fn verify_terms(
         }
     };
     let took_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::debug!(text = %h.text, took_ms, ?scores, proposals = ?edits.iter().map(|e| (&e.from, &e.to)).collect::<Vec<_>>(),
+    tracing::debug!(text = ?h.text, took_ms, ?scores, proposals = ?edits.iter().map(|e| (&e.from, &e.to, e.score)).collect::<Vec<_>>(),
         "glossary proposals scored");
     let n = edits.len();
     let keep = accepted(edits, &scores);
