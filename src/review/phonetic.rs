@@ -84,8 +84,10 @@ pub fn syllable_similarity(a: char, ra: &[Reading], b: char, rb: &[Reading]) -> 
 /// How alike two Han characters sound when [`syllable_similarity`] finds them unalike: 0.6 for
 /// the same final after initials of one place of articulation (群 qun / 勋 xun: j q x, z c s, b p,
 /// d t, g k), 0.5 for the same final after any initial (网 wang / 黄 huang: `w` and `y` read as
-/// the medials u and i), else 0; the best over both characters' readings. Loose on purpose: it
-/// only lets the acoustic check see a window (see `finalize::verify`), which then decides.
+/// the medials u and i) and for the same initial before finals one trailing vowel apart (句 ju /
+/// 觉 jue, 杜 du / 多 duo: a glide a recognizer drops or adds), else 0; the best over both
+/// characters' readings. Loose on purpose: it only lets the acoustic check see a window (see
+/// `finalize::verify`), which then decides.
 pub fn syllable_likeness(ra: &[Reading], rb: &[Reading]) -> f32 {
     let group = |i: &str| {
         ["jqx", "zcs", "bp", "dt", "gk"]
@@ -97,6 +99,9 @@ pub fn syllable_likeness(ra: &[Reading], rb: &[Reading]) -> f32 {
         for y in rb {
             let ((ia, fa), (ib, fb)) = (initial_and_final(&x.plain), initial_and_final(&y.plain));
             if fa != fb {
+                if ia == ib && one_trailing_vowel_apart(&fa, &fb) {
+                    best = best.max(0.5);
+                }
                 continue;
             }
             let same_place = ia == ib || group(&ia).is_some_and(|g| group(&ib) == Some(g));
@@ -104,6 +109,17 @@ pub fn syllable_likeness(ra: &[Reading], rb: &[Reading]) -> f32 {
         }
     }
     best
+}
+
+/// Whether one final is the other with one more vowel at its end (ü / üe, u / uo, i / ie, a / ai,
+/// e / ei, o / ou, ia / iao): not a nasal coda, which [`fuzzy_syllable`] already pairs.
+fn one_trailing_vowel_apart(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() < b.len() { (a, b) } else { (b, a) };
+    let vowel = |c: char| "aeiouv".contains(c);
+    long.len() == short.len() + 1
+        && long.starts_with(short)
+        && short.ends_with(vowel)
+        && long.ends_with(['e', 'i', 'o', 'u'])
 }
 
 /// A toneless syllable as initial and final, with the spelling rules of pinyin undone so finals
@@ -398,6 +414,12 @@ mod tests {
         // different finals: nothing
         assert_eq!(syllable_likeness(&r('网'), &r('红')), 0.0);
         assert_eq!(syllable_likeness(&r('人'), &r('然')), 0.0);
+        // the same initial, finals one trailing vowel apart: 句 ju / 觉 jue, 杜 du / 多 duo
+        assert_eq!(syllable_likeness(&r('句'), &r('觉')), 0.5);
+        assert_eq!(syllable_likeness(&r('杜'), &r('多')), 0.5);
+        // a nasal coda is not a vowel (fuzzy_syllable pairs an / ang), nor is another initial
+        assert_eq!(syllable_likeness(&r('巴'), &r('班')), 0.0);
+        assert_eq!(syllable_likeness(&r('路'), &r('觉')), 0.0);
     }
 
     #[test]
