@@ -131,15 +131,17 @@ const HAN_ALIKE: f32 = 0.7;
 const SAME_PINYIN: f32 = 0.85;
 
 /// Least [`crate::review::phonetic::syllable_likeness`] of every other syllable of a window with
-/// one syllable of the term's pinyin: the same final.
+/// one syllable of the term's pinyin: the same final, or the same initial before a final one
+/// vowel longer or shorter.
 const LIKE_FINAL: f32 = 0.5;
 
 /// Windows of Chinese characters that sound like a Chinese glossary term where the corrector,
 /// which must decide from the text alone, leaves them: every syllable alike although no character
 /// is the term's (声疼 → 昇腾, 未尽 → 胃镜), or one syllable far off and at least two characters the
 /// term's (科创摆 → 科创板, 通易千万 → 通义千问), or one syllable of the same pinyin and every
-/// other with at least its final (網人群 → 黄仁勋, 升彭 → 昇腾). Ordinary words sound like that
-/// too, so these are proposals only: the audio decides.
+/// other with at least its final or its initial before a final one vowel apart (網人群 → 黄仁勋,
+/// 升彭 → 昇腾, 換句 → 幻觉). Ordinary words sound like that too, so these are proposals only: the
+/// audio decides.
 fn han_alikes(text: &str, glossary: &Glossary) -> Vec<Edit> {
     let forms = &glossary.index().han_forms;
     if forms.is_empty() {
