@@ -105,7 +105,7 @@ async fn a_final_with_far_too_little_text_for_its_speech_is_decoded_again_in_pie
         .expect("far too little text for 21 s of talk is decoded again");
     // spoken between 10 and 20 s: "那个 OOM 的问题呢？ 是 JVM 的 heap 设小了，已经改了"; the
     // recognizer's own text, before review, may be in traditional characters (it was on an
-    // AVX-512 Xeon in float32), so it is folded as the eval scores it
+    // AVX-512 Xeon), so it is folded as the eval scores it
     let text = Normalizer::default().fold(&out.text);
     assert!(text.contains("问题呢") && text.contains("已经改了"), "{out:?}");
     assert!(out.segments.len() >= 3, "{out:?}");

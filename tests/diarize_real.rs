@@ -6,7 +6,6 @@
 
 mod common;
 
-use asr_router::engine::ort_runtime;
 use asr_router::engine::speaker::{Ge2e, SpeakerEmbedder};
 use asr_router::engine::vad::SileroModel;
 use asr_router::engine::vad::segmenter::{SegmenterConfig, segments};
@@ -45,10 +44,10 @@ fn compose(parts: &[(&str, usize, f64)]) -> Meeting {
 }
 
 fn models() -> (Ge2e, SileroModel) {
-    let dir = common::models_dir();
-    ort_runtime::init(&dir).expect("onnxruntime");
-    let e = Ge2e::load(&dir.join("speaker/ge2e.onnx"), 2).expect("speaker/ge2e.onnx (scripts/fetch-models)");
-    let v = SileroModel::load(&dir.join("silero-vad/silero_vad.onnx")).expect("silero");
+    // load_silero sets up ONNX Runtime, which the speaker model needs too
+    let v = common::load_silero();
+    let e = Ge2e::load(&common::models_dir().join("speaker/ge2e.onnx"), 2)
+        .expect("speaker/ge2e.onnx (scripts/fetch-models)");
     (e, v)
 }
 
