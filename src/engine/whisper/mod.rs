@@ -136,6 +136,7 @@ impl WhisperEngine {
             .map_err(|_| EngineError::Inference("whisper model lock poisoned".into()))?;
         let t_mel = std::time::Instant::now();
         let from_cache = cached.is_some();
+        let mut t_feats = std::time::Duration::ZERO;
         let encoded = match cached {
             Some(e) => e,
             None => {
@@ -144,6 +145,7 @@ impl WhisperEngine {
                     self.mel
                         .compute_frames_into(samples, &mut feats[i * item_len..(i + 1) * item_len], frames);
                 }
+                t_feats = t_mel.elapsed();
                 encode(&model, &mut feats, [n, n_mels, frames]).map_err(inf)?
             }
         };
@@ -269,6 +271,7 @@ impl WhisperEngine {
             draft,
             beam_size = base.beam_size,
             max_length = base.max_length,
+            mel_ms = t_feats.as_millis() as u64,
             encode_ms = t_enc.as_millis() as u64,
             from_cache,
             total_ms = t_mel.elapsed().as_millis() as u64,
