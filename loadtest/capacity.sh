@@ -19,7 +19,9 @@
 # SOAK_S (when set: one --soak run of that many seconds at SESSIONS sessions instead of a sweep),
 # SV_DIR (SenseVoice model dir, default models/sv-standin/full/sherpa), LONG_S (4),
 # MANIFEST (default ../shared/eval/manifest.jsonl), LANG_FILTER (default en), PARTIAL_INTERVAL_MS
-# (the server's default partial interval; unset: the server's default, 200).
+# (the server's default partial interval; unset: the server's default, 200), DEVICE (where
+# SenseVoice runs: cpu or cuda[:N], see [engines.fast] device), MAX_BATCH (the fast engine's
+# max_batch, default 8), WORKERS (workers_per_engine, default 1), ASR_ROUTER_MODELS (models dir).
 # Needs target/release/{asr-router,asr-router-loadtest} (cargo build --release).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,7 +34,7 @@ manifest=${MANIFEST:-$root/../shared/eval/manifest.jsonl}
 key=cap-$RANDOM$RANDOM
 
 config_for() { # setup -> TOML on stdout
-    local setup=${1%%+*} batch=8 strong_batch=4
+    local setup=${1%%+*} batch=${MAX_BATCH:-8} strong_batch=4
     case $1 in *+nobatch*) batch=1; strong_batch=1 ;; esac
     echo "[realtime]"
     case $1 in *+short*) echo 'final_window = "short"' ;; esac
@@ -41,11 +43,15 @@ config_for() { # setup -> TOML on stdout
     case $setup in
         tiny) echo 'finalizer = "fast"' ;;
         tiny-base) echo 'finalizer = "strong"' ;;
-        sv) echo 'finalizer = "fast"'; echo "[engines]"; echo "sensevoice_dir = \"$sv_dir\"" ;;
-        sv-base-long) echo "finalizer = { strong_above = ${LONG_S:-4} }"; echo "[engines]"; echo "sensevoice_dir = \"$sv_dir\"" ;;
+        sv) echo 'finalizer = "fast"' ;;
+        sv-base-long) echo "finalizer = { strong_above = ${LONG_S:-4} }" ;;
         *) echo "unknown setup $1" >&2; return 2 ;;
     esac
+    echo "[engines]"
+    case $setup in sv*) echo "sensevoice_dir = \"$sv_dir\"" ;; esac
+    [ -z "${WORKERS:-}" ] || echo "workers_per_engine = $WORKERS"
     echo "[engines.fast]"; echo "max_batch = $batch"
+    [ -z "${DEVICE:-}" ] || echo "device = \"$DEVICE\""
     echo "[engines.strong]"; echo "max_batch = $strong_batch"
 }
 

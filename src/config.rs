@@ -61,6 +61,60 @@ pub const STRONG_COMPUTE: ComputeType = ComputeType::Float32;
 /// The fast engine's compute type when none is configured: int8, for latency.
 pub const FAST_COMPUTE: ComputeType = ComputeType::Int8;
 
+/// Where an engine computes: `"cpu"` (the default), or `"cuda"` / `"cuda:N"` (GPU N).
+///
+/// Only the ONNX Runtime engines (SenseVoice) can run on a GPU, and only with a CUDA build of
+/// ONNX Runtime (`ORT_DYLIB_PATH` pointing at the `onnxruntime-gpu` library, with CUDA 13 and
+/// cuDNN 9 on the loader path). Whisper runs on CTranslate2, which this build compiles for the
+/// CPU alone: a Whisper engine set to a GPU is refused at start-up, never silently moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    /// The CPU.
+    #[default]
+    Cpu,
+    /// The CUDA GPU with this ordinal.
+    Cuda(u32),
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(0) => f.write_str("cuda"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("device {s:?}: expected \"cpu\", \"cuda\" or \"cuda:N\"");
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" | "gpu" => Ok(Device::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Device::Cuda)
+                .ok_or_else(bad),
+        }
+    }
+}
+
+impl Serialize for Device {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Device {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Settings of one Whisper engine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -77,6 +131,10 @@ pub struct WhisperConfig {
     pub beam_size: Option<usize>,
     /// Largest batch of utterances per run.
     pub max_batch: usize,
+    /// Where the engine computes (see [`Device`]). `[engines.fast] device = "cuda"` puts
+    /// SenseVoice, when it is installed, on the first GPU (a Whisper tiny.en loaded beside it
+    /// stays on the CPU); any other engine set to a GPU is refused at start-up.
+    pub device: Device,
 }
 
 impl Default for WhisperConfig {
@@ -86,6 +144,7 @@ impl Default for WhisperConfig {
             threads: 2,
             beam_size: None,
             max_batch: 8,
+            device: Device::Cpu,
         }
     }
 }
@@ -159,7 +218,8 @@ pub struct EnginesConfig {
     pub hub_url: Option<String>,
     /// Language assumed when a request names none (`None` = detect).
     pub default_language: Option<String>,
-    /// Worker threads per engine.
+    /// Worker threads per engine (SenseVoice gives each its own ONNX session, a copy of the
+    /// weights in memory).
     pub workers_per_engine: usize,
     /// Max time a worker waits to fill a batch, ms.
     pub batch_wait_ms: u64,
@@ -660,6 +720,30 @@ mod tests {
             "the rest of [engines.fast] keeps its default"
         );
         assert_eq!(c.server.listen.port(), 18081);
+    }
+
+    #[test]
+    fn devices_parse_print_and_refuse_what_they_do_not_know() {
+        let c: Config = toml::from_str("[engines.fast]\ndevice = \"cuda:1\"\n").unwrap();
+        assert_eq!(c.engines.fast.device, Device::Cuda(1));
+        assert_eq!(c.engines.strong.device, Device::Cpu, "unset: the CPU");
+        for (text, want) in [
+            ("cpu", Device::Cpu),
+            ("CUDA", Device::Cuda(0)),
+            ("gpu", Device::Cuda(0)),
+        ] {
+            assert_eq!(text.parse::<Device>(), Ok(want), "{text}");
+        }
+        for d in [Device::Cpu, Device::Cuda(0), Device::Cuda(3)] {
+            assert_eq!(d.to_string().parse::<Device>(), Ok(d), "{d} round-trips");
+        }
+        for bad in ["tpu", "cuda:", "cuda:-1", "cuda:x", ""] {
+            assert!(bad.parse::<Device>().is_err(), "{bad:?}");
+        }
+        let e = toml::from_str::<Config>("[engines.fast]\ndevice = \"metal\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("metal") && e.contains("cuda:N"), "{e}");
     }
 
     #[test]

@@ -22,11 +22,11 @@ pub mod vad;
 pub mod whisper;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{ComputeType, Config, Finalizer, UpstreamConfig, WhisperConfig};
+use crate::config::{ComputeType, Config, Device, Finalizer, UpstreamConfig, WhisperConfig};
 use recognizer::EngineError;
 use scheduler::{BatchPolicy, EngineHandle};
 use speaker::SpeakerEmbedder;
@@ -173,6 +173,19 @@ fn policy_base(cfg: &Config) -> BatchPolicy {
         final_queue: cfg.engines.queue_capacity,
         partial_queue: cfg.engines.queue_capacity,
     }
+}
+
+/// The SenseVoice directory: the configured one, else `<models>/sensevoice-small`.
+fn sv_dir(cfg: &Config) -> PathBuf {
+    cfg.engines
+        .sensevoice_dir
+        .clone()
+        .unwrap_or_else(|| cfg.engines.models_dir.join(SENSEVOICE))
+}
+
+/// Whether SenseVoice is installed (and so the preferred fast engine).
+fn sv_installed(cfg: &Config) -> bool {
+    sensevoice::is_sensevoice_dir(&sv_dir(cfg))
 }
 
 fn sv_policy(c: &WhisperConfig, base: &BatchPolicy) -> BatchPolicy {
@@ -324,22 +337,47 @@ impl Engines {
         let upstreams = load_upstreams(&cfg.engines.upstream)?;
         let strong_upstream = upstreams.iter().position(|(c, _)| c.strong);
 
+        for (section, c) in [("fast", &cfg.engines.fast), ("strong", &cfg.engines.strong)] {
+            if c.device != Device::Cpu && !(section == "fast" && sv_installed(cfg)) {
+                return Err(EngineError::Load {
+                    model: format!("[engines.{section}]"),
+                    reason: format!(
+                        "device = \"{}\": Whisper runs on CTranslate2, built here for the CPU only; \
+                         only SenseVoice (ONNX Runtime) can run on a GPU",
+                        c.device
+                    ),
+                });
+            }
+        }
+
+        // Whisper base is the strong engine, and the in-process engine of every language the fast
+        // engines lack. A SenseVoice installation may leave it out (a GPU box serving the
+        // languages SenseVoice knows): then SenseVoice is the strong engine too.
         let base_dir = dir.join(BASE);
-        let base = Arc::new(WhisperEngine::load(
-            &base_dir,
-            whisper_settings(
-                BASE,
-                &cfg.engines.strong,
-                crate::config::STRONG_BEAM,
-                crate::config::STRONG_COMPUTE,
-            ),
-        )?);
-        let base = EngineHandle::spawn(base, policy.clone(), workers);
-        let base_roles = match strong_upstream {
-            None => vec![Role::Strong, Role::Fast],
-            Some(_) => vec![Role::Fast],
+        let base = if base_dir.join("model.bin").exists() || !sv_installed(cfg) {
+            let base = Arc::new(WhisperEngine::load(
+                &base_dir,
+                whisper_settings(
+                    BASE,
+                    &cfg.engines.strong,
+                    crate::config::STRONG_BEAM,
+                    crate::config::STRONG_COMPUTE,
+                ),
+            )?);
+            let base = EngineHandle::spawn(base, policy.clone(), workers);
+            let base_roles = match strong_upstream {
+                None => vec![Role::Strong, Role::Fast],
+                Some(_) => vec![Role::Fast],
+            };
+            infos.push(model_info(&base, base_roles, &base_dir));
+            Some(base)
+        } else {
+            tracing::warn!(
+                dir = %base_dir.display(),
+                "whisper-base is not installed: SenseVoice finalizes too, and languages it does not know are refused"
+            );
+            None
         };
-        infos.push(model_info(&base, base_roles, &base_dir));
 
         let mut fast = Vec::new();
         let tiny_dir = dir.join(TINY_EN);
@@ -358,15 +396,25 @@ impl Engines {
             fast.push(h);
         }
         // SenseVoice, when installed, is the fast engine for every language it knows.
-        let sv_dir = cfg
-            .engines
-            .sensevoice_dir
-            .clone()
-            .unwrap_or_else(|| dir.join(SENSEVOICE));
-        if sensevoice::is_sensevoice_dir(&sv_dir) {
-            let sv = Arc::new(sensevoice::SenseVoice::load(&sv_dir, cfg.engines.fast.threads)?);
+        if sv_installed(cfg) {
+            let sv_dir = sv_dir(cfg);
+            let sv = Arc::new(sensevoice::SenseVoice::load_with(
+                &sv_dir,
+                &sensevoice::SenseVoiceConfig {
+                    num_threads: cfg.engines.fast.threads,
+                    max_batch: cfg.engines.fast.max_batch.max(1),
+                    // one ONNX session per worker, or the workers would queue on one
+                    sessions: workers.max(1),
+                    device: cfg.engines.fast.device,
+                    ..Default::default()
+                },
+            )?);
             let h = EngineHandle::spawn(sv, sv_policy(&cfg.engines.fast, &policy), workers);
-            infos.push(model_info(&h, vec![Role::Fast], &sv_dir));
+            let roles = match (&base, strong_upstream) {
+                (None, None) => vec![Role::Strong, Role::Fast],
+                _ => vec![Role::Fast],
+            };
+            infos.push(model_info(&h, roles, &sv_dir));
             fast.insert(0, h);
         }
 
@@ -391,14 +439,17 @@ impl Engines {
                 named.push(h);
             }
         }
-        let strong = match strong {
-            Some(up) => {
+        let strong = match (strong, base) {
+            (Some(up), Some(base)) => {
                 // Whisper base stays, as the last resort of the fast engines: every language
                 // still has an in-process engine when the upstream is down.
                 fast.push(base);
                 up
             }
-            None => base,
+            (Some(up), None) => up,
+            (None, Some(base)) => base,
+            // no base only with SenseVoice installed, which is then the first fast engine
+            (None, None) => fast[0].clone(),
         };
         let roster = Roster::new(strong, fast).with_named(named);
         let speaker = load_speaker(dir, &mut infos);

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use ort::session::builder::SessionBuilder;
+
 use super::recognizer::EngineError;
+use crate::config::Device;
 
 static INIT: OnceLock<Result<(PathBuf, ort::environment::Environment), String>> = OnceLock::new();
 
@@ -61,7 +64,35 @@ pub fn environment() -> Result<ort::environment::Environment, EngineError> {
     }
 }
 
-/// Opens an ONNX model with a fixed intra-op thread count.
+/// Puts a session on `device`. The CPU needs nothing. A GPU gets ONNX Runtime's CUDA execution
+/// provider, registered so that a failure is an error: ort's default would fall back to the CPU
+/// without a word, and a server configured for a GPU would quietly run many times slower.
+///
+/// cuDNN's convolution algorithm is chosen by heuristic, not by ONNX Runtime's default exhaustive
+/// search: that search benchmarks every new input shape, and speech windows come in every
+/// length (SenseVoice's FSMN memory is a convolution).
+pub fn on_device(builder: SessionBuilder, device: Device) -> Result<SessionBuilder, String> {
+    match device {
+        Device::Cpu => Ok(builder),
+        Device::Cuda(id) => {
+            use ort::ep::cuda::{CUDA, ConvAlgorithmSearch};
+            let id = i32::try_from(id).map_err(|_| format!("no GPU {id}"))?;
+            let cuda = CUDA::default()
+                .with_device_id(id)
+                .with_conv_algorithm_search(ConvAlgorithmSearch::Heuristic)
+                .build()
+                .error_on_failure();
+            builder.with_execution_providers([cuda]).map_err(|e| {
+                format!(
+                    "{device}: ONNX Runtime's CUDA execution provider did not start ({e}); it needs the \
+                     onnxruntime-gpu library (ORT_DYLIB_PATH) with CUDA 13 and cuDNN 9 on the loader path"
+                )
+            })
+        }
+    }
+}
+
+/// Opens an ONNX model on the CPU with a fixed intra-op thread count.
 pub fn open_session(path: &Path, threads: usize) -> Result<ort::session::Session, EngineError> {
     let load = |reason: String| EngineError::Load {
         model: path.display().to_string(),

@@ -23,6 +23,7 @@ use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::TensorRef;
 
+use crate::config::Device;
 use crate::engine::recognizer::{EngineError, Hypothesis, ModelAbilities, Recognizer, Utterance};
 use crate::kernels::cmvn::Cmvn;
 use crate::kernels::ctc::greedy_decode;
@@ -73,6 +74,10 @@ pub struct SenseVoiceConfig {
     pub lfr_padding: Option<LfrPadding>,
     /// Model name shown to clients; `None` uses `sensevoice-small`.
     pub name: Option<String>,
+    /// Where the sessions run. On a GPU, [`Precision::Auto`] takes the fp32 model when there
+    /// is one: the int8 graph quantises its activations at run time, an operator ONNX
+    /// Runtime's CUDA provider may leave on the CPU, with copies both ways around it.
+    pub device: Device,
 }
 
 impl Default for SenseVoiceConfig {
@@ -84,6 +89,7 @@ impl Default for SenseVoiceConfig {
             max_batch: 8,
             lfr_padding: None,
             name: None,
+            device: Device::Cpu,
         }
     }
 }
@@ -165,16 +171,25 @@ impl SenseVoice {
     pub fn load_with(dir: &Path, config: &SenseVoiceConfig) -> Result<SenseVoice, EngineError> {
         let packaging = Packaging::detect(dir)
             .ok_or_else(|| load_err(dir, "not a SenseVoice directory (no sherpa-onnx or FunASR file set)"))?;
+        let precision = match (config.precision, config.device) {
+            (Precision::Auto, Device::Cuda(_)) if packaging.model_file(dir, Precision::Fp32).is_some() => {
+                Precision::Fp32
+            }
+            (p, _) => p,
+        };
         let model_path = packaging
-            .model_file(dir, config.precision)
-            .ok_or_else(|| load_err(dir, format!("no model file for precision {:?}", config.precision)))?;
+            .model_file(dir, precision)
+            .ok_or_else(|| load_err(dir, format!("no model file for precision {precision:?}")))?;
         let env = ort_environment().map_err(|e| load_err(dir, e))?;
         let mut sessions = Vec::new();
         for _ in 0..config.sessions.max(1) {
             let session = Session::builder(&env)
                 .and_then(|b| b.with_intra_threads(config.num_threads.max(1)).map_err(|e| e.into()))
                 .and_then(|b| b.with_inter_threads(1).map_err(|e| e.into()))
-                .and_then(|mut b| b.commit_from_file(&model_path))
+                .map_err(|e| load_err(dir, format!("{}: {e}", model_path.display())))?;
+            let session = super::ort_runtime::on_device(session, config.device)
+                .map_err(|e| load_err(dir, e))?
+                .commit_from_file(&model_path)
                 .map_err(|e| load_err(dir, format!("{}: {e}", model_path.display())))?;
             sessions.push(session);
         }
