@@ -21,7 +21,9 @@
 # MANIFEST (default ../shared/eval/manifest.jsonl), LANG_FILTER (default en), PARTIAL_INTERVAL_MS
 # (the server's default partial interval; unset: the server's default, 200), DEVICE (where
 # SenseVoice runs: cpu or cuda[:N], see [engines.fast] device), MAX_BATCH (the fast engine's
-# max_batch, default 8), WORKERS (workers_per_engine, default 1), ASR_ROUTER_MODELS (models dir).
+# max_batch, default 8), WORKERS (workers_per_engine, default 1), MAX_SESSIONS (the server's
+# [realtime] max_sessions, default 64: raise it to sweep past 64 sessions), ASR_ROUTER_MODELS
+# (models dir).
 # Needs target/release/{asr-router,asr-router-loadtest} (cargo build --release).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,6 +42,7 @@ config_for() { # setup -> TOML on stdout
     case $1 in *+short*) echo 'final_window = "short"' ;; esac
     case $1 in *+whole*) echo 'partial_tail_s = 0' ;; esac
     [ -z "${PARTIAL_INTERVAL_MS:-}" ] || echo "partial_interval_ms = $PARTIAL_INTERVAL_MS"
+    [ -z "${MAX_SESSIONS:-}" ] || echo "max_sessions = $MAX_SESSIONS"
     case $setup in
         tiny) echo 'finalizer = "fast"' ;;
         tiny-base) echo 'finalizer = "strong"' ;;
