@@ -66,7 +66,9 @@ fn init_ort() {
     });
 }
 
-fn load(packaging: Packaging, precision: Precision, max_batch: usize) -> SenseVoice {
+/// The stand-in in one packaging; `in_graph`: the graph picks each frame's best token itself (an
+/// appended ArgMax, as on a GPU) instead of the host scanning the scores.
+fn load(packaging: Packaging, precision: Precision, max_batch: usize, in_graph: bool) -> SenseVoice {
     init_ort();
     let r = reference();
     let key = match packaging {
@@ -83,10 +85,16 @@ fn load(packaging: Packaging, precision: Precision, max_batch: usize) -> SenseVo
         num_threads: 1,
         precision,
         max_batch,
+        argmax_in_graph: Some(in_graph),
         ..Default::default()
     };
     let sv = SenseVoice::load_with(&dir, &cfg).expect("load stand-in");
     assert_eq!(sv.packaging(), packaging);
+    assert_eq!(
+        sv.argmax_in_graph(),
+        in_graph,
+        "ArgMax appended to the {packaging:?} graph"
+    );
     sv
 }
 
@@ -183,8 +191,8 @@ fn assert_features(sv: &SenseVoice, kind: &str) -> (usize, f32) {
 
 #[test]
 fn features_match_kaldi_native_fbank_lfr_cmvn() {
-    let (n, e1) = assert_features(&load(Packaging::FunAsr, Precision::Fp32, 8), "funasr");
-    let (_, e2) = assert_features(&load(Packaging::Sherpa, Precision::Fp32, 8), "sherpa");
+    let (n, e1) = assert_features(&load(Packaging::FunAsr, Precision::Fp32, 8, false), "funasr");
+    let (_, e2) = assert_features(&load(Packaging::Sherpa, Precision::Fp32, 8, false), "sherpa");
     eprintln!("features: {n} files; max abs error {e1:e} (am.mvn CMVN) / {e2:e} (metadata CMVN)");
 }
 
@@ -235,8 +243,8 @@ fn comparable(h: &Hypothesis, run: &Value, packaging: Packaging) -> (Vec<i64>, V
     }
 }
 
-fn check_runs(packaging: Packaging, precision: Precision) -> usize {
-    let sv = load(packaging, precision, 8);
+fn check_runs(packaging: Packaging, precision: Precision, in_graph: bool) -> usize {
+    let sv = load(packaging, precision, 8, in_graph);
     let want = if precision == Precision::Int8 { "int8" } else { "fp32" };
     let mut checked = 0;
     let (mut edits, mut total, mut exact) = (0usize, 0usize, 0usize);
@@ -296,7 +304,7 @@ fn check_runs(packaging: Packaging, precision: Precision) -> usize {
 fn token_ids_match_sherpa_onnx_fp32() {
     eprintln!(
         "sherpa fp32: {} runs identical",
-        check_runs(Packaging::Sherpa, Precision::Fp32)
+        check_runs(Packaging::Sherpa, Precision::Fp32, false)
     );
 }
 
@@ -304,28 +312,47 @@ fn token_ids_match_sherpa_onnx_fp32() {
 fn token_ids_match_funasr_onnx_fp32() {
     eprintln!(
         "funasr fp32: {} runs identical",
-        check_runs(Packaging::FunAsr, Precision::Fp32)
+        check_runs(Packaging::FunAsr, Precision::Fp32, false)
+    );
+}
+
+#[test]
+fn token_ids_match_both_pipelines_when_the_graph_picks_the_best_tokens() {
+    eprintln!(
+        "ArgMax in the graph: sherpa fp32 {} runs identical, funasr fp32 {}",
+        check_runs(Packaging::Sherpa, Precision::Fp32, true),
+        check_runs(Packaging::FunAsr, Precision::Fp32, true)
     );
 }
 
 #[test]
 fn token_ids_nearly_match_sherpa_onnx_int8() {
     if reference()["int8"].as_bool() == Some(true) {
-        check_runs(Packaging::Sherpa, Precision::Int8);
+        check_runs(Packaging::Sherpa, Precision::Int8, false);
     }
 }
 
 #[test]
 fn token_ids_match_funasr_onnx_int8() {
     if reference()["int8"].as_bool() == Some(true) {
-        check_runs(Packaging::FunAsr, Precision::Int8);
+        check_runs(Packaging::FunAsr, Precision::Int8, false);
     }
 }
 
 #[test]
 fn batched_runs_match_both_pipelines() {
-    let sherpa = load(Packaging::Sherpa, Precision::Fp32, 8);
-    let funasr = load(Packaging::FunAsr, Precision::Fp32, 8);
+    check_batches(false);
+}
+
+#[test]
+fn batched_runs_match_both_pipelines_when_the_graph_picks_the_best_tokens() {
+    // padded batches: each item's valid frames end before the batch's longest
+    check_batches(true);
+}
+
+fn check_batches(in_graph: bool) {
+    let sherpa = load(Packaging::Sherpa, Precision::Fp32, 8, in_graph);
+    let funasr = load(Packaging::FunAsr, Precision::Fp32, 8, in_graph);
     let batches = reference()["batches"].as_array().expect("batches");
     assert!(!batches.is_empty());
     for b in batches {
@@ -361,7 +388,7 @@ fn batched_runs_match_both_pipelines() {
 
 #[test]
 fn bad_inputs_are_errors_not_panics() {
-    let sv = load(Packaging::Sherpa, Precision::Fp32, 8);
+    let sv = load(Packaging::Sherpa, Precision::Fp32, 8, false);
     let out = sv.recognize(&[
         utterance(vec![0.0; 100], None, false),
         utterance(vec![0.1; 16000], Some("fr"), false),

@@ -30,13 +30,20 @@ pub fn argmax(row: &[f32]) -> Option<usize> {
 /// Greedy-decodes `num_frames` rows of `vocab` scores (logits or log-probabilities,
 /// row-major). Rows beyond the end of `scores` are ignored.
 pub fn greedy_decode(scores: &[f32], num_frames: usize, vocab: usize, blank: u32) -> Vec<CtcToken> {
-    let mut out = Vec::new();
     if vocab == 0 {
-        return out;
+        return Vec::new();
     }
+    collapse(scores.chunks_exact(vocab).take(num_frames).map(argmax), blank)
+}
+
+/// The CTC rule over each frame's best id (`None`: a frame with no best, which ends a run like
+/// a blank but is not one): repeats collapse into the first frame of their run, blanks drop.
+/// [`greedy_decode`] is this over [`argmax`]; a model that picks the best id itself (an ArgMax
+/// in the graph) gives its output here.
+pub fn collapse(best: impl IntoIterator<Item = Option<usize>>, blank: u32) -> Vec<CtcToken> {
+    let mut out = Vec::new();
     let mut prev: Option<usize> = None;
-    for (t, row) in scores.chunks_exact(vocab).take(num_frames).enumerate() {
-        let best = argmax(row);
+    for (t, best) in best.into_iter().enumerate() {
         if let Some(y) = best
             && y as u32 != blank
             && Some(y) != prev
@@ -73,6 +80,17 @@ mod tests {
         assert_eq!(frames, [1, 4, 5, 8]);
         assert_eq!(greedy_decode(&s, 3, 4, 0).len(), 1);
         assert!(greedy_decode(&s, 9, 0, 0).is_empty());
+    }
+
+    #[test]
+    fn collapse_of_best_ids_is_greedy_decoding() {
+        let seq = [0, 3, 3, 0, 3, 5, 5, 2, 0];
+        let vocab = 6;
+        let ids: Vec<Option<usize>> = seq.iter().map(|&y| Some(y)).collect();
+        let tokens = collapse(ids, 0);
+        assert_eq!(tokens, greedy_decode(&one_hot(&seq, vocab), seq.len(), vocab, 0));
+        let got: Vec<(u32, u32)> = tokens.iter().map(|t| (t.id, t.frame)).collect();
+        assert_eq!(got, vec![(3, 1), (3, 4), (5, 5), (2, 7)]);
     }
 
     #[test]

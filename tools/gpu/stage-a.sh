@@ -4,7 +4,7 @@
 # with the machine's Python (numpy + onnx). A following stage must come while the machine is warm.
 # Without the CUDA provider in PACKED_A (a CPU-only run on that host) only the core is unpacked.
 #
-#   tools/gpu/stage-a.sh PACKED_A
+#   tools/gpu/stage-a.sh PACKED_A [--no-int8]   (further arguments go to make-sensevoice-standin.py)
 set -euo pipefail
 a=${1:?usage: tools/gpu/stage-a.sh PACKED_A}
 mkdir -p /opt/ortgpu
@@ -12,5 +12,5 @@ if [ -f "$a/libonnxruntime_providers_cuda.so.xz" ]; then
     xz -dc "$a/libonnxruntime_providers_cuda.so.xz" >/opt/ortgpu/libonnxruntime_providers_cuda.so
 fi
 tar -C /opt/ortgpu -xJf "$a/ort-core.tar.xz"
-python3 tools/make-sensevoice-standin.py --out /opt/sv
+python3 tools/make-sensevoice-standin.py --out /opt/sv "${@:2}"
 ls -la /opt/ortgpu /opt/sv/sherpa

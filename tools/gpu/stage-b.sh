@@ -3,7 +3,8 @@
 # checkout and runs loadtest/capacity.sh for SenseVoice with ONNX Runtime from /opt/ortgpu and the
 # machine's CUDA 13 and cuDNN 9 (the Python packages' libraries; not the driver's compat folder, which
 # fails with CUDA error 803). The environment passes through to capacity.sh (DEVICE, SWEEP, ...).
-# Then `bench transcribe` with the same settings: the English files one at a time, RTF per file.
+# Then (unless BENCH=0) `bench transcribe` with the same settings: the English files one at a
+# time, RTF per file.
 #
 #   tools/gpu/stage-b.sh PACKED_B OUTDIR
 set -euo pipefail
@@ -22,5 +23,5 @@ smi=$!
 SV_DIR=/opt/sv/sherpa MANIFEST=$PWD/eval/manifest.jsonl loadtest/capacity.sh "$out" sv
 kill $smi
 # Files one at a time through the batch service with the same engine settings: RTF per file.
-target/release/asr-router --config "$out/sv.toml" bench transcribe --manifest eval/manifest.jsonl \
+[ "${BENCH:-1}" = 0 ] || target/release/asr-router --config "$out/sv.toml" bench transcribe --manifest eval/manifest.jsonl \
     --lang en --engine sensevoice-small --max-duration 600 --json "$out/bench.json" | tee "$out/bench.txt"

@@ -10,6 +10,7 @@
 //! the resulting environment to [`register_ort_environment`] before loading. Without a
 //! registered environment, loading builds one itself (honouring `ORT_DYLIB_PATH`).
 
+mod argmax_graph;
 pub mod decode;
 pub mod frontend;
 pub mod packaging;
@@ -26,7 +27,7 @@ use ort::value::TensorRef;
 use crate::config::Device;
 use crate::engine::recognizer::{EngineError, Hypothesis, ModelAbilities, Recognizer, Utterance};
 use crate::kernels::cmvn::Cmvn;
-use crate::kernels::ctc::greedy_decode;
+use crate::kernels::ctc::{self, CtcToken, greedy_decode};
 use crate::kernels::fbank::FbankOptions;
 use crate::kernels::lfr::{LfrOptions, LfrPadding};
 
@@ -78,6 +79,10 @@ pub struct SenseVoiceConfig {
     /// is one: the int8 graph quantises its activations at run time, an operator ONNX
     /// Runtime's CUDA provider may leave on the CPU, with copies both ways around it.
     pub device: Device,
+    /// Whether the graph itself picks each frame's best token (an `ArgMax` appended at load,
+    /// see `argmax_graph`), so that only token ids leave the session instead of every score;
+    /// `None`: on a GPU only, where copying the scores out costs more than computing them.
+    pub argmax_in_graph: Option<bool>,
 }
 
 impl Default for SenseVoiceConfig {
@@ -90,6 +95,7 @@ impl Default for SenseVoiceConfig {
             lfr_padding: None,
             name: None,
             device: Device::Cpu,
+            argmax_in_graph: None,
         }
     }
 }
@@ -130,6 +136,8 @@ pub struct SenseVoice {
     with_itn: i32,
     without_itn: i32,
     max_batch: usize,
+    /// The session outputs [`argmax_graph::TOKEN_IDS`] instead of the scores.
+    argmax_in_graph: bool,
 }
 
 impl std::fmt::Debug for SenseVoice {
@@ -181,19 +189,41 @@ impl SenseVoice {
             .model_file(dir, precision)
             .ok_or_else(|| load_err(dir, format!("no model file for precision {precision:?}")))?;
         let env = ort_environment().map_err(|e| load_err(dir, e))?;
+        let names = packaging.io_names();
+        // the model with an ArgMax appended, when asked for; a model it cannot be appended to
+        // runs as it is (the host picks the best tokens)
+        let in_graph_model = if config.argmax_in_graph.unwrap_or(config.device != Device::Cpu) {
+            let bytes =
+                std::fs::read(&model_path).map_err(|e| load_err(dir, format!("{}: {e}", model_path.display())))?;
+            match argmax_graph::append_argmax(&bytes, names.scores) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::warn!(model = %model_path.display(), error = %e, "best tokens are picked on the host: the model could not take an ArgMax");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let scores_output = if in_graph_model.is_some() {
+            argmax_graph::TOKEN_IDS
+        } else {
+            names.scores
+        };
         let mut sessions = Vec::new();
         for _ in 0..config.sessions.max(1) {
             let session = Session::builder(&env)
                 .and_then(|b| b.with_intra_threads(config.num_threads.max(1)).map_err(|e| e.into()))
                 .and_then(|b| b.with_inter_threads(1).map_err(|e| e.into()))
                 .map_err(|e| load_err(dir, format!("{}: {e}", model_path.display())))?;
-            let session = super::ort_runtime::on_device(session, config.device)
-                .map_err(|e| load_err(dir, e))?
-                .commit_from_file(&model_path)
-                .map_err(|e| load_err(dir, format!("{}: {e}", model_path.display())))?;
+            let mut builder = super::ort_runtime::on_device(session, config.device).map_err(|e| load_err(dir, e))?;
+            let session = match &in_graph_model {
+                Some(bytes) => builder.commit_from_memory(bytes),
+                None => builder.commit_from_file(&model_path),
+            }
+            .map_err(|e| load_err(dir, format!("{}: {e}", model_path.display())))?;
             sessions.push(session);
         }
-        let names = packaging.io_names();
         let first = &sessions[0];
         for want in [names.features, names.lengths, names.language, names.text_norm] {
             if !first.inputs().iter().any(|i| i.name() == want) {
@@ -203,8 +233,8 @@ impl SenseVoice {
                 ));
             }
         }
-        if !first.outputs().iter().any(|o| o.name() == names.scores) {
-            return Err(load_err(dir, format!("model has no output {:?}", names.scores)));
+        if !first.outputs().iter().any(|o| o.name() == scores_output) {
+            return Err(load_err(dir, format!("model has no output {scores_output:?}")));
         }
         let meta: HashMap<String, String> = {
             let m = first.metadata().map_err(|e| load_err(dir, format!("metadata: {e}")))?;
@@ -300,7 +330,14 @@ impl SenseVoice {
             with_itn,
             without_itn,
             max_batch: config.max_batch.max(1),
+            argmax_in_graph: in_graph_model.is_some(),
         })
+    }
+
+    /// Whether the loaded graph picks the best token per frame itself
+    /// ([`SenseVoiceConfig::argmax_in_graph`]).
+    pub fn argmax_in_graph(&self) -> bool {
+        self.argmax_in_graph
     }
 
     /// The packaging that was loaded.
@@ -442,17 +479,6 @@ impl SenseVoice {
             names.text_norm => TensorRef::from_array_view(([n], norms)).map_err(tensor)?,
         ];
         let outputs = session.run(inputs).map_err(|e| e.to_string())?;
-        let scores = outputs
-            .get(names.scores)
-            .ok_or_else(|| format!("no output {:?}", names.scores))?;
-        let (shape, data) = scores.try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
-        if shape.len() != 3 || shape[0] as usize != n {
-            return Err(format!("unexpected {} shape {:?}", names.scores, &shape[..]));
-        }
-        let (t_out, vocab) = (shape[1] as usize, shape[2] as usize);
-        if data.len() != n * t_out * vocab {
-            return Err("output size does not match its shape".into());
-        }
         let out_lens: Option<Vec<usize>> = match names.out_lengths.and_then(|k| outputs.get(k)) {
             Some(v) => match v.try_extract_tensor::<i32>() {
                 Ok((_, l)) => Some(l.iter().map(|&x| x.max(0) as usize).collect()),
@@ -463,23 +489,65 @@ impl SenseVoice {
             },
             None => None,
         };
-        let mut hyps = Vec::with_capacity(n);
-        for (b, it) in items.iter().enumerate() {
-            let valid = out_lens
+        let valid = |b: usize, t_out: usize| {
+            out_lens
                 .as_ref()
                 .and_then(|l| l.get(b).copied())
-                .unwrap_or(it.frames + decode::NUM_QUERY_FRAMES as usize)
-                .min(t_out);
-            let rows = &data[b * t_out * vocab..(b + 1) * t_out * vocab];
-            let tokens = greedy_decode(rows, valid, vocab, 0);
-            hyps.push(decode::build_hypothesis(
-                &self.vocab,
-                &tokens,
-                it.duration,
-                forced[b].as_deref(),
-                it.options.word_timestamps,
-            ));
-        }
+                .unwrap_or(items[b].frames + decode::NUM_QUERY_FRAMES as usize)
+                .min(t_out)
+        };
+        let tokens: Vec<Vec<CtcToken>> = if self.argmax_in_graph {
+            let ids = outputs
+                .get(argmax_graph::TOKEN_IDS)
+                .ok_or_else(|| format!("no output {:?}", argmax_graph::TOKEN_IDS))?;
+            let (shape, data) = ids.try_extract_tensor::<i64>().map_err(|e| e.to_string())?;
+            if shape.len() != 2 || shape[0] as usize != n || data.len() != n * shape[1] as usize {
+                return Err(format!("unexpected {} shape {:?}", argmax_graph::TOKEN_IDS, &shape[..]));
+            }
+            let t_out = shape[1] as usize;
+            (0..n)
+                .map(|b| {
+                    let row = &data[b * t_out..b * t_out + valid(b, t_out)];
+                    ctc::collapse(row.iter().map(|&y| usize::try_from(y).ok()), 0)
+                })
+                .collect()
+        } else {
+            let scores = outputs
+                .get(names.scores)
+                .ok_or_else(|| format!("no output {:?}", names.scores))?;
+            let (shape, data) = scores.try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
+            if shape.len() != 3 || shape[0] as usize != n {
+                return Err(format!("unexpected {} shape {:?}", names.scores, &shape[..]));
+            }
+            let (t_out, vocab) = (shape[1] as usize, shape[2] as usize);
+            if data.len() != n * t_out * vocab {
+                return Err("output size does not match its shape".into());
+            }
+            (0..n)
+                .map(|b| {
+                    greedy_decode(
+                        &data[b * t_out * vocab..(b + 1) * t_out * vocab],
+                        valid(b, t_out),
+                        vocab,
+                        0,
+                    )
+                })
+                .collect()
+        };
+        let hyps = items
+            .iter()
+            .zip(tokens)
+            .enumerate()
+            .map(|(b, (it, tokens))| {
+                decode::build_hypothesis(
+                    &self.vocab,
+                    &tokens,
+                    it.duration,
+                    forced[b].as_deref(),
+                    it.options.word_timestamps,
+                )
+            })
+            .collect();
         Ok(hyps)
     }
 }
