@@ -361,12 +361,11 @@ async fn rest_api_end_to_end() {
     assert!(v["error"]["message"].as_str().unwrap().contains("whisper-base"), "{v}");
 
     // a truncated MP3 (real encoder, cut inside its first frame) is refused, not a panic
-    let mp3 = ffmpeg(
+    let bytes = ffmpeg(
         &fixture("en_jfk.wav"),
         "jfk.mp3",
         &["-codec:a", "libmp3lame", "-b:a", "64k"],
     );
-    let bytes = std::fs::read(&mp3).unwrap();
     let r = post(
         &s,
         "/v1/audio/transcriptions",
@@ -410,15 +409,11 @@ async fn containers_and_codecs_decode_to_the_same_words() {
         ("a8k-float.wav", vec!["-ar", "8000", "-codec:a", "pcm_f32le"]),
     ];
     for (name, args) in cases {
-        let p = ffmpeg(&src, name, &args);
+        let encoded = ffmpeg(&src, name, &args);
         let r = post(
             &s,
             "/v1/audio/transcriptions",
-            form(
-                std::fs::read(&p).unwrap(),
-                name,
-                &[("model", "whisper-base"), ("language", "en")],
-            ),
+            form(encoded, name, &[("model", "whisper-base"), ("language", "en")]),
         )
         .await;
         assert_eq!(r.status(), 200, "{name}");

@@ -276,17 +276,8 @@ async fn diarized_requests_that_cannot_be_answered_get_a_400_naming_the_field() 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_speaker_model_diarized_json_is_refused_and_the_rest_works() {
     // the installed models minus the speaker model
-    let models = std::env::temp_dir().join(format!("asr-router-nospeaker-{}", std::process::id()));
-    std::fs::create_dir_all(&models).unwrap();
-    for e in std::fs::read_dir(common::models_dir()).unwrap() {
-        let e = e.unwrap();
-        if e.file_name() != "speaker" {
-            let link = models.join(e.file_name());
-            let _ = std::fs::remove_file(&link);
-            std::os::unix::fs::symlink(e.path(), link).unwrap();
-        }
-    }
-    let s = Server::start("", &["--models", models.to_str().unwrap()]);
+    let models = common::ModelsWithout::new(&["speaker"]);
+    let s = Server::start("", &["--models", models.path()]);
     let (clip, _) = common::read_wav(&common::fixture("en_jfk.wav"));
     let wav = common::wav_bytes(&clip, 16000);
     let (code, body) = transcribe(&s, wav.clone(), "/v1/audio/transcriptions", &fields(&[])).await;
@@ -313,5 +304,4 @@ async fn without_a_speaker_model_diarized_json_is_refused_and_the_rest_works() {
             .contains("fellow americans"),
         "{body}"
     );
-    let _ = std::fs::remove_dir_all(&models);
 }

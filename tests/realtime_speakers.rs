@@ -164,17 +164,8 @@ async fn two_voices_get_two_stable_labels_in_segment_events_before_completed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_speaker_model_diarization_is_refused_naming_the_param() {
     // the installed models minus the speaker model
-    let models = std::env::temp_dir().join(format!("asr-router-rt-nospeaker-{}", std::process::id()));
-    std::fs::create_dir_all(&models).unwrap();
-    for e in std::fs::read_dir(common::models_dir()).unwrap() {
-        let e = e.unwrap();
-        if e.file_name() != "speaker" {
-            let link = models.join(e.file_name());
-            let _ = std::fs::remove_file(&link);
-            std::os::unix::fs::symlink(e.path(), link).unwrap();
-        }
-    }
-    let s = Server::start("", &["--models", models.to_str().unwrap()]);
+    let models = common::ModelsWithout::new(&["speaker"]);
+    let s = Server::start("", &["--models", models.path()]);
     let mut ws = ws_connect(&s).await;
     assert_eq!(next(&mut ws).await["type"], "session.created");
     send(&mut ws, update(json!({"language": "en", "diarization": true}))).await;

@@ -63,38 +63,6 @@ async fn sensevoice_serves_short_clips_and_whisper_the_rest() {
     assert_eq!(r.headers()["x-asr-router-model"], "whisper-base");
 }
 
-/// A models directory of links to the installed models minus `leave_out`, removed on drop.
-struct ModelsWithout(std::path::PathBuf);
-
-impl ModelsWithout {
-    fn new(leave_out: &[&str]) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "asr-router-models-without-{}-{}",
-            leave_out.join("-"),
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for e in std::fs::read_dir(common::models_dir()).unwrap() {
-            let e = e.unwrap();
-            if !leave_out.iter().any(|l| e.file_name() == *l) {
-                std::os::unix::fs::symlink(e.path(), dir.join(e.file_name())).unwrap();
-            }
-        }
-        Self(dir)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for ModelsWithout {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Starts the server with `toml`, expecting it to refuse to start: its exit status and log.
 fn refused_start(toml: &str) -> (std::process::ExitStatus, String) {
     use std::io::Read;
@@ -150,7 +118,7 @@ fn an_engine_set_to_a_gpu_it_cannot_use_is_refused_at_start_up_by_name() {
 
 #[tokio::test]
 async fn without_whisper_base_sensevoice_also_finalizes_and_other_languages_are_refused() {
-    let models = ModelsWithout::new(&["whisper-base", "whisper-tiny.en"]);
+    let models = common::ModelsWithout::new(&["whisper-base", "whisper-tiny.en"]);
     let s = Server::start(
         &format!("[engines]\nsensevoice_dir = {:?}\n", standin()),
         &["--models", models.path()],

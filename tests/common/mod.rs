@@ -292,8 +292,41 @@ pub fn reference(id: &str) -> String {
     panic!("no fixture {id}")
 }
 
-/// Converts a WAV fixture with ffmpeg (a real encoder) into another container/codec.
-pub fn ffmpeg(input: &Path, out_name: &str, args: &[&str]) -> PathBuf {
+/// A models directory of links to the installed models minus `leave_out`, removed on drop.
+pub struct ModelsWithout(PathBuf);
+
+impl ModelsWithout {
+    pub fn new(leave_out: &[&str]) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "asr-router-models-without-{}-{}",
+            leave_out.join("-"),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for e in std::fs::read_dir(models_dir()).unwrap() {
+            let e = e.unwrap();
+            if !leave_out.iter().any(|l| e.file_name() == *l) {
+                std::os::unix::fs::symlink(e.path(), dir.join(e.file_name())).unwrap();
+            }
+        }
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for ModelsWithout {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Converts a WAV fixture with ffmpeg (a real encoder) into another container/codec and returns
+/// the encoded file's bytes (the file itself is removed).
+pub fn ffmpeg(input: &Path, out_name: &str, args: &[&str]) -> Vec<u8> {
     let out = std::env::temp_dir().join(format!("asr-router-{}-{out_name}", std::process::id()));
     let st = Command::new("ffmpeg")
         .args(["-y", "-loglevel", "error", "-i"])
@@ -303,7 +336,9 @@ pub fn ffmpeg(input: &Path, out_name: &str, args: &[&str]) -> PathBuf {
         .status()
         .expect("ffmpeg is installed by scripts/install-deps --test");
     assert!(st.success(), "ffmpeg failed for {out_name}");
-    out
+    let bytes = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    bytes
 }
 
 /// A realtime client socket.
