@@ -135,6 +135,11 @@ pub struct WhisperConfig {
     /// SenseVoice, when it is installed, on the first GPU (a Whisper tiny.en loaded beside it
     /// stays on the CPU); any other engine set to a GPU is refused at start-up.
     pub device: Device,
+    /// Workers of this engine (concurrent runs; SenseVoice gives each its own ONNX session);
+    /// unset: `[engines] workers_per_engine`, raised to [`GPU_WORKERS`] for SenseVoice on a GPU
+    /// (see [`EnginesConfig::workers`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
 }
 
 impl Default for WhisperConfig {
@@ -145,9 +150,16 @@ impl Default for WhisperConfig {
             beam_size: None,
             max_batch: 8,
             device: Device::Cpu,
+            workers: None,
         }
     }
 }
+
+/// Workers an engine on a GPU gets unless its section sets `workers`: one worker leaves an H200
+/// mostly idle, since each spends most of a run on the host (features, batching, launching);
+/// four did 2.6 times the partial work of one at 256 live SenseVoice sessions
+/// (`docs/benchmarks.md`, "SenseVoice on a GPU").
+pub const GPU_WORKERS: usize = 4;
 
 /// Everything the server and CLI can be told, in the sections of the TOML file:
 /// `[server]`, `[engines]` (with `[engines.fast]`, `[engines.strong]` and `[[engines.upstream]]`),
@@ -219,7 +231,8 @@ pub struct EnginesConfig {
     /// Language assumed when a request names none (`None` = detect).
     pub default_language: Option<String>,
     /// Worker threads per engine (SenseVoice gives each its own ONNX session, a copy of the
-    /// weights in memory).
+    /// weights in memory); a section's own `workers` overrides it for that engine, and an engine
+    /// on a GPU gets at least [`GPU_WORKERS`] unless its section says otherwise.
     pub workers_per_engine: usize,
     /// Max time a worker waits to fill a batch, ms.
     pub batch_wait_ms: u64,
@@ -410,6 +423,19 @@ impl Default for LlmReviewConfig {
             max_edit_ratio: 0.3,
             context_utterances: 3,
         }
+    }
+}
+
+impl EnginesConfig {
+    /// Workers of the engine that `section` configures: its own `workers`, else
+    /// `workers_per_engine`, at least [`GPU_WORKERS`] when the engine runs on a GPU. Never 0.
+    pub fn workers(&self, section: &WhisperConfig, on_gpu: bool) -> usize {
+        let shared = if on_gpu {
+            self.workers_per_engine.max(GPU_WORKERS)
+        } else {
+            self.workers_per_engine
+        };
+        section.workers.unwrap_or(shared).max(1)
     }
 }
 
@@ -720,6 +746,27 @@ mod tests {
             "the rest of [engines.fast] keeps its default"
         );
         assert_eq!(c.server.listen.port(), 18081);
+    }
+
+    #[test]
+    fn an_engine_takes_its_own_workers_else_the_shared_count_and_more_on_a_gpu() {
+        let c: Config = toml::from_str("[engines]\nworkers_per_engine = 2\n[engines.strong]\nworkers = 3\n").unwrap();
+        let e = &c.engines;
+        assert_eq!(e.workers(&e.strong, false), 3);
+        assert_eq!(e.workers(&e.strong, true), 3, "set in the section: kept on a GPU too");
+        assert_eq!(e.workers(&e.fast, false), 2);
+        assert_eq!(e.workers(&e.fast, true), GPU_WORKERS);
+        let c: Config = toml::from_str("[engines]\nworkers_per_engine = 6\n[engines.fast]\nworkers = 0\n").unwrap();
+        assert_eq!(
+            c.engines.workers(&c.engines.strong, true),
+            6,
+            "more than the GPU floor: kept"
+        );
+        assert_eq!(c.engines.workers(&c.engines.fast, true), 1, "0 means one");
+        let e = toml::from_str::<Config>("[engines.fast]\nworkers = \"many\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("workers"), "{e}");
     }
 
     #[test]

@@ -316,7 +316,6 @@ impl Engines {
         let vad_path = dir.join("silero-vad/silero_vad.onnx");
         let vad = SileroModel::load(&vad_path)?;
         let policy = policy_base(cfg);
-        let workers = cfg.engines.workers_per_engine;
         let mut infos = vec![ModelInfo {
             id: "silero-vad".into(),
             role: vec![Role::Vad],
@@ -364,6 +363,7 @@ impl Engines {
                     crate::config::STRONG_COMPUTE,
                 ),
             )?);
+            let workers = cfg.engines.workers(&cfg.engines.strong, false);
             let base = EngineHandle::spawn(base, policy.clone(), workers);
             let base_roles = match strong_upstream {
                 None => vec![Role::Strong, Role::Fast],
@@ -391,6 +391,7 @@ impl Engines {
                     crate::config::FAST_COMPUTE,
                 ),
             )?);
+            let workers = cfg.engines.workers(&cfg.engines.fast, false);
             let h = EngineHandle::spawn(tiny, policy.clone(), workers);
             infos.push(model_info(&h, vec![Role::Fast], &tiny_dir));
             fast.push(h);
@@ -398,13 +399,16 @@ impl Engines {
         // SenseVoice, when installed, is the fast engine for every language it knows.
         if sv_installed(cfg) {
             let sv_dir = sv_dir(cfg);
+            let workers = cfg
+                .engines
+                .workers(&cfg.engines.fast, cfg.engines.fast.device != Device::Cpu);
             let sv = Arc::new(sensevoice::SenseVoice::load_with(
                 &sv_dir,
                 &sensevoice::SenseVoiceConfig {
                     num_threads: cfg.engines.fast.threads,
                     max_batch: cfg.engines.fast.max_batch.max(1),
                     // one ONNX session per worker, or the workers would queue on one
-                    sessions: workers.max(1),
+                    sessions: workers,
                     device: cfg.engines.fast.device,
                     ..Default::default()
                 },
