@@ -21,7 +21,7 @@
 # MANIFEST (default ../shared/eval/manifest.jsonl), LANG_FILTER (default en), PARTIAL_INTERVAL_MS
 # (the server's default partial interval; unset: the server's default, 200), DEVICE (where
 # SenseVoice runs: cpu or cuda[:N], see [engines.fast] device), MAX_BATCH (the fast engine's
-# max_batch, default 8), WORKERS (workers_per_engine, default 1), MAX_SESSIONS (the server's
+# max_batch, default 8), WORKERS (each engine's workers; unset: 1, 4 for SenseVoice on a GPU), MAX_SESSIONS (the server's
 # [realtime] max_sessions, default 64: raise it to sweep past 64 sessions), ASR_ROUTER_MODELS
 # (models dir).
 # Needs target/release/{asr-router,asr-router-loadtest} (cargo build --release).
@@ -52,10 +52,11 @@ config_for() { # setup -> TOML on stdout
     esac
     echo "[engines]"
     case $setup in sv*) echo "sensevoice_dir = \"$sv_dir\"" ;; esac
-    [ -z "${WORKERS:-}" ] || echo "workers_per_engine = $WORKERS"
     echo "[engines.fast]"; echo "max_batch = $batch"
     [ -z "${DEVICE:-}" ] || echo "device = \"$DEVICE\""
+    [ -z "${WORKERS:-}" ] || echo "workers = $WORKERS"
     echo "[engines.strong]"; echo "max_batch = $strong_batch"
+    [ -z "${WORKERS:-}" ] || echo "workers = $WORKERS"
 }
 
 for setup in "$@"; do
