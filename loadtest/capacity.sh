@@ -21,9 +21,9 @@
 # MANIFEST (default ../shared/eval/manifest.jsonl), LANG_FILTER (default en), PARTIAL_INTERVAL_MS
 # (the server's default partial interval; unset: the server's default, 200), DEVICE (where
 # SenseVoice runs: cpu or cuda[:N], see [engines.fast] device), MAX_BATCH (the fast engine's
-# max_batch, default 8), WORKERS (each engine's workers; unset: 1, 4 for SenseVoice on a GPU), MAX_SESSIONS (the server's
-# [realtime] max_sessions, default 64: raise it to sweep past 64 sessions), ASR_ROUTER_MODELS
-# (models dir).
+# max_batch, default 8), WORKERS (each engine's workers; unset: 1, 4 for SenseVoice on a GPU),
+# MAX_SESSIONS (the server's [realtime] max_sessions, default 64: raise it to sweep past 64
+# sessions), ASR_ROUTER_MODELS (models dir).
 # Needs target/release/{asr-router,asr-router-loadtest} (cargo build --release).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

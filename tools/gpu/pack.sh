@@ -33,13 +33,15 @@ mkdir -p "$stage/target/release" "$stage/models" "$stage/eval"
 for bin in asr-router asr-router-loadtest; do
     strip -o "$stage/target/release/$bin" "$root/target/release/$bin"
 done
-ldd "$root/target/release/asr-router" | awk -v r="$root/" '$3 ~ "^"r {print $3}' | while read -r lib; do
+libs=$(ldd "$root/target/release/asr-router")
+for lib in $(awk -v r="$root/" '$3 ~ "^"r {print $3}' <<<"$libs"); do
     rel=${lib#"$root"/}
     mkdir -p "$stage/$(dirname "$rel")"
     cp -L "$lib" "$stage/$rel"
-    # OpenMP may be missing on the GPU machine; it goes where the run path finds it too.
-    cp -L "$(ldd "$root/target/release/asr-router" | awk '$1 == "libgomp.so.1" {print $3}')" "$stage/$(dirname "$rel")/"
+    libdir=$(dirname "$rel")
 done
+# OpenMP may be missing on the GPU machine; it goes beside oneDNN, where the run path finds it.
+cp -L "$(awk '$1 == "libgomp.so.1" {print $3}' <<<"$libs")" "$stage/${libdir:?no library of this checkout is linked}/"
 cp -r "$root/models/silero-vad" "$stage/models/"
 grep '"lang": "en"' "$root/../shared/eval/manifest.jsonl" >"$stage/eval/manifest.jsonl"
 python3 - "$root/../shared/eval" "$stage/eval" <<'PY'

@@ -224,6 +224,8 @@ impl SenseVoice {
             .map_err(|e| load_err(dir, format!("{}: {e}", model_path.display())))?;
             sessions.push(session);
         }
+        let argmax_in_graph = in_graph_model.is_some();
+        drop(in_graph_model); // the sessions hold their own copies of the weights
         let first = &sessions[0];
         for want in [names.features, names.lengths, names.language, names.text_norm] {
             if !first.inputs().iter().any(|i| i.name() == want) {
@@ -330,7 +332,7 @@ impl SenseVoice {
             with_itn,
             without_itn,
             max_batch: config.max_batch.max(1),
-            argmax_in_graph: in_graph_model.is_some(),
+            argmax_in_graph,
         })
     }
 
