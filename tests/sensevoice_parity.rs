@@ -66,8 +66,9 @@ fn init_ort() {
     });
 }
 
-/// The stand-in in one packaging; `in_graph`: the graph picks each frame's best token itself (an
-/// appended ArgMax, as on a GPU) instead of the host scanning the scores.
+/// The stand-in in one packaging; `in_graph`: set up as on a GPU, where the graph picks each
+/// frame's best token itself (an appended ArgMax) instead of the host scanning the scores, and a
+/// batch's features are computed on several threads.
 fn load(packaging: Packaging, precision: Precision, max_batch: usize, in_graph: bool) -> SenseVoice {
     init_ort();
     let r = reference();
@@ -86,6 +87,7 @@ fn load(packaging: Packaging, precision: Precision, max_batch: usize, in_graph: 
         precision,
         max_batch,
         argmax_in_graph: Some(in_graph),
+        feature_threads: Some(if in_graph { 3 } else { 1 }),
         ..Default::default()
     };
     let sv = SenseVoice::load_with(&dir, &cfg).expect("load stand-in");
@@ -388,17 +390,20 @@ fn check_batches(in_graph: bool) {
 
 #[test]
 fn bad_inputs_are_errors_not_panics() {
-    let sv = load(Packaging::Sherpa, Precision::Fp32, 8, false);
-    let out = sv.recognize(&[
-        utterance(vec![0.0; 100], None, false),
-        utterance(vec![0.1; 16000], Some("fr"), false),
-        utterance(vec![f32::NAN; 16000], None, false),
-        utterance(vec![0.0; 16000], Some("en"), true),
-    ]);
-    assert_eq!(out.len(), 4);
-    assert_eq!(out[0].as_ref().expect("short audio is fine").text, "");
-    assert!(out[1].is_err(), "unsupported language must be an error");
-    assert!(out[2].is_err(), "NaN audio must be an error");
-    assert!(out[3].is_ok());
+    // one batch, its features computed one after another and (as on a GPU) side by side
+    for gpu_like in [false, true] {
+        let sv = load(Packaging::Sherpa, Precision::Fp32, 8, gpu_like);
+        let out = sv.recognize(&[
+            utterance(vec![0.0; 100], None, false),
+            utterance(vec![0.1; 16000], Some("fr"), false),
+            utterance(vec![f32::NAN; 16000], None, false),
+            utterance(vec![0.0; 16000], Some("en"), true),
+        ]);
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[0].as_ref().expect("short audio is fine").text, "");
+        assert!(out[1].is_err(), "unsupported language must be an error");
+        assert!(out[2].is_err(), "NaN audio must be an error");
+        assert!(out[3].is_ok());
+    }
     assert!(SenseVoice::load(Path::new("/nonexistent"), 1).is_err());
 }

@@ -83,6 +83,11 @@ pub struct SenseVoiceConfig {
     /// see `argmax_graph`), so that only token ids leave the session instead of every score;
     /// `None`: on a GPU only, where copying the scores out costs more than computing them.
     pub argmax_in_graph: Option<bool>,
+    /// Threads that compute one batch's features side by side. `None`: on a GPU, the host's
+    /// cores shared out among the sessions (one per worker), since there the model's run is
+    /// short and a batch's features, computed one after another, were a large part of a
+    /// worker's time; on the CPU one, as the other workers' runs already fill the cores.
+    pub feature_threads: Option<usize>,
 }
 
 impl Default for SenseVoiceConfig {
@@ -96,6 +101,7 @@ impl Default for SenseVoiceConfig {
             name: None,
             device: Device::Cpu,
             argmax_in_graph: None,
+            feature_threads: None,
         }
     }
 }
@@ -138,6 +144,8 @@ pub struct SenseVoice {
     max_batch: usize,
     /// The session outputs [`argmax_graph::TOKEN_IDS`] instead of the scores.
     argmax_in_graph: bool,
+    /// Threads computing one batch's features ([`SenseVoiceConfig::feature_threads`]).
+    feature_threads: usize,
 }
 
 impl std::fmt::Debug for SenseVoice {
@@ -225,6 +233,13 @@ impl SenseVoice {
             sessions.push(session);
         }
         let argmax_in_graph = in_graph_model.is_some();
+        let feature_threads = config.feature_threads.unwrap_or_else(|| match config.device {
+            Device::Cpu => 1,
+            Device::Cuda(_) => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                cores / config.sessions.max(1)
+            }
+        });
         drop(in_graph_model); // the sessions hold their own copies of the weights
         let first = &sessions[0];
         for want in [names.features, names.lengths, names.language, names.text_norm] {
@@ -333,6 +348,7 @@ impl SenseVoice {
             without_itn,
             max_batch: config.max_batch.max(1),
             argmax_in_graph,
+            feature_threads: feature_threads.max(1),
         })
     }
 
@@ -561,24 +577,22 @@ impl Recognizer for SenseVoice {
 
     fn recognize(&self, batch: &[Utterance]) -> Vec<Result<Hypothesis, EngineError>> {
         let sr = self.frontend.fbank.sample_rate as f32;
-        let prepared: Vec<Result<Prepared, EngineError>> = batch
-            .iter()
-            .map(|u| {
-                if u.samples.iter().any(|s| !s.is_finite()) {
-                    return Err(EngineError::InvalidInput(
-                        "audio contains NaN or infinite samples".into(),
-                    ));
-                }
-                let (feats, frames) = frontend::compute_features(&self.frontend, &u.samples)
-                    .map_err(|e| EngineError::Inference(e.to_string()))?;
-                let opts = QueryOptions {
-                    language: u.options.language.clone(),
-                    use_itn: u.options.use_itn,
-                    word_timestamps: u.options.word_timestamps,
-                };
-                Ok((feats, frames, opts))
-            })
-            .collect();
+        let prepare = |u: &Utterance| -> Result<Prepared, EngineError> {
+            if u.samples.iter().any(|s| !s.is_finite()) {
+                return Err(EngineError::InvalidInput(
+                    "audio contains NaN or infinite samples".into(),
+                ));
+            }
+            let (feats, frames) = frontend::compute_features(&self.frontend, &u.samples)
+                .map_err(|e| EngineError::Inference(e.to_string()))?;
+            let opts = QueryOptions {
+                language: u.options.language.clone(),
+                use_itn: u.options.use_itn,
+                word_timestamps: u.options.word_timestamps,
+            };
+            Ok((feats, frames, opts))
+        };
+        let prepared = map_in_threads(batch, self.feature_threads, prepare);
         let mut inputs = Vec::new();
         let mut slots = Vec::new();
         let mut results: Vec<Option<Result<Hypothesis, EngineError>>> = (0..batch.len()).map(|_| None).collect();
@@ -629,6 +643,33 @@ pub const LANGUAGES: [&str; 5] = ["zh", "en", "yue", "ja", "ko"];
 /// Features, frame count and query options of one utterance.
 type Prepared = (Vec<f32>, usize, QueryOptions);
 
+/// `f` over `items` in order, on up to `threads` threads (the calling one among them), each
+/// taking a run of neighbouring items; run lengths differ by at most one.
+fn map_in_threads<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(&f).collect();
+    }
+    let run = |i: usize| &items[i * items.len() / threads..(i + 1) * items.len() / threads];
+    let f = &f;
+    std::thread::scope(|scope| {
+        let others: Vec<_> = (1..threads)
+            .map(|i| {
+                let chunk = run(i);
+                scope.spawn(move || chunk.iter().map(f).collect::<Vec<R>>())
+            })
+            .collect();
+        let mut out: Vec<R> = run(0).iter().map(f).collect();
+        for handle in others {
+            match handle.join() {
+                Ok(part) => out.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
 fn clone_err(e: &EngineError) -> EngineError {
     match e {
         EngineError::Load { model, reason } => EngineError::Load {
@@ -638,5 +679,44 @@ fn clone_err(e: &EngineError) -> EngineError {
         EngineError::Inference(s) => EngineError::Inference(s.clone()),
         EngineError::InvalidInput(s) => EngineError::InvalidInput(s.clone()),
         EngineError::Unavailable(s) => EngineError::Unavailable(s.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map_in_threads;
+
+    #[test]
+    fn threads_keep_the_items_order_and_see_each_item_once() {
+        let items: Vec<u32> = (0..23).collect();
+        let seen = std::sync::atomic::AtomicUsize::new(0);
+        for threads in [0, 1, 2, 4, 7, 23, 64] {
+            seen.store(0, std::sync::atomic::Ordering::SeqCst);
+            let out = map_in_threads(&items, threads, |&x| {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                (x * 3, std::thread::current().id())
+            });
+            assert_eq!(
+                out.iter().map(|o| o.0).collect::<Vec<_>>(),
+                (0..23).map(|x| x * 3).collect::<Vec<_>>()
+            );
+            assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), items.len());
+            let distinct: std::collections::HashSet<_> = out.iter().map(|o| o.1).collect();
+            assert_eq!(distinct.len(), threads.clamp(1, items.len()), "threads {threads}");
+            // the calling thread takes the first run
+            assert_eq!(out[0].1, std::thread::current().id());
+        }
+        assert!(map_in_threads(&[] as &[u32], 4, |&x| x).is_empty());
+    }
+
+    #[test]
+    fn a_panicking_item_panics_the_caller() {
+        let r = std::panic::catch_unwind(|| {
+            map_in_threads(&[1, 2, 3, 4], 4, |&x| {
+                assert_ne!(x, 3, "item three");
+                x
+            })
+        });
+        assert!(r.is_err());
     }
 }
