@@ -84,9 +84,10 @@ pub struct SenseVoiceConfig {
     /// `None`: on a GPU only, where copying the scores out costs more than computing them.
     pub argmax_in_graph: Option<bool>,
     /// Threads that compute one batch's features side by side. `None`: on a GPU, the host's
-    /// cores shared out among the sessions (one per worker), since there the model's run is
-    /// short and a batch's features, computed one after another, were a large part of a
-    /// worker's time; on the CPU one, as the other workers' runs already fill the cores.
+    /// cores shared out among the sessions (one per worker), where the model's run is short
+    /// next to a batch's features computed one after another (on an H200 the workers spent
+    /// 5-13 % less time per second of audio; `docs/benchmarks.md`, "More GPU workers"); on the
+    /// CPU one, as the other workers' runs already fill the cores.
     pub feature_threads: Option<usize>,
 }
 
