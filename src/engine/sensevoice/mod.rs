@@ -234,13 +234,6 @@ impl SenseVoice {
             sessions.push(session);
         }
         let argmax_in_graph = in_graph_model.is_some();
-        let feature_threads = config.feature_threads.unwrap_or_else(|| match config.device {
-            Device::Cpu => 1,
-            Device::Cuda(_) => {
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                cores / config.sessions.max(1)
-            }
-        });
         drop(in_graph_model); // the sessions hold their own copies of the weights
         let first = &sessions[0];
         for want in [names.features, names.lengths, names.language, names.text_norm] {
@@ -337,6 +330,13 @@ impl SenseVoice {
                 format!("vocab_size {v} but the token table has {}", vocab.len()),
             ));
         }
+        let feature_threads = config.feature_threads.unwrap_or_else(|| match config.device {
+            Device::Cpu => 1,
+            Device::Cuda(_) => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                cores / config.sessions.max(1)
+            }
+        });
         Ok(SenseVoice {
             name: config.name.clone().unwrap_or_else(|| "sensevoice-small".to_string()),
             packaging,
