@@ -22,6 +22,7 @@
 # (the server's default partial interval; unset: the server's default, 200), DEVICE (where
 # SenseVoice runs: cpu or cuda[:N], see [engines.fast] device), MAX_BATCH (the fast engine's
 # max_batch, default 8), WORKERS (each engine's workers; unset: 1, 4 for SenseVoice on a GPU),
+# THREADS (each engine's threads per worker; unset: the config's default),
 # MAX_SESSIONS (the server's [realtime] max_sessions, default 64: raise it to sweep past 64
 # sessions), ASR_ROUTER_MODELS (models dir).
 # Needs target/release/{asr-router,asr-router-loadtest} (cargo build --release).
@@ -55,8 +56,10 @@ config_for() { # setup -> TOML on stdout
     echo "[engines.fast]"; echo "max_batch = $batch"
     [ -z "${DEVICE:-}" ] || echo "device = \"$DEVICE\""
     [ -z "${WORKERS:-}" ] || echo "workers = $WORKERS"
+    [ -z "${THREADS:-}" ] || echo "threads = $THREADS"
     echo "[engines.strong]"; echo "max_batch = $strong_batch"
     [ -z "${WORKERS:-}" ] || echo "workers = $WORKERS"
+    [ -z "${THREADS:-}" ] || echo "threads = $THREADS"
 }
 
 for setup in "$@"; do

@@ -123,8 +123,10 @@ pub struct WhisperConfig {
     /// [`FAST_COMPUTE`] for the fast one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compute_type: Option<ComputeType>,
-    /// Intra-op threads per worker.
-    pub threads: usize,
+    /// Intra-op threads per worker; unset: [`WHISPER_THREADS`] for a Whisper engine,
+    /// [`SENSEVOICE_THREADS`] for SenseVoice (see [`EnginesConfig::threads`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
     /// Beam size of finals (1 = greedy); unset: [`STRONG_BEAM`] for the strong engine,
     /// [`FAST_BEAM`] for the fast one. Live partials (drafts) are always greedy. Finals also get
     /// temperature fallback, the no-speech rule and the repetition guard (see `engine::whisper`).
@@ -135,9 +137,9 @@ pub struct WhisperConfig {
     /// SenseVoice, when it is installed, on the first GPU (a Whisper tiny.en loaded beside it
     /// stays on the CPU); any other engine set to a GPU is refused at start-up.
     pub device: Device,
-    /// Workers of this engine (concurrent runs; SenseVoice gives each its own ONNX session);
-    /// unset: `[engines] workers_per_engine`, raised to [`GPU_WORKERS`] for SenseVoice on a GPU
-    /// (see [`EnginesConfig::workers`]).
+    /// Workers of this engine (concurrent runs; Whisper gives each its own CTranslate2 replica,
+    /// SenseVoice its own ONNX session: a copy of the weights each); unset: `[engines]
+    /// workers_per_engine`, else the engine's own default (see [`EnginesConfig::workers`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,
 }
@@ -146,7 +148,7 @@ impl Default for WhisperConfig {
     fn default() -> Self {
         Self {
             compute_type: None,
-            threads: 2,
+            threads: None,
             beam_size: None,
             max_batch: 8,
             device: Device::Cpu,
@@ -154,6 +156,33 @@ impl Default for WhisperConfig {
         }
     }
 }
+
+/// The kind of engine a `[engines.fast]` or `[engines.strong]` section is resolved for: the
+/// defaults of `threads` and `workers` differ between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// Whisper on CTranslate2 (always on the CPU).
+    Whisper,
+    /// SenseVoice on ONNX Runtime, on the CPU or a GPU.
+    SenseVoice {
+        /// Whether the section puts it on a GPU.
+        on_gpu: bool,
+    },
+}
+
+/// Threads per worker of a Whisper engine unless its section sets `threads`. One-thread
+/// replicas side by side did more work per core than one replica of two threads: on two cores,
+/// a long file decoded 1.4–1.8× as fast and live finals came sooner (`docs/benchmarks.md`,
+/// "Whisper replicas side by side").
+pub const WHISPER_THREADS: usize = 1;
+
+/// Workers (replicas) of a Whisper engine unless its section or `workers_per_engine` sets them.
+pub const WHISPER_WORKERS: usize = 2;
+
+/// Threads per worker of SenseVoice unless its section sets `threads`: two workers of one
+/// thread did more partial work but made finals slower at four live sessions on two cores, so
+/// SenseVoice keeps one worker of two threads.
+pub const SENSEVOICE_THREADS: usize = 2;
 
 /// Workers an engine on a GPU gets unless its section sets `workers`: one worker leaves an H200
 /// mostly idle, since each spends most of a run on the host (features, batching, launching);
@@ -230,18 +259,21 @@ pub struct EnginesConfig {
     pub hub_url: Option<String>,
     /// Language assumed when a request names none (`None` = detect).
     pub default_language: Option<String>,
-    /// Worker threads per engine (SenseVoice gives each its own ONNX session, a copy of the
-    /// weights in memory); a section's own `workers` overrides it for that engine, and an engine
-    /// on a GPU gets at least [`GPU_WORKERS`] unless its section says otherwise.
-    pub workers_per_engine: usize,
+    /// Workers of every engine (Whisper gives each its own CTranslate2 replica, SenseVoice its
+    /// own ONNX session: a copy of the weights each); a section's own `workers` overrides it for
+    /// that engine, and an engine on a GPU gets at least [`GPU_WORKERS`] unless its section says
+    /// otherwise. Unset: [`WHISPER_WORKERS`] for Whisper, 1 for SenseVoice on the CPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers_per_engine: Option<usize>,
     /// Max time a worker waits to fill a batch, ms.
     pub batch_wait_ms: u64,
     /// Capacity of each engine queue.
     pub queue_capacity: usize,
     /// Seed of CTranslate2's sampling (the candidates Whisper's temperature fallback draws), set
     /// once at start: a server started afresh gives the same transcripts for the same requests in
-    /// the same order; 0 to 4294967294. Negative: seeded from the OS at every start (run-to-run
-    /// variation).
+    /// the same order, when each Whisper engine has one worker (each replica draws from its own
+    /// generator, and which one decodes a window depends on timing); 0 to 4294967294. Negative:
+    /// seeded from the OS at every start (run-to-run variation).
     pub random_seed: i64,
     /// The fast engine's settings (Whisper tiny.en until SenseVoice is installed).
     pub fast: WhisperConfig,
@@ -427,15 +459,26 @@ impl Default for LlmReviewConfig {
 }
 
 impl EnginesConfig {
-    /// Workers of the engine that `section` configures: its own `workers`, else
-    /// `workers_per_engine`, at least [`GPU_WORKERS`] when the engine runs on a GPU. Never 0.
-    pub fn workers(&self, section: &WhisperConfig, on_gpu: bool) -> usize {
-        let shared = if on_gpu {
-            self.workers_per_engine.max(GPU_WORKERS)
-        } else {
-            self.workers_per_engine
+    /// Workers of the `kind` engine that `section` configures: its own `workers`, else
+    /// `workers_per_engine`, else the kind's default; at least [`GPU_WORKERS`] on a GPU unless
+    /// the section sets them. Never 0.
+    pub fn workers(&self, section: &WhisperConfig, kind: EngineKind) -> usize {
+        let shared = match kind {
+            EngineKind::Whisper => self.workers_per_engine.unwrap_or(WHISPER_WORKERS),
+            EngineKind::SenseVoice { on_gpu: false } => self.workers_per_engine.unwrap_or(1),
+            EngineKind::SenseVoice { on_gpu: true } => self.workers_per_engine.unwrap_or(1).max(GPU_WORKERS),
         };
         section.workers.unwrap_or(shared).max(1)
+    }
+
+    /// Threads per worker of the `kind` engine that `section` configures: its own `threads`,
+    /// else the kind's default. Never 0.
+    pub fn threads(&self, section: &WhisperConfig, kind: EngineKind) -> usize {
+        let default = match kind {
+            EngineKind::Whisper => WHISPER_THREADS,
+            EngineKind::SenseVoice { .. } => SENSEVOICE_THREADS,
+        };
+        section.threads.unwrap_or(default).max(1)
     }
 }
 
@@ -446,7 +489,7 @@ impl Default for EnginesConfig {
             sensevoice_dir: None,
             hub_url: None,
             default_language: None,
-            workers_per_engine: 1,
+            workers_per_engine: None,
             batch_wait_ms: 10,
             queue_capacity: 64,
             random_seed: 0,
@@ -737,7 +780,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.realtime.max_sessions, 3);
         assert_eq!(c.realtime.finalizer, Finalizer::StrongAbove(4.0));
-        assert_eq!(c.engines.fast.threads, 1);
+        assert_eq!(c.engines.fast.threads, Some(1));
         assert_eq!(c.engines.fast.beam_size, None, "unset: the role's default beam");
         let c: Config = toml::from_str("[engines.strong]\nbeam_size = 3\n").unwrap();
         assert_eq!(c.engines.strong.beam_size, Some(3));
@@ -750,23 +793,47 @@ mod tests {
 
     #[test]
     fn an_engine_takes_its_own_workers_else_the_shared_count_and_more_on_a_gpu() {
-        let c: Config = toml::from_str("[engines]\nworkers_per_engine = 2\n[engines.strong]\nworkers = 3\n").unwrap();
+        const W: EngineKind = EngineKind::Whisper;
+        const SV_CPU: EngineKind = EngineKind::SenseVoice { on_gpu: false };
+        const SV_GPU: EngineKind = EngineKind::SenseVoice { on_gpu: true };
+        let c: Config = toml::from_str("[engines]\nworkers_per_engine = 3\n[engines.strong]\nworkers = 5\n").unwrap();
         let e = &c.engines;
-        assert_eq!(e.workers(&e.strong, false), 3);
-        assert_eq!(e.workers(&e.strong, true), 3, "set in the section: kept on a GPU too");
-        assert_eq!(e.workers(&e.fast, false), 2);
-        assert_eq!(e.workers(&e.fast, true), GPU_WORKERS);
+        assert_eq!(e.workers(&e.strong, W), 5);
+        assert_eq!(e.workers(&e.strong, SV_GPU), 5, "set in the section: kept on a GPU too");
+        assert_eq!(e.workers(&e.fast, W), 3);
+        assert_eq!(e.workers(&e.fast, SV_CPU), 3);
+        assert_eq!(e.workers(&e.fast, SV_GPU), GPU_WORKERS);
         let c: Config = toml::from_str("[engines]\nworkers_per_engine = 6\n[engines.fast]\nworkers = 0\n").unwrap();
         assert_eq!(
-            c.engines.workers(&c.engines.strong, true),
+            c.engines.workers(&c.engines.strong, SV_GPU),
             6,
             "more than the GPU floor: kept"
         );
-        assert_eq!(c.engines.workers(&c.engines.fast, true), 1, "0 means one");
+        assert_eq!(c.engines.workers(&c.engines.fast, SV_GPU), 1, "0 means one");
+        // nothing set: each kind's own default
+        let d = Config::default().engines;
+        assert_eq!(d.workers(&d.strong, W), WHISPER_WORKERS);
+        assert_eq!(d.workers(&d.fast, SV_CPU), 1);
+        assert_eq!(d.workers(&d.fast, SV_GPU), GPU_WORKERS);
         let e = toml::from_str::<Config>("[engines.fast]\nworkers = \"many\"\n")
             .unwrap_err()
             .to_string();
         assert!(e.contains("workers"), "{e}");
+    }
+
+    #[test]
+    fn threads_are_the_sections_else_the_kinds_default() {
+        let d = Config::default().engines;
+        assert_eq!(d.threads(&d.strong, EngineKind::Whisper), WHISPER_THREADS);
+        assert_eq!(
+            d.threads(&d.fast, EngineKind::SenseVoice { on_gpu: false }),
+            SENSEVOICE_THREADS
+        );
+        let c: Config = toml::from_str("[engines.fast]\nthreads = 3\n[engines.strong]\nthreads = 0\n").unwrap();
+        let e = &c.engines;
+        assert_eq!(e.threads(&e.fast, EngineKind::Whisper), 3);
+        assert_eq!(e.threads(&e.fast, EngineKind::SenseVoice { on_gpu: true }), 3);
+        assert_eq!(e.threads(&e.strong, EngineKind::Whisper), 1, "0 means one");
     }
 
     #[test]

@@ -125,6 +125,48 @@ fn sampled_decodes_repeat_across_freshly_loaded_models_with_a_fixed_seed() {
 }
 
 #[test]
+fn replicas_decode_side_by_side_and_write_what_one_replica_writes() {
+    // `workers` of a Whisper engine are CTranslate2 replicas of one model, called without a lock:
+    // two threads decoding at once must each get the text a lone decode gets (one thread per
+    // replica in both, so the arithmetic is the same), and neither call may wait for a lock.
+    use asr_router::engine::whisper::WhisperSettings;
+    let engine = WhisperEngine::load(
+        &common::models_dir().join("whisper-base"),
+        WhisperSettings {
+            name: "whisper-base".into(),
+            compute_type: asr_router::config::ComputeType::Int8,
+            threads: 1,
+            beam_size: 5,
+            max_batch: 4,
+            replicas: 2,
+        },
+    )
+    .expect("whisper-base must be installed (scripts/fetch-models)");
+    assert_eq!(engine.replicas(), 2);
+    let clips = [
+        samples("audio/en/term_en08_joe.wav"),
+        samples("audio/en/term_en02_joe.wav"),
+    ];
+    let alone: Vec<Hypothesis> = clips.iter().map(|c| decode(&engine, c, None)).collect();
+    for h in &alone {
+        assert!(!h.text.is_empty(), "{h:?}");
+        assert!(
+            h.segments.iter().all(|s| s.temperature == Some(0.0)),
+            "a clip that needs sampling would make this comparison depend on the replica: {h:?}"
+        );
+    }
+    for round in 0..3 {
+        let side_by_side: Vec<Hypothesis> = std::thread::scope(|s| {
+            let handles: Vec<_> = clips.iter().map(|c| s.spawn(|| decode(&engine, c, None))).collect();
+            handles.into_iter().map(|h| h.join().expect("decode thread")).collect()
+        });
+        for (a, b) in alone.iter().zip(&side_by_side) {
+            assert_eq!(a.text, b.text, "round {round}");
+        }
+    }
+}
+
+#[test]
 fn a_token_cap_bounds_what_a_decode_writes() {
     let engine = common::load_whisper_base();
     let audio = samples("audio/en/term_en08_joe.wav");

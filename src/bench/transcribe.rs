@@ -10,7 +10,9 @@ use super::wer::{cer, wer};
 use crate::batch::pipeline::Admission;
 use crate::batch::request::{TranscriptionParams, TranscriptionRequest};
 use crate::batch::service::BatchService;
-use crate::config::{ComputeType, Config, EnginesConfig, FAST_COMPUTE, ReviewConfig, ReviewMode, STRONG_COMPUTE};
+use crate::config::{
+    ComputeType, Config, EngineKind, EnginesConfig, FAST_COMPUTE, ReviewConfig, ReviewMode, STRONG_COMPUTE,
+};
 use crate::engine::Engines;
 use crate::engine::recognizer::{DecodeOptions, Task, Utterance};
 use crate::eval::ManifestRow;
@@ -222,6 +224,16 @@ fn peer_compute_type(engines: &EnginesConfig, engine: &str) -> ComputeType {
     }
 }
 
+/// The CPU threads the peer gets for `engine`: every core our side decodes it on (its workers
+/// times their threads), since the peer runs one batch at a time on one model.
+fn peer_threads(engines: &EnginesConfig, engine: &str) -> usize {
+    let section = match engine {
+        "whisper-base" => &engines.strong,
+        _ => &engines.fast,
+    };
+    engines.workers(section, EngineKind::Whisper) * engines.threads(section, EngineKind::Whisper)
+}
+
 /// Runs faster-whisper on the same files and models, prints its error rates per language next to
 /// ours and the RTF ratio, and returns its per-file results.
 fn peer(
@@ -256,7 +268,8 @@ fn peer(
             .arg(cfg.engines.models_dir.join(&name))
             .arg(serde_json::to_string(&list)?)
             .arg(format!("{:?}", peer_compute_type(&cfg.engines, &name)).to_lowercase())
-            .arg(cfg.engines.strong.threads.to_string())
+            // the peer gets as many cores as our engine occupies: its batches run one at a time
+            .arg(peer_threads(&cfg.engines, &name).to_string())
             .arg(
                 cfg.engines
                     .strong

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{ComputeType, Config, Device, Finalizer, UpstreamConfig, WhisperConfig};
+use crate::config::{ComputeType, Config, Device, EngineKind, EnginesConfig, Finalizer, UpstreamConfig, WhisperConfig};
 use recognizer::EngineError;
 use scheduler::{BatchPolicy, EngineHandle};
 use speaker::SpeakerEmbedder;
@@ -207,15 +207,22 @@ fn dir_size(p: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// The settings of a Whisper engine; `beam` and `compute` are its role's when the configuration
-/// sets none.
-fn whisper_settings(name: &str, c: &WhisperConfig, beam: usize, compute: ComputeType) -> WhisperSettings {
+/// The settings of a Whisper engine that `c` (a section of `engines`) configures; `beam` and
+/// `compute` are its role's when the configuration sets none. One replica per worker.
+fn whisper_settings(
+    name: &str,
+    engines: &EnginesConfig,
+    c: &WhisperConfig,
+    beam: usize,
+    compute: ComputeType,
+) -> WhisperSettings {
     WhisperSettings {
         name: name.into(),
         compute_type: c.compute_type.unwrap_or(compute),
-        threads: c.threads,
+        threads: engines.threads(c, EngineKind::Whisper),
         beam_size: c.beam_size.unwrap_or(beam),
         max_batch: c.max_batch,
+        replicas: engines.workers(c, EngineKind::Whisper),
     }
 }
 
@@ -354,16 +361,15 @@ impl Engines {
         // languages SenseVoice knows): then SenseVoice is the strong engine too.
         let base_dir = dir.join(BASE);
         let base = if base_dir.join("model.bin").exists() || !sv_installed(cfg) {
-            let base = Arc::new(WhisperEngine::load(
-                &base_dir,
-                whisper_settings(
-                    BASE,
-                    &cfg.engines.strong,
-                    crate::config::STRONG_BEAM,
-                    crate::config::STRONG_COMPUTE,
-                ),
-            )?);
-            let workers = cfg.engines.workers(&cfg.engines.strong, false);
+            let settings = whisper_settings(
+                BASE,
+                &cfg.engines,
+                &cfg.engines.strong,
+                crate::config::STRONG_BEAM,
+                crate::config::STRONG_COMPUTE,
+            );
+            let workers = settings.replicas;
+            let base = Arc::new(WhisperEngine::load(&base_dir, settings)?);
             let base = EngineHandle::spawn(base, policy.clone(), workers);
             let base_roles = match strong_upstream {
                 None => vec![Role::Strong, Role::Fast],
@@ -382,16 +388,15 @@ impl Engines {
         let mut fast = Vec::new();
         let tiny_dir = dir.join(TINY_EN);
         if tiny_dir.join("model.bin").exists() {
-            let tiny = Arc::new(WhisperEngine::load(
-                &tiny_dir,
-                whisper_settings(
-                    TINY_EN,
-                    &cfg.engines.fast,
-                    crate::config::FAST_BEAM,
-                    crate::config::FAST_COMPUTE,
-                ),
-            )?);
-            let workers = cfg.engines.workers(&cfg.engines.fast, false);
+            let settings = whisper_settings(
+                TINY_EN,
+                &cfg.engines,
+                &cfg.engines.fast,
+                crate::config::FAST_BEAM,
+                crate::config::FAST_COMPUTE,
+            );
+            let workers = settings.replicas;
+            let tiny = Arc::new(WhisperEngine::load(&tiny_dir, settings)?);
             let h = EngineHandle::spawn(tiny, policy.clone(), workers);
             infos.push(model_info(&h, vec![Role::Fast], &tiny_dir));
             fast.push(h);
@@ -399,13 +404,14 @@ impl Engines {
         // SenseVoice, when installed, is the fast engine for every language it knows.
         if sv_installed(cfg) {
             let sv_dir = sv_dir(cfg);
-            let workers = cfg
-                .engines
-                .workers(&cfg.engines.fast, cfg.engines.fast.device != Device::Cpu);
+            let kind = EngineKind::SenseVoice {
+                on_gpu: cfg.engines.fast.device != Device::Cpu,
+            };
+            let workers = cfg.engines.workers(&cfg.engines.fast, kind);
             let sv = Arc::new(sensevoice::SenseVoice::load_with(
                 &sv_dir,
                 &sensevoice::SenseVoiceConfig {
-                    num_threads: cfg.engines.fast.threads,
+                    num_threads: cfg.engines.threads(&cfg.engines.fast, kind),
                     max_batch: cfg.engines.fast.max_batch.max(1),
                     // one ONNX session per worker, or the workers would queue on one
                     sessions: workers,
@@ -518,18 +524,18 @@ mod tests {
         // a partial table leaves compute_type unset: the role decides, not WhisperConfig's default
         let c: Config =
             toml::from_str("[engines.strong]\nbeam_size = 3\n[engines.fast]\ncompute_type = \"float32\"\n").unwrap();
-        let strong = whisper_settings(BASE, &c.engines.strong, 5, STRONG_COMPUTE);
+        let strong = whisper_settings(BASE, &c.engines, &c.engines.strong, 5, STRONG_COMPUTE);
         assert_eq!(strong.compute_type, ComputeType::Float32);
         assert_eq!(strong.beam_size, 3);
-        let fast = whisper_settings(TINY_EN, &c.engines.fast, 1, FAST_COMPUTE);
+        let fast = whisper_settings(TINY_EN, &c.engines, &c.engines.fast, 1, FAST_COMPUTE);
         assert_eq!(fast.compute_type, ComputeType::Float32, "set in the file");
         let defaults = Config::default();
-        let fast = whisper_settings(TINY_EN, &defaults.engines.fast, 1, FAST_COMPUTE);
+        let fast = whisper_settings(TINY_EN, &defaults.engines, &defaults.engines.fast, 1, FAST_COMPUTE);
         assert_eq!(fast.compute_type, ComputeType::Int8);
-        let strong = whisper_settings(BASE, &defaults.engines.strong, 5, STRONG_COMPUTE);
+        let strong = whisper_settings(BASE, &defaults.engines, &defaults.engines.strong, 5, STRONG_COMPUTE);
         assert_eq!(strong.compute_type, ComputeType::Float32);
         let c: Config = toml::from_str("[engines.strong]\ncompute_type = \"int8\"\n").unwrap();
-        let strong = whisper_settings(BASE, &c.engines.strong, 5, STRONG_COMPUTE);
+        let strong = whisper_settings(BASE, &c.engines, &c.engines.strong, 5, STRONG_COMPUTE);
         assert_eq!(strong.compute_type, ComputeType::Int8);
     }
 }

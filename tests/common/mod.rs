@@ -467,6 +467,7 @@ pub fn load_whisper_base() -> asr_router::engine::whisper::WhisperEngine {
             threads: 2,
             beam_size: 5,
             max_batch: 4,
+            replicas: 1,
         },
     )
     .unwrap_or_else(|e| panic!("whisper-base must be installed (scripts/fetch-models): {e}"))

@@ -58,12 +58,16 @@ pub struct WhisperSettings {
     pub beam_size: usize,
     /// Largest batch of utterances decoded together.
     pub max_batch: usize,
+    /// Decodes that may run at once, each on its own copy of the weights with `threads` threads
+    /// (CTranslate2 replicas; one per scheduler worker).
+    pub replicas: usize,
 }
 
 /// A loaded Whisper model.
 pub struct WhisperEngine {
     settings: WhisperSettings,
-    model: Mutex<sys::Whisper>,
+    /// Thread-safe: CTranslate2 queues each call to a free replica.
+    model: sys::Whisper,
     encoder_cache: Mutex<EncoderCache>,
     vocab: WhisperVocab,
     mel: WhisperMel,
@@ -83,6 +87,8 @@ impl WhisperEngine {
         let cfg = sys::Config {
             compute_type: to_ct2(settings.compute_type),
             num_threads_per_replica: settings.threads.max(1),
+            // one entry per replica; CTranslate2 sends each call to a free one
+            device_indices: vec![0; settings.replicas.max(1)],
             ..Default::default()
         };
         let model = sys::Whisper::new(dir, cfg).map_err(|e| load_err(format!("{e:#}")))?;
@@ -91,12 +97,17 @@ impl WhisperEngine {
         let mel = WhisperMel::new(model.n_mels());
         Ok(Self {
             settings,
-            model: Mutex::new(model),
+            model,
             encoder_cache: Mutex::new(EncoderCache::default()),
             vocab,
             mel,
             multilingual,
         })
+    }
+
+    /// Decodes this engine can run at once (its CTranslate2 replicas).
+    pub fn replicas(&self) -> usize {
+        self.model.num_replicas()
     }
 
     /// Whether the model knows more than English.
@@ -130,10 +141,7 @@ impl WhisperEngine {
         } else {
             None
         };
-        let model = self
-            .model
-            .lock()
-            .map_err(|_| EngineError::Inference("whisper model lock poisoned".into()))?;
+        let model = &self.model;
         let t_mel = std::time::Instant::now();
         let from_cache = cached.is_some();
         let mut t_feats = std::time::Duration::ZERO;
@@ -146,12 +154,12 @@ impl WhisperEngine {
                         .compute_frames_into(samples, &mut feats[i * item_len..(i + 1) * item_len], frames);
                 }
                 t_feats = t_mel.elapsed();
-                encode(&model, &mut feats, [n, n_mels, frames]).map_err(inf)?
+                encode(model, &mut feats, [n, n_mels, frames]).map_err(inf)?
             }
         };
         let t_enc = t_mel.elapsed();
 
-        let langs = self.languages(&model, &encoded, windows).map_err(inf)?;
+        let langs = self.languages(model, &encoded, windows).map_err(inf)?;
         let prompts: Vec<Vec<String>> = windows
             .iter()
             .zip(&langs)
@@ -233,7 +241,7 @@ impl WhisperEngine {
                     self.mel
                         .compute_frames_into(windows[i].0, &mut sub[k * item_len..(k + 1) * item_len], frames);
                 }
-                let enc = encode(&model, &mut sub, [pending.len(), n_mels, frames]).map_err(inf)?;
+                let enc = encode(model, &mut sub, [pending.len(), n_mels, frames]).map_err(inf)?;
                 let sub_prompts: Vec<Vec<String>> = pending.iter().map(|&i| prompts[i].clone()).collect();
                 model.generate(&enc, &sub_prompts, &opts)
             }
@@ -318,7 +326,7 @@ impl WhisperEngine {
                     .vocab
                     .sot_ids(self.multilingual, langs[i].as_deref(), windows[i].1.task);
                 let al = self
-                    .with_full_window(&model, windows[i].0, |enc1, frames| {
+                    .with_full_window(model, windows[i].0, |enc1, frames| {
                         model.align(enc1, &start, std::slice::from_ref(&text_ids), &[frames], 7)
                     })
                     .map_err(inf)?;
@@ -389,12 +397,9 @@ impl WhisperEngine {
         if samples.len() > N_SAMPLES {
             return Err(EngineError::InvalidInput("scoring takes at most 30 s of audio".into()));
         }
-        let model = self
-            .model
-            .lock()
-            .map_err(|_| EngineError::Inference("whisper model lock poisoned".into()))?;
-        self.with_full_window(&model, samples, |encoded, frames| {
-            let lang = self.languages(&model, encoded, &[(samples, options)])?.pop().flatten();
+        let model = &self.model;
+        self.with_full_window(model, samples, |encoded, frames| {
+            let lang = self.languages(model, encoded, &[(samples, options)])?.pop().flatten();
             let mut start = self.vocab.previous_ids(options.prompt.as_deref());
             start.extend(self.vocab.sot_ids(self.multilingual, lang.as_deref(), options.task));
             let mut scores = Vec::with_capacity(texts.len());
