@@ -142,10 +142,18 @@ pub async fn transcribe(
         .map_err(|e| SchedError::Engine(crate::engine::recognizer::EngineError::Inference(e.to_string())))??;
     let total = windows.len();
     let route = chain.route(&options);
+    // Each window's coverage check runs as soon as its own decode is back, so the decodes it
+    // adds (pieces, a tail) go to the engine while other windows are still decoding, on a free
+    // worker when the engine has several; the results are still taken in window order.
     let mut pending = FuturesOrdered::new();
     for (i, w) in windows.iter().enumerate() {
         let refuse = admission == Admission::RefuseWhenBusy && i == 0;
-        pending.push_back(route.decode(samples[w.start..w.end].into(), refuse));
+        let (samples, window) = (samples.clone(), w.clone());
+        pending.push_back(async move {
+            let decoded = route.decode(samples[window.start..window.end].into(), refuse).await?;
+            let again = route.left_out(&samples, window, &decoded.hypothesis).await;
+            Ok::<_, SchedError>((decoded, again))
+        });
     }
     let mut out = Transcript {
         duration_s,
@@ -157,14 +165,17 @@ pub async fn transcribe(
     let mut done = 0;
     let mut iter_windows = windows.iter();
     while let Some(r) = pending.next().await {
-        let FinalDecode {
-            hypothesis: mut h,
-            engine,
-            fallback,
-        } = r?;
+        let (
+            FinalDecode {
+                hypothesis: mut h,
+                engine,
+                fallback,
+            },
+            again,
+        ) = r?;
         let Some(window) = iter_windows.next() else { break };
         let off = window.start as f32 / SAMPLE_RATE as f32;
-        if let Some(again) = route.left_out(&samples, window.clone(), &h).await {
+        if let Some(again) = again {
             h = again;
         }
         done += 1;
