@@ -170,10 +170,11 @@ pub enum EngineKind {
     },
 }
 
-/// Threads per worker of a Whisper engine unless its section sets `threads`. One-thread
-/// replicas side by side did more work per core than one replica of two threads: on two cores,
-/// a long file decoded 1.4–1.8× as fast and live finals came sooner (`docs/benchmarks.md`,
-/// "Whisper replicas side by side").
+/// Threads per worker of a Whisper engine unless its section sets `threads`. On two cores, two
+/// one-thread replicas against one of two threads: live finals came sooner at 1–4 sessions, a
+/// long file decoded as fast with whisper-base and 15–25 % faster with tiny.en, and up to 1.8×
+/// as fast while the VM's neighbours were busy, where a replica's two threads wait for each
+/// other (`docs/benchmarks.md`, "Whisper replicas side by side").
 pub const WHISPER_THREADS: usize = 1;
 
 /// Workers (replicas) of a Whisper engine unless its section or `workers_per_engine` sets them.
