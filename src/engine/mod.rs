@@ -226,6 +226,13 @@ fn whisper_settings(
     }
 }
 
+/// Loads the Whisper model in `dir` and starts its queue with one worker per replica.
+fn spawn_whisper(dir: &Path, settings: WhisperSettings, policy: &BatchPolicy) -> Result<EngineHandle, EngineError> {
+    let workers = settings.replicas;
+    let engine = Arc::new(WhisperEngine::load(dir, settings)?);
+    Ok(EngineHandle::spawn(engine, policy.clone(), workers))
+}
+
 /// What `/v1/models` and `models list` say about an installed engine.
 fn model_info(handle: &EngineHandle, role: Vec<Role>, dir: &Path) -> ModelInfo {
     ModelInfo {
@@ -361,16 +368,17 @@ impl Engines {
         // languages SenseVoice knows): then SenseVoice is the strong engine too.
         let base_dir = dir.join(BASE);
         let base = if base_dir.join("model.bin").exists() || !sv_installed(cfg) {
-            let settings = whisper_settings(
-                BASE,
-                &cfg.engines,
-                &cfg.engines.strong,
-                crate::config::STRONG_BEAM,
-                crate::config::STRONG_COMPUTE,
-            );
-            let workers = settings.replicas;
-            let base = Arc::new(WhisperEngine::load(&base_dir, settings)?);
-            let base = EngineHandle::spawn(base, policy.clone(), workers);
+            let base = spawn_whisper(
+                &base_dir,
+                whisper_settings(
+                    BASE,
+                    &cfg.engines,
+                    &cfg.engines.strong,
+                    crate::config::STRONG_BEAM,
+                    crate::config::STRONG_COMPUTE,
+                ),
+                &policy,
+            )?;
             let base_roles = match strong_upstream {
                 None => vec![Role::Strong, Role::Fast],
                 Some(_) => vec![Role::Fast],
@@ -388,16 +396,17 @@ impl Engines {
         let mut fast = Vec::new();
         let tiny_dir = dir.join(TINY_EN);
         if tiny_dir.join("model.bin").exists() {
-            let settings = whisper_settings(
-                TINY_EN,
-                &cfg.engines,
-                &cfg.engines.fast,
-                crate::config::FAST_BEAM,
-                crate::config::FAST_COMPUTE,
-            );
-            let workers = settings.replicas;
-            let tiny = Arc::new(WhisperEngine::load(&tiny_dir, settings)?);
-            let h = EngineHandle::spawn(tiny, policy.clone(), workers);
+            let h = spawn_whisper(
+                &tiny_dir,
+                whisper_settings(
+                    TINY_EN,
+                    &cfg.engines,
+                    &cfg.engines.fast,
+                    crate::config::FAST_BEAM,
+                    crate::config::FAST_COMPUTE,
+                ),
+                &policy,
+            )?;
             infos.push(model_info(&h, vec![Role::Fast], &tiny_dir));
             fast.push(h);
         }
