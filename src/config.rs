@@ -174,7 +174,8 @@ pub enum EngineKind {
 /// one-thread replicas against one of two threads: live finals came sooner at 1–4 sessions, a
 /// long file decoded as fast with whisper-base and 15–25 % faster with tiny.en, and up to 1.8×
 /// as fast while the VM's neighbours were busy, where a replica's two threads wait for each
-/// other (`docs/benchmarks.md`, "Whisper replicas side by side").
+/// other; but one short request at a time, on one thread, took about a quarter longer
+/// (`docs/benchmarks.md`, "Whisper replicas side by side").
 pub const WHISPER_THREADS: usize = 1;
 
 /// Workers (replicas) of a Whisper engine unless its section or `workers_per_engine` sets them.
