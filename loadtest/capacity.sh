@@ -21,7 +21,7 @@
 # MANIFEST (default ../shared/eval/manifest.jsonl), LANG_FILTER (default en), PARTIAL_INTERVAL_MS
 # (the server's default partial interval; unset: the server's default, 200), DEVICE (where
 # SenseVoice runs: cpu or cuda[:N], see [engines.fast] device), MAX_BATCH (the fast engine's
-# max_batch, default 8), WORKERS (each engine's workers; unset: 1, 4 for SenseVoice on a GPU),
+# max_batch, default 8), WORKERS (each engine's workers; unset: 2 for Whisper, 1 for SenseVoice, 4 on a GPU),
 # THREADS (each engine's threads per worker; unset: the config's default),
 # MAX_SESSIONS (the server's [realtime] max_sessions, default 64: raise it to sweep past 64
 # sessions), ASR_ROUTER_MODELS (models dir).

@@ -128,7 +128,7 @@ fn sampled_decodes_repeat_across_freshly_loaded_models_with_a_fixed_seed() {
 fn replicas_decode_side_by_side_and_write_what_one_replica_writes() {
     // `workers` of a Whisper engine are CTranslate2 replicas of one model, called without a lock:
     // two threads decoding at once must each get the text a lone decode gets (one thread per
-    // replica in both, so the arithmetic is the same), and neither call may wait for a lock.
+    // replica in both, so the arithmetic is the same).
     use asr_router::engine::whisper::WhisperSettings;
     let engine = WhisperEngine::load(
         &common::models_dir().join("whisper-base"),

@@ -12,6 +12,7 @@ use crate::batch::request::{TranscriptionParams, TranscriptionRequest};
 use crate::batch::service::BatchService;
 use crate::config::{
     ComputeType, Config, EngineKind, EnginesConfig, FAST_COMPUTE, ReviewConfig, ReviewMode, STRONG_COMPUTE,
+    WhisperConfig,
 };
 use crate::engine::Engines;
 use crate::engine::recognizer::{DecodeOptions, Task, Utterance};
@@ -215,22 +216,25 @@ pub async fn run(args: Args, cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The compute type our side runs `engine` with, which the peer is given too: the strong
+/// The section that configures `engine` and its role's default compute type: the strong
 /// engine's (whisper-base) or the fast one's.
-fn peer_compute_type(engines: &EnginesConfig, engine: &str) -> ComputeType {
+fn section_of<'a>(engines: &'a EnginesConfig, engine: &str) -> (&'a WhisperConfig, ComputeType) {
     match engine {
-        "whisper-base" => engines.strong.compute_type.unwrap_or(STRONG_COMPUTE),
-        _ => engines.fast.compute_type.unwrap_or(FAST_COMPUTE),
+        "whisper-base" => (&engines.strong, STRONG_COMPUTE),
+        _ => (&engines.fast, FAST_COMPUTE),
     }
+}
+
+/// The compute type our side runs `engine` with, which the peer is given too.
+fn peer_compute_type(engines: &EnginesConfig, engine: &str) -> ComputeType {
+    let (section, default) = section_of(engines, engine);
+    section.compute_type.unwrap_or(default)
 }
 
 /// The CPU threads the peer gets for `engine`: every core our side decodes it on (its workers
 /// times their threads), since the peer runs one batch at a time on one model.
 fn peer_threads(engines: &EnginesConfig, engine: &str) -> usize {
-    let section = match engine {
-        "whisper-base" => &engines.strong,
-        _ => &engines.fast,
-    };
+    let (section, _) = section_of(engines, engine);
     engines.workers(section, EngineKind::Whisper) * engines.threads(section, EngineKind::Whisper)
 }
 
