@@ -123,8 +123,8 @@ pub struct WhisperConfig {
     /// [`FAST_COMPUTE`] for the fast one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compute_type: Option<ComputeType>,
-    /// Intra-op threads per worker; unset: [`WHISPER_THREADS`] for a Whisper engine,
-    /// [`SENSEVOICE_THREADS`] for SenseVoice (see [`EnginesConfig::threads`]).
+    /// Intra-op threads per worker; unset: the host's cores shared equally among the engine's
+    /// workers (see [`EnginesConfig::threads`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
     /// Beam size of finals (1 = greedy); unset: [`STRONG_BEAM`] for the strong engine,
@@ -170,21 +170,62 @@ pub enum EngineKind {
     },
 }
 
-/// Threads per worker of a Whisper engine unless its section sets `threads`. On two cores, two
-/// one-thread replicas against one of two threads: live finals came sooner at 1–4 sessions, a
-/// long file decoded as fast with whisper-base and 15–25 % faster with tiny.en, and up to 1.8×
-/// as fast while the VM's neighbours were busy, where a replica's two threads wait for each
-/// other; but one short request at a time, on one thread, took about a quarter longer
-/// (`docs/benchmarks.md`, "Whisper replicas side by side").
-pub const WHISPER_THREADS: usize = 1;
+/// Most workers (replicas) a Whisper engine gets from the cores alone: each holds its own copy of
+/// the weights (whisper-base in float32: ~290 MB), so past four a host's further cores go to
+/// each replica's threads instead.
+pub const WHISPER_MAX_WORKERS: usize = 4;
 
-/// Workers (replicas) of a Whisper engine unless its section or `workers_per_engine` sets them.
-pub const WHISPER_WORKERS: usize = 2;
+/// Fewest workers of a Whisper engine: on two cores, two one-thread replicas against one of two
+/// threads gave live finals sooner at 1–4 sessions, a long file as fast with whisper-base and
+/// 15–25 % faster with tiny.en, and up to 1.8× as fast while the VM's neighbours were busy,
+/// where a replica's two threads wait for each other; but one short request at a time, on one
+/// thread, took about a quarter longer (`docs/benchmarks.md`, "Whisper replicas side by side").
+pub const WHISPER_MIN_WORKERS: usize = 2;
 
-/// Threads per worker of SenseVoice unless its section sets `threads`: two workers of one
-/// thread did more partial work but made finals slower at four live sessions on two cores, so
-/// SenseVoice keeps one worker of two threads.
+/// Threads per worker of SenseVoice on the CPU: two workers of one thread did more partial work
+/// but made finals slower at four live sessions on two cores, so a SenseVoice worker keeps two
+/// threads and further cores add workers (eight on sixteen cores: `docs/benchmarks.md`,
+/// "SenseVoice on a GPU", its host-CPU rows).
 pub const SENSEVOICE_THREADS: usize = 2;
+
+/// Most workers SenseVoice on the CPU gets from the cores alone (an ONNX session, a copy of the
+/// weights, each).
+pub const SENSEVOICE_MAX_WORKERS: usize = 8;
+
+/// The CPU cores this process may use (its affinity mask and cgroup quota, as the standard
+/// library reads them); 1 when they cannot be read.
+pub fn host_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Workers and threads per worker of an engine that neither its section nor
+/// `workers_per_engine` sizes, on a host of `cores` cores. The workers together take every core
+/// once: a lone request gets `threads` of them, and up to `workers` requests run side by side.
+///
+/// | cores | Whisper | SenseVoice (CPU) |
+/// | --- | --- | --- |
+/// | 1 | 2 × 1 | 1 × 1 |
+/// | 2 | 2 × 1 | 1 × 2 |
+/// | 4 | 4 × 1 | 2 × 2 |
+/// | 8 | 4 × 2 | 4 × 2 |
+/// | 16 | 4 × 4 | 8 × 2 |
+///
+/// On a GPU SenseVoice gets [`GPU_WORKERS`] of [`SENSEVOICE_THREADS`] threads whatever the
+/// host: its workers wait on the device, not on the cores.
+pub fn default_split(kind: EngineKind, cores: usize) -> (usize, usize) {
+    let cores = cores.max(1);
+    let workers = match kind {
+        EngineKind::Whisper => cores.clamp(WHISPER_MIN_WORKERS, WHISPER_MAX_WORKERS),
+        EngineKind::SenseVoice { on_gpu: false } => (cores / SENSEVOICE_THREADS).clamp(1, SENSEVOICE_MAX_WORKERS),
+        EngineKind::SenseVoice { on_gpu: true } => return (GPU_WORKERS, SENSEVOICE_THREADS),
+    };
+    (workers, threads_for(cores, workers))
+}
+
+/// Threads per worker when `workers` share `cores`: an equal share, at least one.
+fn threads_for(cores: usize, workers: usize) -> usize {
+    (cores / workers.max(1)).max(1)
+}
 
 /// Workers an engine on a GPU gets unless its section sets `workers`: one worker leaves an H200
 /// mostly idle, since each spends most of a run on the host (features, batching, launching);
@@ -264,7 +305,7 @@ pub struct EnginesConfig {
     /// Workers of every engine (Whisper gives each its own CTranslate2 replica, SenseVoice its
     /// own ONNX session: a copy of the weights each); a section's own `workers` overrides it for
     /// that engine, and an engine on a GPU gets at least [`GPU_WORKERS`] unless its section says
-    /// otherwise. Unset: [`WHISPER_WORKERS`] for Whisper, 1 for SenseVoice on the CPU.
+    /// otherwise. Unset: each engine's own from the host's cores ([`default_split`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers_per_engine: Option<usize>,
     /// Max time a worker waits to fill a batch, ms.
@@ -461,26 +502,35 @@ impl Default for LlmReviewConfig {
 }
 
 impl EnginesConfig {
-    /// Workers of the `kind` engine that `section` configures: its own `workers`, else
-    /// `workers_per_engine`, else the kind's default; at least [`GPU_WORKERS`] on a GPU unless
-    /// the section sets them. Never 0.
+    /// Workers of the `kind` engine that `section` configures on this host: its own `workers`,
+    /// else `workers_per_engine`, else [`default_split`]'s; at least [`GPU_WORKERS`] on a GPU
+    /// unless the section sets them. Never 0.
     pub fn workers(&self, section: &WhisperConfig, kind: EngineKind) -> usize {
-        let shared = match kind {
-            EngineKind::Whisper => self.workers_per_engine.unwrap_or(WHISPER_WORKERS),
-            EngineKind::SenseVoice { on_gpu: false } => self.workers_per_engine.unwrap_or(1),
-            EngineKind::SenseVoice { on_gpu: true } => self.workers_per_engine.unwrap_or(1).max(GPU_WORKERS),
-        };
-        section.workers.unwrap_or(shared).max(1)
+        self.split(section, kind, host_cores()).0
     }
 
-    /// Threads per worker of the `kind` engine that `section` configures: its own `threads`,
-    /// else the kind's default. Never 0.
+    /// Threads per worker of the `kind` engine that `section` configures on this host: its own
+    /// `threads`, else an equal share of the cores among its workers ([`default_split`]). Never 0.
     pub fn threads(&self, section: &WhisperConfig, kind: EngineKind) -> usize {
-        let default = match kind {
-            EngineKind::Whisper => WHISPER_THREADS,
-            EngineKind::SenseVoice { .. } => SENSEVOICE_THREADS,
+        self.split(section, kind, host_cores()).1
+    }
+
+    /// Workers and threads per worker of the `kind` engine that `section` configures on a host
+    /// of `cores` cores (see [`EnginesConfig::workers`] and [`EnginesConfig::threads`]).
+    pub fn split(&self, section: &WhisperConfig, kind: EngineKind, cores: usize) -> (usize, usize) {
+        let (auto_workers, auto_threads) = default_split(kind, cores);
+        let shared = match (kind, self.workers_per_engine) {
+            (EngineKind::SenseVoice { on_gpu: true }, Some(w)) => w.max(GPU_WORKERS),
+            (_, Some(w)) => w,
+            (_, None) => auto_workers,
         };
-        section.threads.unwrap_or(default).max(1)
+        let workers = section.workers.unwrap_or(shared).max(1);
+        let threads = match (section.threads, kind) {
+            (Some(t), _) => t,
+            (None, EngineKind::SenseVoice { on_gpu: true }) => auto_threads,
+            (None, _) => threads_for(cores, workers),
+        };
+        (workers, threads.max(1))
     }
 }
 
@@ -812,11 +862,12 @@ mod tests {
             "more than the GPU floor: kept"
         );
         assert_eq!(c.engines.workers(&c.engines.fast, SV_GPU), 1, "0 means one");
-        // nothing set: each kind's own default
+        // nothing set: each kind's own default for the host's cores
         let d = Config::default().engines;
-        assert_eq!(d.workers(&d.strong, W), WHISPER_WORKERS);
-        assert_eq!(d.workers(&d.fast, SV_CPU), 1);
-        assert_eq!(d.workers(&d.fast, SV_GPU), GPU_WORKERS);
+        assert_eq!(d.split(&d.strong, W, 2).0, 2);
+        assert_eq!(d.split(&d.fast, SV_CPU, 2).0, 1);
+        assert_eq!(d.split(&d.fast, SV_GPU, 2).0, GPU_WORKERS);
+        assert_eq!(d.workers(&d.strong, W), default_split(W, host_cores()).0);
         let e = toml::from_str::<Config>("[engines.fast]\nworkers = \"many\"\n")
             .unwrap_err()
             .to_string();
@@ -824,18 +875,54 @@ mod tests {
     }
 
     #[test]
-    fn threads_are_the_sections_else_the_kinds_default() {
-        let d = Config::default().engines;
-        assert_eq!(d.threads(&d.strong, EngineKind::Whisper), WHISPER_THREADS);
-        assert_eq!(
-            d.threads(&d.fast, EngineKind::SenseVoice { on_gpu: false }),
-            SENSEVOICE_THREADS
-        );
+    fn threads_are_the_sections_else_an_equal_share_of_the_cores() {
+        const W: EngineKind = EngineKind::Whisper;
+        const SV_CPU: EngineKind = EngineKind::SenseVoice { on_gpu: false };
         let c: Config = toml::from_str("[engines.fast]\nthreads = 3\n[engines.strong]\nthreads = 0\n").unwrap();
         let e = &c.engines;
-        assert_eq!(e.threads(&e.fast, EngineKind::Whisper), 3);
-        assert_eq!(e.threads(&e.fast, EngineKind::SenseVoice { on_gpu: true }), 3);
-        assert_eq!(e.threads(&e.strong, EngineKind::Whisper), 1, "0 means one");
+        assert_eq!(e.split(&e.fast, W, 16).1, 3);
+        assert_eq!(e.split(&e.fast, EngineKind::SenseVoice { on_gpu: true }, 16).1, 3);
+        assert_eq!(e.split(&e.strong, W, 16).1, 1, "0 means one");
+        // workers set, threads not: the cores shared among those workers
+        let c: Config = toml::from_str("[engines.strong]\nworkers = 1\n[engines.fast]\nworkers = 3\n").unwrap();
+        let e = &c.engines;
+        assert_eq!(e.split(&e.strong, W, 2), (1, 2), "one replica gets both cores");
+        assert_eq!(e.split(&e.fast, SV_CPU, 16), (3, 5));
+        assert_eq!(
+            e.split(&e.fast, W, 2),
+            (3, 1),
+            "more workers than cores: one thread each"
+        );
+        let c: Config = toml::from_str("[engines]\nworkers_per_engine = 8\n").unwrap();
+        assert_eq!(c.engines.split(&c.engines.strong, W, 16), (8, 2));
+    }
+
+    #[test]
+    fn unset_engines_take_every_core_once() {
+        const W: EngineKind = EngineKind::Whisper;
+        const SV_CPU: EngineKind = EngineKind::SenseVoice { on_gpu: false };
+        const SV_GPU: EngineKind = EngineKind::SenseVoice { on_gpu: true };
+        let whisper: Vec<_> = [1, 2, 3, 4, 6, 8, 16, 64]
+            .iter()
+            .map(|&c| default_split(W, c))
+            .collect();
+        assert_eq!(
+            whisper,
+            [(2, 1), (2, 1), (3, 1), (4, 1), (4, 1), (4, 2), (4, 4), (4, 16)],
+            "at least two replicas, at most four; further cores go to their threads"
+        );
+        let sv: Vec<_> = [1, 2, 4, 8, 16, 64].iter().map(|&c| default_split(SV_CPU, c)).collect();
+        assert_eq!(sv, [(1, 1), (1, 2), (2, 2), (4, 2), (8, 2), (8, 8)]);
+        assert_eq!(default_split(SV_GPU, 2), (GPU_WORKERS, SENSEVOICE_THREADS));
+        assert_eq!(default_split(SV_GPU, 64), (GPU_WORKERS, SENSEVOICE_THREADS));
+        assert_eq!(default_split(W, 0), (2, 1), "no cores read: as one");
+        // the defaults of a config with nothing set are these
+        let d = Config::default().engines;
+        for cores in [1, 2, 8, 16] {
+            assert_eq!(d.split(&d.strong, W, cores), default_split(W, cores));
+            assert_eq!(d.split(&d.fast, SV_CPU, cores), default_split(SV_CPU, cores));
+            assert_eq!(d.split(&d.fast, SV_GPU, cores), default_split(SV_GPU, cores));
+        }
     }
 
     #[test]

@@ -10,10 +10,13 @@
 //!   it (`cancelled`); one whose caller leaves while it runs is discarded (`abandoned`). A final
 //!   whose caller leaves while it still waits for room in a full queue is counted `cancelled` too.
 //! * A worker takes the first job, then waits up to `max_wait` for more, up to the engine's batch
-//!   limit, finals first.
+//!   limit, finals first. **Idle workers get their share**: while other workers of the engine
+//!   wait for work, a worker takes only its equal share of what is queued ([`fair_share`]) and
+//!   does not wait for more, so a burst (a file's windows, several sessions' partials) is spread
+//!   over the replicas instead of filling one batch while the others sit idle.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -128,17 +131,19 @@ impl EngineHandle {
         let name: Arc<str> = engine.name().into();
         let abilities = engine.abilities();
         let ctc_word_times = engine.ctc_word_times();
+        let idle = Arc::new(AtomicUsize::new(0));
         for i in 0..workers.max(1) {
-            let (e, f, p, m, pol) = (
+            let (e, f, p, m, pol, idle) = (
                 engine.clone(),
                 frx.clone(),
                 prx.clone(),
                 metrics.clone(),
                 policy.clone(),
+                idle.clone(),
             );
             std::thread::Builder::new()
                 .name(format!("engine-{}-{i}", e.name()))
-                .spawn(move || worker(e, f, p, m, pol))
+                .spawn(move || worker(e, f, p, m, pol, &idle))
                 .expect("spawning an engine worker thread");
         }
         Self {
@@ -323,6 +328,7 @@ fn worker(
     partials: flume::Receiver<Job>,
     m: Arc<EngineMetrics>,
     policy: BatchPolicy,
+    idle: &AtomicUsize,
 ) {
     let limit = policy.max_batch.min(engine.max_batch()).max(1);
     loop {
@@ -330,6 +336,7 @@ fn worker(
         let first = match finals.try_recv() {
             Ok(j) => j,
             Err(_) => {
+                let _waiting = Idle::enter(idle);
                 let r = flume::Selector::new()
                     .recv(&finals, |r| r.ok())
                     .recv(&partials, |r| r.ok())
@@ -348,13 +355,19 @@ fn worker(
         let mut batch = Vec::with_capacity(limit);
         push_live(&mut batch, first, &m);
         let deadline = Instant::now() + policy.max_wait;
-        while batch.len() < limit {
+        loop {
+            let others_idle = idle.load(Ordering::Relaxed);
+            let queued = finals.len() + partials.len();
+            if batch.len() >= fair_share(limit, batch.len() + queued, others_idle) {
+                break;
+            }
             let next = finals.try_recv().or_else(|_| partials.try_recv());
             match next {
                 Ok(j) => push_live(&mut batch, j, &m),
                 Err(_) => {
                     let now = Instant::now();
-                    if now >= deadline || batch.is_empty() {
+                    // with a worker idle, what comes next is its to take
+                    if now >= deadline || batch.is_empty() || others_idle > 0 {
                         break;
                     }
                     let r = flume::Selector::new()
@@ -441,6 +454,32 @@ fn run(engine: &dyn Recognizer, batch: &[Utterance]) -> Vec<Result<Hypothesis, E
         .collect()
 }
 
+/// The most jobs a worker takes into one batch when `pending` jobs (its batch so far and the
+/// queued ones) are there and `others_idle` other workers wait for work: all of them up to
+/// `limit` when none waits, else its equal share, so that every idle worker gets a part.
+fn fair_share(limit: usize, pending: usize, others_idle: usize) -> usize {
+    if others_idle == 0 {
+        return limit;
+    }
+    pending.div_ceil(others_idle + 1).clamp(1, limit)
+}
+
+/// Counts a worker among its engine's idle ones while it waits for a first job.
+struct Idle<'a>(&'a AtomicUsize);
+
+impl<'a> Idle<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Idle<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The wait of a final behind `queued` finals and `running` runs in progress (half of each
 /// left, on average), runs of `run_s` each, on `workers` workers.
 fn final_wait(queued: usize, running: usize, run_s: f64, workers: usize) -> f64 {
@@ -478,7 +517,7 @@ mod tests {
     use std::sync::atomic::Ordering;
     use std::time::Duration;
 
-    use super::{BatchPolicy, EngineHandle, compute_share, final_wait};
+    use super::{BatchPolicy, EngineHandle, compute_share, fair_share, final_wait};
     use crate::engine::recognizer::{EngineError, Hypothesis, Recognizer, Utterance};
 
     /// Answers a run only when the test lets it through (one token per run).
@@ -547,6 +586,22 @@ mod tests {
         // a run in progress counts half a run: nothing queued but one final running
         assert!((final_wait(0, 1, 0.8, 1) - 0.4).abs() < 1e-12);
         assert!((final_wait(2, 2, 0.8, 2) - 1.2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn idle_workers_split_a_burst_and_a_busy_engine_fills_its_batches() {
+        // nobody else waits: the whole batch limit, as before
+        assert_eq!(fair_share(8, 15, 0), 8);
+        assert_eq!(fair_share(4, 1, 0), 4, "and it waits to fill it");
+        // a file's 15 windows on 4 idle replicas: 4 + 4 + 4 + 3, not 8 + 7 and two idle
+        assert_eq!(fair_share(8, 15, 3), 4);
+        assert_eq!(fair_share(8, 11, 2), 4);
+        assert_eq!(fair_share(8, 7, 1), 4);
+        assert_eq!(fair_share(8, 3, 0), 8);
+        // the share never passes the limit and is at least the job in hand
+        assert_eq!(fair_share(4, 64, 1), 4);
+        assert_eq!(fair_share(8, 1, 3), 1);
+        assert_eq!(fair_share(8, 0, 3), 1);
     }
 
     #[test]
