@@ -21,8 +21,10 @@
 # MANIFEST (default ../shared/eval/manifest.jsonl), LANG_FILTER (default en), PARTIAL_INTERVAL_MS
 # (the server's default partial interval; unset: the server's default, 200), DEVICE (where
 # SenseVoice runs: cpu or cuda[:N], see [engines.fast] device), MAX_BATCH (the fast engine's
-# max_batch, default 8), WORKERS (each engine's workers; unset: 2 for Whisper, 1 for SenseVoice, 4 on a GPU),
-# THREADS (each engine's threads per worker; unset: the config's default),
+# max_batch, default 8), WORKERS (each engine's workers; unset: the config's default, which follows
+# the cores: 2 Whisper replicas and 1 SenseVoice worker on two, 4 SenseVoice workers on a GPU),
+# THREADS (each engine's threads per worker; unset: the cores shared among the workers),
+# SERVER_BIN (the server binary, default target/release/asr-router: another build side by side),
 # MAX_SESSIONS (the server's [realtime] max_sessions, default 64: raise it to sweep past 64
 # sessions), ASR_ROUTER_MODELS (models dir).
 # Needs target/release/{asr-router,asr-router-loadtest} (cargo build --release).
@@ -66,7 +68,7 @@ for setup in "$@"; do
     cfg=$out/$setup.toml
     config_for "$setup" >"$cfg"
     log=$out/$setup.server.log
-    ASR_ROUTER_API_KEY=$key "$root/target/release/asr-router" --config "$cfg" serve --listen 127.0.0.1:0 >"$log" 2>&1 &
+    ASR_ROUTER_API_KEY=$key "${SERVER_BIN:-$root/target/release/asr-router}" --config "$cfg" serve --listen 127.0.0.1:0 >"$log" 2>&1 &
     pid=$!
     addr=""
     for _ in $(seq 1 600); do

@@ -6,7 +6,8 @@
 #
 # WHEELS holds faster-whisper's wheels for Python 3.12 (ctranslate2, faster-whisper, av), e.g. from
 # `python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --platform
-# manylinux_2_28_x86_64 -d WHEELS ctranslate2==4.8.5 faster-whisper==1.2.1 av`.
+# manylinux_2_28_x86_64 -d WHEELS ctranslate2==4.8.5 faster-whisper==1.2.1 av==18.1.0` (av 19 dropped an argument
+# faster-whisper 1.2.1 passes).
 # OUTDIR/1: the release binary (stripped), oneDNN, ONNX Runtime, Silero VAD, the English rows of
 #           ../shared/eval, and the first third of whisper-tiny.en; OUTDIR/2: the rest of the model,
 #           the long English file (/tmp/lf/concat.flac and its manifest, section 10) and
