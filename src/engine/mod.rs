@@ -216,19 +216,21 @@ fn whisper_settings(
     beam: usize,
     compute: ComputeType,
 ) -> WhisperSettings {
+    let (replicas, threads) = engines.split(c, EngineKind::Whisper, crate::config::host_cores());
     WhisperSettings {
         name: name.into(),
         compute_type: c.compute_type.unwrap_or(compute),
-        threads: engines.threads(c, EngineKind::Whisper),
+        threads,
         beam_size: c.beam_size.unwrap_or(beam),
         max_batch: c.max_batch,
-        replicas: engines.workers(c, EngineKind::Whisper),
+        replicas,
     }
 }
 
 /// Loads the Whisper model in `dir` and starts its queue with one worker per replica.
 fn spawn_whisper(dir: &Path, settings: WhisperSettings, policy: &BatchPolicy) -> Result<EngineHandle, EngineError> {
     let workers = settings.replicas;
+    tracing::info!(engine = %settings.name, workers, threads = settings.threads, "starting a Whisper engine");
     let engine = Arc::new(WhisperEngine::load(dir, settings)?);
     Ok(EngineHandle::spawn(engine, policy.clone(), workers))
 }
@@ -416,11 +418,12 @@ impl Engines {
             let kind = EngineKind::SenseVoice {
                 on_gpu: cfg.engines.fast.device != Device::Cpu,
             };
-            let workers = cfg.engines.workers(&cfg.engines.fast, kind);
+            let (workers, threads) = cfg.engines.split(&cfg.engines.fast, kind, crate::config::host_cores());
+            tracing::info!(workers, threads, device = ?cfg.engines.fast.device, "starting SenseVoice");
             let sv = Arc::new(sensevoice::SenseVoice::load_with(
                 &sv_dir,
                 &sensevoice::SenseVoiceConfig {
-                    num_threads: cfg.engines.threads(&cfg.engines.fast, kind),
+                    num_threads: threads,
                     max_batch: cfg.engines.fast.max_batch.max(1),
                     // one ONNX session per worker, or the workers would queue on one
                     sessions: workers,
