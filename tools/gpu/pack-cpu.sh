@@ -29,16 +29,8 @@ mkdir -p "$tmp/p/models/whisper-tiny.en"
 cp "$root"/models/whisper-tiny.en/*.json "$root"/models/whisper-tiny.en/*.txt "$tmp/p/models/whisper-tiny.en/"
 cp /tmp/lf/concat.flac "$tmp/q/lf/"
 sed 's#/tmp/lf/concat.wav#concat.flac#' /tmp/lf/concat.jsonl >"$tmp/q/lf/concat.jsonl"
-tar -C "$tmp/q" -cf "$out/2/payload.tar.xz" lf
-grep '"lang": "en"' "$root/../shared/eval/manifest.jsonl" >"$tmp/p/eval/manifest.jsonl"
-python3 - "$root/../shared/eval" "$tmp/p/eval" <<'PY'
-import json, os, shutil, sys
-src, dst = sys.argv[1:]
-for line in open(os.path.join(dst, "manifest.jsonl")):
-    p = json.loads(line)["path"]
-    os.makedirs(os.path.join(dst, os.path.dirname(p)), exist_ok=True)
-    shutil.copy(os.path.join(src, p), os.path.join(dst, p))
-PY
+tar -C "$tmp/q" -cf "$out/2/lf.tar" lf
+"$root/tools/gpu/english-eval.sh" "$tmp/p/eval"
 tar -C "$tmp/p" -cJf "$out/1/payload.tar.xz" .
 xz -T0 -1 -c "$root/models/whisper-tiny.en/model.bin" >"$tmp/model.xz"
 split -n 3 "$tmp/model.xz" "$tmp/model.xz."

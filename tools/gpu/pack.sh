@@ -43,14 +43,6 @@ done
 # OpenMP may be missing on the GPU machine; it goes beside oneDNN, where the run path finds it.
 cp -L "$(awk '$1 == "libgomp.so.1" {print $3}' <<<"$libs")" "$stage/${libdir:?no library of this checkout is linked}/"
 cp -r "$root/models/silero-vad" "$stage/models/"
-grep '"lang": "en"' "$root/../shared/eval/manifest.jsonl" >"$stage/eval/manifest.jsonl"
-python3 - "$root/../shared/eval" "$stage/eval" <<'PY'
-import json, os, shutil, sys
-src, dst = sys.argv[1:]
-for line in open(os.path.join(dst, "manifest.jsonl")):
-    p = json.loads(line)["path"]
-    os.makedirs(os.path.join(dst, os.path.dirname(p)), exist_ok=True)
-    shutil.copy(os.path.join(src, p), os.path.join(dst, p))
-PY
+"$root/tools/gpu/english-eval.sh" "$stage/eval"
 tar -C "$stage" -cJf "$out/b/payload.tar.xz" .
 du -sh "$out/a" "$out/b"

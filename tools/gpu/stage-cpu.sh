@@ -6,7 +6,7 @@
 set -euo pipefail
 d=${1:?usage: tools/gpu/stage-cpu.sh PACKED_N}
 mkdir -p /opt/w/site
-[ ! -f "$d/payload.tar.xz" ] || tar -C /opt/w -xf "$d/payload.tar.xz"
+for t in "$d"/*.tar*; do [ -e "$t" ] && tar -C /opt/w -xf "$t"; done
 for p in "$d"/model.xz.*; do [ -e "$p" ] && cp "$p" /opt/w/; done
 if ls /opt/w/model.xz.* >/dev/null 2>&1 && [ "$(ls /opt/w/model.xz.* | wc -l)" = 3 ]; then
     cat /opt/w/model.xz.* | xz -d >/opt/w/models/whisper-tiny.en/model.bin
