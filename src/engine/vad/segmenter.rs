@@ -81,6 +81,9 @@ pub struct Segmenter {
     in_speech: bool,
     start_frame: usize,
     last_speech_frame: usize,
+    /// End (exclusive) of the last frame at or above the end threshold: where the current
+    /// quiet run, if any, began.
+    sound_end_frame: usize,
     confirmed: bool,
     /// First sample of the open segment as its `SpeechStarted` gave it (padding included).
     start_sample: usize,
@@ -99,6 +102,7 @@ impl Segmenter {
             in_speech: false,
             start_frame: 0,
             last_speech_frame: 0,
+            sound_end_frame: 0,
             confirmed: false,
             start_sample: 0,
             probs: Vec::new(),
@@ -125,6 +129,13 @@ impl Segmenter {
         self.frames_seen * FRAME
     }
 
+    /// Sample where the last frame that was not silence (probability at or above the end
+    /// threshold) ended; [`Segmenter::position`] when the latest frame was such a frame, 0 before
+    /// any. Audio from here to [`Segmenter::position`] is one quiet run.
+    pub fn sound_end(&self) -> usize {
+        self.sound_end_frame * FRAME
+    }
+
     fn pad(&self) -> usize {
         self.cfg.padding_ms as usize * 16
     }
@@ -138,6 +149,9 @@ impl Segmenter {
         let min_silence_frames = (self.cfg.min_silence_ms as f32 / MS_PER_FRAME).ceil().max(1.0) as usize;
         let max_frames = ((self.cfg.max_segment_s * 1000.0 / MS_PER_FRAME) as usize).max(2);
         let neg = self.neg();
+        if prob >= neg {
+            self.sound_end_frame = frame + 1;
+        }
         if prob >= self.cfg.threshold {
             if !self.in_speech {
                 self.in_speech = true;
@@ -291,6 +305,20 @@ mod tests {
             out.extend(s.push(p).into_iter().map(|e| (i, e)));
         }
         out
+    }
+
+    #[test]
+    fn sound_end_marks_where_the_quiet_run_began() {
+        let mut s = Segmenter::new(SegmenterConfig::default());
+        assert_eq!(s.sound_end(), 0);
+        // 0.4 is below the start threshold but above the end threshold: still sound
+        for p in track(&[(0.9, 10), (0.4, 2), (0.1, 3)]) {
+            s.push(p);
+        }
+        assert_eq!(s.sound_end(), 12 * FRAME);
+        assert_eq!(s.position(), 15 * FRAME);
+        s.push(0.8);
+        assert_eq!(s.sound_end(), s.position(), "the latest frame is sound");
     }
 
     #[test]

@@ -28,6 +28,10 @@
 //! * **Partials are paced and never stale.** At most one partial of the open item is in flight;
 //!   the next is due once the interval has passed since the last one *and* there is new audio;
 //!   none before 300 ms of speech and none once the item is longer than the partial window.
+//!   With server VAD the new audio must also hold sound: while the detector hears only quiet
+//!   (below its end threshold) since the last partial's audio, no partial is due, since a pause
+//!   or the silence that ends a turn adds no word (at best the same text again, at worst
+//!   a word the model makes up from noise).
 //!   Each [`TurnEvent::PartialDue`] carries a fresh ticket that makes the session's earlier ones
 //!   stale in the engine queues, and a result for an item that is no longer open is dropped.
 //! * **A skipped partial counts as run for pacing.** [`Turns::skip_partial`] (the degradation
@@ -508,6 +512,14 @@ impl Turns {
         if len < MIN_PARTIAL_SAMPLES || len <= item.last_partial_len || len > self.partial_window {
             return None;
         }
+        let covered = item.start + item.last_partial_len;
+        if self
+            .vad
+            .as_ref()
+            .is_some_and(|v| self.vad_offset + v.segmenter.sound_end() <= covered)
+        {
+            return None;
+        }
         Some(len)
     }
 
@@ -908,6 +920,48 @@ pub(crate) mod tests {
         push_ms(&mut t, 100).await;
         t.partial_result(&item, None);
         assert!((t.caption_lag_s() - 0.3).abs() < 1e-6);
+    }
+
+    /// Speech in frames 20..40 and 60..80: a 20-frame (640 ms) pause between, then silence.
+    fn speech_with_a_pause(frame: usize) -> f32 {
+        if (20..40).contains(&frame) || (60..80).contains(&frame) {
+            0.9
+        } else {
+            0.0
+        }
+    }
+
+    #[tokio::test]
+    async fn no_partial_is_due_while_the_vad_hears_only_quiet() {
+        let mut t = vad_turns(speech_with_a_pause);
+        let every = Some(Duration::from_millis(100));
+        let t0 = Instant::now();
+        let mut step = 0;
+        // one 100 ms poll per ~3 frames of audio; each due partial comes back at once
+        let mut due = Vec::new();
+        for frame in (0..110).step_by(3) {
+            push_frames(&mut t, 3).await;
+            step += 1;
+            if let Some(TurnEvent::PartialDue { item, .. }) =
+                t.poll_partial(t0 + Duration::from_millis(100 * step), every)
+            {
+                due.push(frame + 3);
+                t.partial_result(&item, Some("words"));
+            }
+        }
+        assert!(due.iter().any(|&f| f <= 40), "partials while speaking: {due:?}");
+        // frames 40..60 are quiet: the first partial after frame 40 covers the last sound,
+        // then none until speech resumes at frame 60
+        let in_pause: Vec<_> = due.iter().filter(|&&f| (44..=60).contains(&f)).collect();
+        assert!(in_pause.is_empty(), "no partial in the pause: {due:?}");
+        assert!(
+            due.iter().any(|&f| (61..=81).contains(&f)),
+            "partials again once speech resumes: {due:?}"
+        );
+        assert!(
+            !due.iter().any(|&f| f > 84),
+            "none in the silence that ends the turn: {due:?}"
+        );
     }
 
     #[tokio::test]
