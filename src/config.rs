@@ -124,7 +124,7 @@ pub struct WhisperConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compute_type: Option<ComputeType>,
     /// Intra-op threads per worker; unset: the host's cores shared equally among the engine's
-    /// workers (see [`EnginesConfig::threads`]).
+    /// workers (see [`EnginesConfig::split`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
     /// Beam size of finals (1 = greedy); unset: [`STRONG_BEAM`] for the strong engine,
@@ -139,7 +139,7 @@ pub struct WhisperConfig {
     pub device: Device,
     /// Workers of this engine (concurrent runs; Whisper gives each its own CTranslate2 replica,
     /// SenseVoice its own ONNX session: a copy of the weights each); unset: `[engines]
-    /// workers_per_engine`, else the engine's own default (see [`EnginesConfig::workers`]).
+    /// workers_per_engine`, else the engine's own default (see [`EnginesConfig::split`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,
 }
@@ -502,21 +502,13 @@ impl Default for LlmReviewConfig {
 }
 
 impl EnginesConfig {
-    /// Workers of the `kind` engine that `section` configures on this host: its own `workers`,
-    /// else `workers_per_engine`, else [`default_split`]'s; at least [`GPU_WORKERS`] on a GPU
-    /// unless the section sets them. Never 0.
-    pub fn workers(&self, section: &WhisperConfig, kind: EngineKind) -> usize {
-        self.split(section, kind, host_cores()).0
-    }
-
-    /// Threads per worker of the `kind` engine that `section` configures on this host: its own
-    /// `threads`, else an equal share of the cores among its workers ([`default_split`]). Never 0.
-    pub fn threads(&self, section: &WhisperConfig, kind: EngineKind) -> usize {
-        self.split(section, kind, host_cores()).1
-    }
-
     /// Workers and threads per worker of the `kind` engine that `section` configures on a host
-    /// of `cores` cores (see [`EnginesConfig::workers`] and [`EnginesConfig::threads`]).
+    /// of `cores` cores ([`host_cores`] for this one), each never 0.
+    ///
+    /// * Workers: the section's own `workers`, else `workers_per_engine`, else
+    ///   [`default_split`]'s; at least [`GPU_WORKERS`] on a GPU unless the section sets them.
+    /// * Threads: the section's own `threads`, else an equal share of the cores among those
+    ///   workers (on a GPU, [`default_split`]'s).
     pub fn split(&self, section: &WhisperConfig, kind: EngineKind, cores: usize) -> (usize, usize) {
         let (auto_workers, auto_threads) = default_split(kind, cores);
         let shared = match (kind, self.workers_per_engine) {
@@ -850,24 +842,28 @@ mod tests {
         const SV_GPU: EngineKind = EngineKind::SenseVoice { on_gpu: true };
         let c: Config = toml::from_str("[engines]\nworkers_per_engine = 3\n[engines.strong]\nworkers = 5\n").unwrap();
         let e = &c.engines;
-        assert_eq!(e.workers(&e.strong, W), 5);
-        assert_eq!(e.workers(&e.strong, SV_GPU), 5, "set in the section: kept on a GPU too");
-        assert_eq!(e.workers(&e.fast, W), 3);
-        assert_eq!(e.workers(&e.fast, SV_CPU), 3);
-        assert_eq!(e.workers(&e.fast, SV_GPU), GPU_WORKERS);
+        assert_eq!(e.split(&e.strong, W, 2).0, 5);
+        assert_eq!(
+            e.split(&e.strong, SV_GPU, 2).0,
+            5,
+            "set in the section: kept on a GPU too"
+        );
+        assert_eq!(e.split(&e.fast, W, 2).0, 3);
+        assert_eq!(e.split(&e.fast, SV_CPU, 2).0, 3);
+        assert_eq!(e.split(&e.fast, SV_GPU, 2).0, GPU_WORKERS);
         let c: Config = toml::from_str("[engines]\nworkers_per_engine = 6\n[engines.fast]\nworkers = 0\n").unwrap();
         assert_eq!(
-            c.engines.workers(&c.engines.strong, SV_GPU),
+            c.engines.split(&c.engines.strong, SV_GPU, 2).0,
             6,
             "more than the GPU floor: kept"
         );
-        assert_eq!(c.engines.workers(&c.engines.fast, SV_GPU), 1, "0 means one");
+        assert_eq!(c.engines.split(&c.engines.fast, SV_GPU, 2).0, 1, "0 means one");
         // nothing set: each kind's own default for the host's cores
         let d = Config::default().engines;
         assert_eq!(d.split(&d.strong, W, 2).0, 2);
         assert_eq!(d.split(&d.fast, SV_CPU, 2).0, 1);
         assert_eq!(d.split(&d.fast, SV_GPU, 2).0, GPU_WORKERS);
-        assert_eq!(d.workers(&d.strong, W), default_split(W, host_cores()).0);
+        assert_eq!(d.split(&d.strong, W, host_cores()), default_split(W, host_cores()));
         let e = toml::from_str::<Config>("[engines.fast]\nworkers = \"many\"\n")
             .unwrap_err()
             .to_string();

@@ -235,7 +235,8 @@ fn peer_compute_type(engines: &EnginesConfig, engine: &str) -> ComputeType {
 /// times their threads), since the peer runs one batch at a time on one model.
 fn peer_threads(engines: &EnginesConfig, engine: &str) -> usize {
     let (section, _) = section_of(engines, engine);
-    engines.workers(section, EngineKind::Whisper) * engines.threads(section, EngineKind::Whisper)
+    let (workers, threads) = engines.split(section, EngineKind::Whisper, crate::config::host_cores());
+    workers * threads
 }
 
 /// Runs faster-whisper on the same files and models, prints its error rates per language next to
