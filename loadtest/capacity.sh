@@ -19,7 +19,8 @@
 # SOAK_S (when set: one --soak run of that many seconds at SESSIONS sessions instead of a sweep),
 # SV_DIR (SenseVoice model dir, default models/sv-standin/full/sherpa), LONG_S (4),
 # MANIFEST (default ../shared/eval/manifest.jsonl), LANG_FILTER (default en), PARTIAL_INTERVAL_MS
-# (the server's default partial interval; unset: the server's default, 200), DEVICE (where
+# (the server's default partial interval; unset: the server's default, 200), PARTIAL_DELAY (the
+# server's default `transcription.delay`, minimal ... xhigh; unset: medium), DEVICE (where
 # SenseVoice runs: cpu or cuda[:N], see [engines.fast] device), MAX_BATCH (the fast engine's
 # max_batch, default 8), WORKERS (each engine's workers; unset: the config's default, which follows
 # the cores: 2 Whisper replicas and 1 SenseVoice worker on two, 4 SenseVoice workers on a GPU),
@@ -45,6 +46,7 @@ config_for() { # setup -> TOML on stdout
     case $1 in *+short*) echo 'final_window = "short"' ;; esac
     case $1 in *+whole*) echo 'partial_tail_s = 0' ;; esac
     [ -z "${PARTIAL_INTERVAL_MS:-}" ] || echo "partial_interval_ms = $PARTIAL_INTERVAL_MS"
+    [ -z "${PARTIAL_DELAY:-}" ] || echo "partial_delay = \"$PARTIAL_DELAY\""
     [ -z "${MAX_SESSIONS:-}" ] || echo "max_sessions = $MAX_SESSIONS"
     case $setup in
         tiny) echo 'finalizer = "fast"' ;;

@@ -45,6 +45,25 @@ pub enum FinalWindow {
     Short,
 }
 
+/// How much evidence a live word needs before it is sent as a delta: the server's default for
+/// OpenAI's `transcription.delay` (`realtime::stabilizer::Stability` says what each level means).
+/// Lower levels send words sooner and send more words that the final then contradicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartialDelay {
+    /// One draft: every word of the latest draft but its newest.
+    Minimal,
+    /// Two drafts agree; a newest word both end on is sent too.
+    Low,
+    /// Two drafts agree; the newest word is held back.
+    #[default]
+    Medium,
+    /// Three drafts agree; the newest word is held back.
+    High,
+    /// Four drafts agree; the newest word is held back.
+    Xhigh,
+}
+
 /// The strong engine's beam for finals when none is configured (faster-whisper's default).
 pub const STRONG_BEAM: usize = 5;
 /// The fast engine's beam for finals when none is configured: greedy. Its finals close
@@ -562,6 +581,9 @@ pub struct RealtimeConfig {
     pub max_session_s: u64,
     /// Default partial interval, ms.
     pub partial_interval_ms: u64,
+    /// Default `transcription.delay` of sessions that set none: how many drafts must agree on a
+    /// word before it is sent.
+    pub partial_delay: PartialDelay,
     /// Longest window re-decoded for a partial, seconds.
     pub partial_window_s: f32,
     /// Bounded-cost partials on engines with CTC word times (SenseVoice): a partial decodes only
@@ -601,6 +623,7 @@ impl Default for RealtimeConfig {
             max_append_bytes: 15 * 1024 * 1024,
             max_session_s: 30 * 60,
             partial_interval_ms: 200,
+            partial_delay: PartialDelay::Medium,
             partial_window_s: 15.0,
             partial_tail_s: 1.0,
             partial_context_s: 0.5,
@@ -824,10 +847,17 @@ mod tests {
         .unwrap();
         assert_eq!(c.realtime.max_sessions, 3);
         assert_eq!(c.realtime.finalizer, Finalizer::StrongAbove(4.0));
+        assert_eq!(c.realtime.partial_delay, PartialDelay::Medium, "unset: medium");
         assert_eq!(c.engines.fast.threads, Some(1));
         assert_eq!(c.engines.fast.beam_size, None, "unset: the role's default beam");
-        let c: Config = toml::from_str("[engines.strong]\nbeam_size = 3\n").unwrap();
+        let c: Config =
+            toml::from_str("[engines.strong]\nbeam_size = 3\n[realtime]\npartial_delay = \"xhigh\"\n").unwrap();
         assert_eq!(c.engines.strong.beam_size, Some(3));
+        assert_eq!(c.realtime.partial_delay, PartialDelay::Xhigh);
+        let e = toml::from_str::<Config>("[realtime]\npartial_delay = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("minimal") && e.contains("xhigh"), "{e}");
         assert_eq!(
             c.engines.fast.max_batch, 8,
             "the rest of [engines.fast] keeps its default"

@@ -9,9 +9,10 @@ delta latency: its arrival minus the moment the client sent the audio at the ite
 final latency: the `…completed` arrival minus the moment the client sent the audio at the
 item's `speech_stopped.audio_end_ms` (the loadtest's "speech_stopped → completed"). With
 `GLOSSARY=glossary.json` in the environment the session sends that glossary (the extension
-`glossary` of the transcription settings). Used in docs/benchmarks.md, sections 2 and 7:
+`glossary` of the transcription settings); with `DELAY=low` (`minimal` … `xhigh`) it sends
+OpenAI's `delay`. Used in docs/benchmarks.md, sections 2 and 7:
 
-    [GLOSSARY=G.json] python tools/partial_agreement.py http://127.0.0.1:PORT KEY OUT.json A.wav [B.wav ...]
+    [GLOSSARY=G.json] [DELAY=medium] python tools/partial_agreement.py http://127.0.0.1:PORT KEY OUT.json A.wav [B.wav ...]
 
 Needs the `websockets` package (tests/.venv has it).
 """
@@ -20,6 +21,8 @@ import websockets
 base, key, out = sys.argv[1], sys.argv[2], sys.argv[3]
 clips = sys.argv[4:]
 transcription = {"model": "auto", "language": "en"}
+if os.environ.get('DELAY'):
+    transcription["delay"] = os.environ['DELAY']
 if os.environ.get('GLOSSARY'):
     transcription["glossary"] = json.load(open(os.environ['GLOSSARY']))
 def words(t): return re.findall(r"[a-z0-9']+", t.lower())

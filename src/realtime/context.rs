@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, FinalWindow};
+use crate::config::{Config, FinalWindow, PartialDelay};
 use crate::engine::Engines;
 use crate::finalize::SecondPass;
 use crate::realtime::degrade::DegradePolicy;
@@ -24,6 +24,8 @@ pub struct SessionLimits {
     pub max_append_bytes: usize,
     /// Default partial interval, ms (0 = no partials).
     pub partial_interval_ms: u64,
+    /// Default `transcription.delay` (sessions that set none).
+    pub partial_delay: PartialDelay,
     /// Longest window re-decoded for a partial, seconds.
     pub partial_window_s: f32,
     /// The tail window of partials on engines with CTC word times (`None`: whole re-decodes).
@@ -45,6 +47,7 @@ impl From<&Config> for SessionLimits {
             max_session_s: c.realtime.max_session_s,
             max_append_bytes: c.realtime.max_append_bytes,
             partial_interval_ms: c.realtime.partial_interval_ms,
+            partial_delay: c.realtime.partial_delay,
             partial_window_s: c.realtime.partial_window_s,
             partial_tail: (c.realtime.partial_tail_s.is_finite() && c.realtime.partial_tail_s > 0.0).then(|| {
                 TailConfig {

@@ -13,8 +13,11 @@
 //! * Words are compared *normalised*: lower-cased, punctuation removed (`"Hello,"` ==
 //!   `"hello"`), but emitted exactly as written in the latest hypothesis.
 //! * A word becomes stable once two successive hypotheses agree on it (longest common
-//!   normalised word prefix). The newest word of the latest hypothesis is always held back,
-//!   since it may still be growing (`"hel"` → `"hello"`).
+//!   normalised word prefix). The newest word of the latest hypothesis is held back, since it
+//!   may still be growing (`"hel"` → `"hello"`). That is the default [`Stability`]; a session's
+//!   `transcription.delay` (OpenAI's latency/accuracy knob) picks another: from one hypothesis
+//!   alone (`minimal`) to four that agree (`xhigh`). Fewer hypotheses send words sooner and
+//!   send more words that later hypotheses, and the final, contradict.
 //! * Text already emitted is never retracted. If a hypothesis disagrees with what was
 //!   emitted, nothing more is emitted until hypotheses agree with it again, or the utterance
 //!   ends ([`Stabilizer::finish`]; the `completed` transcript is authoritative anyway).
@@ -22,6 +25,10 @@
 //!   later deltas start with a space exactly when the hypothesis has whitespace there, so
 //!   the concatenation of all deltas reads like the hypothesis (whitespace runs collapsed to
 //!   one space).
+
+use std::collections::VecDeque;
+
+use crate::config::PartialDelay;
 
 /// One word of a hypothesis.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +141,46 @@ fn common_prefix(a: &[Word], b: &[Word]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x.norm == y.norm).count()
 }
 
+/// How many successive hypotheses must agree on a word before it is sent, and whether the
+/// newest word of the latest one is held back. [`Stability::default`] is `medium`: two, held
+/// back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stability {
+    /// Successive hypotheses, the latest included, that must agree on a word (1 to
+    /// [`MAX_AGREEING`]; 1: the latest alone).
+    pub hypotheses: usize,
+    /// Hold back the newest word of the latest hypothesis even when the others agree on it.
+    pub hold_newest: bool,
+}
+
+/// The most hypotheses a [`Stability`] can ask to agree.
+pub const MAX_AGREEING: usize = 4;
+
+impl Default for Stability {
+    fn default() -> Self {
+        Stability::from(PartialDelay::Medium)
+    }
+}
+
+impl From<PartialDelay> for Stability {
+    /// `minimal`: the latest hypothesis alone, newest word held back; `low`: two agree, and a
+    /// newest word both end on is sent (it stopped growing between them); `medium`: two agree,
+    /// newest held back; `high`, `xhigh`: three, four agree, newest held back.
+    fn from(delay: PartialDelay) -> Self {
+        let (hypotheses, hold_newest) = match delay {
+            PartialDelay::Minimal => (1, true),
+            PartialDelay::Low => (2, false),
+            PartialDelay::Medium => (2, true),
+            PartialDelay::High => (3, true),
+            PartialDelay::Xhigh => (4, true),
+        };
+        Stability {
+            hypotheses,
+            hold_newest,
+        }
+    }
+}
+
 /// Append-only stabiliser for one utterance at a time; see the module docs.
 ///
 /// ```text
@@ -145,8 +192,10 @@ fn common_prefix(a: &[Word], b: &[Word]) -> usize {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Stabilizer {
-    /// Words of the previous hypothesis.
-    prev: Vec<Word>,
+    /// How much agreement a word needs.
+    stability: Stability,
+    /// Words of the previous hypotheses, oldest first (at most `MAX_AGREEING - 1`).
+    history: VecDeque<Vec<Word>>,
     /// Normalised forms of the words emitted so far.
     emitted_norms: Vec<String>,
     /// Concatenation of all deltas returned so far.
@@ -156,9 +205,22 @@ pub struct Stabilizer {
 }
 
 impl Stabilizer {
-    /// A stabiliser for a fresh utterance.
+    /// A stabiliser for a fresh utterance, with the default [`Stability`].
     pub fn new() -> Self {
         Stabilizer::default()
+    }
+
+    /// A stabiliser for a fresh utterance that needs `stability`.
+    pub fn with(stability: Stability) -> Self {
+        Stabilizer {
+            stability,
+            ..Stabilizer::default()
+        }
+    }
+
+    /// Changes the agreement the next hypotheses need; the hypotheses seen so far still count.
+    pub fn set_stability(&mut self, stability: Stability) {
+        self.stability = stability;
     }
 
     /// Feeds the latest hypothesis of the open utterance; returns the newly stable text to
@@ -166,10 +228,28 @@ impl Stabilizer {
     /// whitespace-only hypothesis simply yields `None`.
     pub fn update(&mut self, hypothesis: &str) -> Option<String> {
         let cur = tokenize(hypothesis);
-        let agreed = common_prefix(&self.prev, &cur);
-        let stable = agreed.min(cur.len().saturating_sub(1));
+        let others = self.stability.hypotheses.clamp(1, MAX_AGREEING) - 1;
+        let agreed = if self.history.len() < others {
+            0
+        } else {
+            self.history
+                .iter()
+                .rev()
+                .take(others)
+                .map(|h| common_prefix(h, &cur))
+                .min()
+                .unwrap_or(cur.len())
+        };
+        let stable = if self.stability.hold_newest {
+            agreed.min(cur.len().saturating_sub(1))
+        } else {
+            agreed
+        };
         let delta = self.extend_to(&cur, stable);
-        self.prev = cur;
+        if self.history.len() == MAX_AGREEING - 1 {
+            self.history.pop_front();
+        }
+        self.history.push_back(cur);
         delta
     }
 
@@ -197,7 +277,7 @@ impl Stabilizer {
 
     /// Forgets everything; call at the start of each utterance (item).
     pub fn reset(&mut self) {
-        self.prev.clear();
+        self.history.clear();
         self.emitted_norms.clear();
         self.emitted.clear();
         self.diverged = false;
@@ -453,6 +533,122 @@ mod tests {
             if let Some(rest) = s.finish(&fin) {
                 let all = format!("{emitted}{rest}");
                 assert_eq!(norms(&all), norms(&fin));
+            }
+        }
+    }
+
+    #[test]
+    fn each_delay_needs_its_number_of_agreeing_hypotheses() {
+        let drafts = ["the", "the quick", "the quick brown", "the quick brown fox"];
+        let run = |delay| {
+            let mut s = Stabilizer::with(Stability::from(delay));
+            drafts.iter().map(|d| s.update(d)).collect::<Vec<_>>()
+        };
+        let some = |t: &str| Some(t.to_string());
+        // one hypothesis: all but its newest word, at once
+        assert_eq!(
+            run(PartialDelay::Minimal),
+            [None, some("the"), some(" quick"), some(" brown")]
+        );
+        assert_eq!(
+            run(PartialDelay::Medium),
+            [None, some("the"), some(" quick"), some(" brown")]
+        );
+        assert_eq!(run(PartialDelay::High), [None, None, some("the"), some(" quick")]);
+        assert_eq!(run(PartialDelay::Xhigh), [None, None, None, some("the")]);
+        // they differ when a word is revised: minimal sends the first reading of it
+        let revised = ["a less", "unless you", "unless you go", "unless you go now"];
+        let run = |delay| {
+            let mut s = Stabilizer::with(Stability::from(delay));
+            revised.iter().filter_map(|d| s.update(d)).collect::<String>()
+        };
+        assert_eq!(
+            run(PartialDelay::Minimal),
+            "a",
+            "one draft cannot see the revision coming"
+        );
+        assert_eq!(run(PartialDelay::Medium), "unless you go");
+        assert_eq!(run(PartialDelay::High), "unless you");
+    }
+
+    #[test]
+    fn low_sends_a_newest_word_two_hypotheses_end_on() {
+        let mut low = Stabilizer::with(Stability::from(PartialDelay::Low));
+        let mut medium = Stabilizer::new();
+        for s in [&mut low, &mut medium] {
+            assert_eq!(s.update("ask"), None);
+        }
+        assert_eq!(low.update("ask not").as_deref(), Some("ask"));
+        assert_eq!(
+            low.update("ask not").as_deref(),
+            Some(" not"),
+            "both end on it: it stopped growing"
+        );
+        assert_eq!(medium.update("ask not").as_deref(), Some("ask"));
+        assert_eq!(medium.update("ask not"), None, "medium holds the newest word back");
+        // a word still growing differs between the two and is not sent
+        assert_eq!(low.update("ask not what yo"), None);
+        assert_eq!(low.update("ask not what your").as_deref(), Some(" what"));
+    }
+
+    #[test]
+    fn a_stability_change_applies_to_the_next_hypothesis() {
+        let mut s = Stabilizer::with(Stability::from(PartialDelay::Xhigh));
+        assert_eq!(s.update("one two three"), None);
+        assert_eq!(s.update("one two three four"), None);
+        // the hypotheses seen so far count for the new level
+        s.set_stability(Stability::from(PartialDelay::Medium));
+        assert_eq!(
+            s.update("one two three four five").as_deref(),
+            Some("one two three four")
+        );
+        s.reset();
+        assert_eq!(s.update("six seven"), None, "a new utterance starts without history");
+    }
+
+    #[test]
+    fn property_every_delay_sends_only_what_its_hypotheses_agree_on() {
+        let mut rng = Rng(0x0DDB_A11C_AFE5_1234);
+        let delays = [
+            PartialDelay::Minimal,
+            PartialDelay::Low,
+            PartialDelay::Medium,
+            PartialDelay::High,
+            PartialDelay::Xhigh,
+        ];
+        for case in 0..500 {
+            let stability = Stability::from(delays[case % delays.len()]);
+            let mut s = Stabilizer::with(stability);
+            let mut words: Vec<String> = Vec::new();
+            let mut seen: Vec<Vec<String>> = Vec::new();
+            for _step in 0..25 {
+                match rng.below(8) {
+                    0..=4 => words.push(VOCAB[rng.below(VOCAB.len())].to_string()),
+                    5 if !words.is_empty() => {
+                        let i = rng.below(words.len());
+                        words[i] = VOCAB[rng.below(VOCAB.len())].to_string();
+                    }
+                    6 if !words.is_empty() => words.truncate(rng.below(words.len())),
+                    _ => {}
+                }
+                let hyp = words.join(" ");
+                seen.push(norms(&hyp));
+                let before = s.emitted().to_string();
+                if s.update(&hyp).is_some() {
+                    let e = norms(s.emitted());
+                    let n = stability.hypotheses;
+                    assert!(seen.len() >= n, "{stability:?}: sent before {n} hypotheses");
+                    for h in &seen[seen.len() - n..] {
+                        assert!(
+                            h.len() >= e.len() && h[..e.len()] == e[..],
+                            "{stability:?}: {h:?} vs {e:?}"
+                        );
+                    }
+                    if stability.hold_newest {
+                        assert!(e.len() < seen[seen.len() - 1].len(), "{stability:?}: newest word sent");
+                    }
+                }
+                assert!(s.emitted().starts_with(&before), "retracted");
             }
         }
     }

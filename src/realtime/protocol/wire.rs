@@ -7,6 +7,8 @@
 //! string), `ALL` (every variant in wire order, which is also the order of "Supported values are:
 //! …" in error messages), `Display`, and serde impls that use the wire string.
 
+use crate::config::PartialDelay;
+
 /// Declares a fieldless enum with its wire strings (see the module docs).
 macro_rules! wire_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $s:literal),+ $(,)? }) => {
@@ -142,7 +144,8 @@ wire_enum! {
 }
 
 wire_enum! {
-    /// `transcription.delay` (gpt-realtime-whisper latency/accuracy knob); stored and echoed.
+    /// `transcription.delay` (gpt-realtime-whisper's latency/accuracy knob): how many partials
+    /// must agree on a word before it is sent ([`PartialDelay`]).
     pub enum TranscriptionDelay {
         /// `minimal`.
         Minimal => "minimal",
@@ -154,6 +157,18 @@ wire_enum! {
         High => "high",
         /// `xhigh`.
         Xhigh => "xhigh",
+    }
+}
+
+impl From<TranscriptionDelay> for PartialDelay {
+    fn from(d: TranscriptionDelay) -> Self {
+        match d {
+            TranscriptionDelay::Minimal => PartialDelay::Minimal,
+            TranscriptionDelay::Low => PartialDelay::Low,
+            TranscriptionDelay::Medium => PartialDelay::Medium,
+            TranscriptionDelay::High => PartialDelay::High,
+            TranscriptionDelay::Xhigh => PartialDelay::Xhigh,
+        }
     }
 }
 

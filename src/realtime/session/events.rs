@@ -52,7 +52,7 @@ use super::outbound::Outbound;
 use super::speakers;
 use super::turns::{FinalAudio, RATE, SpeechDetector, TurnEvent, Turns, VadSettings};
 use crate::batch::request::check_languages;
-use crate::config::FinalWindow;
+use crate::config::{FinalWindow, PartialDelay};
 use crate::engine::recognizer::{DecodeOptions, Hypothesis, Task, Utterance};
 use crate::engine::scheduler::{EngineHandle, PartialTicket, Priority, SchedError};
 use crate::finalize::{PlanError, ReviewPlan};
@@ -60,6 +60,7 @@ use crate::realtime::context::SessionContext;
 use crate::realtime::degrade::{EngineLoad, PartialPlan, SkipReason};
 use crate::realtime::input::InputDecoder;
 use crate::realtime::protocol::{self, ClientEvent, ErrorCode, ProtocolError, ServerEvent, SessionConfig};
+use crate::realtime::stabilizer::Stability;
 use crate::realtime::tail::{TailConfig, Window, timed_units};
 
 /// The outcome of a partial decode, back from its task.
@@ -248,13 +249,16 @@ impl Session {
         self.out.send(ServerEvent::error(&err)).await;
     }
 
-    /// Rebuilds decoder and VAD after a configuration change.
+    /// Rebuilds decoder and VAD, and sets the stabiliser's `delay`, after a configuration change.
     fn reconfigure(&mut self) {
         let mut dec = self.decoder.lock().unwrap_or_else(|p| p.into_inner());
         if dec.as_ref().map(|d| d.format()) != Some(self.cfg.format) {
             *dec = InputDecoder::new(self.cfg.format).ok();
         }
         drop(dec);
+        let delay = self.cfg.transcription.delay.map(PartialDelay::from);
+        self.turns
+            .set_stability(Stability::from(delay.unwrap_or(self.ctx.limits.partial_delay)));
         let vad = &self.ctx.engines.vad;
         self.turns.configure(vad_settings(&self.cfg), || {
             Box::new(vad.stream()) as Box<dyn SpeechDetector>

@@ -59,7 +59,7 @@ use crate::engine::recognizer::EngineError;
 use crate::engine::recognizer::Word;
 use crate::engine::scheduler::PartialTicket;
 use crate::engine::vad::{Segmenter, SegmenterConfig, SileroStream, VadEvent};
-use crate::realtime::stabilizer::Stabilizer;
+use crate::realtime::stabilizer::{Stability, Stabilizer};
 use crate::realtime::tail::{TailConfig, TailSplicer, Window};
 
 /// Samples per second of session audio.
@@ -229,6 +229,8 @@ pub struct Turns {
     idle_reported: bool,
     /// Bounded partials: decode the unsettled tail only (`None`: the whole item).
     tail: Option<TailConfig>,
+    /// How many partials must agree on a word before it is sent (the session's `delay`).
+    stability: Stability,
 }
 
 impl Turns {
@@ -251,6 +253,16 @@ impl Turns {
             idle_since: 0,
             idle_reported: false,
             tail: None,
+            stability: Stability::default(),
+        }
+    }
+
+    /// Sets how many partials must agree on a word before it goes out as a delta, for the open
+    /// item from its next partial on and for every later item.
+    pub fn set_stability(&mut self, stability: Stability) {
+        self.stability = stability;
+        if let Some(open) = self.open.as_mut() {
+            open.stabilizer.set_stability(stability);
         }
     }
 
@@ -558,7 +570,7 @@ impl Turns {
         OpenItem {
             id: (self.new_id)(),
             start,
-            stabilizer: Stabilizer::new(),
+            stabilizer: Stabilizer::with(self.stability),
             deltas_broken: false,
             partial_inflight: false,
             last_partial_at: None,
@@ -881,6 +893,52 @@ pub(crate) mod tests {
         assert!(t.poll_partial(t1, None).is_none(), "partials off");
         push_ms(&mut t, 600).await; // 1020 ms: past the 1 s window
         assert!(t.poll_partial(t1, every).is_none(), "no partial past the window");
+    }
+
+    /// Runs one partial of the open item over 100 ms more audio, 200 ms after the last, and
+    /// returns its delta's text (`None`: no delta).
+    async fn partial(t: &mut Turns, now: &mut Instant, text: &str) -> Option<String> {
+        push_ms(t, 100).await;
+        *now += Duration::from_millis(200);
+        let Some(TurnEvent::PartialDue { item, .. }) = t.poll_partial(*now, Some(Duration::from_millis(200))) else {
+            panic!("a partial is due")
+        };
+        match t.partial_result(&item, Some(text)) {
+            Some(TurnEvent::Delta { text, .. }) => Some(text),
+            None => None,
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_delay_sets_how_many_partials_must_agree_from_the_next_one_on() {
+        use crate::config::PartialDelay;
+        let mut t = manual(15.0);
+        let mut now = Instant::now();
+        t.set_stability(Stability::from(PartialDelay::Minimal));
+        push_ms(&mut t, 220).await;
+        assert_eq!(
+            partial(&mut t, &mut now, "hello world").await.as_deref(),
+            Some("hello"),
+            "one partial"
+        );
+        // raised mid-item: the partials seen so far count, and three must now agree
+        t.set_stability(Stability::from(PartialDelay::High));
+        assert_eq!(partial(&mut t, &mut now, "hello world wide").await, None);
+        assert_eq!(
+            partial(&mut t, &mut now, "hello world wide web").await.as_deref(),
+            Some(" world")
+        );
+        t.commit();
+        // the next item starts with the session's level and no history
+        push_ms(&mut t, 220).await;
+        assert_eq!(t.open_item(), Some("item_2"));
+        assert_eq!(partial(&mut t, &mut now, "one two").await, None);
+        assert_eq!(partial(&mut t, &mut now, "one two three").await, None);
+        assert_eq!(
+            partial(&mut t, &mut now, "one two three four").await.as_deref(),
+            Some("one two")
+        );
     }
 
     #[tokio::test]
