@@ -182,6 +182,42 @@ def test_python_sdk_beta(base_url, api_key):
     asyncio.run(main())
 
 
+def test_python_sdk_ga_delay_sets_how_many_drafts_must_agree(base_url, api_key):
+    """OpenAI's `delay` through the SDK: with drafts 1.5 s apart, `xhigh` (four drafts must agree
+    on a word) sends no delta before any of JFK's turns (each under 4 s) has ended, where
+    `minimal` (one draft) sends words while they are spoken. The finals are the same."""
+    async def session(delay):
+        ws_base = base_url.replace("http://", "ws://") + "/v1"
+        client = openai.AsyncOpenAI(api_key=api_key, base_url=f"{base_url}/v1", websocket_base_url=ws_base)
+        col = Collector()
+        async with client.realtime.connect(model="auto", extra_query={"intent": "transcription"}) as conn:
+            assert as_dict(await conn.recv())["type"] == "session.created"
+            update = ga_update()
+            update["session"]["audio"]["input"]["transcription"]["delay"] = delay
+            update["session"]["partial_interval_ms"] = 1500
+            await conn.send(update)
+            upd = as_dict(await conn.recv())
+            assert upd["type"] == "session.updated", upd
+            assert upd["session"]["audio"]["input"]["transcription"]["delay"] == delay
+            await stream_sdk(conn, pcm24k("en_jfk.wav"), col)
+        return col
+
+    def deltas_while_speaking(col):
+        stopped = {e["item_id"]: e["_t"] for e in col.of("input_audio_buffer.speech_stopped")}
+        return [e for e in col.of("conversation.item.input_audio_transcription.delta")
+                if e["_t"] < stopped.get(e["item_id"], float("inf"))]
+
+    async def main():
+        return await asyncio.gather(session("minimal"), session("xhigh"))
+    minimal, xhigh = asyncio.run(main())
+    assert deltas_while_speaking(minimal), [e["type"] for e in minimal.events]
+    assert not deltas_while_speaking(xhigh), deltas_while_speaking(xhigh)
+    xhigh.check_items()
+    for col in (minimal, xhigh):
+        text = " ".join(e["transcript"] for e in col.completed())
+        assert wer(reference("en_jfk"), text) <= 0.2, text
+
+
 # ───────────── the glossary review on reviewed finals (issue 13) ─────────────
 
 async def commit_and_wait(conn, audio: bytes):
