@@ -6,7 +6,7 @@
 //! [`review`] (domain) → `engine` → `kernels` / `audio`; [`config`] and [`ids`] are leaves every
 //! layer may use. [`routing`] is the one place that picks an engine, from the abilities models
 //! report; [`review`] holds the second-pass reviewers (script form, glossary corrector).
-//! [`models`] installs model packagings from a hub (`asr-router models pull`); [`bench`] measures.
+//! [`models`] installs model packagings from a hub (`asr-router models pull`); [`bench`](mod@bench) measures.
 //! [`blas`] is a leaf for the binary's start: it makes OpenBLAS use kernels that fit the CPU.
 //! docs/architecture.md draws the whole picture.
 

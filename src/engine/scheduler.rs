@@ -11,7 +11,7 @@
 //!   whose caller leaves while it still waits for room in a full queue is counted `cancelled` too.
 //! * A worker takes the first job, then waits up to `max_wait` for more, up to the engine's batch
 //!   limit, finals first. **Idle workers get their share**: while other workers of the engine
-//!   wait for work, a worker takes only its equal share of what is queued ([`fair_share`]) and
+//!   wait for work, a worker takes only its equal share of what is queued (`fair_share`) and
 //!   does not wait for more, so a burst (a file's windows, several sessions' partials) is spread
 //!   over the replicas instead of filling one batch while the others sit idle.
 

@@ -30,7 +30,7 @@
 //! * The decode that is kept then goes through the acoustic check of loosely matched terms
 //!   ([`super::verify`]), Chinese or not.
 //! * **Bounded.** The prompted decode writes at most twice the first decode's tokens or 12 a
-//!   second of audio, per attempt ([`prompted_max_tokens`]: a prompt of terms can send Whisper
+//!   second of audio, per attempt (`prompted_max_tokens`: a prompt of terms can send Whisper
 //!   into a loop of them). A realtime final's glossary stage also ends when the realtime budget
 //!   runs out ([`decode_with_glossary`]); the decode as it stands then is the final's.
 
@@ -142,7 +142,7 @@ pub struct SoundAlike {
     pub common: bool,
 }
 
-/// Every span of `hypothesis` (a run of up to [`MAX_WINDOW_TOKENS`] tokens, as [`rank_terms`]
+/// Every span of `hypothesis` (a run of up to `MAX_WINDOW_TOKENS` tokens, as [`rank_terms`]
 /// reads it) that resembles a Latin glossary term with a score of at least `min_score` but is
 /// not spelled as one of its forms: the `per_span` best terms of each span, best first.
 pub fn sound_alikes(glossary: &Glossary, hypothesis: &str, min_score: f32, per_span: usize) -> Vec<SoundAlike> {
@@ -313,7 +313,7 @@ fn avg_logprob(h: &Hypothesis) -> Option<f32> {
 }
 
 /// [`decode_final`], then, when the plan asks for it and has a glossary, the glossary stage on
-/// the engine that answered: the glossary-prompted decode ([`with_glossary_prompt`]), then the
+/// the engine that answered: the glossary-prompted decode (`with_glossary_prompt`), then the
 /// acoustic check of loosely matched terms ([`super::verify::verify_terms`], when the policy has
 /// `verify_terms`). With a `budget` (realtime finals) the glossary stage ends when it runs out,
 /// counted: the decode as it stands then is the answer, and the engine work still queued or

@@ -75,7 +75,7 @@ fn loose() -> CorrectorConfig {
 /// itself: the loose corrector's edits, and spans that resemble a Latin term as the glossary
 /// prompt ranks them ([`sound_alikes`]; in text without Chinese, not a run of common English
 /// words). Proposals may overlap — several terms for one span, several extents of a span for
-/// one term — and compete when scored ([`accepted`]); at most [`MAX_PROPOSALS`], the most alike
+/// one term — and compete when scored (`accepted`); at most `MAX_PROPOSALS`, the most alike
 /// first, returned in text order.
 pub fn proposals(text: &str, language: Option<&str>, glossary: &Glossary) -> Proposals {
     let ctx = ReviewContext::with_language(language);
@@ -193,7 +193,7 @@ fn han_alikes(text: &str, glossary: &Glossary) -> Vec<Edit> {
 #[derive(Debug, Clone, Default)]
 pub struct Proposals {
     /// The strict corrector's own edits: the review that follows makes them anyway, so the
-    /// proposals are scored in the text as it will read with them ([`Proposals::texts`]).
+    /// proposals are scored in the text as it will read with them (`Proposals::texts`).
     pub strict: Vec<Edit>,
     /// The proposals, in text order; none overlaps a strict edit.
     pub edits: Vec<Edit>,

@@ -4,11 +4,11 @@
 //! # Invariants
 //!
 //! * **Redirects are followed by hand** (the client follows none), at most
-//!   [`MAX_REDIRECTS`] per request, so the response that speaks for the hub can be told
+//!   `MAX_REDIRECTS` per request, so the response that speaks for the hub can be told
 //!   apart from a CDN's: for LFS files the redirect carrying `X-Linked-Etag`, for git files the
 //!   content itself. A CDN's own `ETag` is never taken as the file's digest.
-//! * **Nothing here decides what is installed**: [`download`] writes and hashes one file;
-//!   checking the digest and placing the file are the caller's ([`super::pull`]).
+//! * **Nothing here decides what is installed**: `download` writes and hashes one file;
+//!   checking the digest and placing the file are the caller's ([`super::pull`](mod@super::pull)).
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Installing model packagings from a model hub (`asr-router models pull`): what can be
 //! installed and from which repository ([`catalog`]), what each file must hash to
 //! ([`checksum`]), talking to the hub ([`hub`]), and verifying and atomically installing it
-//! ([`pull`]), with one error type ([`error`]).
+//! ([`pull`](mod@pull)), with one error type ([`error`]).
 //!
 //! Hub layout: a file is fetched from `{hub}/{repo}/resolve/{revision}/{file}` (Hugging Face,
 //! and ModelScope under `/models`). Its checksum comes from the hub's `X-Linked-Etag` (sha256

@@ -18,7 +18,7 @@ pub struct BadAnswer(pub String);
 /// At most this many characters of a body go into an error message.
 const SNIPPET_CHARS: usize = 200;
 
-/// The first [`SNIPPET_CHARS`] characters of `body`, lossily decoded, on one line.
+/// The first `SNIPPET_CHARS` characters of `body`, lossily decoded, on one line.
 pub fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let mut s: String = text

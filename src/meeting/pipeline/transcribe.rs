@@ -186,7 +186,7 @@ pub struct WindowRoute<'a> {
 /// finalizer chain's decode ([`crate::finalize::decode_with_glossary`]: the routed engine or its
 /// fallback, then the glossary prompt and the term check where the plan asks for them; a window
 /// whose text is far too short for its speech decoded again, [`DecodeRoute::left_out`]), at most
-/// [`IN_FLIGHT`] at once, and hands each window's text to its speakers ([`attribute`]), yielding
+/// `IN_FLIGHT` at once, and hands each window's text to its speakers ([`attribute`]), yielding
 /// each [`HeardWindow`] in the order given. `refuse_first`: the first window is refused at once
 /// when the engine's queue is full (a REST caller gets 503 and can retry); the others wait for
 /// room. Used by the `transcribe` stage and by batch's `diarized_json`.

@@ -4,7 +4,7 @@
 //! The session hands every committed item to the finalizer as a [`FinalJob`] (its audio, the
 //! engine, fallback and options chosen for it, the session's review plan, and its partial
 //! stabiliser) right after it queued the item's `committed`. [`finalize_loop`] submits each job
-//! to its engine at once ([`decode_item`]: a failing engine falls back, and a final far too
+//! to its engine at once (`decode_item`: a failing engine falls back, and a final far too
 //! short for its item's speech is decoded again in pieces, [`crate::finalize::coverage`]), so
 //! finals of a session decode side by side; it then reviews them ([`SecondPass::review`], with
 //! the session's earlier reviewed finals as context and the realtime budget) one at a time in

@@ -22,7 +22,7 @@
 //!   arrives after its item's `completed`; a slow reader loses partial deltas, never finals.
 //! * **The server's endings deliver accepted speech first.** A session the server ends (length
 //!   cap, shutdown, oversize frame) first ends the utterance in progress (length cap and
-//!   shutdown), then delivers every final it accepted (bounded by [`EXPIRY_DRAIN`], and only
+//!   shutdown), then delivers every final it accepted (bounded by `EXPIRY_DRAIN`, and only
 //!   while the client is still there), then sends an `error` event and its close frame.
 //! * **A departed client takes its work with it.** When the client closes, resets or stops
 //!   answering pings, nothing more is delivered: its queued finals are cancelled in the engine
