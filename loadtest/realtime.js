@@ -31,6 +31,7 @@ const AUTH_MODE = env('AUTH_MODE', 'header');       // header | subprotocol | no
 const API_KEY = env('ASR_ROUTER_API_KEY', '');
 const MODEL = env('MODEL', 'auto');
 const LANGUAGE = env('LANGUAGE', '');
+const DELAY = env('DELAY', '');                   // OpenAI's transcription.delay: minimal .. xhigh
 const SILENCE_DURATION_MS = parseInt(env('SILENCE_DURATION_MS', '500'), 10);
 const EXPECTED_TEXT = env('EXPECTED_TEXT', '');
 const P95_FIRST_DELTA_MS = env('P95_FIRST_DELTA_MS', '1500');
@@ -268,6 +269,7 @@ export default function () {
     openedAt = Date.now();
     const transcription = { model: MODEL };
     if (LANGUAGE) transcription.language = LANGUAGE;
+    if (DELAY) transcription.delay = DELAY;
     ws.send(JSON.stringify({
       type: 'session.update',
       session: {

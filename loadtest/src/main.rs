@@ -62,6 +62,10 @@ struct Cli {
     /// `transcription.model` sent in `session.update`.
     #[arg(long, default_value = "auto")]
     model: String,
+    /// `transcription.delay` sent in `session.update` (`minimal` … `xhigh`: how many drafts must
+    /// agree on a word before it is sent); unset: not sent, the server's default.
+    #[arg(long)]
+    delay: Option<String>,
     /// Write the full report as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -357,6 +361,7 @@ async fn run_step(ctx: &Ctx, n: usize) -> StepReport {
             api_key: cli.api_key.clone(),
             model: cli.model.clone(),
             lang: lang.clone(),
+            delay: cli.delay.clone(),
             recordings: order,
             speed: cli.speed,
             start_at: t0 + Duration::from_secs_f64(ramp * i as f64 / n as f64),

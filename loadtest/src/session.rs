@@ -41,6 +41,8 @@ pub struct Plan {
     pub model: String,
     /// `transcription.language` sent in `session.update`.
     pub lang: String,
+    /// `transcription.delay` sent in `session.update` (`None`: not sent, the server's default).
+    pub delay: Option<String>,
     /// Recordings to stream, cycled in this order.
     pub recordings: Vec<Arc<Recording>>,
     /// Pace multiplier (1.0 = real time).
@@ -244,9 +246,13 @@ async fn drive(plan: &Plan, st: &mut State) -> Outcome {
     };
     let (mut tx, mut rx) = ws.split();
 
+    let mut transcription = json!({"model": plan.model, "language": plan.lang});
+    if let Some(delay) = &plan.delay {
+        transcription["delay"] = json!(delay);
+    }
     let update = json!({"type": "session.update", "session": {"type": "transcription", "audio": {"input": {
         "format": {"type": "audio/pcm", "rate": RATE},
-        "transcription": {"model": plan.model, "language": plan.lang},
+        "transcription": transcription,
         "turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}}}});
     if let Err(e) = tx.send(Message::text(update.to_string())).await {
         return Outcome::Failed(format!("send session.update: {e}"));
@@ -607,6 +613,7 @@ mod tests {
             api_key: "k".into(),
             model: "auto".into(),
             lang: "en".into(),
+            delay: None,
             recordings: vec![rec],
             speed: 10.0,
             start_at: now,
