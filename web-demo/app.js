@@ -7,8 +7,9 @@
 // base64 PCM16 24 kHz input_audio_buffer.append events -> captions from the server events.
 //
 // Test hooks: window.__captions = {finals, partialsSeen, events, ...}; ?autostart=1 starts at once;
-// optional ?lang=xx and ?prompt=... preset the language and glossary fields, ?model=<id> replaces
-// the default transcription model "auto"; #key=<api key> in the fragment (never sent to the
+// optional ?lang=xx, ?delay=minimal..xhigh and ?prompt=... preset the language, live-words and
+// glossary fields, ?model=<id> replaces the default transcription model "auto"; window.__captions
+// .session is the latest session.updated's session; #key=<api key> in the fragment (never sent to the
 // server, removed from the address bar at once) fills the key field.
 //
 // The key: a server started with ASR_ROUTER_API_KEY mints secrets for key holders only, so the
@@ -28,7 +29,7 @@
 
   var $ = function (id) { return document.getElementById(id); };
   var ui = {
-    start: $('start'), stop: $('stop'), level: $('level'), language: $('language'),
+    start: $('start'), stop: $('stop'), level: $('level'), language: $('language'), delay: $('delay'),
     glossary: $('glossary'), status: $('status'), captions: $('captions'), empty: $('empty'),
     dlTxt: $('dl-txt'), dlSrt: $('dl-srt'), clear: $('clear'),
     keyField: $('key-field'), apiKey: $('api-key')
@@ -50,6 +51,7 @@
     corrections: 0,    // finals marked as corrected
     errors: [],        // error / failed messages
     reconnects: 0,     // reconnect attempts made
+    session: null,     // the session object of the latest session.updated
     state: 'idle'
   };
 
@@ -112,6 +114,8 @@
     if (lang) transcription.language = lang;
     var prompt = ui.glossary.value.trim();
     if (prompt) transcription.prompt = prompt;
+    // how many drafts must agree on a word before it is shown (OpenAI's latency/accuracy knob)
+    if (ui.delay.value) transcription.delay = ui.delay.value;
     return {
       type: 'transcription',
       audio: {
@@ -264,6 +268,7 @@
         break;
       case 'session.updated':
       case 'transcription_session.updated':
+        captions.session = ev.session || null;
         if (lastDisconnect) {
           setStatus('Listening — reconnected (' + lastDisconnect + ').', 'ok');
           lastDisconnect = null;
@@ -641,6 +646,7 @@
   function pushSessionUpdate() {
     try { localStorage.setItem('asr-demo-lang', ui.language.value); } catch (_) { /* private mode */ }
     try { localStorage.setItem('asr-demo-glossary', ui.glossary.value); } catch (_) { /* private mode */ }
+    try { localStorage.setItem('asr-demo-delay', ui.delay.value); } catch (_) { /* private mode */ }
     if (ws && ws.readyState === WebSocket.OPEN && sessionReady) {
       ws.send(JSON.stringify({ type: 'session.update', session: sessionConfig() }));
     }
@@ -686,6 +692,7 @@
   ui.start.addEventListener('click', start);
   ui.stop.addEventListener('click', stop);
   ui.language.addEventListener('change', pushSessionUpdate);
+  ui.delay.addEventListener('change', pushSessionUpdate);
   ui.glossary.addEventListener('change', pushSessionUpdate);
   ui.glossary.addEventListener('keydown', function (e) { if (e.key === 'Enter') pushSessionUpdate(); });
   ui.dlTxt.addEventListener('click', function () { download('transcript-' + stamp() + '.txt', toTxt()); });
@@ -703,7 +710,10 @@
     var savedGlossary = localStorage.getItem('asr-demo-glossary');
     if (savedLang != null) ui.language.value = savedLang;
     if (savedGlossary != null) ui.glossary.value = savedGlossary;
+    var savedDelay = localStorage.getItem('asr-demo-delay');
+    if (savedDelay != null) ui.delay.value = savedDelay;
   } catch (_) { /* private mode */ }
+  if (params.has('delay')) ui.delay.value = params.get('delay');
   if (params.has('lang')) {
     var want = params.get('lang');
     if (!Array.prototype.some.call(ui.language.options, function (o) { return o.value === want; })) {

@@ -122,7 +122,7 @@ test('live captions from a fake microphone', { skip: !BASE_URL && 'ASR_ROUTER_UR
         const c = window.__captions;
         return c && {
           finals: c.finals.slice(), partialsSeen: c.partialsSeen, events: c.events.slice(),
-          errors: (c.errors || []).slice(), state: c.state,
+          errors: (c.errors || []).slice(), state: c.state, session: c.session,
           status: document.getElementById('status').textContent,
         };
       });
@@ -147,6 +147,12 @@ test('live captions from a fake microphone', { skip: !BASE_URL && 'ASR_ROUTER_UR
     assert.ok(snapshot.partialsSeen > 0, `no delta (partial) events before the first final; events: ${snapshot.events.slice(0, 40).join(', ')}`);
     assert.ok(firstDelta >= 0 && firstDelta < firstFinal, 'first delta must arrive before the first completed');
     assert.ok(snapshot.events.includes('session.updated') || snapshot.events.includes('session.created'), 'no session.created/updated event');
+    // the page's live-words setting (?delay=) reached the session as OpenAI's transcription.delay
+    const delay = new URLSearchParams(DEMO_PARAMS).get('delay');
+    if (delay) {
+      const transcription = snapshot.session && snapshot.session.audio.input.transcription;
+      assert.equal(transcription && transcription.delay, delay, `session: ${JSON.stringify(snapshot.session)}`);
+    }
   } finally {
     try {
       // show the whole transcript, not just the scrolled tail of the captions box
