@@ -475,6 +475,27 @@ mod tests {
         "don't", "dont", "e", "x",
     ];
 
+    /// The next hypothesis of a random utterance: mostly grown by a word, sometimes a word
+    /// revised, cut back, or its newest word upper-cased (the same word, written otherwise).
+    fn revise(rng: &mut Rng, words: &mut Vec<String>) {
+        match rng.below(10) {
+            0..=5 => words.push(VOCAB[rng.below(VOCAB.len())].to_string()),
+            6 if !words.is_empty() => {
+                let i = rng.below(words.len());
+                words[i] = VOCAB[rng.below(VOCAB.len())].to_string();
+            }
+            7 if !words.is_empty() => {
+                let keep = rng.below(words.len());
+                words.truncate(keep);
+            }
+            8 if !words.is_empty() => {
+                let last = words.len() - 1;
+                words[last] = words[last].to_uppercase();
+            }
+            _ => {}
+        }
+    }
+
     fn norms(s: &str) -> Vec<String> {
         tokenize(s).into_iter().map(|w| w.norm).collect()
     }
@@ -488,23 +509,7 @@ mod tests {
             let mut concat = String::new();
             let mut prev_hyp = String::new();
             for _step in 0..30 {
-                // Mutate the hypothesis: mostly grow, sometimes revise or shrink.
-                match rng.below(10) {
-                    0..=5 => words.push(VOCAB[rng.below(VOCAB.len())].to_string()),
-                    6 if !words.is_empty() => {
-                        let i = rng.below(words.len());
-                        words[i] = VOCAB[rng.below(VOCAB.len())].to_string();
-                    }
-                    7 if !words.is_empty() => {
-                        let keep = rng.below(words.len());
-                        words.truncate(keep);
-                    }
-                    8 if !words.is_empty() => {
-                        let last = words.len() - 1;
-                        words[last] = words[last].to_uppercase();
-                    }
-                    _ => {}
-                }
+                revise(&mut rng, &mut words);
                 let sep = if rng.below(3) == 0 { "" } else { " " };
                 let hyp = words.join(sep);
                 let before = s.emitted().to_string();
@@ -622,15 +627,7 @@ mod tests {
             let mut words: Vec<String> = Vec::new();
             let mut seen: Vec<Vec<String>> = Vec::new();
             for _step in 0..25 {
-                match rng.below(8) {
-                    0..=4 => words.push(VOCAB[rng.below(VOCAB.len())].to_string()),
-                    5 if !words.is_empty() => {
-                        let i = rng.below(words.len());
-                        words[i] = VOCAB[rng.below(VOCAB.len())].to_string();
-                    }
-                    6 if !words.is_empty() => words.truncate(rng.below(words.len())),
-                    _ => {}
-                }
+                revise(&mut rng, &mut words);
                 let hyp = words.join(" ");
                 seen.push(norms(&hyp));
                 let before = s.emitted().to_string();
