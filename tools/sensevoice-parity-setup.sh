@@ -18,6 +18,12 @@ VENV=${ASR_ROUTER_SV_VENV:-$OUT/venv}
 AUDIO=${ASR_ROUTER_EVAL_AUDIO:-$ROOT/../shared/eval/audio}
 ORT_LIB=$ROOT/models/lib/libonnxruntime.so.1.31.1
 mkdir -p "$OUT" "$ROOT/models/lib"
+# the reference decodes real speech: without it there is nothing to compare, so say so and stop
+if ! compgen -G "$AUDIO/*/*.wav" >/dev/null; then
+  echo "sensevoice-parity-setup: no WAV files under $AUDIO/*/ (the eval set beside the checkout;" \
+    "set ASR_ROUTER_EVAL_AUDIO to its audio folder)" >&2
+  exit 1
+fi
 
 if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$ROOT/tools/sensevoice-requirements.txt" "$VENV/.requirements"; then
   python3 -m venv "$VENV"
@@ -45,7 +51,7 @@ if [ "${ASR_ROUTER_SV_FULL:-0}" = 1 ] && [ ! -f "$OUT/full/.gen-$gen" ]; then
   touch "$OUT/full/.gen-$gen"
 fi
 
-refsum=$( (cat "$ROOT/tools/sensevoice_reference.py"; echo "$gen"; ls "$AUDIO"/*/*.wav 2>/dev/null) | sha256sum | cut -c1-16)
+refsum=$( (cat "$ROOT/tools/sensevoice_reference.py"; echo "$gen"; ls "$AUDIO"/*/*.wav) | sha256sum | cut -c1-16)
 if [ ! -f "$OUT/reference/.ref-$refsum" ]; then
   rm -rf "$OUT/reference"
   "$VENV/bin/python" "$ROOT/tools/sensevoice_reference.py" --model "$OUT/tiny" --audio "$AUDIO" \
