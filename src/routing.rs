@@ -239,12 +239,14 @@ mod tests {
         translation: true,
         prompt: true,
         scores_texts: false,
+        word_probabilities: false,
     };
     const SENSEVOICE: ModelAbilities = ModelAbilities {
         languages: Some(&["zh", "en", "yue", "ja", "ko"]),
         translation: false,
         prompt: false,
         scores_texts: false,
+        word_probabilities: false,
     };
 
     fn handle(name: &'static str, a: ModelAbilities) -> EngineHandle {

@@ -1,8 +1,9 @@
 //! The in-process Whisper engine on real audio with the real `whisper-base` model: language
 //! detection restricted by `DecodeOptions.languages`, and the measurements the decoding guards
 //! attach to every segment (temperature, compression ratio, average log-probability, no-speech
-//! probability), a token cap, and the encoder cache of a final decoded
-//! again. Clips come from the shared terminology eval set (`../shared/eval/terminology`).
+//! probability), a token cap, the encoder cache of a final decoded again, and the word
+//! probabilities of drafts. Clips come from the shared terminology eval set
+//! (`../shared/eval/terminology`).
 
 mod common;
 
@@ -213,4 +214,54 @@ fn a_final_decoded_again_reuses_its_encoding_and_decodes_the_same() {
     let other = samples("audio/en/term_en01_joe.wav");
     decode(&engine, &other, None);
     assert_eq!(engine.encoder_cache_hits(), hits + 2, "other audio is encoded");
+}
+
+#[test]
+fn a_draft_asked_for_word_probabilities_gets_one_per_word_of_its_text() {
+    let engine = common::load_whisper_base();
+    let first_secs = |rel: &str, secs: f32| -> Arc<[f32]> {
+        let all = samples(rel);
+        all[..((secs * 16_000.0) as usize).min(all.len())].into()
+    };
+    let en = first_secs("audio/en/term_en01_slt.wav", 2.5);
+    let zh = first_secs("audio/zh/term_zh01_fs2.wav", 2.5);
+    let draft = |audio: &Arc<[f32]>, language: &str, word_probabilities: bool| Utterance {
+        samples: audio.clone(),
+        options: DecodeOptions {
+            language: Some(language.into()),
+            draft: true,
+            word_probabilities,
+            ..Default::default()
+        },
+    };
+    // one batch: the drafts are decoded together, and aligned together where they share a start
+    let out = engine.recognize(&[draft(&en, "en", true), draft(&zh, "zh", true), draft(&en, "en", false)]);
+    let [en_sure, zh_sure, en_plain] = [0, 1, 2].map(|i| out[i].as_ref().expect("a draft").clone());
+
+    assert!(!en_sure.text.is_empty(), "{en_sure:?}");
+    let words: Vec<&str> = en_sure.word_probabilities.iter().map(|w| w.word.as_str()).collect();
+    assert_eq!(
+        words.join(" "),
+        en_sure.text.split_whitespace().collect::<Vec<_>>().join(" "),
+        "one probability per word of the text, in order"
+    );
+    for w in &en_sure.word_probabilities {
+        assert!(w.probability > 0.0 && w.probability <= 1.0, "{w:?}");
+    }
+    assert!(
+        en_sure.word_probabilities.iter().any(|w| w.probability > 0.5),
+        "clear speech: some word is likely: {:?}",
+        en_sure.word_probabilities
+    );
+    // the same draft without the question: the same text, no probabilities
+    assert_eq!(en_plain.text, en_sure.text);
+    assert!(en_plain.word_probabilities.is_empty());
+    // a draft in another language starts otherwise than the batch's first: none, never made up
+    assert!(!zh_sure.text.is_empty(), "{zh_sure:?}");
+    assert!(zh_sure.word_probabilities.is_empty(), "{zh_sure:?}");
+    // alone in its batch it gets them, one per character group
+    let zh_alone = engine.recognize(&[draft(&zh, "zh", true)]).remove(0).expect("a draft");
+    assert_eq!(zh_alone.text, zh_sure.text);
+    let chars: String = zh_alone.word_probabilities.iter().map(|w| w.word.as_str()).collect();
+    assert_eq!(chars, zh_alone.text.replace(' ', ""));
 }

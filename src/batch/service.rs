@@ -147,6 +147,7 @@ impl BatchService {
             beam_size: (req.task() == Task::Translate).then_some(1),
             score_texts: None,
             max_tokens: None,
+            word_probabilities: false,
         };
         Ok(Job {
             engine,

@@ -58,6 +58,10 @@ pub struct DecodeOptions {
     /// loop of them, which otherwise runs to 448 tokens at every fallback temperature (one
     /// English live final took 12.8 s).
     pub max_tokens: Option<usize>,
+    /// Report how sure the recognizer is of each word ([`Hypothesis::word_probabilities`]), for
+    /// engines whose abilities say [`ModelAbilities::word_probabilities`]. Whisper forces the
+    /// draft's text through its decoder once more (a few ms; drafts only, without a prompt).
+    pub word_probabilities: bool,
 }
 
 /// One utterance to recognize: 16 kHz mono samples in [-1, 1].
@@ -141,6 +145,19 @@ pub struct Hypothesis {
     /// text, in order. Empty for a decode.
     #[serde(skip)]
     pub scores: Vec<TextScore>,
+    /// The words of `text`, in order, each with the probability of its least probable token,
+    /// when [`DecodeOptions::word_probabilities`] asked for them (empty otherwise).
+    #[serde(skip)]
+    pub word_probabilities: Vec<WordProbability>,
+}
+
+/// A word of a hypothesis and how sure the recognizer was of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WordProbability {
+    /// The word as written (may carry punctuation).
+    pub word: String,
+    /// The probability of its least probable token, given the audio and the words before it.
+    pub probability: f32,
 }
 
 /// One candidate transcript scored against the audio (teacher forcing): how probable it is,
@@ -236,6 +253,9 @@ pub struct ModelAbilities {
     /// Whether it scores candidate transcripts of an utterance and times their words
     /// ([`Recognizer::score_texts`]; in-process Whisper).
     pub scores_texts: bool,
+    /// Whether it reports how sure it is of each word of a draft
+    /// ([`DecodeOptions::word_probabilities`]; in-process Whisper).
+    pub word_probabilities: bool,
 }
 
 impl ModelAbilities {
@@ -245,6 +265,7 @@ impl ModelAbilities {
         translation: false,
         prompt: true,
         scores_texts: false,
+        word_probabilities: false,
     };
 
     /// Whether it transcribes `language`. Compares the primary subtag, ignoring case, so `en-US`
@@ -285,6 +306,7 @@ mod tests {
             translation: true,
             prompt: true,
             scores_texts: true,
+            word_probabilities: true,
         };
         assert!(any.transcribes("de") && any.transcribes("xx") && any.is_multilingual());
 
@@ -293,6 +315,7 @@ mod tests {
             translation: false,
             prompt: false,
             scores_texts: false,
+            word_probabilities: false,
         };
         assert!(five.transcribes("yue") && five.transcribes("zh-CN") && !five.transcribes("de"));
         assert!(five.is_multilingual());

@@ -29,6 +29,7 @@
 use std::collections::VecDeque;
 
 use crate::config::PartialDelay;
+use crate::engine::recognizer::WordProbability;
 
 /// One word of a hypothesis.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +142,41 @@ fn common_prefix(a: &[Word], b: &[Word]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x.norm == y.norm).count()
 }
 
+/// Number of leading words of `cur` the recognizer is sure of (see [`Stability::sure_words`]).
+/// `probabilities` may split the text otherwise (the engine's words against the stabiliser's):
+/// both are compared as normalised character runs, and a word counts once the sure words cover
+/// exactly the run up to its end.
+fn sure_prefix(cur: &[Word], probabilities: &[WordProbability]) -> usize {
+    let mut sure_run = String::new();
+    let mut cur_run = String::new();
+    let mut taken = 0;
+    let mut sure = 0;
+    for (m, w) in cur.iter().enumerate() {
+        if w.norm.is_empty() {
+            // punctuation alone: nothing to match it with, so the sure words end before it
+            return sure;
+        }
+        cur_run.push_str(&w.norm);
+        while sure_run.len() < cur_run.len() {
+            let Some(p) = probabilities.get(taken) else {
+                return sure;
+            };
+            let needed = if taken == 0 { SURE_FIRST_WORD } else { SURE_LATER_WORD };
+            if p.probability.is_nan() || p.probability < needed {
+                return sure;
+            }
+            sure_run.push_str(&normalise(&p.word));
+            taken += 1;
+        }
+        if sure_run == cur_run {
+            sure = m + 1;
+        } else if !sure_run.starts_with(&cur_run) {
+            return sure;
+        }
+    }
+    sure
+}
+
 /// How many successive hypotheses must agree on a word before it is sent, and whether the
 /// newest word of the latest one is held back. [`Stability::default`] is `medium`: two, held
 /// back.
@@ -151,7 +187,20 @@ pub struct Stability {
     pub hypotheses: usize,
     /// Hold back the newest word of the latest hypothesis even when the others agree on it.
     pub hold_newest: bool,
+    /// Also send the words of the latest hypothesis alone that the recognizer is sure of: its
+    /// first word at a probability of at least [`SURE_FIRST_WORD`] and each later one at
+    /// [`SURE_LATER_WORD`], every word before them sure too, the newest word always held back. Only
+    /// hypotheses that come with word probabilities ([`Stabilizer::update_scored`]) can.
+    pub sure_words: bool,
 }
+
+/// How probable an utterance's first word must be for [`Stability::sure_words`]. A first word is
+/// never as probable as a later one (any word may open a sentence): on the eval clips a right
+/// first word of a tiny.en draft had 0.1–0.9, a wrong one mostly below 0.3.
+pub const SURE_FIRST_WORD: f32 = 0.4;
+
+/// How probable each later word must be for [`Stability::sure_words`].
+pub const SURE_LATER_WORD: f32 = 0.8;
 
 /// The most hypotheses a [`Stability`] can ask to agree.
 pub const MAX_AGREEING: usize = 4;
@@ -167,16 +216,17 @@ impl From<PartialDelay> for Stability {
     /// newest word both end on is sent (it stopped growing between them); `medium`: two agree,
     /// newest held back; `high`, `xhigh`: three, four agree, newest held back.
     fn from(delay: PartialDelay) -> Self {
-        let (hypotheses, hold_newest) = match delay {
-            PartialDelay::Minimal => (1, true),
-            PartialDelay::Low => (2, false),
-            PartialDelay::Medium => (2, true),
-            PartialDelay::High => (3, true),
-            PartialDelay::Xhigh => (4, true),
+        let (hypotheses, hold_newest, sure_words) = match delay {
+            PartialDelay::Minimal => (1, true, false),
+            PartialDelay::Low => (2, false, true),
+            PartialDelay::Medium => (2, true, true),
+            PartialDelay::High => (3, true, false),
+            PartialDelay::Xhigh => (4, true, false),
         };
         Stability {
             hypotheses,
             hold_newest,
+            sure_words,
         }
     }
 }
@@ -227,6 +277,20 @@ impl Stabilizer {
     /// send as a delta (`None` when nothing new became stable). Never panics; an empty or
     /// whitespace-only hypothesis simply yields `None`.
     pub fn update(&mut self, hypothesis: &str) -> Option<String> {
+        self.update_scored(hypothesis, &[])
+    }
+
+    /// Whether the next hypothesis should come with word probabilities: the rule takes sure
+    /// words ([`Stability::sure_words`]) and nothing has been sent yet, so that they can bring
+    /// the first delta one hypothesis earlier (later words wait for agreement anyway).
+    pub fn wants_probabilities(&self) -> bool {
+        self.stability.sure_words && self.emitted_norms.is_empty()
+    }
+
+    /// [`Stabilizer::update`] with how sure the recognizer is of each word of the hypothesis
+    /// (its words as the engine split them, in order; `hypothesis` may differ from their text
+    /// where a reviewer corrected it, and the sure words then end before the first change).
+    pub fn update_scored(&mut self, hypothesis: &str, probabilities: &[WordProbability]) -> Option<String> {
         let cur = tokenize(hypothesis);
         let others = self.stability.hypotheses.clamp(1, MAX_AGREEING) - 1;
         let agreed = if self.history.len() < others {
@@ -240,11 +304,19 @@ impl Stabilizer {
                 .min()
                 .unwrap_or(cur.len())
         };
-        let stable = if self.stability.hold_newest {
-            agreed.min(cur.len().saturating_sub(1))
+        let all_but_newest = cur.len().saturating_sub(1);
+        let agreed = if self.stability.hold_newest {
+            agreed.min(all_but_newest)
         } else {
             agreed
         };
+        // one hypothesis cannot tell whether its newest word is still growing: always held back
+        let sure = if self.stability.sure_words {
+            sure_prefix(&cur, probabilities).min(all_but_newest)
+        } else {
+            0
+        };
+        let stable = agreed.max(sure);
         let delta = self.extend_to(&cur, stable);
         if self.history.len() == MAX_AGREEING - 1 {
             self.history.pop_front();
@@ -631,9 +703,29 @@ mod tests {
                 let hyp = words.join(" ");
                 seen.push(norms(&hyp));
                 let before = s.emitted().to_string();
-                if s.update(&hyp).is_some() {
+                // every other hypothesis comes with random word probabilities
+                let probabilities: Vec<WordProbability> = if rng.below(2) == 0 {
+                    words.iter().map(|w| scored(w, rng.below(101) as f32 / 100.0)).collect()
+                } else {
+                    Vec::new()
+                };
+                // the most words the rule may send from this hypothesis alone
+                let sure = if stability.sure_words {
+                    let k = probabilities
+                        .iter()
+                        .enumerate()
+                        .take_while(|(i, p)| p.probability >= if *i == 0 { SURE_FIRST_WORD } else { SURE_LATER_WORD })
+                        .count();
+                    norms(&words[..k].join(" ")).len()
+                } else {
+                    0
+                };
+                if s.update_scored(&hyp, &probabilities).is_some() {
                     let e = norms(s.emitted());
-                    let n = stability.hypotheses;
+                    let latest = &seen[seen.len() - 1];
+                    assert!(latest.len() >= e.len() && latest[..e.len()] == e[..]);
+                    // what the recognizer is sure of needs no other hypothesis
+                    let n = if e.len() <= sure { 1 } else { stability.hypotheses };
                     assert!(seen.len() >= n, "{stability:?}: sent before {n} hypotheses");
                     for h in &seen[seen.len() - n..] {
                         assert!(
@@ -647,6 +739,103 @@ mod tests {
                 }
                 assert!(s.emitted().starts_with(&before), "retracted");
             }
+        }
+    }
+
+    fn scored(word: &str, probability: f32) -> WordProbability {
+        WordProbability {
+            word: word.to_string(),
+            probability,
+        }
+    }
+
+    fn sure(pairs: &[(&str, f32)]) -> Vec<WordProbability> {
+        pairs.iter().map(|&(w, p)| scored(w, p)).collect()
+    }
+
+    #[test]
+    fn words_the_recognizer_is_sure_of_go_from_one_hypothesis() {
+        let mut s = Stabilizer::new();
+        assert!(s.wants_probabilities(), "medium takes sure words");
+        let probs = sure(&[("Ask", 0.6), ("not", 0.9), ("what", 0.95)]);
+        assert_eq!(
+            s.update_scored("Ask not what", &probs).as_deref(),
+            Some("Ask not"),
+            "sure of all three; the newest is still held back"
+        );
+        assert!(
+            !s.wants_probabilities(),
+            "once something is sent, agreement does the rest"
+        );
+        assert_eq!(s.update_scored("Ask not what your", &[]).as_deref(), Some(" what"));
+
+        // without probabilities, the same first hypothesis sends nothing
+        let mut plain = Stabilizer::new();
+        assert_eq!(plain.update("Ask not what"), None);
+    }
+
+    #[test]
+    fn a_word_below_its_threshold_ends_the_sure_words() {
+        let first_unsure = sure(&[("Ask", SURE_FIRST_WORD - 0.01), ("not", 0.99), ("what", 0.99)]);
+        assert_eq!(Stabilizer::new().update_scored("Ask not what", &first_unsure), None);
+        // a later word needs more than a first one
+        let second_unsure = sure(&[
+            ("Ask", SURE_FIRST_WORD),
+            ("not", SURE_LATER_WORD - 0.01),
+            ("what", 0.99),
+        ]);
+        assert_eq!(
+            Stabilizer::new()
+                .update_scored("Ask not what", &second_unsure)
+                .as_deref(),
+            Some("Ask")
+        );
+        let nan = sure(&[("Ask", f32::NAN), ("not", 0.99), ("what", 0.99)]);
+        assert_eq!(Stabilizer::new().update_scored("Ask not what", &nan), None);
+    }
+
+    #[test]
+    fn sure_words_end_where_a_reviewer_changed_the_text() {
+        // the engine wrote "Ask knot what you"; the text the stabiliser sees was corrected
+        let probs = sure(&[("Ask", 0.9), ("knot", 0.9), ("what", 0.9), ("you", 0.9)]);
+        assert_eq!(
+            Stabilizer::new().update_scored("Ask not what you", &probs).as_deref(),
+            Some("Ask")
+        );
+    }
+
+    #[test]
+    fn sure_words_may_split_the_text_otherwise() {
+        // two engine words over four of the stabiliser's (each CJK character is one)
+        let probs = sure(&[("你好", 0.9), ("世界", 0.9), ("吗？", 0.9)]);
+        assert_eq!(
+            Stabilizer::new().update_scored("你好世界吗？", &probs).as_deref(),
+            Some("你好世界")
+        );
+        // one engine word ending inside a stabiliser word covers none of it
+        let probs = sure(&[("ab", 0.9), ("cd", 0.1)]);
+        assert_eq!(Stabilizer::new().update_scored("abc d e", &probs), None);
+    }
+
+    #[test]
+    fn sure_words_never_retract_and_only_some_delays_take_them() {
+        let mut s = Stabilizer::new();
+        let probs = sure(&[("Ask", 0.9), ("not", 0.9)]);
+        assert_eq!(s.update_scored("Ask not", &probs).as_deref(), Some("Ask"));
+        let probs = sure(&[("Ass", 0.9), ("not", 0.9), ("what", 0.9)]);
+        assert_eq!(s.update_scored("Ass not what", &probs), None);
+        assert!(s.diverged(), "a sure hypothesis cannot take back what was sent");
+
+        let probs = sure(&[("Ask", 0.9), ("not", 0.9), ("what", 0.9)]);
+        for (delay, sent) in [
+            (PartialDelay::Minimal, Some("Ask not")),
+            (PartialDelay::Low, Some("Ask not")),
+            (PartialDelay::High, None),
+            (PartialDelay::Xhigh, None),
+        ] {
+            let mut s = Stabilizer::with(Stability::from(delay));
+            assert_eq!(s.wants_probabilities(), Stability::from(delay).sure_words, "{delay:?}");
+            assert_eq!(s.update_scored("Ask not what", &probs).as_deref(), sent, "{delay:?}");
         }
     }
 

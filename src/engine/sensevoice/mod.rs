@@ -630,6 +630,7 @@ impl Recognizer for SenseVoice {
             translation: false,
             prompt: false,
             scores_texts: false,
+            word_probabilities: false,
         }
     }
 

@@ -174,6 +174,7 @@ impl UpstreamRecognizer {
                 translation: false,
                 prompt: true,
                 scores_texts: false,
+                word_probabilities: false,
             },
         })
     }

@@ -6,6 +6,7 @@
 //! utterance is kept for its next decode ([`encoder_cache`]): a final decoded again with the
 //! glossary prompt, its terms scored or its words aligned pays for one encoder pass, not three.
 
+mod draft_sureness;
 pub mod encoder_cache;
 mod guards;
 mod repetition;
@@ -270,9 +271,13 @@ impl WhisperEngine {
             let k = guards::best_of_failed(&failed[i].iter().map(|d| d.attempt).collect::<Vec<_>>()).unwrap_or(0);
             chosen[i] = Some(failed[i].swap_remove(k));
         }
-        if cacheable {
+        // a cacheable window's encoding goes to the cache (its next decode takes it from there)
+        let encoded = if cacheable {
             self.keep_encoded(windows[0].0, frames, encoded);
-        }
+            None
+        } else {
+            Some(encoded)
+        };
         tracing::debug!(
             n,
             frames,
@@ -289,6 +294,7 @@ impl WhisperEngine {
         let want_words = windows.iter().any(|(_, o)| o.word_timestamps);
         let mut hyps = Vec::with_capacity(n);
         let mut aligned: Vec<(usize, Vec<usize>)> = Vec::new();
+        let mut draft_text_ids: Vec<Vec<usize>> = Vec::new();
         for (i, d) in chosen.into_iter().enumerate() {
             let d = d.unwrap_or_default();
             let duration = windows[i].0.len() as f32 / 16_000.0;
@@ -313,10 +319,20 @@ impl WhisperEngine {
             if !draft && trim_repetitions(&mut h) {
                 text_ids = self.vocab.encode_text(&h.text);
             }
-            if want_words && !draft && windows[i].1.word_timestamps && !h.text.is_empty() {
+            if draft {
+                draft_text_ids.push(if h.text.is_empty() { Vec::new() } else { text_ids });
+            } else if want_words && windows[i].1.word_timestamps && !h.text.is_empty() {
                 aligned.push((i, text_ids));
             }
             hyps.push(h);
+        }
+        if let Some(encoded) = encoded.as_ref().filter(|_| draft) {
+            let probs = self
+                .draft_word_probabilities(model, encoded, windows, &langs, &draft_text_ids, frames)
+                .map_err(inf)?;
+            for (h, p) in hyps.iter_mut().zip(probs) {
+                h.word_probabilities = p;
+            }
         }
 
         if !aligned.is_empty() {
@@ -669,10 +685,12 @@ impl Recognizer for WhisperEngine {
                 translation: true,
                 prompt: true,
                 scores_texts: true,
+                word_probabilities: true,
             }
         } else {
             ModelAbilities {
                 scores_texts: true,
+                word_probabilities: true,
                 ..ModelAbilities::ENGLISH_ONLY
             }
         }

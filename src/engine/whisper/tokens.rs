@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::engine::recognizer::{Hypothesis, Segment, Task, Word};
+use crate::engine::recognizer::{Hypothesis, Segment, Task, Word, WordProbability};
 
 use super::repetition::is_cjk;
 use super::{TIME_PRECISION, task_token};
@@ -43,6 +43,11 @@ impl WhisperVocab {
             sot,
             timestamp_begin,
         })
+    }
+
+    /// The id of `<|notimestamps|>`.
+    pub fn no_timestamps_id(&self) -> usize {
+        self.timestamp_begin - 1
     }
 
     /// The start-of-transcript sequence as token ids (used for alignment).
@@ -212,6 +217,23 @@ impl WhisperVocab {
             }
             prev = *f;
         }
+        let bounds = self.word_bounds(text_ids);
+        bounds
+            .windows(2)
+            .filter_map(|w| {
+                let word = self.decode(&text_ids[w[0]..w[1]]).trim().to_string();
+                (!word.is_empty()).then(|| Word {
+                    word,
+                    start: first[w[0]] as f32 * TIME_PRECISION,
+                    end: first[w[1]] as f32 * TIME_PRECISION,
+                })
+            })
+            .collect()
+    }
+
+    /// Where each word of `text_ids` starts, as token indices, then `text_ids.len()`.
+    fn word_bounds(&self, text_ids: &[usize]) -> Vec<usize> {
+        let n = text_ids.len();
         // Word starts. Tokens are first grouped into whole characters (a Han character can take
         // two or three byte-level tokens; a partial one decodes to U+FFFD). A group starts a word
         // when it begins with a space (Latin words), or when it or the group before it holds a
@@ -240,14 +262,21 @@ impl WhisperVocab {
         }
         bounds.push(n);
         bounds
+    }
+
+    /// The words of `text_ids` (grouped as [`WhisperVocab::words`] groups them), each with the
+    /// smallest of its tokens' probabilities (`probs`, one per text token, as CTranslate2's
+    /// alignment reports them). Empty when the two lengths differ.
+    pub fn word_probabilities(&self, text_ids: &[usize], probs: &[f32]) -> Vec<WordProbability> {
+        if text_ids.len() != probs.len() {
+            return Vec::new();
+        }
+        self.word_bounds(text_ids)
             .windows(2)
             .filter_map(|w| {
                 let word = self.decode(&text_ids[w[0]..w[1]]).trim().to_string();
-                (!word.is_empty()).then(|| Word {
-                    word,
-                    start: first[w[0]] as f32 * TIME_PRECISION,
-                    end: first[w[1]] as f32 * TIME_PRECISION,
-                })
+                let probability = probs[w[0]..w[1]].iter().copied().fold(1.0f32, f32::min);
+                (!word.is_empty()).then_some(WordProbability { word, probability })
             })
             .collect()
     }

@@ -471,13 +471,13 @@ impl Session {
     pub async fn on_partial(&mut self, done: PartialDone) {
         // The glossary corrects the partial before the stabiliser sees it, so the stable prefix
         // (and the deltas) already carry the terms, and the final's review agrees with it.
-        let text = match (done.result, done.window) {
-            (Ok(h), Some(w)) => self.turns.splice_partial(&done.item, w, &timed_units(&h)),
-            (Ok(h), None) => Some(h.text),
-            (Err(_), _) => None,
+        let (text, probabilities) = match (done.result, done.window) {
+            (Ok(h), Some(w)) => (self.turns.splice_partial(&done.item, w, &timed_units(&h)), Vec::new()),
+            (Ok(h), None) => (Some(h.text), h.word_probabilities),
+            (Err(_), _) => (None, Vec::new()),
         };
         let text = text.map(|t| self.ctx.second.review_partial(&self.review, t.trim()).text);
-        if let Some(ev) = self.turns.partial_result(&done.item, text.as_deref()) {
+        if let Some(ev) = self.turns.partial_result(&done.item, text.as_deref(), &probabilities) {
             self.emit(vec![ev], None).await;
         }
     }
@@ -528,7 +528,8 @@ impl Session {
                     ticket,
                     window,
                     settled,
-                } => self.start_partial(item, samples, ticket, window, settled),
+                    word_probabilities,
+                } => self.start_partial(item, samples, ticket, window, settled, word_probabilities),
                 TurnEvent::Delta { item, text } => self.send_delta(&item, text),
                 TurnEvent::FinalReady(audio) => {
                     let job = self.final_job(audio);
@@ -553,15 +554,20 @@ impl Session {
         ticket: PartialTicket,
         window: Option<Window>,
         settled: String,
+        word_probabilities: bool,
     ) {
         let engine = self.ctx.routes.fast(self.language().as_deref()).clone();
         let ctc = engine.ctc_word_times();
+        // how sure the engine is of each word, where it can say and the stabiliser can use it
+        // (a whole-item draft: a tail window's words are spliced onto text decoded before)
+        let word_probabilities = word_probabilities && window.is_none() && engine.abilities().word_probabilities;
         let options = DecodeOptions {
             language: self.language(),
             draft: true,
             // a tail window is spliced by timed units (CTC words; a Whisper draft's segments)
             word_timestamps: window.is_some(),
             prompt: (window.is_some() && !ctc && !settled.is_empty()).then_some(settled),
+            word_probabilities,
             ..Default::default()
         };
         let partials = self.partials.clone();

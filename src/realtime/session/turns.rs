@@ -56,7 +56,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use crate::engine::recognizer::EngineError;
-use crate::engine::recognizer::Word;
+use crate::engine::recognizer::{Word, WordProbability};
 use crate::engine::scheduler::PartialTicket;
 use crate::engine::vad::{Segmenter, SegmenterConfig, SileroStream, VadEvent};
 use crate::realtime::stabilizer::{Stability, Stabilizer};
@@ -168,6 +168,10 @@ pub enum TurnEvent {
         /// The item's settled text (empty without a tail window, or before anything settled):
         /// the prompt of a prompted engine's tail decode.
         settled: String,
+        /// The stabiliser can use word probabilities now ([`Stabilizer::wants_probabilities`]):
+        /// ask the engine for them if it reports them, and pass them to
+        /// [`Turns::partial_result`].
+        word_probabilities: bool,
     },
     /// New stable text of the open item, to be sent as a delta (droppable; report a drop with
     /// [`Turns::delta_dropped`]).
@@ -472,6 +476,7 @@ impl Turns {
         let from = window.map_or(0, |w| w.start);
         let samples = self.slice(item.start + from, self.total);
         let ticket = PartialTicket::issue(&self.partial_gen);
+        let word_probabilities = item.stabilizer.wants_probabilities();
         let item = self.open.as_mut()?;
         item.partial_inflight = true;
         item.last_partial_at = Some(now);
@@ -482,6 +487,7 @@ impl Turns {
             ticket,
             window,
             settled,
+            word_probabilities,
         })
     }
 
@@ -545,14 +551,21 @@ impl Turns {
         Some(open.splicer.splice(&cfg, window, words))
     }
 
-    /// The outcome of a partial decode of `item` (`None`: it failed or went stale). Returns the
-    /// newly stable text as a [`TurnEvent::Delta`]; a result for an item no longer open is dropped.
-    pub fn partial_result(&mut self, item: &str, text: Option<&str>) -> Option<TurnEvent> {
+    /// The outcome of a partial decode of `item` (`None`: it failed or went stale), with the
+    /// engine's word probabilities when it gave some (see [`Stabilizer::update_scored`]).
+    /// Returns the newly stable text as a [`TurnEvent::Delta`]; a result for an item no longer
+    /// open is dropped.
+    pub fn partial_result(
+        &mut self,
+        item: &str,
+        text: Option<&str>,
+        probabilities: &[WordProbability],
+    ) -> Option<TurnEvent> {
         let open = self.open.as_mut().filter(|o| o.id == item)?;
         open.partial_inflight = false;
         let text = text?;
         open.shown_len = open.last_partial_len;
-        let delta = open.stabilizer.update(text.trim())?;
+        let delta = open.stabilizer.update_scored(text.trim(), probabilities)?;
         Some(TurnEvent::Delta {
             item: open.id.clone(),
             text: delta,
@@ -873,7 +886,7 @@ pub(crate) mod tests {
             "one partial in flight at a time"
         );
         assert!(
-            t.partial_result("item_1", Some("hello")).is_none(),
+            t.partial_result("item_1", Some("hello"), &[]).is_none(),
             "newest word held back"
         );
         assert!(
@@ -884,7 +897,7 @@ pub(crate) mod tests {
             panic!("due once the interval passed")
         };
         assert_eq!(samples.len(), 420 * 16);
-        match t.partial_result("item_1", Some(" hello world ")) {
+        match t.partial_result("item_1", Some(" hello world "), &[]) {
             Some(TurnEvent::Delta { item, text }) => assert_eq!((item.as_str(), text.as_str()), ("item_1", "hello")),
             e => panic!("{e:?}"),
         }
@@ -903,7 +916,7 @@ pub(crate) mod tests {
         let Some(TurnEvent::PartialDue { item, .. }) = t.poll_partial(*now, Some(Duration::from_millis(200))) else {
             panic!("a partial is due")
         };
-        match t.partial_result(&item, Some(text)) {
+        match t.partial_result(&item, Some(text), &[]) {
             Some(TurnEvent::Delta { text, .. }) => Some(text),
             None => None,
             e => panic!("{e:?}"),
@@ -942,6 +955,56 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn word_probabilities_are_asked_for_until_the_item_sends_its_first_delta() {
+        use crate::config::PartialDelay;
+        let mut t = manual(15.0);
+        let every = Some(Duration::from_millis(200));
+        let mut now = Instant::now();
+        push_ms(&mut t, 320).await;
+        let Some(TurnEvent::PartialDue {
+            item,
+            word_probabilities: true,
+            ..
+        }) = t.poll_partial(now, every)
+        else {
+            panic!("the first partial asks for word probabilities")
+        };
+        let sure = |w: &str| WordProbability {
+            word: w.to_string(),
+            probability: 0.95,
+        };
+        match t.partial_result(&item, Some("ask not what"), &[sure("ask"), sure("not"), sure("what")]) {
+            Some(TurnEvent::Delta { text, .. }) => assert_eq!(text, "ask not", "sure words, newest held"),
+            e => panic!("{e:?}"),
+        }
+        push_ms(&mut t, 100).await;
+        now += Duration::from_millis(200);
+        assert!(
+            matches!(
+                t.poll_partial(now, every),
+                Some(TurnEvent::PartialDue {
+                    word_probabilities: false,
+                    ..
+                })
+            ),
+            "after the first delta, agreement sends the rest"
+        );
+        t.partial_result(&item, Some("ask not what your"), &[]);
+        // a level without sure words does not ask
+        t.commit();
+        t.set_stability(Stability::from(PartialDelay::High));
+        push_ms(&mut t, 320).await;
+        now += Duration::from_millis(200);
+        assert!(matches!(
+            t.poll_partial(now, every),
+            Some(TurnEvent::PartialDue {
+                word_probabilities: false,
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
     async fn a_skipped_partial_restarts_the_interval_and_the_lag_grows_until_one_returns() {
         let mut t = manual(15.0);
         let every = Duration::from_millis(200);
@@ -966,7 +1029,7 @@ pub(crate) mod tests {
             panic!("due again after the interval")
         };
         push_ms(&mut t, 200).await;
-        t.partial_result(&item, Some("one two three"));
+        t.partial_result(&item, Some("one two three"), &[]);
         assert!(
             (t.caption_lag_s() - 0.2).abs() < 1e-6,
             "the returned partial covered 1 s of 1.2 s"
@@ -976,7 +1039,7 @@ pub(crate) mod tests {
             panic!("due")
         };
         push_ms(&mut t, 100).await;
-        t.partial_result(&item, None);
+        t.partial_result(&item, None, &[]);
         assert!((t.caption_lag_s() - 0.3).abs() < 1e-6);
     }
 
@@ -1004,7 +1067,7 @@ pub(crate) mod tests {
                 t.poll_partial(t0 + Duration::from_millis(100 * step), every)
             {
                 due.push(frame + 3);
-                t.partial_result(&item, Some("words"));
+                t.partial_result(&item, Some("words"), &[]);
             }
         }
         assert!(due.iter().any(|&f| f <= 40), "partials while speaking: {due:?}");
@@ -1033,14 +1096,14 @@ pub(crate) mod tests {
         };
         assert_eq!(names(&t.commit()), ["committed", "final"]);
         // the result of a committed item's partial is dropped
-        assert!(t.partial_result("item_1", Some("one two three")).is_none());
+        assert!(t.partial_result("item_1", Some("one two three"), &[]).is_none());
         push_ms(&mut t, 400).await;
         assert_eq!(t.open_item(), Some("item_2"));
         let Some(TurnEvent::PartialDue { .. }) = t.poll_partial(t0, every) else {
             panic!()
         };
         // a failed (or engine-dropped stale) partial frees the item for the next one
-        assert!(t.partial_result("item_2", None).is_none());
+        assert!(t.partial_result("item_2", None, &[]).is_none());
         push_ms(&mut t, 100).await;
         let Some(TurnEvent::PartialDue { .. }) = t.poll_partial(t0 + Duration::from_millis(100), every) else {
             panic!()
@@ -1091,7 +1154,7 @@ pub(crate) mod tests {
         let text = t.splice_partial("item_1", window.unwrap(), &words);
         assert_eq!(text.as_deref(), Some("one two three"));
         // the stabiliser waits for a second hypothesis to agree
-        assert!(t.partial_result("item_1", text.as_deref()).is_none());
+        assert!(t.partial_result("item_1", text.as_deref(), &[]).is_none());
         // "one" and "two" settled (they end ≥ 1 s before 3 s); the boundary lies between
         // "two" (1.3 s) and "three" (2.2 s), so the next window starts 0.5 s before 1.75 s
         push_ms(&mut t, 1000).await;
@@ -1114,7 +1177,7 @@ pub(crate) mod tests {
         let text = t.splice_partial("item_1", win, &words);
         assert_eq!(text.as_deref(), Some("one two three four"));
         // both agree on "one two three"; "four" is the newest word, held back
-        match t.partial_result("item_1", text.as_deref()) {
+        match t.partial_result("item_1", text.as_deref(), &[]) {
             Some(TurnEvent::Delta { text, .. }) => assert_eq!(text, "one two three"),
             e => panic!("{e:?}"),
         }
@@ -1142,7 +1205,7 @@ pub(crate) mod tests {
         let t0 = Instant::now();
         push_ms(&mut t, 400).await;
         assert!(t.poll_partial(t0, every).is_some());
-        let _ = t.partial_result("item_1", Some("a b c"));
+        let _ = t.partial_result("item_1", Some("a b c"), &[]);
         t.delta_dropped("item_1");
         push_ms(&mut t, 400).await;
         assert!(t.poll_partial(t0 + Duration::from_secs(1), every).is_none());
