@@ -9,7 +9,8 @@
 //!
 //! Invariants: one answer per window, in order; a window that did not ask, has a prompt (its
 //! probabilities would depend on text this pass does not see), wrote no text, or does not share
-//! the batch's start sequence gets an empty list, never a made-up probability.
+//! the batch's start sequence gets an empty list, never a made-up probability. A failed
+//! alignment fails no draft: the engine keeps the drafts and drops their probabilities.
 
 use ct2rs::sys::{self, StorageView};
 

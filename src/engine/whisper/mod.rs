@@ -327,11 +327,14 @@ impl WhisperEngine {
             hyps.push(h);
         }
         if let Some(encoded) = encoded.as_ref().filter(|_| draft) {
-            let probs = self
-                .draft_word_probabilities(model, encoded, windows, &langs, &draft_text_ids, frames)
-                .map_err(inf)?;
-            for (h, p) in hyps.iter_mut().zip(probs) {
-                h.word_probabilities = p;
+            match self.draft_word_probabilities(model, encoded, windows, &langs, &draft_text_ids, frames) {
+                Ok(probs) => {
+                    for (h, p) in hyps.iter_mut().zip(probs) {
+                        h.word_probabilities = p;
+                    }
+                }
+                // the drafts stand without them: the stabiliser falls back to agreement
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "word probabilities of drafts failed"),
             }
         }
 
