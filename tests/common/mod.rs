@@ -211,9 +211,16 @@ impl Drop for Server {
     }
 }
 
-fn rand_suffix() -> u64 {
+/// A suffix no other call in this process returns: a counter (servers of one test binary start
+/// side by side, and two clock readings can be equal), then the clock (another run of the same
+/// pid, much later).
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos() as u64
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{n}-{nanos}")
 }
 
 /// Reads a 16-bit mono WAV as f32 samples and its rate.
