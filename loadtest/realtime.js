@@ -38,6 +38,8 @@ const P95_FIRST_DELTA_MS = env('P95_FIRST_DELTA_MS', '1500');
 const P95_FINAL_MS = env('P95_FINAL_MS', '2000');
 const P95_FINAL_RTF = env('P95_FINAL_RTF', '1');     // per-final real-time factor, p95
 const MAX_SERVER_RTF = env('MAX_SERVER_RTF', '1');   // server-wide real-time factor over the run
+// how long new speech waited for a partial (server histogram, p95 over the run; issue 15's cadence)
+const P95_PARTIAL_REFRESH_MS = env('P95_PARTIAL_REFRESH_MS', '500');
 const SERVER_METRICS = env('SERVER_METRICS', '1') !== '0'; // read /metrics in setup and teardown
 const AUDIO_PATH = env('AUDIO', '');
 const TARGET_RATE = 24000;
@@ -132,6 +134,10 @@ const serverRtf = new Trend('server_rtf');
 const serverCompute = new Counter('server_compute_s');      // Δ compute seconds, all engines
 const serverAudio = new Counter('server_audio_s');          // Δ decoded audio seconds (partials included)
 const audioSent = new Counter('audio_sent_s');              // audio streamed by the sessions (speech + silence)
+// Δ asr_router_realtime_partial_refresh_seconds over the run: its p95 (interpolated in the
+// histogram's buckets as the Rust generator does, loadtest/README.md) and how many partials it counts
+const partialRefreshP95 = new Trend('partial_refresh_p95_ms', true);
+const partialRefreshes = new Counter('partial_refreshes');
 
 export const options = {
   scenarios: {
@@ -147,6 +153,7 @@ export const options = {
     final_latency_ms: [`p(95)<${P95_FINAL_MS}`],
     final_rtf: [`p(95)<${P95_FINAL_RTF}`],
     server_rtf: [`max<${MAX_SERVER_RTF}`],
+    partial_refresh_p95_ms: [`max<${P95_PARTIAL_REFRESH_MS}`],
     transcripts_failed: ['count==0'],
     transcripts_completed: ['count>0'],
     sessions_ok: ['rate>0.95'],
@@ -174,7 +181,9 @@ function wer(ref, hyp) {
 }
 
 // ---- server cost from /metrics ------------------------------------------------------------------
-// Per engine {compute, audio} seconds from the exact counters, or null when /metrics is unreadable.
+// Per engine {compute, audio} seconds from the exact counters, and the partial refresh histogram
+// (`refresh`: cumulative count per upper bound in seconds, +Inf as Infinity), or null when /metrics
+// is unreadable.
 function readEngineCounters() {
   const params = { tags: { name: 'metrics' } };
   if (API_KEY && AUTH_MODE !== 'none') params.headers = { Authorization: `Bearer ${API_KEY}` };
@@ -183,15 +192,41 @@ function readEngineCounters() {
     console.warn(`${METRICS_URL}: HTTP ${res.status}; no server_rtf`);
     return null;
   }
-  const out = {};
+  const out = { engines: {}, refresh: {} };
   const re = /^asr_router_engine_(compute|audio)_seconds_total\{engine="([^"]*)"\}\s+(\S+)/;
+  const bucket = /^asr_router_realtime_partial_refresh_seconds_bucket\{le="([^"]*)"\}\s+(\S+)/;
   for (const line of String(res.body).split('\n')) {
+    const b = bucket.exec(line);
+    if (b) out.refresh[b[1] === '+Inf' ? 'Infinity' : b[1]] = parseFloat(b[2]);
     const m = re.exec(line);
     if (!m) continue;
-    const e = (out[m[2]] = out[m[2]] || { compute: 0, audio: 0 });
+    const e = (out.engines[m[2]] = out.engines[m[2]] || { compute: 0, audio: 0 });
     e[m[1]] = parseFloat(m[3]);
   }
   return out;
+}
+
+// The q-quantile (ms) of the observations a cumulative histogram gained between two readings,
+// interpolated linearly inside its bucket (the last finite bound when it falls in +Inf);
+// null without observations.
+function histogramQuantile(before, after, q) {
+  const bounds = Object.keys(after).map(Number).sort((x, y) => x - y);
+  const cum = bounds.map((b) => after[String(b)] - (before[String(b)] || 0));
+  const count = cum.length ? cum[cum.length - 1] : 0;
+  if (!(count > 0)) return { count: 0, value: null };
+  const rank = q * count;
+  let lo = 0;
+  let below = 0;
+  for (let i = 0; i < bounds.length; i++) {
+    if (cum[i] >= rank) {
+      if (!isFinite(bounds[i])) return { count, value: lo * 1000 };
+      const share = cum[i] > below ? (rank - below) / (cum[i] - below) : 1;
+      return { count, value: (lo + (bounds[i] - lo) * share) * 1000 };
+    }
+    lo = bounds[i];
+    below = cum[i];
+  }
+  return { count, value: lo * 1000 };
 }
 
 export function setup() {
@@ -205,10 +240,10 @@ export function teardown(data) {
   let compute = 0;
   let audio = 0;
   const parts = [];
-  for (const name of Object.keys(after)) {
-    const b = data.before[name] || { compute: 0, audio: 0 };
-    const c = after[name].compute - b.compute;
-    const a = after[name].audio - b.audio;
+  for (const name of Object.keys(after.engines)) {
+    const b = data.before.engines[name] || { compute: 0, audio: 0 };
+    const c = after.engines[name].compute - b.compute;
+    const a = after.engines[name].audio - b.audio;
     compute += c;
     audio += a;
     if (a > 0) parts.push(`${name} ${(c / a).toFixed(3)} (${c.toFixed(1)} s / ${a.toFixed(1)} s)`);
@@ -218,6 +253,12 @@ export function teardown(data) {
   if (audio > 0) {
     serverRtf.add(compute / audio);
     console.log(`server RTF ${(compute / audio).toFixed(3)}; per engine: ${parts.join(', ')}`);
+  }
+  const refresh = histogramQuantile(data.before.refresh, after.refresh, 0.95);
+  partialRefreshes.add(refresh.count);
+  if (refresh.value !== null) {
+    partialRefreshP95.add(refresh.value);
+    console.log(`partial refresh p95 ${refresh.value.toFixed(0)} ms over ${refresh.count} partials`);
   }
 }
 

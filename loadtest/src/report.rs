@@ -341,6 +341,16 @@ pub fn summary(s: &StepReport) -> String {
             let _ = write!(o, "  [{e}: {}]", opt(w.rtf, 3));
         }
         let _ = writeln!(o);
+        if let Some(r) = m.partial_refresh_ms.as_ref().filter(|r| r.count > 0.0) {
+            let _ = writeln!(
+                o,
+                "server     partial refresh ms  p50 {}  p95 {}  mean {}  (n={}, from /metrics buckets)",
+                opt(r.p50, 0),
+                opt(r.p95, 0),
+                opt(r.mean, 0),
+                r.count
+            );
+        }
     } else if let Some(e) = &s.metrics_error {
         let _ = writeln!(o, "server     /metrics unavailable: {e}");
     }

@@ -194,6 +194,73 @@ pub struct MetricsWindow {
     pub sessions_refused: Option<f64>,
     /// Delta of `asr_router_engine_stale_dropped` over all engines.
     pub stale_partials_dropped: Option<f64>,
+    /// The window's `asr_router_realtime_partial_refresh_seconds`: how long new speech waited
+    /// for a partial that covers it, from the histogram's bucket deltas (`None`: an older server
+    /// without it).
+    pub partial_refresh_ms: Option<BucketDist>,
+}
+
+/// A server histogram over one window, milliseconds: percentiles interpolated linearly inside
+/// the bucket that holds them, as Prometheus' `histogram_quantile` does (a percentile in the
+/// open `+Inf` bucket reads as the last finite bound).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BucketDist {
+    /// Observations in the window.
+    pub count: f64,
+    /// Their mean (from the sum's delta).
+    pub mean: Option<f64>,
+    /// Median.
+    pub p50: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
+}
+
+/// The window of histogram `name` (seconds) between two snapshots, in milliseconds.
+pub fn histogram_window(before: &Samples, after: &Samples, name: &str) -> Option<BucketDist> {
+    let prefix = format!("{name}_bucket{{le=\"");
+    let mut buckets: Vec<(f64, f64)> = after
+        .iter()
+        .filter_map(|(k, v)| {
+            let le = k.strip_prefix(&prefix)?.strip_suffix("\"}")?;
+            let bound = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            Some((bound, v - before.get(k).copied().unwrap_or(0.0)))
+        })
+        .collect();
+    if buckets.is_empty() {
+        return None;
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let delta = |k: String| after.get(&k).map(|a| a - before.get(&k).copied().unwrap_or(0.0));
+    let count = delta(format!("{name}_count")).unwrap_or_else(|| buckets.last().map_or(0.0, |b| b.1));
+    let sum = delta(format!("{name}_sum"));
+    let quantile = |q: f64| -> Option<f64> {
+        if count <= 0.0 {
+            return None;
+        }
+        let rank = q * count;
+        let (mut lo, mut below) = (0.0, 0.0);
+        for &(bound, cum) in &buckets {
+            if cum >= rank {
+                if bound.is_infinite() {
+                    return Some(lo * 1000.0);
+                }
+                let share = if cum > below {
+                    (rank - below) / (cum - below)
+                } else {
+                    1.0
+                };
+                return Some((lo + (bound - lo) * share) * 1000.0);
+            }
+            (lo, below) = (bound, cum);
+        }
+        Some(lo * 1000.0)
+    };
+    Some(BucketDist {
+        count,
+        mean: sum.filter(|_| count > 0.0).map(|s| s / count * 1000.0),
+        p50: quantile(0.5),
+        p95: quantile(0.95),
+    })
 }
 
 /// Compares two `/metrics` snapshots. Prefers explicit `…audio_seconds_total` /
@@ -254,6 +321,7 @@ pub fn window(before: &Samples, after: &Samples) -> MetricsWindow {
         (!v.is_empty()).then(|| v.iter().sum())
     };
     w.stale_partials_dropped = sum_stale(after).map(|a| a - sum_stale(before).unwrap_or(0.0));
+    w.partial_refresh_ms = histogram_window(before, after, "asr_router_realtime_partial_refresh_seconds");
     w
 }
 
@@ -349,6 +417,31 @@ mod tests {
         assert!((w.engines["b"].rtf.unwrap_or(0.0) - 0.1).abs() < 1e-9);
         // all engines: 1 s of compute for 15 s of audio
         assert!((w.total.rtf.unwrap_or(0.0) - 1.0 / 15.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn histogram_percentiles_interpolate_inside_buckets() {
+        let h = |c: [u32; 4], sum: f64| {
+            parse_metrics(&format!(
+                "h_bucket{{le=\"0.1\"}} {}\nh_bucket{{le=\"0.2\"}} {}\nh_bucket{{le=\"0.5\"}} {}\nh_bucket{{le=\"+Inf\"}} {}\nh_sum {sum}\nh_count {}\n",
+                c[0], c[1], c[2], c[3], c[3]
+            ))
+        };
+        // the window: 10 observations ≤ 0.1 s, 10 in (0.1, 0.2], none above (cumulative 10, 20, 20, 20)
+        let before = h([5, 5, 5, 5], 0.25);
+        let after = h([15, 25, 25, 25], 2.25);
+        let d = histogram_window(&before, &after, "h").expect("the histogram is there");
+        assert_eq!(d.count, 20.0);
+        assert!((d.mean.unwrap_or(0.0) - 100.0).abs() < 1e-9);
+        // rank 10 is the top of the first bucket; rank 19 is 9/10 into the second
+        assert!((d.p50.unwrap_or(0.0) - 100.0).abs() < 1e-9);
+        assert!((d.p95.unwrap_or(0.0) - 190.0).abs() < 1e-9);
+        // past the last finite bound: that bound
+        let tail = histogram_window(&before, &h([5, 5, 5, 25], 20.0), "h").expect("there");
+        assert_eq!(tail.p95, Some(500.0));
+        assert!(histogram_window(&before, &after, "other").is_none());
+        let none = histogram_window(&before, &before, "h").expect("there");
+        assert_eq!((none.count, none.p50), (0.0, None));
     }
 
     #[test]

@@ -142,6 +142,14 @@ fn families(st: &Shared) -> Vec<MetricFamily> {
     skipped.sample(&[("reason", "finals_late")], load(&st.realtime.partials_skipped_late));
     out.push(skipped.0);
 
+    let mut refresh = Family::new(
+        "asr_router_realtime_partial_refresh_seconds",
+        "How long new speech of an open item waited for a partial that covers it (from the item's second partial on): the live caption's refresh interval.",
+        HISTOGRAM,
+    );
+    refresh.histogram(&[], &st.realtime.partial_refresh.snapshot());
+    out.push(refresh.0);
+
     let engines: Vec<_> = st
         .engines
         .names()

@@ -10,10 +10,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, FinalWindow, PartialDelay};
 use crate::engine::Engines;
+use crate::engine::metrics::Histogram;
 use crate::finalize::SecondPass;
 use crate::realtime::degrade::DegradePolicy;
 use crate::realtime::tail::TailConfig;
 use crate::routing::RoutePolicy;
+
+/// Bucket bounds of [`SessionContext::partial_refresh`], seconds: 50 ms steps up to the 500 ms of
+/// issue 15's cadence rule, coarser above.
+pub const REFRESH_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0,
+];
 
 /// The limits and defaults of a session, taken from the server configuration.
 #[derive(Debug, Clone)]
@@ -81,6 +88,9 @@ pub struct SessionContext {
     pub partials_skipped_behind: AtomicU64,
     /// Partials skipped by the degradation policy because finals would miss their deadline.
     pub partials_skipped_late: AtomicU64,
+    /// How long new speech of an open item waited for a partial that covers it, seconds (the
+    /// live caption's refresh interval; [`super::session::turns::TurnEvent::PartialRefreshed`]).
+    pub partial_refresh: Histogram,
     /// Cancelled when the server shuts down: sessions end their utterances, deliver their finals
     /// and close with 1001.
     pub shutdown: CancellationToken,
@@ -105,6 +115,7 @@ impl SessionContext {
             partials_stretched: AtomicU64::new(0),
             partials_skipped_behind: AtomicU64::new(0),
             partials_skipped_late: AtomicU64::new(0),
+            partial_refresh: Histogram::new(REFRESH_BUCKETS),
             shutdown,
         }
     }

@@ -38,7 +38,8 @@
 //!   partial runs at a (possibly stretched) cadence or is skipped (counted in
 //!   `partials_stretched`, `partials_skipped_behind`, `partials_skipped_late`); finals are never
 //!   held back. A delta the outbound queue cannot take is dropped (counted in
-//!   `partials_dropped`) and ends its item's deltas.
+//!   `partials_dropped`) and ends its item's deltas. How long new speech waits for a partial
+//!   that covers it ([`TurnEvent::PartialRefreshed`]) goes to the `partial_refresh` histogram.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -88,6 +89,7 @@ pub fn wire_event(ev: &TurnEvent) -> Option<ServerEvent> {
         TurnEvent::CommitTooShort { .. }
         | TurnEvent::PartialDue { .. }
         | TurnEvent::Delta { .. }
+        | TurnEvent::PartialRefreshed { .. }
         | TurnEvent::FinalReady(_) => return None,
     })
 }
@@ -425,7 +427,7 @@ impl Session {
             return self.error(e).await;
         }
         let chunk = std::mem::take(&mut self.scratch);
-        let events = self.turns.push_audio(&chunk).await;
+        let events = self.turns.push_audio(&chunk, Instant::now()).await;
         self.scratch = chunk;
         self.emit(events, None).await;
     }
@@ -477,9 +479,10 @@ impl Session {
             (Err(_), _) => (None, Vec::new()),
         };
         let text = text.map(|t| self.ctx.second.review_partial(&self.review, t.trim()).text);
-        if let Some(ev) = self.turns.partial_result(&done.item, text.as_deref(), &probabilities) {
-            self.emit(vec![ev], None).await;
-        }
+        let events = self
+            .turns
+            .partial_result(&done.item, text.as_deref(), &probabilities, Instant::now());
+        self.emit(events, None).await;
     }
 
     /// At the end of a session the server ends: the utterance in progress is committed and
@@ -531,6 +534,7 @@ impl Session {
                     word_probabilities,
                 } => self.start_partial(item, samples, ticket, window, settled, word_probabilities),
                 TurnEvent::Delta { item, text } => self.send_delta(&item, text),
+                TurnEvent::PartialRefreshed { after, .. } => self.ctx.partial_refresh.observe(after.as_secs_f64()),
                 TurnEvent::FinalReady(audio) => {
                     let job = self.final_job(audio);
                     let _ = self.finals.send(job).await;

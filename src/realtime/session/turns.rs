@@ -173,6 +173,17 @@ pub enum TurnEvent {
         /// [`Turns::partial_result`].
         word_probabilities: bool,
     },
+    /// A partial of the open item came back with text, `after` the item first had speech that
+    /// its previous partial did not cover (or after that partial came back, if the speech came
+    /// sooner): how long new speech waited for a decode, the live caption's refresh interval.
+    /// Not reported for an item's first partial (its wait is the first delta's) nor for a
+    /// partial that failed or went stale (the wait runs on to the next one that comes back).
+    PartialRefreshed {
+        /// Item id.
+        item: String,
+        /// New speech → this partial's result.
+        after: Duration,
+    },
     /// New stable text of the open item, to be sent as a delta (droppable; report a drop with
     /// [`Turns::delta_dropped`]).
     Delta {
@@ -197,6 +208,10 @@ struct OpenItem {
     last_partial_len: usize,
     /// Audio of the item (samples) covered by the last partial that came back with text.
     shown_len: usize,
+    /// When the last partial came back with text.
+    shown_at: Option<Instant>,
+    /// Since the last partial came back: when speech beyond `shown_len` was first heard.
+    news_at: Option<Instant>,
     /// The settled prefix of bounded partials.
     splicer: TailSplicer,
 }
@@ -313,10 +328,33 @@ impl Turns {
         self.open.as_ref().map(|o| o.id.as_str())
     }
 
-    /// Appends 16 kHz audio. With server VAD the detector runs on a blocking thread and the
-    /// segmenter's events become turn events; in manual mode the audio joins the open item
-    /// (opened by the first audio, without an event).
-    pub async fn push_audio(&mut self, chunk: &[f32]) -> Vec<TurnEvent> {
+    /// Appends 16 kHz audio that arrived at `now`. With server VAD the detector runs on a
+    /// blocking thread and the segmenter's events become turn events; in manual mode the audio
+    /// joins the open item (opened by the first audio, without an event).
+    pub async fn push_audio(&mut self, chunk: &[f32], now: Instant) -> Vec<TurnEvent> {
+        let events = self.append(chunk).await;
+        if self.has_news()
+            && let Some(open) = self.open.as_mut()
+            && open.shown_at.is_some()
+        {
+            open.news_at.get_or_insert(now);
+        }
+        events
+    }
+
+    /// Whether the open item has speech its last returned partial did not cover: with server
+    /// VAD, sound the detector heard past it; in manual mode, any audio past it.
+    fn has_news(&self) -> bool {
+        let Some(item) = self.open.as_ref() else { return false };
+        let shown = item.start + item.shown_len;
+        match self.vad.as_ref() {
+            Some(v) => self.vad_offset + v.segmenter.sound_end() > shown,
+            None => self.total > shown,
+        }
+    }
+
+    /// [`Turns::push_audio`] without the clock.
+    async fn append(&mut self, chunk: &[f32]) -> Vec<TurnEvent> {
         let mut events = Vec::new();
         self.buffer.extend(chunk.iter().copied());
         self.total += chunk.len();
@@ -551,25 +589,45 @@ impl Turns {
         Some(open.splicer.splice(&cfg, window, words))
     }
 
-    /// The outcome of a partial decode of `item` (`None`: it failed or went stale), with the
-    /// engine's word probabilities when it gave some (see [`Stabilizer::update_scored`]).
-    /// Returns the newly stable text as a [`TurnEvent::Delta`]; a result for an item no longer
-    /// open is dropped.
+    /// The outcome of a partial decode of `item` (`None`: it failed or went stale), back at
+    /// `now`, with the engine's word probabilities when it gave some (see
+    /// [`Stabilizer::update_scored`]). Returns [`TurnEvent::PartialRefreshed`] (from the item's
+    /// second returned partial on) and the newly stable text as a [`TurnEvent::Delta`]; a result
+    /// for an item no longer open is dropped.
     pub fn partial_result(
         &mut self,
         item: &str,
         text: Option<&str>,
         probabilities: &[WordProbability],
-    ) -> Option<TurnEvent> {
-        let open = self.open.as_mut().filter(|o| o.id == item)?;
+        now: Instant,
+    ) -> Vec<TurnEvent> {
+        let mut events = Vec::new();
+        let Some(open) = self.open.as_mut().filter(|o| o.id == item) else {
+            return events;
+        };
         open.partial_inflight = false;
-        let text = text?;
+        let Some(text) = text else { return events };
         open.shown_len = open.last_partial_len;
-        let delta = open.stabilizer.update_scored(text.trim(), probabilities)?;
-        Some(TurnEvent::Delta {
-            item: open.id.clone(),
-            text: delta,
-        })
+        if let (Some(_), Some(news)) = (open.shown_at, open.news_at.take()) {
+            events.push(TurnEvent::PartialRefreshed {
+                item: open.id.clone(),
+                after: now.saturating_duration_since(news),
+            });
+        }
+        open.shown_at = Some(now);
+        if let Some(delta) = open.stabilizer.update_scored(text.trim(), probabilities) {
+            events.push(TurnEvent::Delta {
+                item: open.id.clone(),
+                text: delta,
+            });
+        }
+        // speech heard while this partial ran is news for the next one from now on
+        if self.has_news()
+            && let Some(open) = self.open.as_mut()
+        {
+            open.news_at = Some(now);
+        }
+        events
     }
 
     /// A delta of `item` could not be delivered: the item sends no more deltas.
@@ -589,6 +647,8 @@ impl Turns {
             last_partial_at: None,
             last_partial_len: 0,
             shown_len: 0,
+            shown_at: None,
+            news_at: None,
             splicer: TailSplicer::new(),
         }
     }
@@ -697,7 +757,7 @@ pub(crate) mod tests {
     pub(crate) async fn push_frames(t: &mut Turns, frames: usize) -> Vec<TurnEvent> {
         let mut all = Vec::new();
         for _ in 0..frames {
-            all.extend(t.push_audio(&[0.1; FRAME]).await);
+            all.extend(t.push_audio(&[0.1; FRAME], Instant::now()).await);
         }
         all
     }
@@ -718,6 +778,7 @@ pub(crate) mod tests {
                 TurnEvent::IdleTimeout { .. } => "idle",
                 TurnEvent::PartialDue { .. } => "partial_due",
                 TurnEvent::Delta { .. } => "delta",
+                TurnEvent::PartialRefreshed { .. } => "refreshed",
                 TurnEvent::FinalReady(_) => "final",
             })
             .collect()
@@ -814,7 +875,7 @@ pub(crate) mod tests {
     async fn times_count_from_the_session_start_when_vad_starts_late() {
         let mut t = Turns::new(15.0, counting_ids());
         t.configure(None, || unreachable!());
-        assert!(t.push_audio(&[0.0; 10 * FRAME]).await.is_empty());
+        assert!(t.push_audio(&[0.0; 10 * FRAME], Instant::now()).await.is_empty());
         let _ = t.clear();
         t.configure(Some(server_vad()), || ScriptedVad::boxed(speech_20_to_60));
         let events = push_frames(&mut t, 100).await;
@@ -854,13 +915,20 @@ pub(crate) mod tests {
         );
     }
 
+    /// [`Turns::partial_result`] now, less its [`TurnEvent::PartialRefreshed`]: the delta, if any.
+    fn delta_of(t: &mut Turns, item: &str, text: Option<&str>, probs: &[WordProbability]) -> Option<TurnEvent> {
+        t.partial_result(item, text, probs, Instant::now())
+            .into_iter()
+            .find(|e| matches!(e, TurnEvent::Delta { .. }))
+    }
+
     /// A manual-commit engine with a partial window of `window_s`.
     fn manual(window_s: f32) -> Turns {
         Turns::new(window_s, counting_ids())
     }
 
     async fn push_ms(t: &mut Turns, ms: usize) -> Vec<TurnEvent> {
-        t.push_audio(&vec![0.1; ms * 16]).await
+        t.push_audio(&vec![0.1; ms * 16], Instant::now()).await
     }
 
     #[tokio::test]
@@ -886,7 +954,7 @@ pub(crate) mod tests {
             "one partial in flight at a time"
         );
         assert!(
-            t.partial_result("item_1", Some("hello"), &[]).is_none(),
+            delta_of(&mut t, "item_1", Some("hello"), &[]).is_none(),
             "newest word held back"
         );
         assert!(
@@ -897,7 +965,7 @@ pub(crate) mod tests {
             panic!("due once the interval passed")
         };
         assert_eq!(samples.len(), 420 * 16);
-        match t.partial_result("item_1", Some(" hello world "), &[]) {
+        match delta_of(&mut t, "item_1", Some(" hello world "), &[]) {
             Some(TurnEvent::Delta { item, text }) => assert_eq!((item.as_str(), text.as_str()), ("item_1", "hello")),
             e => panic!("{e:?}"),
         }
@@ -916,7 +984,7 @@ pub(crate) mod tests {
         let Some(TurnEvent::PartialDue { item, .. }) = t.poll_partial(*now, Some(Duration::from_millis(200))) else {
             panic!("a partial is due")
         };
-        match t.partial_result(&item, Some(text), &[]) {
+        match delta_of(t, &item, Some(text), &[]) {
             Some(TurnEvent::Delta { text, .. }) => Some(text),
             None => None,
             e => panic!("{e:?}"),
@@ -973,7 +1041,12 @@ pub(crate) mod tests {
             word: w.to_string(),
             probability: 0.95,
         };
-        match t.partial_result(&item, Some("ask not what"), &[sure("ask"), sure("not"), sure("what")]) {
+        match delta_of(
+            &mut t,
+            &item,
+            Some("ask not what"),
+            &[sure("ask"), sure("not"), sure("what")],
+        ) {
             Some(TurnEvent::Delta { text, .. }) => assert_eq!(text, "ask not", "sure words, newest held"),
             e => panic!("{e:?}"),
         }
@@ -989,7 +1062,7 @@ pub(crate) mod tests {
             ),
             "after the first delta, agreement sends the rest"
         );
-        t.partial_result(&item, Some("ask not what your"), &[]);
+        delta_of(&mut t, &item, Some("ask not what your"), &[]);
         // a level without sure words does not ask (minimal sends one draft's words anyway)
         t.commit();
         t.set_stability(Stability::from(PartialDelay::Minimal));
@@ -1029,7 +1102,7 @@ pub(crate) mod tests {
             panic!("due again after the interval")
         };
         push_ms(&mut t, 200).await;
-        t.partial_result(&item, Some("one two three"), &[]);
+        delta_of(&mut t, &item, Some("one two three"), &[]);
         assert!(
             (t.caption_lag_s() - 0.2).abs() < 1e-6,
             "the returned partial covered 1 s of 1.2 s"
@@ -1039,7 +1112,7 @@ pub(crate) mod tests {
             panic!("due")
         };
         push_ms(&mut t, 100).await;
-        t.partial_result(&item, None, &[]);
+        delta_of(&mut t, &item, None, &[]);
         assert!((t.caption_lag_s() - 0.3).abs() < 1e-6);
     }
 
@@ -1067,7 +1140,7 @@ pub(crate) mod tests {
                 t.poll_partial(t0 + Duration::from_millis(100 * step), every)
             {
                 due.push(frame + 3);
-                t.partial_result(&item, Some("words"), &[]);
+                delta_of(&mut t, &item, Some("words"), &[]);
             }
         }
         assert!(due.iter().any(|&f| f <= 40), "partials while speaking: {due:?}");
@@ -1085,6 +1158,90 @@ pub(crate) mod tests {
         );
     }
 
+    /// The [`TurnEvent::PartialRefreshed`] waits among `events`, ms.
+    fn refreshed_ms(events: &[TurnEvent]) -> Vec<u128> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                TurnEvent::PartialRefreshed { after, .. } => Some(after.as_millis()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_refresh_counts_from_the_speech_it_shows_across_failed_partials() {
+        let mut t = manual(15.0);
+        let every = Some(Duration::from_millis(200));
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let audio = |ms: usize| vec![0.1; ms * 16];
+        t.push_audio(&audio(320), at(0)).await;
+        let Some(TurnEvent::PartialDue { item, .. }) = t.poll_partial(at(0), every) else {
+            panic!("due at 320 ms")
+        };
+        let first = t.partial_result(&item, Some("one two"), &[], at(50));
+        assert!(
+            refreshed_ms(&first).is_empty(),
+            "the first partial's wait is the first delta's"
+        );
+        t.push_audio(&audio(100), at(100)).await;
+        assert!(t.poll_partial(at(200), every).is_some());
+        let stale = t.partial_result(&item, None, &[], at(260));
+        assert!(refreshed_ms(&stale).is_empty(), "a stale partial shows nothing");
+        t.push_audio(&audio(50), at(300)).await;
+        assert!(t.poll_partial(at(400), every).is_some());
+        let shown = t.partial_result(&item, Some("one two three"), &[], at(450));
+        assert_eq!(refreshed_ms(&shown), [350], "the speech of 100 ms waited until 450 ms");
+        // nothing new: the next wait starts with the next audio, not with the last partial
+        t.push_audio(&audio(100), at(500)).await;
+        assert!(t.poll_partial(at(600), every).is_some());
+        let next = t.partial_result(&item, Some("one two three four"), &[], at(620));
+        assert_eq!(refreshed_ms(&next), [120]);
+        assert!(
+            t.partial_result("item_9", Some("other"), &[], at(700)).is_empty(),
+            "no item, no refresh"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pause_is_not_counted_in_the_refresh_interval() {
+        // speech, 320 ms of quiet (shorter than the 500 ms that end a turn), speech
+        fn breath(frame: usize) -> f32 {
+            if (20..40).contains(&frame) || (50..80).contains(&frame) {
+                0.9
+            } else {
+                0.0
+            }
+        }
+        let mut t = vad_turns(breath);
+        let every = Some(Duration::from_millis(100));
+        let t0 = Instant::now();
+        let mut refreshed = Vec::new();
+        let mut items = std::collections::HashSet::new();
+        let mut inflight: Option<(String, Instant)> = None;
+        // real-time pace: a 32 ms frame every 32 ms; a partial comes back 40 ms after it is due
+        for frame in 0..110u64 {
+            let now = t0 + Duration::from_millis(32 * frame);
+            t.push_audio(&[0.1; FRAME], now).await;
+            if let Some((item, back)) = inflight.take_if(|(_, back)| *back <= now) {
+                refreshed.extend(refreshed_ms(&t.partial_result(&item, Some("words"), &[], back)));
+            }
+            if let Some(TurnEvent::PartialDue { item, .. }) = t.poll_partial(now, every) {
+                items.insert(item.clone());
+                inflight = Some((item, now + Duration::from_millis(40)));
+            }
+        }
+        assert_eq!(items.len(), 1, "one turn across the breath");
+        assert!(
+            refreshed.len() >= 5,
+            "refreshes before and after the pause: {refreshed:?}"
+        );
+        // a refresh is due every 100 ms, polled each 32 ms, back 40 ms later: under 200 ms, where
+        // counting the 320 ms of quiet (frames 40..50) would give more
+        assert!(refreshed.iter().all(|&ms| ms < 200), "{refreshed:?}");
+    }
+
     #[tokio::test]
     async fn stale_partials_are_dropped() {
         let mut t = manual(15.0);
@@ -1096,14 +1253,14 @@ pub(crate) mod tests {
         };
         assert_eq!(names(&t.commit()), ["committed", "final"]);
         // the result of a committed item's partial is dropped
-        assert!(t.partial_result("item_1", Some("one two three"), &[]).is_none());
+        assert!(delta_of(&mut t, "item_1", Some("one two three"), &[]).is_none());
         push_ms(&mut t, 400).await;
         assert_eq!(t.open_item(), Some("item_2"));
         let Some(TurnEvent::PartialDue { .. }) = t.poll_partial(t0, every) else {
             panic!()
         };
         // a failed (or engine-dropped stale) partial frees the item for the next one
-        assert!(t.partial_result("item_2", None, &[]).is_none());
+        assert!(delta_of(&mut t, "item_2", None, &[]).is_none());
         push_ms(&mut t, 100).await;
         let Some(TurnEvent::PartialDue { .. }) = t.poll_partial(t0 + Duration::from_millis(100), every) else {
             panic!()
@@ -1154,7 +1311,7 @@ pub(crate) mod tests {
         let text = t.splice_partial("item_1", window.unwrap(), &words);
         assert_eq!(text.as_deref(), Some("one two three"));
         // the stabiliser waits for a second hypothesis to agree
-        assert!(t.partial_result("item_1", text.as_deref(), &[]).is_none());
+        assert!(delta_of(&mut t, "item_1", text.as_deref(), &[]).is_none());
         // "one" and "two" settled (they end ≥ 1 s before 3 s); the boundary lies between
         // "two" (1.3 s) and "three" (2.2 s), so the next window starts 0.5 s before 1.75 s
         push_ms(&mut t, 1000).await;
@@ -1177,7 +1334,7 @@ pub(crate) mod tests {
         let text = t.splice_partial("item_1", win, &words);
         assert_eq!(text.as_deref(), Some("one two three four"));
         // both agree on "one two three"; "four" is the newest word, held back
-        match t.partial_result("item_1", text.as_deref(), &[]) {
+        match delta_of(&mut t, "item_1", text.as_deref(), &[]) {
             Some(TurnEvent::Delta { text, .. }) => assert_eq!(text, "one two three"),
             e => panic!("{e:?}"),
         }
@@ -1205,7 +1362,7 @@ pub(crate) mod tests {
         let t0 = Instant::now();
         push_ms(&mut t, 400).await;
         assert!(t.poll_partial(t0, every).is_some());
-        let _ = t.partial_result("item_1", Some("a b c"), &[]);
+        let _ = delta_of(&mut t, "item_1", Some("a b c"), &[]);
         t.delta_dropped("item_1");
         push_ms(&mut t, 400).await;
         assert!(t.poll_partial(t0 + Duration::from_secs(1), every).is_none());
