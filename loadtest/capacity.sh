@@ -27,7 +27,9 @@
 # THREADS (each engine's threads per worker; unset: the cores shared among the workers),
 # SERVER_BIN (the server binary, default target/release/asr-router: another build side by side),
 # MAX_SESSIONS (the server's [realtime] max_sessions, default 64: raise it to sweep past 64
-# sessions), ASR_ROUTER_MODELS (models dir).
+# sessions), MAX_P95_FINAL_MS, MAX_P95_STALENESS_MS, MAX_P95_FIRST_DELTA_MS, MAX_P95_REFRESH_MS
+# (the sweep's limits, 0: off; unset: the load generator's defaults, final 1500 and staleness
+# 500), ASR_ROUTER_MODELS (models dir).
 # Needs target/release/{asr-router,asr-router-loadtest} (cargo build --release).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -83,6 +85,11 @@ for setup in "$@"; do
     echo "== $setup on $addr (pid $pid)" >&2
     args=(--url "http://$addr" --api-key "$key" --manifest "$manifest" --lang "${LANG_FILTER:-en}"
           --server-pid $pid --json "$out/$setup.json" --svg "$out/$setup.svg")
+    # sweep limits (0: off); issue 15's rule: MAX_P95_FIRST_DELTA_MS=1000 MAX_P95_REFRESH_MS=500
+    for lim in final staleness first-delta refresh; do
+        var=MAX_P95_$(echo "$lim" | tr a-z- A-Z_)_MS
+        [ -z "${!var:-}" ] || args+=(--max-p95-$lim-ms "${!var}")
+    done
     if [ -n "${SOAK_S:-}" ]; then
         args+=(--soak --sessions "${SESSIONS:-1}" --duration "$SOAK_S")
     else

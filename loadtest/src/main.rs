@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use crate::manifest::Corpus;
 use crate::plot::{Chart, Series};
-use crate::report::{RunReport, StepReport, SweepVerdict};
+use crate::report::{RunReport, StepReport};
 use crate::server::{ProcSample, Target};
 use crate::session::{Outcome, Plan, SessionResult};
 
@@ -84,9 +84,15 @@ struct Cli {
     /// Sweep limit: p95 of speech_stopped → completed, ms.
     #[arg(long, default_value_t = 1500.0)]
     max_p95_final_ms: f64,
-    /// Sweep limit: p95 partial staleness, ms.
+    /// Sweep limit: p95 partial staleness, ms (0: off).
     #[arg(long, default_value_t = 500.0)]
     max_p95_staleness_ms: f64,
+    /// Sweep limit: p95 first delta, ms (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    max_p95_first_delta_ms: f64,
+    /// Sweep limit: p95 partial refresh, the server's re-decode cadence from /metrics, ms (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    max_p95_refresh_ms: f64,
     /// Pause between sweep steps, seconds (lets the server drain).
     #[arg(long, default_value_t = 3.0)]
     pause: f64,
@@ -179,36 +185,29 @@ async fn main() -> anyhow::Result<()> {
         }
         run.steps.push(step);
         if mode == "sweep" {
-            run.sweep = Some(verdict(&ctx.cli, &run.steps));
+            run.sweep = Some(report::verdict(limits(&ctx.cli), &run.steps));
             write_outputs(&ctx.cli, &run)?;
         }
     }
     if let Some(v) = &run.sweep {
+        let limits = report::limits_text(&v.limits);
         match v.best_concurrency {
-            Some(b) => println!(
-                "sweep: largest concurrency with p95 final <= {:.0} ms and p95 staleness <= {:.0} ms: {b} (passed: {:?})",
-                v.max_p95_final_ms, v.max_p95_staleness_ms, v.passed
-            ),
-            None => println!(
-                "sweep: no step kept p95 final <= {:.0} ms and p95 staleness <= {:.0} ms",
-                v.max_p95_final_ms, v.max_p95_staleness_ms
-            ),
+            Some(b) => println!("sweep: largest concurrency with {limits}: {b} (passed: {:?})", v.passed),
+            None => println!("sweep: no step kept {limits}"),
+        }
+        for (n, why) in &v.failed {
+            println!("       {n} session(s): {}", why.join("; "));
         }
     }
     write_outputs(&ctx.cli, &run)
 }
 
-fn verdict(cli: &Cli, steps: &[StepReport]) -> SweepVerdict {
-    let passed: Vec<usize> = steps
-        .iter()
-        .filter(|s| report::step_passes(s, cli.max_p95_final_ms, cli.max_p95_staleness_ms))
-        .map(|s| s.concurrency)
-        .collect();
-    SweepVerdict {
+fn limits(cli: &Cli) -> report::SweepLimits {
+    report::SweepLimits {
         max_p95_final_ms: cli.max_p95_final_ms,
         max_p95_staleness_ms: cli.max_p95_staleness_ms,
-        best_concurrency: passed.iter().copied().max(),
-        passed,
+        max_p95_first_delta_ms: cli.max_p95_first_delta_ms,
+        max_p95_refresh_ms: cli.max_p95_refresh_ms,
     }
 }
 
@@ -254,6 +253,12 @@ fn latency_chart(cli: &Cli, run: &RunReport) -> Chart {
         series("final p95", "#d62728", |s| s.latency_ms.final_.p95),
         series("first delta p95", "#2ca02c", |s| s.latency_ms.first_delta.p95),
         series("staleness p95", "#9467bd", |s| s.latency_ms.partial_staleness.p95),
+        series("partial refresh p95", "#ff7f0e", |s| {
+            s.server
+                .as_ref()
+                .and_then(|m| m.partial_refresh_ms.as_ref())
+                .and_then(|r| r.p95)
+        }),
     ];
     if run.sweep.is_some() && hi > lo {
         s.push(limit(
@@ -261,11 +266,15 @@ fn latency_chart(cli: &Cli, run: &RunReport) -> Chart {
             "#d62728",
             cli.max_p95_final_ms,
         ));
-        s.push(limit(
-            format!("staleness limit {:.0}", cli.max_p95_staleness_ms),
-            "#9467bd",
-            cli.max_p95_staleness_ms,
-        ));
+        for (name, color, y) in [
+            ("staleness", "#9467bd", cli.max_p95_staleness_ms),
+            ("first delta", "#2ca02c", cli.max_p95_first_delta_ms),
+            ("refresh", "#ff7f0e", cli.max_p95_refresh_ms),
+        ] {
+            if y > 0.0 {
+                s.push(limit(format!("{name} limit {y:.0}"), color, y));
+            }
+        }
     }
     Chart {
         title: format!(

@@ -229,25 +229,105 @@ pub fn proc_window(samples: &[ProcSample]) -> Option<ProcWindow> {
     })
 }
 
+/// The limits a sweep step must keep, ms (a limit of 0 or less is off).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SweepLimits {
+    /// p95 final latency (`speech_stopped` → `completed`).
+    pub max_p95_final_ms: f64,
+    /// p95 partial staleness (client-side, estimated; see README).
+    pub max_p95_staleness_ms: f64,
+    /// p95 first delta.
+    pub max_p95_first_delta_ms: f64,
+    /// p95 partial refresh (the server's re-decode cadence, from `/metrics`).
+    pub max_p95_refresh_ms: f64,
+}
+
 /// The `--sweep` verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct SweepVerdict {
-    /// Limit on p95 final latency, ms.
-    pub max_p95_final_ms: f64,
-    /// Limit on p95 partial staleness, ms.
-    pub max_p95_staleness_ms: f64,
-    /// Concurrencies whose step met both limits with no failed or refused session.
+    /// The limits applied.
+    pub limits: SweepLimits,
+    /// Concurrencies whose step met every limit with no failed or refused session.
     pub passed: Vec<usize>,
     /// Largest of `passed`.
     pub best_concurrency: Option<usize>,
+    /// Per concurrency that did not pass: what failed.
+    pub failed: BTreeMap<usize, Vec<String>>,
 }
 
-/// Whether a step keeps within the sweep limits (a limit passes when it has no samples, unless
-/// no final at all was received).
-pub fn step_passes(s: &StepReport, max_final: f64, max_stale: f64) -> bool {
-    let fin = s.latency_ms.final_.p95;
-    let stale = s.latency_ms.partial_staleness.p95.unwrap_or(0.0);
-    s.sessions.failed == 0 && s.sessions.refused == 0 && fin.is_some_and(|f| f <= max_final) && stale <= max_stale
+/// What keeps a step from passing the sweep `limits` (empty: it passes). A latency limit with no
+/// samples passes (no partial at all has no staleness), except that a step must get a final; the
+/// refresh limit fails when the server did not report the histogram, since it cannot be judged.
+pub fn step_failures(s: &StepReport, limits: &SweepLimits) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.sessions.failed > 0 || s.sessions.refused > 0 {
+        out.push(format!(
+            "{} failed, {} refused sessions",
+            s.sessions.failed, s.sessions.refused
+        ));
+    }
+    let l = &s.latency_ms;
+    match l.final_.p95 {
+        None => out.push("no final".into()),
+        Some(f) if limits.max_p95_final_ms > 0.0 && f > limits.max_p95_final_ms => {
+            out.push(format!("final p95 {f:.0} > {:.0}", limits.max_p95_final_ms))
+        }
+        _ => {}
+    }
+    for (name, value, limit) in [
+        ("staleness", l.partial_staleness.p95, limits.max_p95_staleness_ms),
+        ("first delta", l.first_delta.p95, limits.max_p95_first_delta_ms),
+    ] {
+        if let Some(v) = value.filter(|v| limit > 0.0 && *v > limit) {
+            out.push(format!("{name} p95 {v:.0} > {limit:.0}"));
+        }
+    }
+    if limits.max_p95_refresh_ms > 0.0 {
+        match s.server.as_ref().and_then(|m| m.partial_refresh_ms.as_ref()) {
+            None => out.push("no partial refresh histogram in /metrics".into()),
+            Some(r) => {
+                if let Some(v) = r.p95.filter(|v| *v > limits.max_p95_refresh_ms) {
+                    out.push(format!("partial refresh p95 {v:.0} > {:.0}", limits.max_p95_refresh_ms));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The sweep verdict over `steps`.
+pub fn verdict(limits: SweepLimits, steps: &[StepReport]) -> SweepVerdict {
+    let mut passed = Vec::new();
+    let mut failed = BTreeMap::new();
+    for s in steps {
+        let why = step_failures(s, &limits);
+        if why.is_empty() {
+            passed.push(s.concurrency);
+        } else {
+            failed.insert(s.concurrency, why);
+        }
+    }
+    SweepVerdict {
+        limits,
+        best_concurrency: passed.iter().copied().max(),
+        passed,
+        failed,
+    }
+}
+
+/// The limits of `limits` that are on, for the summary line.
+pub fn limits_text(limits: &SweepLimits) -> String {
+    [
+        ("final", limits.max_p95_final_ms),
+        ("staleness", limits.max_p95_staleness_ms),
+        ("first delta", limits.max_p95_first_delta_ms),
+        ("partial refresh", limits.max_p95_refresh_ms),
+    ]
+    .iter()
+    .filter(|(_, v)| *v > 0.0)
+    .map(|(n, v)| format!("p95 {n} <= {v:.0} ms"))
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// The whole run as written by `--json`.
@@ -366,4 +446,61 @@ pub fn summary(s: &StepReport) -> String {
         );
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::{BucketDist, MetricsWindow};
+
+    fn step(final_p95: Option<f64>, first_delta_p95: f64, refresh_p95: Option<f64>) -> StepReport {
+        let mut s = StepReport {
+            concurrency: 4,
+            ..Default::default()
+        };
+        s.latency_ms.final_.p95 = final_p95;
+        s.latency_ms.first_delta.p95 = Some(first_delta_p95);
+        s.server = refresh_p95.map(|p95| MetricsWindow {
+            partial_refresh_ms: Some(BucketDist {
+                count: 10.0,
+                p95: Some(p95),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        s
+    }
+
+    #[test]
+    fn a_step_fails_each_limit_that_is_on_and_says_which() {
+        let off = SweepLimits {
+            max_p95_final_ms: 1500.0,
+            max_p95_staleness_ms: 0.0,
+            max_p95_first_delta_ms: 0.0,
+            max_p95_refresh_ms: 0.0,
+        };
+        assert!(step_failures(&step(Some(900.0), 1600.0, None), &off).is_empty());
+        assert_eq!(step_failures(&step(None, 100.0, None), &off), ["no final"]);
+        let issue15 = SweepLimits {
+            max_p95_first_delta_ms: 1000.0,
+            max_p95_refresh_ms: 500.0,
+            ..off
+        };
+        assert_eq!(
+            step_failures(&step(Some(1600.0), 1200.0, Some(600.0)), &issue15),
+            [
+                "final p95 1600 > 1500",
+                "first delta p95 1200 > 1000",
+                "partial refresh p95 600 > 500"
+            ]
+        );
+        assert_eq!(
+            step_failures(&step(Some(900.0), 900.0, None), &issue15),
+            ["no partial refresh histogram in /metrics"],
+            "a limit that cannot be judged does not pass"
+        );
+        let v = verdict(issue15, &[step(Some(900.0), 900.0, Some(400.0))]);
+        assert_eq!((v.passed.as_slice(), v.best_concurrency), ([4].as_slice(), Some(4)));
+        assert!(v.failed.is_empty());
+    }
 }
