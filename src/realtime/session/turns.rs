@@ -34,6 +34,11 @@
 //!   a word the model makes up from noise).
 //!   Each [`TurnEvent::PartialDue`] carries a fresh ticket that makes the session's earlier ones
 //!   stale in the engine queues, and a result for an item that is no longer open is dropped.
+//! * **How long new speech waits for a partial is reported.** From an item's second returned
+//!   partial on, each one that comes back with text yields [`TurnEvent::PartialRefreshed`]: the
+//!   time since the item first had sound (any audio in manual mode) past what its previous
+//!   returned partial covered, or since that partial came back if the sound came sooner. A
+//!   pause heard as quiet does not count; a failed, stale or skipped partial does.
 //! * **A skipped partial counts as run for pacing.** [`Turns::skip_partial`] (the degradation
 //!   policy, `crate::realtime::degrade`) restarts the interval without decoding, so a skip
 //!   happens at most once per interval; [`Turns::caption_lag_s`] is the open item's audio past
