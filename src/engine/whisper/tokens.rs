@@ -217,16 +217,24 @@ impl WhisperVocab {
             }
             prev = *f;
         }
-        let bounds = self.word_bounds(text_ids);
-        bounds
+        self.word_spans(text_ids)
+            .into_iter()
+            .map(|(a, b, word)| Word {
+                word,
+                start: first[a] as f32 * TIME_PRECISION,
+                end: first[b] as f32 * TIME_PRECISION,
+            })
+            .collect()
+    }
+
+    /// The words of `text_ids`: each word's token range `a..b` and its text, trimmed; words that
+    /// decode to nothing but whitespace are left out.
+    fn word_spans(&self, text_ids: &[usize]) -> Vec<(usize, usize, String)> {
+        self.word_bounds(text_ids)
             .windows(2)
             .filter_map(|w| {
                 let word = self.decode(&text_ids[w[0]..w[1]]).trim().to_string();
-                (!word.is_empty()).then(|| Word {
-                    word,
-                    start: first[w[0]] as f32 * TIME_PRECISION,
-                    end: first[w[1]] as f32 * TIME_PRECISION,
-                })
+                (!word.is_empty()).then_some((w[0], w[1], word))
             })
             .collect()
     }
@@ -271,12 +279,11 @@ impl WhisperVocab {
         if text_ids.len() != probs.len() {
             return Vec::new();
         }
-        self.word_bounds(text_ids)
-            .windows(2)
-            .filter_map(|w| {
-                let word = self.decode(&text_ids[w[0]..w[1]]).trim().to_string();
-                let probability = probs[w[0]..w[1]].iter().copied().fold(1.0f32, f32::min);
-                (!word.is_empty()).then_some(WordProbability { word, probability })
+        self.word_spans(text_ids)
+            .into_iter()
+            .map(|(a, b, word)| WordProbability {
+                word,
+                probability: probs[a..b].iter().copied().fold(1.0f32, f32::min),
             })
             .collect()
     }
