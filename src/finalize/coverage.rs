@@ -33,7 +33,9 @@
 //! * A piece that fails leaves the window's own decode in place.
 //! * A tail is decoded only from the end of the last segment (or the next speech after it) to
 //!   the window's end, once per window, and only appended: the window's own text stays as it
-//!   was, and words at the tail's start that repeat the text's last words are left out.
+//!   was, and words at the tail's start that repeat the text's end are left out: word for word,
+//!   or a stretch the window's text already holds that the tail heard again in other words, as
+//!   long as the repeat ends where the text ends.
 
 use std::sync::Arc;
 
@@ -70,9 +72,15 @@ pub const MAX_DEPTH: usize = 2;
 /// less is no sign of a drop; the drops seen leave 5–10 s of speech unwritten.
 pub const TAIL_MIN_SPEECH_S: f32 = 2.5;
 
-/// Most text units at a tail's start compared with the window text's end when the repeat is
-/// left out.
+/// Most text units at a tail's start compared with the window text's end, word for word, when
+/// the repeat is left out ([`repeated_prefix`]).
 const MAX_REPEAT_UNITS: usize = 8;
+
+/// Fewest units of a loose repeat ([`repeated_prefix`]): below it, only an exact one counts.
+const MIN_LOOSE_REPEAT_UNITS: usize = 4;
+
+/// Least share of a loose repeat's units that the window text's end holds in order.
+const LOOSE_REPEAT_SHARE: f32 = 0.7;
 
 /// A stretch of a recording handed to the recognizer: its sample span and the VAD's speech
 /// inside it.
@@ -288,26 +296,28 @@ pub fn unheard_tail(h: &Hypothesis, window: &SpeechWindow) -> Option<usize> {
     Some(heard.max(next.0))
 }
 
-/// `piece` without the units at its start that repeat the last units of `text` (the longest
-/// such repeat, at most [`MAX_REPEAT_UNITS`], compared lower-cased): its text, and as many of
-/// its first segment's text and of its words as those units cover.
+/// `piece` without the units at its start that repeat the end of `text` ([`repeated_prefix`],
+/// compared lower-cased): its text, its first segments' texts and its words, as far as those
+/// units reach.
 fn without_repeat(text: &str, mut piece: Hypothesis) -> Hypothesis {
     let norm = |t: &str, (s, e): (usize, usize)| t[s..e].to_lowercase();
-    let tail: Vec<String> = unit_spans(text).map(|u| norm(text, u)).collect();
-    let head: Vec<String> = unit_spans(&piece.text)
-        .take(MAX_REPEAT_UNITS)
-        .map(|u| norm(&piece.text, u))
-        .collect();
-    let k = (1..=head.len().min(tail.len()))
-        .rev()
-        .find(|&k| tail[tail.len() - k..] == head[..k])
-        .unwrap_or(0);
+    let before: Vec<String> = unit_spans(text).map(|u| norm(text, u)).collect();
+    let head: Vec<String> = unit_spans(&piece.text).map(|u| norm(&piece.text, u)).collect();
+    let k = repeated_prefix(&before, &head);
     if k == 0 {
         return piece;
     }
     piece.text = skip_units(&piece.text, k).to_string();
-    if let Some(first) = piece.segments.first_mut() {
-        first.text = skip_units(&first.text, k).to_string();
+    let mut left = k;
+    while left > 0 && !piece.segments.is_empty() {
+        let n = units(&piece.segments[0].text);
+        if n <= left {
+            left -= n;
+            piece.segments.remove(0);
+        } else {
+            piece.segments[0].text = skip_units(&piece.segments[0].text, left).to_string();
+            left = 0;
+        }
     }
     let mut left = k;
     while let Some(w) = piece.words.first() {
@@ -319,6 +329,50 @@ fn without_repeat(text: &str, mut piece: Hypothesis) -> Hypothesis {
         piece.words.remove(0);
     }
     piece
+}
+
+/// How many units at the start of `head` (a tail's decode) repeat the end of `before` (the
+/// window's text), both lower-cased units; 0 when none do. The longest of:
+///
+/// * an exact repeat: `head`'s first k units are `before`'s last k, k ≤ [`MAX_REPEAT_UNITS`];
+/// * a loose repeat of at least [`MIN_LOOSE_REPEAT_UNITS`]: the tail heard again a stretch the
+///   window's text already holds, worded a little differently ("there isn't that much
+///   difference" / "there's not much difference"). Its last unit is one of `before`'s last two,
+///   and at least [`LOOSE_REPEAT_SHARE`] of its units are found, in order, in the stretch of
+///   `before` that ends there (at most 3k/2 + 4 units long).
+fn repeated_prefix(before: &[String], head: &[String]) -> usize {
+    for k in (1..=head.len()).rev() {
+        if k <= MAX_REPEAT_UNITS && k <= before.len() && before[before.len() - k..] == head[..k] {
+            return k;
+        }
+        if k < MIN_LOOSE_REPEAT_UNITS {
+            continue;
+        }
+        let loose = (0..2.min(before.len())).any(|d| {
+            let end = before.len() - d;
+            let stretch = &before[end.saturating_sub(k * 3 / 2 + 4)..end];
+            stretch.last() == Some(&head[k - 1])
+                && in_order(stretch, &head[..k]) as f32 >= LOOSE_REPEAT_SHARE * k as f32
+        });
+        if loose {
+            return k;
+        }
+    }
+    0
+}
+
+/// How many units of `b` are found in `a` in order (their longest common subsequence).
+fn in_order(a: &[String], b: &[String]) -> usize {
+    let mut row = vec![0usize; b.len() + 1];
+    for x in a {
+        let mut diag = 0;
+        for (j, y) in b.iter().enumerate() {
+            let up = row[j + 1];
+            row[j + 1] = if x == y { diag + 1 } else { up.max(row[j]) };
+            diag = up;
+        }
+    }
+    row[b.len()]
 }
 
 /// `text` from its `k`-th unit on (empty when it has no more).
@@ -499,6 +553,47 @@ mod tests {
         // nothing repeated: the piece as it was
         let same = piece(" and INT8 on the CPU.", &[]);
         assert_eq!(without_repeat("it runs fine,", same.clone()), same);
+    }
+
+    #[test]
+    fn a_tail_that_hears_the_window_end_again_in_other_words_is_left_out() {
+        let text = "I'm in New Jersey now though. Well, there isn't that much difference. At least, you \
+                    know, they all call me a Yankee down here. So what can I say? I don't hear that in New Jersey now.";
+        let seg = |start: f32, text: &str| Segment {
+            start,
+            end: start + 2.0,
+            text: text.into(),
+            ..Default::default()
+        };
+        let tail = Hypothesis {
+            text: " There's not much difference at least they all call me a Yankee down here. So I don't hear \
+                   that New Jersey now. Bye."
+                .into(),
+            segments: vec![
+                seg(
+                    0.0,
+                    " There's not much difference at least they all call me a Yankee down here.",
+                ),
+                seg(2.0, " So I don't hear that New Jersey now."),
+                seg(4.0, " Bye."),
+            ],
+            ..Default::default()
+        };
+        // the tail repeats the text's last 24 units loosely: what follows them stays
+        let got = without_repeat(text, tail.clone());
+        assert_eq!(got.text, "Bye.");
+        assert_eq!(got.segments.len(), 1);
+        assert_eq!(got.segments[0].text, " Bye.");
+        // a repeat must end where the text ends: the same words followed by more of the text are
+        // not a repeat of its end
+        let longer = format!("{text} Then we talked about the weather for a while.");
+        assert_eq!(without_repeat(&longer, tail.clone()), tail);
+        // new words that share a few common ones with the text's end are kept
+        let new = Hypothesis {
+            text: " And I am in the city now.".into(),
+            ..Default::default()
+        };
+        assert_eq!(without_repeat(text, new.clone()), new);
     }
 
     #[test]
