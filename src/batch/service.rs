@@ -117,6 +117,10 @@ impl BatchService {
                 .or_else(|| self.policy.default_language())
                 .map(str::to_string),
         };
+        let review = match req.task() {
+            Task::Translate => ReviewPlan::none(),
+            Task::Transcribe => self.second.plan(req.review(), language.as_deref())?,
+        };
         let engine = self
             .policy
             .route(&RouteRequest {
@@ -124,14 +128,11 @@ impl BatchService {
                 duration_s: samples.len() as f64 / SAMPLE_RATE as f64,
                 language: language.clone(),
                 quality_high: req.quality_high(),
+                terms: review.corrects_terms(),
                 task: req.task(),
             })?
             .clone();
         let fallback = self.policy.fallback(&engine, language.as_deref(), req.task()).cloned();
-        let review = match req.task() {
-            Task::Translate => ReviewPlan::none(),
-            Task::Transcribe => self.second.plan(req.review(), language.as_deref())?,
-        };
         let options = DecodeOptions {
             languages: Some(req.languages().to_vec()).filter(|l| !l.is_empty()),
             language,

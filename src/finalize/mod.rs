@@ -139,6 +139,12 @@ impl ReviewPlan {
         &self.glossary
     }
 
+    /// Whether a review runs with glossary terms to correct towards: the router then gives
+    /// short clips the strong engine too (`crate::routing`).
+    pub fn corrects_terms(&self) -> bool {
+        self.mode != ReviewMode::None && !self.glossary.is_empty()
+    }
+
     /// How finals use the glossary as a decoder prompt and check loosely matched terms
     /// against the audio ([`bias`], [`verify`]). Both off for a plan without review:
     /// `review=none` asks for the recognizer's text as it is.

@@ -96,6 +96,7 @@ pub async fn transcribe(
             duration_s: speech.duration_s,
             language: language.clone(),
             quality_high: true,
+            terms: false,
             task: Task::Transcribe,
         })?
         .clone();
