@@ -90,6 +90,14 @@ async fn rest_api_end_to_end() {
     let text = v["text"].as_str().unwrap();
     assert!(wer(&reference("en_jfk"), text) <= 0.15, "{text}");
     assert_eq!(v["usage"]["type"], "duration");
+    // terms to correct towards send the short clip to the strong engine; without a review they
+    // are not corrected towards, and the clip stays on the fast one
+    let terms = [("model", "auto"), ("language", "en"), ("keywords", "Kubernetes")];
+    let r = transcribe(&s, "en_jfk.wav", &terms).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-asr-router-model"], "whisper-base");
+    let r = transcribe(&s, "en_jfk.wav", &[terms[0], terms[1], terms[2], ("review", "none")]).await;
+    assert_eq!(r.headers()["x-asr-router-model"], "whisper-tiny.en");
 
     // text / srt / vtt
     let t = transcribe(
