@@ -118,7 +118,7 @@ const SILENCE_CHUNKS = Math.ceil(TRAILING_SILENCE_MS / CHUNK_MS);
 const AUDIO_MS = (pcm.byteLength / 2 / TARGET_RATE) * 1000;
 
 // ---- metrics ---------------------------------------------------------------------------------
-const firstDelta = new Trend('first_delta_ms', true);       // speech_started -> first delta of that item
+const firstDelta = new Trend('first_delta_ms', true);       // send of the VAD's speech onset -> first delta of that item
 const finalLatency = new Trend('final_latency_ms', true);   // speech_stopped -> completed
 const sessionSetup = new Trend('session_setup_ms', true);   // socket open -> session.updated
 const completedCount = new Counter('transcripts_completed');
@@ -164,6 +164,18 @@ export const options = {
 function words(s) {
   return String(s).toLowerCase().replace(/[^\p{L}\p{N}\s']+/gu, ' ').split(/\s+/).filter((w) => w);
 }
+// The first number under `key` anywhere in `v` (depth first): GA and beta sessions nest
+// turn_detection differently.
+function findNumber(v, key) {
+  if (!v || typeof v !== 'object') return null;
+  if (typeof v[key] === 'number') return v[key];
+  for (const k of Object.keys(v)) {
+    const found = findNumber(v[k], key);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
 function wer(ref, hyp) {
   const r = words(ref);
   const h = words(hyp);
@@ -274,6 +286,8 @@ export default function () {
   const transcripts = [];
   let openedAt = 0;
   let sent = 0;                // chunks sent (audio + silence)
+  const sentAt = [];           // send time of chunk k (audio [k*CHUNK_MS, (k+1)*CHUNK_MS) ms)
+  let paddingMs = 300;         // the session's prefix_padding_ms, from session.updated
   let pacer = null;
   let tailTimer = null;
   let audioDone = false;
@@ -286,6 +300,14 @@ export default function () {
     hadError = true;
     finish();
   }, ITER_TIMEOUT_MS);
+
+  // When the audio at the item's speech onset had been sent (the chunk that holds it); the
+  // arrival of speech_started when the server gave no audio_start_ms.
+  function onsetSentAt(it) {
+    if (typeof it.onsetMs !== 'number' || !sentAt.length) return it.startedAt;
+    const k = Math.max(0, Math.ceil(it.onsetMs / CHUNK_MS) - 1);
+    return sentAt[Math.min(k, sentAt.length - 1)];
+  }
 
   function outstanding() {
     return Object.keys(items).some((k) => items[k].stoppedAt && !items[k].done);
@@ -331,6 +353,7 @@ export default function () {
       while (sent < total && sent * CHUNK_MS <= Date.now() - t0) {
         const audio = sent < AUDIO_CHUNKS.length ? AUDIO_CHUNKS[sent] : SILENCE_CHUNK;
         ws.send(JSON.stringify({ type: 'input_audio_buffer.append', audio }));
+        sentAt.push(Date.now());
         audioSent.add(CHUNK_MS / 1000);
         sent++;
       }
@@ -360,9 +383,15 @@ export default function () {
           sessionSetup.add(now - openedAt);
           setupSeen = true;
         }
+        {
+          const p = findNumber(ev.session, 'prefix_padding_ms');
+          if (p !== null) paddingMs = p;
+        }
         break;
       case 'input_audio_buffer.speech_started':
         it.startedAt = now;
+        // the VAD heard speech begin prefix_padding_ms after audio_start_ms
+        if (typeof ev.audio_start_ms === 'number') it.onsetMs = ev.audio_start_ms + paddingMs;
         break;
       case 'input_audio_buffer.speech_stopped':
         it.stoppedAt = now;
@@ -373,7 +402,8 @@ export default function () {
       case 'conversation.item.input_audio_transcription.delta':
         if (!it.gotDelta) {
           it.gotDelta = true;
-          if (it.startedAt) firstDelta.add(now - it.startedAt);
+          const from = onsetSentAt(it);
+          if (from) firstDelta.add(now - from);
         }
         break;
       case 'conversation.item.input_audio_transcription.completed':

@@ -4,8 +4,9 @@ Streams each WAV (16 kHz mono PCM16) at real-time pace into /v1/realtime with se
 collects per item the concatenated `…transcription.delta` texts and the `…completed` transcript,
 and reports how many of the final's words the deltas covered and how many delta words differ
 from the final's prefix of the same length (word-level edit distance), and each item's first
-delta latency: its arrival minus the moment the client sent the audio at the item's
-`speech_started.audio_start_ms` (the loadtest's definition, prefix padding included), and its
+delta latency: its arrival minus the moment the client sent the audio where the VAD heard the
+item's speech begin, `speech_started.audio_start_ms` plus the session's `prefix_padding_ms` (the
+loadtest's definition; until the thirty-fifth session the padding was left in), and its
 final latency: the `…completed` arrival minus the moment the client sent the audio at the
 item's `speech_stopped.audio_end_ms` (the loadtest's "speech_stopped → completed"). With
 `GLOSSARY=glossary.json` in the environment the session sends that glossary (the extension
@@ -45,12 +46,16 @@ async def one(path):
             "turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}}}}))
         deltas, finals, starts, first, ends, final_ms = {}, {}, {}, {}, {}, {}
         t0 = None
+        pad = [0.3]   # the session's prefix_padding_ms, seconds, from session.updated
         async def reader():
             async for m in ws:
                 ev = json.loads(m)
                 t = ev.get('type', '')
-                if t.endswith('speech_started'):
-                    starts[ev['item_id']] = ev['audio_start_ms'] / 1000
+                if t.endswith('session.updated'):
+                    td = ev.get('session', {}).get('audio', {}).get('input', {}).get('turn_detection') or {}
+                    pad[0] = td.get('prefix_padding_ms', 1000 * pad[0]) / 1000
+                elif t.endswith('speech_started'):
+                    starts[ev['item_id']] = ev['audio_start_ms'] / 1000 + pad[0]
                 elif t.endswith('speech_stopped'):
                     ends[ev['item_id']] = ev['audio_end_ms'] / 1000
                 elif t.endswith('transcription.delta'):

@@ -27,6 +27,8 @@ const CHUNK_BYTES: usize = (RATE as usize / 1000) * CHUNK_MS as usize * 2;
 pub const GAP_MS: u64 = 1200;
 /// Longest wait for the handshake and for `session.updated`.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The server VAD's prefix padding until `session.updated` says otherwise (OpenAI's default).
+const DEFAULT_PREFIX_PADDING_MS: u64 = 300;
 
 /// What one session is asked to do.
 #[derive(Debug, Clone)]
@@ -69,7 +71,8 @@ pub enum Outcome {
 /// Timings of one transcription item, all in milliseconds.
 #[derive(Debug, Clone, Default)]
 pub struct ItemTimes {
-    /// First delta arrival minus the send time of the audio at `speech_started.audio_start_ms`.
+    /// First delta arrival minus the send time of the audio where the VAD heard the speech
+    /// begin: `speech_started.audio_start_ms` plus the session's `prefix_padding_ms`.
     pub first_delta_ms: Option<f64>,
     /// Gaps between successive deltas.
     pub delta_intervals_ms: Vec<f64>,
@@ -174,6 +177,9 @@ impl Item {
 /// The client's audio send log and the server's items.
 struct State {
     epoch: Instant,
+    /// The session's `turn_detection.prefix_padding_ms`: how far before the VAD's speech onset
+    /// `speech_started.audio_start_ms` lies.
+    prefix_padding_ms: u64,
     /// Send instant of chunk k (audio `[40k, 40k+40)` ms).
     sent: Vec<Instant>,
     placements: Vec<Placement>,
@@ -209,6 +215,7 @@ pub async fn run(plan: Plan) -> SessionResult {
     let t0 = Instant::now();
     let mut st = State {
         epoch: t0,
+        prefix_padding_ms: DEFAULT_PREFIX_PADDING_MS,
         sent: Vec::new(),
         placements: Vec::new(),
         items: HashMap::new(),
@@ -218,6 +225,19 @@ pub async fn run(plan: Plan) -> SessionResult {
     };
     let outcome = drive(&plan, &mut st).await;
     finish(st, outcome)
+}
+
+/// The first number under `key` anywhere in `v` (depth first): the session object nests
+/// `turn_detection` differently in the GA and beta shapes.
+fn find_u64(v: &Value, key: &str) -> Option<u64> {
+    match v {
+        Value::Object(m) => m
+            .get(key)
+            .and_then(Value::as_u64)
+            .or_else(|| m.values().find_map(|x| find_u64(x, key))),
+        Value::Array(a) => a.iter().find_map(|x| find_u64(x, key)),
+        _ => None,
+    }
 }
 
 fn ms_between(a: Instant, b: Instant) -> f64 {
@@ -370,8 +390,11 @@ fn on_message(st: &mut State, msg: WsMsg) -> Option<Outcome> {
     };
     let item_id = ev.get("item_id").and_then(Value::as_str).unwrap_or("").to_string();
     match kind {
-        "session.updated" | "transcription_session.updated" if st.setup_ms.is_none() => {
-            st.setup_ms = Some(ms_between(st.epoch, now));
+        "session.updated" | "transcription_session.updated" => {
+            st.setup_ms.get_or_insert(ms_between(st.epoch, now));
+            if let Some(ms) = ev.get("session").and_then(|s| find_u64(s, "prefix_padding_ms")) {
+                st.prefix_padding_ms = ms;
+            }
         }
         "input_audio_buffer.speech_started" => {
             let ms = ev.get("audio_start_ms").and_then(Value::as_u64);
@@ -481,7 +504,7 @@ fn finish(st: State, outcome: Outcome) -> SessionResult {
         };
         let placement = centre.and_then(|c| placement_of(c).map(|p| (p, c)));
         if let (Some((first, _, _)), Some(start)) = (it.deltas.first(), it.start_ms)
-            && let Some(sent) = st.sent_at(start)
+            && let Some(sent) = st.sent_at(start + st.prefix_padding_ms)
         {
             t.first_delta_ms = Some(ms_between(sent, *first));
         }
@@ -593,6 +616,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_prefix_padding_is_read_from_either_session_shape() {
+        let ga = json!({"type": "transcription", "audio": {"input": {"format": {"rate": 24000},
+            "turn_detection": {"type": "server_vad", "prefix_padding_ms": 500}}}});
+        let beta = json!({"input_audio_format": "pcm16", "turn_detection": {"prefix_padding_ms": 120}});
+        assert_eq!(find_u64(&ga, "prefix_padding_ms"), Some(500));
+        assert_eq!(find_u64(&beta, "prefix_padding_ms"), Some(120));
+        assert_eq!(find_u64(&json!({"turn_detection": null}), "prefix_padding_ms"), None);
     }
 
     #[tokio::test]
