@@ -27,7 +27,8 @@
 # THREADS (each engine's threads per worker; unset: the cores shared among the workers),
 # SERVER_BIN (the server binary, default target/release/asr-router: another build side by side),
 # MAX_SESSIONS (the server's [realtime] max_sessions, default 64: raise it to sweep past 64
-# sessions), MAX_P95_FINAL_MS, MAX_P95_STALENESS_MS, MAX_P95_FIRST_DELTA_MS, MAX_P95_REFRESH_MS
+# sessions), DEGRADE_MAX_STRETCH (the server's [realtime] degrade_max_stretch; 1: never stretch),
+# MAX_P95_FINAL_MS, MAX_P95_STALENESS_MS, MAX_P95_FIRST_DELTA_MS, MAX_P95_REFRESH_MS
 # (the sweep's limits, 0: off; unset: the load generator's defaults, final 1500 and staleness
 # 500), ASR_ROUTER_MODELS (models dir).
 # Needs target/release/{asr-router,asr-router-loadtest} (cargo build --release).
@@ -50,6 +51,7 @@ config_for() { # setup -> TOML on stdout
     [ -z "${PARTIAL_INTERVAL_MS:-}" ] || echo "partial_interval_ms = $PARTIAL_INTERVAL_MS"
     [ -z "${PARTIAL_DELAY:-}" ] || echo "partial_delay = \"$PARTIAL_DELAY\""
     [ -z "${MAX_SESSIONS:-}" ] || echo "max_sessions = $MAX_SESSIONS"
+    [ -z "${DEGRADE_MAX_STRETCH:-}" ] || echo "degrade_max_stretch = $DEGRADE_MAX_STRETCH"
     case $setup in
         tiny) echo 'finalizer = "fast"' ;;
         tiny-base) echo 'finalizer = "strong"' ;;
