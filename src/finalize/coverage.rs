@@ -72,11 +72,8 @@ pub const MAX_DEPTH: usize = 2;
 /// less is no sign of a drop; the drops seen leave 5–10 s of speech unwritten.
 pub const TAIL_MIN_SPEECH_S: f32 = 2.5;
 
-/// Most text units at a tail's start compared with the window text's end, word for word, when
-/// the repeat is left out ([`repeated_prefix`]).
-const MAX_REPEAT_UNITS: usize = 8;
-
-/// Fewest units of a loose repeat ([`repeated_prefix`]): below it, only an exact one counts.
+/// Fewest units of a loose repeat ([`repeated_prefix`]): below it, only a word-for-word one
+/// counts.
 const MIN_LOOSE_REPEAT_UNITS: usize = 4;
 
 /// Least share of a loose repeat's units that the window text's end holds in order.
@@ -332,20 +329,20 @@ fn without_repeat(text: &str, mut piece: Hypothesis) -> Hypothesis {
 }
 
 /// How many units at the start of `head` (a tail's decode) repeat the end of `before` (the
-/// window's text), both lower-cased units; 0 when none do. The longest of:
+/// window's text), both lower-cased units; 0 when none do. The longest k such that:
 ///
-/// * an exact repeat: `head`'s first k units are `before`'s last k, k ≤ [`MAX_REPEAT_UNITS`];
-/// * a loose repeat of at least [`MIN_LOOSE_REPEAT_UNITS`]: the tail heard again a stretch the
-///   window's text already holds, worded a little differently ("there isn't that much
-///   difference" / "there's not much difference"). Its last unit is one of `before`'s last two,
-///   and at least [`LOOSE_REPEAT_SHARE`] of its units are found, in order, in the stretch of
-///   `before` that ends there (at most 3k/2 + 4 units long).
+/// * below [`MIN_LOOSE_REPEAT_UNITS`], `head`'s first k units are `before`'s last k;
+/// * from it on, the repeat may be loose: the tail heard again a stretch the window's text
+///   already holds, worded a little differently ("there isn't that much difference" / "there's
+///   not much difference"). Its last unit is one of `before`'s last two, and at least
+///   [`LOOSE_REPEAT_SHARE`] of its units are found, in order, in the stretch of `before` that
+///   ends there (at most 3k/2 + 4 units long). A word-for-word repeat is such a stretch too.
 fn repeated_prefix(before: &[String], head: &[String]) -> usize {
     for k in (1..=head.len()).rev() {
-        if k <= MAX_REPEAT_UNITS && k <= before.len() && before[before.len() - k..] == head[..k] {
-            return k;
-        }
         if k < MIN_LOOSE_REPEAT_UNITS {
+            if k <= before.len() && before[before.len() - k..] == head[..k] {
+                return k;
+            }
             continue;
         }
         let loose = (0..2.min(before.len())).any(|d| {
