@@ -28,6 +28,7 @@
 # SERVER_BIN (the server binary, default target/release/asr-router: another build side by side),
 # MAX_SESSIONS (the server's [realtime] max_sessions, default 64: raise it to sweep past 64
 # sessions), DEGRADE_MAX_STRETCH (the server's [realtime] degrade_max_stretch; 1: never stretch),
+# EARLY_FINALS (the server's [realtime] early_finals: true or false; unset: its default, true),
 # MAX_P95_FINAL_MS, MAX_P95_STALENESS_MS, MAX_P95_FIRST_DELTA_MS, MAX_P95_REFRESH_MS
 # (the sweep's limits, 0: off; unset: the load generator's defaults, final 1500 and staleness
 # 500), ASR_ROUTER_MODELS (models dir).
@@ -52,6 +53,7 @@ config_for() { # setup -> TOML on stdout
     [ -z "${PARTIAL_DELAY:-}" ] || echo "partial_delay = \"$PARTIAL_DELAY\""
     [ -z "${MAX_SESSIONS:-}" ] || echo "max_sessions = $MAX_SESSIONS"
     [ -z "${DEGRADE_MAX_STRETCH:-}" ] || echo "degrade_max_stretch = $DEGRADE_MAX_STRETCH"
+    [ -z "${EARLY_FINALS:-}" ] || echo "early_finals = $EARLY_FINALS"
     case $setup in
         tiny) echo 'finalizer = "fast"' ;;
         tiny-base) echo 'finalizer = "strong"' ;;

@@ -614,6 +614,10 @@ pub struct RealtimeConfig {
     /// engine's queue, partials on that engine are skipped and new sessions are refused (close
     /// 1013), ms. 0: no deadline.
     pub final_deadline_ms: u64,
+    /// Decode an utterance's final as soon as its audio is known: once the speaker has paused
+    /// for the prefix padding, in the rest of `silence_duration_ms` that ends the turn, while
+    /// the engine has nothing queued. Speech that resumes drops that decode.
+    pub early_finals: bool,
 }
 
 impl Default for RealtimeConfig {
@@ -634,6 +638,7 @@ impl Default for RealtimeConfig {
             degrade_max_stretch: 8,
             degrade_skip_lag_ms: 3000,
             final_deadline_ms: 3000,
+            early_finals: true,
         }
     }
 }

@@ -142,6 +142,15 @@ fn families(st: &Shared) -> Vec<MetricFamily> {
     skipped.sample(&[("reason", "finals_late")], load(&st.realtime.partials_skipped_late));
     out.push(skipped.0);
 
+    let mut early = Family::new(
+        "asr_router_realtime_early_finals_total",
+        "Finals started in a speaker's pause before the turn ended ([realtime] early_finals): started, and used because the turn did end there.",
+        COUNTER,
+    );
+    early.sample(&[("outcome", "started")], load(&st.realtime.early_finals_started));
+    early.sample(&[("outcome", "used")], load(&st.realtime.early_finals_used));
+    out.push(early.0);
+
     let mut refresh = Family::new(
         "asr_router_realtime_partial_refresh_seconds",
         "How long new speech of an open item waited for a partial that covers it (from the item's second partial on): the live caption's refresh interval.",

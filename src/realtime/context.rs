@@ -46,6 +46,8 @@ pub struct SessionLimits {
     pub outbound_queue: usize,
     /// How partials and admission give way under load.
     pub degrade: DegradePolicy,
+    /// Start a final in the speaker's pause, before the turn ends (`[realtime] early_finals`).
+    pub early_finals: bool,
 }
 
 impl From<&Config> for SessionLimits {
@@ -66,6 +68,7 @@ impl From<&Config> for SessionLimits {
             final_window: c.realtime.final_window,
             outbound_queue: c.realtime.outbound_queue,
             degrade: DegradePolicy::from(&c.realtime),
+            early_finals: c.realtime.early_finals,
         }
     }
 }
@@ -88,6 +91,10 @@ pub struct SessionContext {
     pub partials_skipped_behind: AtomicU64,
     /// Partials skipped by the degradation policy because finals would miss their deadline.
     pub partials_skipped_late: AtomicU64,
+    /// Finals started early, in a pause before their turn ended (`crate::realtime::session::early`).
+    pub early_finals_started: AtomicU64,
+    /// Of those, the ones whose turn did end there, so that their final was the early decode.
+    pub early_finals_used: AtomicU64,
     /// How long new speech of an open item waited for a partial that covers it, seconds (the
     /// live caption's refresh interval; [`super::session::turns::TurnEvent::PartialRefreshed`]).
     pub partial_refresh: Histogram,
@@ -115,6 +122,8 @@ impl SessionContext {
             partials_stretched: AtomicU64::new(0),
             partials_skipped_behind: AtomicU64::new(0),
             partials_skipped_late: AtomicU64::new(0),
+            early_finals_started: AtomicU64::new(0),
+            early_finals_used: AtomicU64::new(0),
             partial_refresh: Histogram::new(REFRESH_BUCKETS),
             shutdown,
         }

@@ -136,6 +136,17 @@ impl Segmenter {
         self.sound_end_frame * FRAME
     }
 
+    /// The end a [`VadEvent::SpeechStopped`] would give the open segment if the silence now
+    /// going on lasts long enough to end it: its last speech frame plus the padding, once that
+    /// much audio has been seen (`None` while no confirmed segment is open or the padding is not
+    /// yet heard). It stays the same until a frame reaches the threshold again, so a caller may
+    /// start on the segment's audio before the turn ends (an early final) and keep the work if
+    /// the `SpeechStopped` that follows has this end.
+    pub fn likely_end(&self) -> Option<usize> {
+        let end = (self.last_speech_frame + 1) * FRAME + self.pad();
+        (self.in_speech() && self.last_speech_frame + 1 < self.frames_seen && end <= self.position()).then_some(end)
+    }
+
     fn pad(&self) -> usize {
         self.cfg.padding_ms as usize * 16
     }
@@ -319,6 +330,40 @@ mod tests {
         assert_eq!(s.position(), 15 * FRAME);
         s.push(0.8);
         assert_eq!(s.sound_end(), s.position(), "the latest frame is sound");
+    }
+
+    #[test]
+    fn the_likely_end_is_known_once_the_padding_is_heard_and_is_the_end_that_follows() {
+        let cfg = SegmenterConfig {
+            padding_ms: 64, // 2 frames
+            ..SegmenterConfig::default()
+        };
+        let min_silence_frames = (cfg.min_silence_ms as f32 / MS_PER_FRAME).ceil() as usize;
+        // speech at frames 10..20, a pause of 5 frames (shorter than min_silence), speech 25..30,
+        // then silence until the segment ends
+        let probs = track(&[(0.0, 10), (0.9, 10), (0.0, 5), (0.9, 5), (0.0, min_silence_frames + 2)]);
+        let mut s = Segmenter::new(cfg);
+        let mut likely = Vec::new();
+        let mut stopped = None;
+        for (i, p) in probs.iter().enumerate() {
+            for e in s.push(*p) {
+                if let VadEvent::SpeechStopped { end, .. } = e {
+                    stopped = Some((i, end));
+                }
+            }
+            likely.push(s.likely_end());
+        }
+        let (stop_frame, end) = stopped.expect("the segment ends");
+        // nothing while speech goes on or before the padding is heard
+        assert_eq!(likely[19], None);
+        assert_eq!(likely[20], None);
+        // in the short pause: the end the segment would have, which the next speech withdraws
+        assert_eq!(likely[21], Some(20 * FRAME + 2 * FRAME));
+        assert_eq!(likely[25], None);
+        // in the final silence, from the padding on, it is the end that SpeechStopped gives
+        assert_eq!(likely[31], Some(end));
+        assert!(likely[31..stop_frame].iter().all(|l| *l == Some(end)));
+        assert_eq!(likely[stop_frame], None);
     }
 
     #[test]

@@ -48,6 +48,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::SessionParams;
+use super::early::EarlyFinal;
 use super::finals::FinalJob;
 use super::outbound::Outbound;
 use super::speakers;
@@ -90,7 +91,8 @@ pub fn wire_event(ev: &TurnEvent) -> Option<ServerEvent> {
         | TurnEvent::PartialDue { .. }
         | TurnEvent::Delta { .. }
         | TurnEvent::PartialRefreshed { .. }
-        | TurnEvent::FinalReady(_) => return None,
+        | TurnEvent::FinalReady(_)
+        | TurnEvent::FinalLikely { .. } => return None,
     })
 }
 
@@ -159,6 +161,8 @@ pub struct Session {
     /// Why the configuration the session opened with could not be reviewed as it asked (sent
     /// after `created`).
     refused_preset: Option<ProtocolError>,
+    /// The open item's final, decoding ahead of its commit ([`super::early`]).
+    early: Option<EarlyFinal>,
 }
 
 impl Session {
@@ -215,6 +219,7 @@ impl Session {
             scratch: Vec::new(),
             review,
             refused_preset,
+            early: None,
             ctx,
         };
         s.reconfigure();
@@ -390,6 +395,8 @@ impl Session {
         };
         self.review = review;
         self.cfg = next;
+        // an early final was started under the old configuration
+        self.early = None;
         self.reconfigure();
         let ev = if beta_reply {
             ServerEvent::transcription_session_updated(self.cfg.to_beta_json(&self.id, self.expires_at))
@@ -535,9 +542,21 @@ impl Session {
                 } => self.start_partial(item, samples, ticket, window, settled, word_probabilities),
                 TurnEvent::Delta { item, text } => self.send_delta(&item, text),
                 TurnEvent::PartialRefreshed { after, .. } => self.ctx.partial_refresh.observe(after.as_secs_f64()),
+                TurnEvent::FinalLikely { item, samples } => self.start_early_final(item, samples),
                 TurnEvent::FinalReady(audio) => {
-                    let job = self.final_job(audio);
+                    let mut job = self.final_job(audio);
+                    job.early = self
+                        .early
+                        .take()
+                        .filter(|e| e.decodes(&job.audio.item, &job.audio.samples));
+                    if job.early.is_some() {
+                        self.ctx.early_finals_used.fetch_add(1, Ordering::Relaxed);
+                    }
                     let _ = self.finals.send(job).await;
+                }
+                TurnEvent::Cleared => {
+                    self.early = None;
+                    self.out.send(ServerEvent::cleared()).await;
                 }
                 other => {
                     if let Some(wire) = wire_event(&other) {
@@ -546,6 +565,29 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Starts the final of the open `item` on `samples`, its audio should the speaker's pause
+    /// end the turn ([`super::early`]), when `[realtime] early_finals` is on and the engine that
+    /// would decode it has nothing queued. It replaces (and so stops) any earlier one.
+    fn start_early_final(&mut self, item: String, samples: Arc<[f32]>) {
+        self.early = None;
+        if !self.ctx.limits.early_finals {
+            return;
+        }
+        let job = self.final_job(FinalAudio {
+            item,
+            samples,
+            stabilizer: Default::default(),
+            deltas_broken: false,
+        });
+        let load = EngineLoad::of(&job.engine);
+        if load.finals_queued > 0 || load.partials_queued > 0 {
+            return;
+        }
+        self.ctx.early_finals_started.fetch_add(1, Ordering::Relaxed);
+        let vad = Some(self.ctx.engines.vad.clone());
+        self.early = Some(EarlyFinal::start(job, self.ctx.second.clone(), vad));
     }
 
     /// Decodes a partial of `item` on the fast engine; the outcome comes back as [`PartialDone`].
@@ -617,6 +659,7 @@ impl Session {
             review: self.review.clone(),
             stopped_at: Instant::now(),
             diarize: self.cfg.transcription.diarization(),
+            early: None,
         }
     }
 }

@@ -62,6 +62,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::early::EarlyFinal;
 use super::outbound::Outbound;
 use super::speakers::{self, ItemSpeaker, SessionSpeakers, SpeakerError};
 use super::turns::{FinalAudio, RATE};
@@ -95,6 +96,9 @@ pub struct FinalJob {
     pub stopped_at: Instant,
     /// The session's `diarization` when the item was committed: label it with a speaker.
     pub diarize: bool,
+    /// The item's decode, started before its commit on the same audio ([`super::early`]): the
+    /// job takes its outcome instead of decoding.
+    pub early: Option<EarlyFinal>,
 }
 
 /// A final's outcome, decoded and (when it decoded) reviewed.
@@ -192,17 +196,21 @@ pub async fn finalize_loop(
                 while let Some(Some(_)) = decoding.next().now_or_never() {}
                 jobs.close();
                 while let Ok(job) = jobs.try_recv() {
-                    job.engine.count_cancelled();
+                    // an early decode already reached its engine, which counts its drop
+                    if job.early.is_none() {
+                        job.engine.count_cancelled();
+                    }
                 }
                 return;
             }
             job = jobs.recv(), if open => {
-                let Some(job) = job else { open = false; continue };
+                let Some(mut job) = job else { open = false; continue };
                 let stats = second.stats().clone();
                 let budget = second.realtime_budget();
                 let embedder = speakers.as_ref().filter(|_| job.diarize).map(SessionSpeakers::embedder);
                 let vad = vad.clone();
                 decoding.push_back(async move {
+                    let early = job.early.take();
                     let samples = job.audio.samples.clone();
                     let embedding = async move {
                         match embedder {
@@ -210,7 +218,16 @@ pub async fn finalize_loop(
                             None => None,
                         }
                     };
-                    let decode = decode_item(&job, &stats, vad.as_ref(), budget);
+                    let decode = async {
+                        let early = match early {
+                            Some(e) => e.outcome().await,
+                            None => None,
+                        };
+                        match early {
+                            Some(decoded) => decoded,
+                            None => decode_item(&job, &stats, vad.as_ref(), budget).await,
+                        }
+                    };
                     let (r, embedding) = tokio::join!(decode, embedding);
                     (job, r, embedding)
                 });
@@ -242,7 +259,7 @@ pub async fn finalize_loop(
 /// text is far too short for the item's speech (measured by `vad`), the item is decoded again in
 /// pieces cut at its pauses ([`DecodeRoute::left_out_of_utterance`]). With a glossary, each
 /// decode's glossary stage gets at most `glossary_budget` ([`crate::finalize::bias`]).
-async fn decode_item(
+pub(super) async fn decode_item(
     job: &FinalJob,
     stats: &FinalizeStats,
     vad: Option<&SileroModel>,
@@ -476,6 +493,7 @@ pub(crate) mod tests {
             review: ReviewPlan::none(),
             stopped_at: Instant::now(),
             diarize: false,
+            early: None,
         }
     }
 
@@ -513,7 +531,7 @@ pub(crate) mod tests {
             .collect()
     }
 
-    const MS: Duration = Duration::from_millis(1);
+    pub(crate) const MS: Duration = Duration::from_millis(1);
 
     /// Commits `item_1`, `item_2` and `item_3` (1000, 2000 and 3000 samples) to a finalizer
     /// serving `stub` on `workers` threads, waits until it has reported them all, and returns
@@ -526,7 +544,10 @@ pub(crate) mod tests {
 
     /// Runs `jobs` through a finalizer reviewing with `second`, waits until it has reported them
     /// all, and returns every event it queued.
-    async fn run_jobs(jobs: impl IntoIterator<Item = FinalJob>, second: Arc<SecondPass>) -> Vec<serde_json::Value> {
+    pub(crate) async fn run_jobs(
+        jobs: impl IntoIterator<Item = FinalJob>,
+        second: Arc<SecondPass>,
+    ) -> Vec<serde_json::Value> {
         let (out, mut rx) = Outbound::channel(8);
         let (tx, mut task) = spawn(out, parts(second, None));
         for j in jobs {

@@ -30,6 +30,7 @@
 //! * **No task outlives its session**: the writer, the finalizer and the partial decodes end
 //!   with it.
 
+pub mod early;
 pub mod events;
 pub mod finals;
 pub mod outbound;
@@ -307,6 +308,7 @@ mod tests {
                     review: crate::finalize::ReviewPlan::none(),
                     stopped_at: Instant::now(),
                     diarize: false,
+                    early: None,
                 };
                 finals_tx.send(job).await.unwrap();
             }

@@ -51,6 +51,11 @@
 //! * **Dropped deltas end an item's deltas.** After [`Turns::delta_dropped`] the item asks for no
 //!   more partials, and its final reports that no closing delta may be sent (clients concatenate
 //!   deltas, so a gap would corrupt the text).
+//! * **Early finals are announced, never assumed.** With server VAD, once the open item's
+//!   speaker has paused for the prefix padding, [`TurnEvent::FinalLikely`] carries the audio its
+//!   final will have if the pause ends the turn (once per distinct end). Speech that resumes
+//!   moves the end; only a [`TurnEvent::FinalReady`] commits, and its audio says whether the
+//!   early one still holds.
 //! * **Bounded buffer.** With server VAD, only the prefix padding plus 1 s is kept while nobody
 //!   speaks, and utterances are cut at the segmenter's maximum length; in manual mode the buffer
 //!   keeps the newest 300 s.
@@ -199,6 +204,17 @@ pub enum TurnEvent {
     },
     /// A committed item's audio, to be decoded as its final.
     FinalReady(FinalAudio),
+    /// Server VAD hears the open item's speaker pause long enough that the item's audio, should
+    /// the pause end the turn, is all here: `samples` is what its [`TurnEvent::FinalReady`] will
+    /// carry then. The caller may decode it early and use that decode when the final's audio is
+    /// the same; speech that resumes withdraws it (a later `FinalLikely` of the item, or a
+    /// `FinalReady` of other audio, says so).
+    FinalLikely {
+        /// Item id.
+        item: String,
+        /// The audio the item's final will have if the turn ends in this pause.
+        samples: Arc<[f32]>,
+    },
 }
 
 /// The utterance currently open (speech started, not yet committed).
@@ -219,6 +235,8 @@ struct OpenItem {
     news_at: Option<Instant>,
     /// The settled prefix of bounded partials.
     splicer: TailSplicer,
+    /// The absolute end of the last [`TurnEvent::FinalLikely`] of the item.
+    likely_end: Option<usize>,
 }
 
 /// Server VAD state: the detector and the segmenter over its probabilities.
@@ -396,6 +414,7 @@ impl Turns {
             }
             Err(e) => tracing::warn!("VAD failed: {e}"),
         }
+        let likely_end = vad.segmenter.likely_end().map(|end| end + self.vad_offset);
         self.vad = Some(vad);
         for ev in seen {
             self.on_vad(ev, &mut events);
@@ -403,7 +422,27 @@ impl Turns {
         if self.open.is_none() {
             self.trim_idle_buffer();
         }
+        if let Some(end) = likely_end {
+            self.final_likely(end, &mut events);
+        }
         events
+    }
+
+    /// Announces the open item's audio up to `end` as its likely final, once per end.
+    fn final_likely(&mut self, end: usize, events: &mut Vec<TurnEvent>) {
+        let Some(item) = self
+            .open
+            .as_mut()
+            .filter(|o| o.likely_end != Some(end) && end > o.start)
+        else {
+            return;
+        };
+        item.likely_end = Some(end);
+        let (id, start) = (item.id.clone(), item.start);
+        events.push(TurnEvent::FinalLikely {
+            item: id,
+            samples: self.slice(start, end),
+        });
     }
 
     fn on_vad(&mut self, ev: VadEvent, events: &mut Vec<TurnEvent>) {
@@ -655,6 +694,7 @@ impl Turns {
             shown_at: None,
             news_at: None,
             splicer: TailSplicer::new(),
+            likely_end: None,
         }
     }
 
@@ -785,6 +825,7 @@ pub(crate) mod tests {
                 TurnEvent::Delta { .. } => "delta",
                 TurnEvent::PartialRefreshed { .. } => "refreshed",
                 TurnEvent::FinalReady(_) => "final",
+                TurnEvent::FinalLikely { .. } => "likely",
             })
             .collect()
     }
@@ -793,7 +834,11 @@ pub(crate) mod tests {
     async fn speech_start_and_stop_carry_padded_times_and_commit_the_item() {
         let mut t = vad_turns(speech_20_to_60);
         let events = push_frames(&mut t, 100).await;
-        assert_eq!(names(&events), ["started", "stopped", "committed", "final"]);
+        assert_eq!(names(&events), ["started", "likely", "stopped", "committed", "final"]);
+        let events: Vec<TurnEvent> = events
+            .into_iter()
+            .filter(|e| !matches!(e, TurnEvent::FinalLikely { .. }))
+            .collect();
         // speech from frame 20 (10240 samples), confirmed after 200 ms; 300 ms of padding before
         match &events[0] {
             TurnEvent::SpeechStarted { item, audio_start_ms } => {
@@ -846,6 +891,7 @@ pub(crate) mod tests {
                 "committed",
                 "final",
                 "started",
+                "likely",
                 "stopped",
                 "committed",
                 "final"
@@ -890,8 +936,16 @@ pub(crate) mod tests {
             }
             e => panic!("{e:?}"),
         }
-        match &events[1] {
+        match &events[2] {
             TurnEvent::SpeechStopped { audio_end_ms, .. } => assert_eq!(*audio_end_ms, (70 * FRAME as u64 + 4800) / 16),
+            e => panic!("{e:?}"),
+        }
+        // the likely final's audio is the final's, whatever the VAD stream's offset
+        match (&events[1], &events[4]) {
+            (TurnEvent::FinalLikely { samples, .. }, TurnEvent::FinalReady(f)) => {
+                assert_eq!(samples.len(), (70 - 30) * FRAME + 2 * 4800);
+                assert_eq!(samples, &f.samples);
+            }
             e => panic!("{e:?}"),
         }
     }
@@ -1119,6 +1173,62 @@ pub(crate) mod tests {
         push_ms(&mut t, 100).await;
         delta_of(&mut t, &item, None, &[]);
         assert!((t.caption_lag_s() - 0.3).abs() < 1e-6);
+    }
+
+    /// Speech in frames 20..40 and 52..70: a 12-frame (384 ms) breath between, longer than the
+    /// prefix padding and shorter than the silence that ends a turn; then silence.
+    fn speech_with_a_breath(frame: usize) -> f32 {
+        if (20..40).contains(&frame) || (52..70).contains(&frame) {
+            0.9
+        } else {
+            0.0
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pause_announces_the_likely_final_and_the_final_that_follows_has_its_audio() {
+        let mut t = vad_turns(speech_with_a_breath);
+        let events = push_frames(&mut t, 100).await;
+        let likely: Vec<(usize, &str, &Arc<[f32]>)> = events
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                TurnEvent::FinalLikely { item, samples } => Some((i, item.as_str(), samples)),
+                _ => None,
+            })
+            .collect();
+        let finals: Vec<(usize, &FinalAudio)> = events
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                TurnEvent::FinalReady(f) => Some((i, f)),
+                _ => None,
+            })
+            .collect();
+        let stopped = events
+            .iter()
+            .position(|e| matches!(e, TurnEvent::SpeechStopped { .. }))
+            .expect("the turn ends");
+        assert_eq!(finals.len(), 1, "the breath does not end the turn");
+        assert_eq!(
+            likely.len(),
+            2,
+            "one in the breath, one in the silence that ends the turn: {likely:?}"
+        );
+        let (_, f) = finals[0];
+        assert!(likely.iter().all(|(_, item, _)| *item == f.item));
+        assert!(
+            likely[0].2.len() < f.samples.len(),
+            "the speech after the breath withdrew the first"
+        );
+        assert_eq!(likely[1].2, &f.samples, "the second is the final's audio");
+        assert!(likely[1].0 < stopped, "announced before the turn ends");
+        // a new item starts with nothing announced
+        assert!(
+            events[stopped..]
+                .iter()
+                .all(|e| !matches!(e, TurnEvent::FinalLikely { .. }))
+        );
     }
 
     /// Speech in frames 20..40 and 60..80: a 20-frame (640 ms) pause between, then silence.
