@@ -5,8 +5,9 @@
 //! `prefix_padding_ms` (300) after its last speech. So for the last 200 ms of every turn the
 //! final's audio is already known ([`super::turns::TurnEvent::FinalLikely`]), and a final that
 //! starts then instead of at the commit arrives up to that much sooner. When speech resumes in
-//! the pause, the early decode is dropped: its engine skips it if it has not started, or
-//! discards it.
+//! the pause, the early decode is dropped at the item's next pause or at its commit, whichever
+//! comes first: its engine skips it if it has not started, or discards it (it has usually run by
+//! then, so a resumed pause costs one decode of the item so far).
 //!
 //! ```text
 //!   FinalLikely(item, audio) ─► engine idle? ─► EarlyFinal::start (decode_item, own task)
