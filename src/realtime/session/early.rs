@@ -23,7 +23,8 @@
 //!   committed with (any accepted update drops it), so what the client gets is what the final
 //!   would have been. If its task fails (it panicked), the job decodes anew: no final is lost.
 //! * **Spare capacity only.** One early final per session at a time, started only while its
-//!   engine has nothing queued; under load the finals run as before. Whether started early or
+//!   engine is idle (a worker waiting for work, nothing queued); under load the finals run as
+//!   before. Whether started early or
 //!   not, the item is reviewed and reported in commit order by the finalizer.
 //! * **Dropped means stopped.** Dropping an [`EarlyFinal`] aborts its task, which drops its
 //!   engine request (counted by the engine as cancelled or abandoned).

@@ -10,6 +10,7 @@
 //!  tick (40 ms) ─► Turns::poll_partial, Turns::check_idle ────────────────────────┤
 //!                                                                                  ▼
 //!         TurnEvent ─► wire event ─► Outbound      PartialDue ─► fast engine ─► partial_result
+//!                                                  FinalLikely ─► early final (own task)
 //!                                                  FinalReady ─► FinalJob ─► finalizer
 //! ```
 //!
@@ -28,6 +29,10 @@
 //!   corrected terms and stay append-only), and each final job carries the plan in force when
 //!   its item was committed. An accepted one is answered in the dialect of the update event (GA `session.updated`,
 //!   beta `transcription_session.updated`), whatever dialect the socket opened with.
+//! * **Finals may start in the speaker's pause** ([`super::early`], `[realtime] early_finals`):
+//!   a `FinalLikely` starts the item's final job on its likely audio while the final's engine
+//!   has nothing queued; the commit hands that decode to the finalizer only when its audio is
+//!   the committed item's, and an accepted update or a clear drops it.
 //! * **Bad client input never ends the session**: oversize appends, undecodable audio and
 //!   unsupported events are answered with an `error` and the session goes on.
 //! * **Bounded partials on CTC engines**: when the session's fast engine has CTC word times and
@@ -569,7 +574,8 @@ impl Session {
 
     /// Starts the final of the open `item` on `samples`, its audio should the speaker's pause
     /// end the turn ([`super::early`]), when `[realtime] early_finals` is on and the engine that
-    /// would decode it has nothing queued. It replaces (and so stops) any earlier one.
+    /// would decode it is idle (a worker free, nothing queued). It replaces (and so stops) any
+    /// earlier one.
     fn start_early_final(&mut self, item: String, samples: Arc<[f32]>) {
         self.early = None;
         if !self.ctx.limits.early_finals {
@@ -581,8 +587,7 @@ impl Session {
             stabilizer: Default::default(),
             deltas_broken: false,
         });
-        let load = EngineLoad::of(&job.engine);
-        if load.finals_queued > 0 || load.partials_queued > 0 {
+        if !job.engine.is_idle() {
             return;
         }
         self.ctx.early_finals_started.fetch_add(1, Ordering::Relaxed);
