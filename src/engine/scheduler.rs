@@ -118,8 +118,6 @@ pub struct EngineHandle {
     abilities: ModelAbilities,
     ctc_word_times: bool,
     workers: usize,
-    /// Workers waiting for work now.
-    idle: Arc<AtomicUsize>,
     /// The engine itself, for what only it can count ([`Recognizer::encoder_cache_hits`]).
     engine: Arc<dyn Recognizer>,
 }
@@ -156,15 +154,8 @@ impl EngineHandle {
             abilities,
             ctc_word_times,
             workers: workers.max(1),
-            idle,
             engine,
         }
-    }
-
-    /// Whether the engine has spare capacity now: a worker waiting for work and nothing queued.
-    /// Work that is worth doing only then (an early final) asks this first.
-    pub fn is_idle(&self) -> bool {
-        self.idle.load(Ordering::Relaxed) > 0 && self.finals.is_empty() && self.partials.is_empty()
     }
 
     /// Engine name.
@@ -584,39 +575,6 @@ mod tests {
         assert!(running.await.unwrap().is_ok() && queued.await.unwrap().is_ok());
         assert_eq!(m.utterances.load(Ordering::Relaxed), 2);
         assert_eq!(m.cancelled.load(Ordering::Relaxed), 1);
-    }
-
-    #[tokio::test]
-    async fn an_engine_is_idle_only_with_a_worker_free_and_nothing_queued() {
-        let policy = BatchPolicy {
-            max_batch: 1,
-            max_wait: Duration::ZERO,
-            ..BatchPolicy::default()
-        };
-        let (gate, runs) = flume::unbounded();
-        let engine = EngineHandle::spawn(Arc::new(Gated(runs)), policy, 1);
-        let settle = async |want: bool| {
-            for _ in 0..2000 {
-                if engine.is_idle() == want {
-                    return true;
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            false
-        };
-        assert!(settle(true).await, "a started worker waits for work");
-        // its worker runs a final: busy, though nothing is queued
-        let running = tokio::spawn({
-            let e = engine.clone();
-            async move { e.recognize_final(utterance()).await }
-        });
-        while engine.metrics().queue_wait.snapshot().count == 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        assert!(engine.finals.is_empty() && !engine.is_idle(), "busy by its run alone");
-        gate.send(()).unwrap();
-        assert!(running.await.unwrap().is_ok());
-        assert!(settle(true).await, "idle again once the run is done");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! then, so a resumed pause costs one decode of the item so far).
 //!
 //! ```text
-//!   FinalLikely(item, audio) ─► engine idle? ─► EarlyFinal::start (decode_item, own task)
+//!   FinalLikely(item, audio) ─► engine queue empty? ─► EarlyFinal::start (decode_item, own task)
 //!   FinalReady(item, audio') ─► audio' is audio? ─► the job takes the early decode
 //!                                      └─ no ─► dropped (task aborted), the job decodes anew
 //!   an accepted session.update, a clear, the session's end ─► dropped
@@ -22,9 +22,9 @@
 //!   for, on the very audio the committed item has, under the configuration the item was
 //!   committed with (any accepted update drops it), so what the client gets is what the final
 //!   would have been. If its task fails (it panicked), the job decodes anew: no final is lost.
-//! * **Spare capacity only.** One early final per session at a time, started only while its
-//!   engine is idle (a worker waiting for work, nothing queued); under load the finals run as
-//!   before. Whether started early or
+//! * **Ahead of no waiting work.** One early final per session at a time, started only while
+//!   its engine has nothing queued, so it delays no queued final or partial; once work queues
+//!   up, the finals run as before. Whether started early or
 //!   not, the item is reviewed and reported in commit order by the finalizer.
 //! * **Dropped means stopped.** Dropping an [`EarlyFinal`] aborts its task, which drops its
 //!   engine request (counted by the engine as cancelled or abandoned).

@@ -574,8 +574,7 @@ impl Session {
 
     /// Starts the final of the open `item` on `samples`, its audio should the speaker's pause
     /// end the turn ([`super::early`]), when `[realtime] early_finals` is on and the engine that
-    /// would decode it is idle (a worker free, nothing queued). It replaces (and so stops) any
-    /// earlier one.
+    /// would decode it has nothing queued. It replaces (and so stops) any earlier one.
     fn start_early_final(&mut self, item: String, samples: Arc<[f32]>) {
         self.early = None;
         if !self.ctx.limits.early_finals {
@@ -587,7 +586,9 @@ impl Session {
             stabilizer: Default::default(),
             deltas_broken: false,
         });
-        if !job.engine.is_idle() {
+        // nothing queued: the early final runs next, ahead of no waiting work
+        let load = EngineLoad::of(&job.engine);
+        if load.finals_queued > 0 || load.partials_queued > 0 {
             return;
         }
         self.ctx.early_finals_started.fetch_add(1, Ordering::Relaxed);
