@@ -24,10 +24,11 @@
 //!   would have been. If its task fails (it panicked), the job decodes anew: no final is lost.
 //! * **Ahead of no waiting work.** One early final per session at a time, started only while
 //!   its engine has nothing queued, so it delays no queued final or partial; once work queues
-//!   up, the finals run as before. Whether started early or
-//!   not, the item is reviewed and reported in commit order by the finalizer.
+//!   up, the finals run as before. Whether started early or not, the item is reviewed and
+//!   reported in commit order by the finalizer.
 //! * **Dropped means stopped.** Dropping an [`EarlyFinal`] aborts its task, which drops its
-//!   engine request (counted by the engine as cancelled or abandoned).
+//!   engine request (counted by the engine as cancelled or abandoned; one that had already run
+//!   counts among its `utterances`).
 
 use std::sync::Arc;
 
