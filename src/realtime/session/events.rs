@@ -532,6 +532,10 @@ impl Session {
     /// Speaks turn events, in order; `event_id` is the client event that caused them.
     async fn emit(&mut self, events: Vec<TurnEvent>, event_id: Option<String>) {
         for ev in events {
+            if matches!(ev, TurnEvent::Cleared) {
+                // the open item's audio is gone, and with it its early final
+                self.early = None;
+            }
             match ev {
                 TurnEvent::CommitTooShort { ms } => {
                     self.error(ProtocolError::commit_empty(ms).with_event_id(event_id.clone()))
@@ -558,10 +562,6 @@ impl Session {
                         self.ctx.early_finals_used.fetch_add(1, Ordering::Relaxed);
                     }
                     let _ = self.finals.send(job).await;
-                }
-                TurnEvent::Cleared => {
-                    self.early = None;
-                    self.out.send(ServerEvent::cleared()).await;
                 }
                 other => {
                     if let Some(wire) = wire_event(&other) {
